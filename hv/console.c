@@ -1,0 +1,139 @@
+/*
+ * console.c - the host side of guest output: buffered, bounded, counted.
+ *
+ * Concept: every byte a guest prints cost a VM exit; it must not also cost a system call, and
+ * it must not let the guest consume unbounded host resources. This file is the last hop of a
+ * guest's "hello": guest OUT -> VM exit -> bus -> UART or debugcon -> console_putc -> write().
+ * Textbook: chapter 3 "Exits", section "From exit to device"; hostile-guest checklist S4
+ * ("Unbounded TX output: host output path bounded, drop and count").
+ *
+ * Three rules, each a lesson:
+ *   1. Buffer, then write one line at a time (or a full buffer): a guest printing a line of
+ *      80 characters makes 80 exits but hv makes one write().
+ *   2. Cap the total: after c->limit bytes, further bytes are dropped and counted. A guest
+ *      in an endless print loop then costs CPU time (which --timeout bounds) but not disk.
+ *   3. Guest misbehaviour is not a host error: no message per dropped byte, just one note
+ *      with the count when the console is flushed.
+ */
+#include "console.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+static void console_setup(struct console *c)
+{
+	c->len = 0;
+	c->limit = CONSOLE_DEFAULT_LIMIT;
+	c->accepted = 0;
+	c->dropped = 0;
+	c->write_errno = 0;
+	c->noted = false;
+}
+
+void console_init(struct console *c, int fd)
+{
+	console_setup(c);
+	c->fd = fd;
+	c->cap = NULL;
+	c->cap_size = 0;
+	c->cap_len = 0;
+	c->notes = stderr;
+}
+
+void console_init_capture(struct console *c, uint8_t *mem, size_t size)
+{
+	console_setup(c);
+	c->fd = -1;
+	c->cap = mem;
+	c->cap_size = mem ? size : 0;
+	c->cap_len = 0;
+	c->notes = NULL;
+}
+
+/* Capture mode: append to the caller's memory, counting what does not fit. */
+static void console_drain_capture(struct console *c)
+{
+	size_t room = c->cap_size - c->cap_len;
+	size_t n = c->len < room ? c->len : room;
+
+	if (n > 0)
+		memcpy(c->cap + c->cap_len, c->buf, n);
+	c->cap_len += n;
+	c->dropped += c->len - n;
+}
+
+/*
+ * fd mode: write() may write less than asked (a pipe with little room) or be interrupted by
+ * a signal (hv's --timeout uses one): both are retried. Any other error (the reader closed
+ * the pipe, a non-blocking descriptor is full, the disk is full) drops the rest of this buffer
+ * and counts it, rather than letting the guest's output stall the vCPU forever.
+ */
+static void console_drain_fd(struct console *c)
+{
+	size_t done = 0;
+
+	while (done < c->len) {
+		ssize_t w = write(c->fd, c->buf + done, c->len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (c->write_errno == 0)
+				c->write_errno = w < 0 ? errno : EIO;
+			c->dropped += c->len - done;
+			break;
+		}
+		done += (size_t)w;
+	}
+}
+
+/* Empty the buffer to wherever this console writes. */
+static void console_drain(struct console *c)
+{
+	if (c->len == 0)
+		return;
+	if (c->cap || c->fd < 0)
+		console_drain_capture(c);
+	else
+		console_drain_fd(c);
+	c->len = 0;
+}
+
+void console_putc(struct console *c, uint8_t byte)
+{
+	/*
+	 * The cap is checked before the byte is taken, so `accepted` never exceeds `limit` and
+	 * the test "accepted + dropped == bytes the guest sent" holds exactly.
+	 */
+	if (c->accepted >= c->limit) {
+		c->dropped++;
+		return;
+	}
+	c->accepted++;
+	c->buf[c->len++] = byte;
+	if (byte == '\n' || c->len == sizeof(c->buf))
+		console_drain(c);
+}
+
+/* The single note (checklist R1: guest-triggered messages are rate limited; here: once). */
+static void console_note(struct console *c)
+{
+	if (c->noted || c->dropped == 0 || !c->notes)
+		return;
+	c->noted = true;
+	if (c->write_errno)
+		fprintf(c->notes, "hv: console: cannot write guest output: %s "
+			"(%llu bytes dropped)\n", strerror(c->write_errno),
+			(unsigned long long)c->dropped);
+	else
+		fprintf(c->notes, "hv: console: guest output over the %llu-byte limit: "
+			"%llu bytes dropped (the guest printed more than a run may keep)\n",
+			(unsigned long long)c->limit, (unsigned long long)c->dropped);
+	fflush(c->notes);
+}
+
+void console_flush(struct console *c)
+{
+	console_drain(c);
+	console_note(c);
+}

@@ -1,0 +1,206 @@
+/*
+ * cpu.c - put the virtual CPU into real, protected or long mode before the first VM entry.
+ *
+ * Concept: an x86 CPU wakes up in 16-bit real mode; an operating system climbs to protected
+ * and long mode itself (the `modeswitch` guest shows every step). A VMM can skip the climb: it
+ * writes the *result* straight into the vCPU's registers with KVM_SET_SREGS/KVM_SET_REGS. But
+ * the CPU still needs the data structures those registers point at (a GDT for segments, page
+ * tables for long mode) in guest RAM, so hv builds them at fixed addresses (hv/layout.h),
+ * exactly where a boot loader would. Textbook: chapter 2, section "CPU modes".
+ *
+ *   real       CR0.PE = 0. Address = segment * 16 + offset. hv sets every segment to 0.
+ *   protected  CR0.PE = 1. Segment registers hold selectors into the GDT; hv's GDT has flat
+ *              4 GiB segments (base 0), so addresses are physical addresses. Paging off.
+ *   long       protected mode + CR4.PAE + EFER.LME + CR0.PG: the CPU then sets EFER.LMA. The
+ *              code segment's L bit makes it 64-bit. Paging is mandatory, so hv maps the first
+ *              4 GiB 1:1 (virtual = physical) with 2 MiB pages.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "layout.h"
+#include "vm.h"
+
+/* Control register and EFER bits (Intel SDM vol. 3, 2.5 and 2.2.1). */
+#define CR0_PE  (1u << 0)   /* protection enable */
+#define CR0_ET  (1u << 4)   /* extension type: always 1 on modern CPUs */
+#define CR0_PG  (1u << 31)  /* paging */
+#define CR4_PAE (1u << 5)   /* physical address extension: needed for long mode */
+#define EFER_LME (1u << 8)  /* long mode enable (we ask) */
+#define EFER_LMA (1u << 10) /* long mode active (the CPU reports); KVM wants it set with LME */
+
+/* Page-table entry bits (SDM vol. 3, 4.5). */
+#define PTE_P  (1ull << 0)  /* present */
+#define PTE_RW (1ull << 1)  /* writable */
+#define PTE_PS (1ull << 7)  /* in a page directory: this entry maps a 2 MiB page */
+
+/* GDT selectors hv uses: index * 8 (the low 3 bits are RPL and table indicator). */
+#define SEL_CODE32 0x08
+#define SEL_DATA   0x10
+#define SEL_CODE64 0x18
+
+/*
+ * A GDT descriptor packs base, limit and flags into 8 bytes in a famously scattered way
+ * (a legacy of the 80286). access: P, DPL, S, type. flags: G (4 KiB granularity), D/B
+ * (32-bit default size), L (64-bit code).
+ */
+static uint64_t gdt_entry(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+	return (uint64_t)(limit & 0xFFFF) | ((uint64_t)(base & 0xFFFFFF) << 16) |
+	       ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xF) << 48) |
+	       ((uint64_t)(flags & 0xF) << 52) | ((uint64_t)(base >> 24) << 56);
+}
+
+/* The same segment, in the unpacked form KVM_SET_SREGS takes (what the CPU caches). */
+static struct kvm_segment segment(uint16_t sel, uint8_t type, bool code64)
+{
+	return (struct kvm_segment){
+		.base = 0, .limit = 0xFFFFFFFF, .selector = sel, .type = type,
+		.present = 1, .dpl = 0, .s = 1, .g = 1,
+		.db = code64 ? 0 : 1, /* a 64-bit code segment must have D = 0 */
+		.l = code64 ? 1 : 0,
+	};
+}
+
+static int write_gdt(struct vm *vm, char *err, size_t errlen)
+{
+	uint64_t gdt[4] = {
+		0,                                   /* the null descriptor: selector 0 is "none" */
+		gdt_entry(0, 0xFFFFF, 0x9B, 0xC),    /* 0x08 code, 32-bit: P, S, execute/read */
+		gdt_entry(0, 0xFFFFF, 0x93, 0xC),    /* 0x10 data: P, S, read/write */
+		gdt_entry(0, 0xFFFFF, 0x9B, 0xA),    /* 0x18 code, 64-bit: L = 1, D = 0 */
+	};
+	if (gm_write(&vm->mem, HV_GDT_ADDR, gdt, sizeof(gdt)) < 0) {
+		snprintf(err, errlen, "guest RAM too small for the GDT");
+		return -1;
+	}
+	return 0;
+}
+
+/* Identity-map 4 GiB: PML4[0] -> PDPT; PDPT[0..3] -> four PDs; each PD entry a 2 MiB page. */
+static int write_page_tables(struct vm *vm, char *err, size_t errlen)
+{
+	uint64_t pml4[512] = { HV_PDPT_ADDR | PTE_P | PTE_RW };
+	uint64_t pdpt[512] = { 0 };
+	uint64_t pd[512];
+	for (int g = 0; g < 4; g++) {
+		pdpt[g] = (HV_PD_ADDR + g * 0x1000ull) | PTE_P | PTE_RW;
+		for (int i = 0; i < 512; i++)
+			pd[i] = ((uint64_t)g << 30 | (uint64_t)i << 21) | PTE_P | PTE_RW | PTE_PS;
+		if (gm_write(&vm->mem, HV_PD_ADDR + g * 0x1000ull, pd, sizeof(pd)) < 0)
+			goto small;
+	}
+	if (gm_write(&vm->mem, HV_PML4_ADDR, pml4, sizeof(pml4)) < 0 ||
+	    gm_write(&vm->mem, HV_PDPT_ADDR, pdpt, sizeof(pdpt)) < 0)
+		goto small;
+	return 0;
+small:
+	snprintf(err, errlen, "guest RAM too small for the page tables");
+	return -1;
+}
+
+/*
+ * The PVH start-info block (xen/include/public/arch-x86/hvm/start_info.h, version 1) and
+ * a memory map: RAM below 0x8000 holds hv's tables, so it is reported as reserved.
+ */
+static int write_start_info(struct vm *vm, const char *cmdline, char *err, size_t errlen)
+{
+	size_t n = cmdline ? strlen(cmdline) : 0;
+	if (n >= HV_CMDLINE_MAX) {
+		snprintf(err, errlen, "--cmdline is %zu bytes; at most %u fit", n, HV_CMDLINE_MAX - 1);
+		return -1;
+	}
+	char line[HV_CMDLINE_MAX] = { 0 };
+	if (n)
+		memcpy(line, cmdline, n);
+	uint64_t ram = vm->mem.slots[0].size;
+	struct { uint64_t addr, size; uint32_t type, reserved; } memmap[2] = {
+		{ 0, HV_LOAD16_ADDR, 2, 0 },                  /* 2 = reserved */
+		{ HV_LOAD16_ADDR, ram - HV_LOAD16_ADDR, 1, 0 }, /* 1 = usable RAM */
+	};
+	uint32_t info[14] = { 0 };
+	info[0] = 0x336ec578;          /* magic: "xEn3" with the top bit of 0x80 cleared */
+	info[1] = 1;                   /* version */
+	info[6] = HV_CMDLINE_ADDR;     /* cmdline_paddr (64-bit field, low half) */
+	info[10] = HV_START_INFO_ADDR + 0x40; /* memmap_paddr */
+	info[12] = 2;                  /* memmap_entries */
+	if (gm_write(&vm->mem, HV_START_INFO_ADDR, info, sizeof(info)) < 0 ||
+	    gm_write(&vm->mem, HV_START_INFO_ADDR + 0x40, memmap, sizeof(memmap)) < 0 ||
+	    gm_write(&vm->mem, HV_CMDLINE_ADDR, line, n + 1) < 0) {
+		snprintf(err, errlen, "guest RAM too small for the start-info block");
+		return -1;
+	}
+	return 0;
+}
+
+static void setup_real(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
+{
+	/* Keep KVM's reset state for everything else; just point all segments at 0 so that
+	 * offsets equal physical addresses in the first 64 KiB. */
+	struct kvm_segment *segs[] = { &s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss };
+	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		segs[i]->selector = 0;
+		segs[i]->base = 0;
+	}
+	r->rip = entry;
+	r->rsp = HV_STACK16_TOP;
+}
+
+static void setup_protected(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
+{
+	s->gdt.base = HV_GDT_ADDR;
+	s->gdt.limit = 4 * 8 - 1;
+	s->cr0 = CR0_PE | CR0_ET;
+	s->cs = segment(SEL_CODE32, 0xB, false); /* type 0xB: code, execute/read, accessed */
+	s->ds = s->es = s->fs = s->gs = s->ss = segment(SEL_DATA, 0x3, false); /* data, r/w */
+	r->rip = entry;
+	r->rsp = HV_STACK_TOP;
+	r->rbx = HV_START_INFO_ADDR; /* PVH: EBX holds the start-info address */
+}
+
+static void setup_long(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
+{
+	setup_protected(s, r, entry);
+	s->cr3 = HV_PML4_ADDR;
+	s->cr4 = CR4_PAE;
+	s->cr0 = CR0_PE | CR0_ET | CR0_PG;
+	s->efer = EFER_LME | EFER_LMA;
+	s->cs = segment(SEL_CODE64, 0xB, true);
+}
+
+int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rflags = 0x2 }; /* bit 1 is always 1; IF = 0: interrupts off */
+
+	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
+		snprintf(err, errlen, "KVM_GET_SREGS failed: %s", strerror(errno));
+		return -1;
+	}
+	/* Every mode gets the command line and start-info block; only 32/64-bit need tables. */
+	if (write_start_info(vm, cmdline, err, errlen) < 0)
+		return -1;
+	switch (vm->boot.mode) {
+	case BOOT_REAL:
+		setup_real(&sregs, &regs, vm->boot.entry);
+		break;
+	case BOOT_PROTECTED:
+		if (write_gdt(vm, err, errlen) < 0)
+			return -1;
+		setup_protected(&sregs, &regs, vm->boot.entry);
+		break;
+	default:
+		if (write_gdt(vm, err, errlen) < 0 || write_page_tables(vm, err, errlen) < 0)
+			return -1;
+		setup_long(&sregs, &regs, vm->boot.entry);
+		break;
+	}
+	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
+		snprintf(err, errlen, "setting the vCPU registers failed: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * layout.h - the guest's physical memory map, port numbers and exit statuses.
+ *
+ * Concept: a virtual machine is a *contract*. The guest cannot ask the host where things are;
+ * it can only rely on fixed addresses (like a real PC's BIOS tables, or the PVH boot ABI).
+ * Every fixed number hv and the guests share lives in this one file, so a student who asks
+ * "where does hv put the page tables?" or "why does port 0xF4 end the VM?" finds it here.
+ * Guests include this file too (it has no host-only types), so the two sides cannot drift.
+ * Textbook: chapter 2 "A VM from the inside", section "The guest-physical memory map".
+ *
+ * Guest-physical memory map (RAM is one block from 0 to --mem MiB, default 16 MiB):
+ *
+ *   0x0000_0000  real-mode interrupt vector table (left zero; hv does not emulate a BIOS)
+ *   0x0000_0500  PVH start-info block (struct hvm_start_info) for 32/64-bit guests
+ *   0x0000_0600  boot command line, NUL-terminated, at most HV_CMDLINE_MAX bytes
+ *   0x0000_1000  GDT that hv builds for protected and long mode
+ *   0x0000_2000  PML4  \
+ *   0x0000_3000  PDPT   > identity page tables hv builds for long mode: 4 GiB in 2 MiB pages
+ *   0x0000_4000  4 PDs /   (0x4000-0x7FFF, one page directory per GiB)
+ *   0x0000_8000  raw real-mode binaries load and start here (CS:IP = 0000:8000, SP = 0x8000)
+ *   0x0008_0000  initial stack top for raw 32/64-bit binaries (guests usually set their own)
+ *   0x0010_0000  raw 32/64-bit binaries load and start here (1 MiB, where PVH kernels live)
+ *   0xD000_0000  MMIO window: devices live here, never RAM (RAM is capped below it)
+ *   0xFFFB_D000  three pages KVM needs on Intel for real-mode emulation (KVM_SET_TSS_ADDR)
+ */
+#ifndef HV_LAYOUT_H
+#define HV_LAYOUT_H
+
+#define HV_START_INFO_ADDR 0x0500u
+#define HV_CMDLINE_ADDR    0x0600u
+#define HV_CMDLINE_MAX     1024u
+#define HV_GDT_ADDR        0x1000u
+#define HV_PML4_ADDR       0x2000u
+#define HV_PDPT_ADDR       0x3000u
+#define HV_PD_ADDR         0x4000u /* four pages: 0x4000, 0x5000, 0x6000, 0x7000 */
+#define HV_LOAD16_ADDR     0x8000u
+#define HV_STACK16_TOP     0x8000u
+#define HV_STACK_TOP       0x80000u
+#define HV_LOAD_ADDR       0x100000u
+#define HV_MMIO_BASE       0xD0000000u
+#define HV_TSS_ADDR        0xFFFBD000u
+
+/* RAM size limits for --mem (MiB). RAM must end below the MMIO window. */
+#define HV_MEM_DEFAULT_MIB 16u
+#define HV_MEM_MIN_MIB     2u
+#define HV_MEM_MAX_MIB     3072u
+
+/*
+ * Devices and where they answer. Port numbers are the ones real PCs (and QEMU) use, so a guest
+ * written for hv also talks to QEMU's devices.
+ */
+#define HV_PORT_UART0      0x3F8u /* COM1: 16550A, 8 registers */
+#define HV_PORT_DEBUGCON   0xE9u  /* Bochs/QEMU debug console: one OUT = one character */
+#define HV_PORT_EXIT       0xF4u  /* like QEMU's isa-debug-exit: OUT ends the VM */
+#define HV_PORT_TESTDEV    0x500u /* test port device used by the 'exits' guest, 4 ports */
+#define HV_MMIO_TESTDEV    (HV_MMIO_BASE + 0x0000u) /* test MMIO device, one 4 KiB page */
+
+/*
+ * The hvlab boot header: the first 16 bytes of a raw guest binary (.bin) may be
+ *
+ *   offset 0: EB 0E        "jmp short +14", so executing the file from byte 0 skips the
+ *                          header in real, protected and long mode alike (same encoding)
+ *   offset 2: 'H' 'V' 'L' 'B'   magic
+ *   offset 6: mode          16, 32 or 64: the CPU mode hv starts the guest in
+ *   offset 7: version       1
+ *   offset 8..15            zero
+ *
+ * It plays the role the multiboot or Linux setup header plays for real loaders: it tells the
+ * loader how to start a file that has no ELF headers. `--mode` overrides it; a .bin without
+ * it starts in real mode.
+ */
+#define HV_BOOTHDR_MAGIC   "HVLB"
+#define HV_BOOTHDR_SIZE    16u
+#define HV_BOOTHDR_VERSION 1u
+
+/*
+ * Exit statuses of `hv run`. Odd values come from the guest (exit device), even ones from hv,
+ * so a test can always tell who ended the run.
+ *   guest wrote V to port 0xF4  -> ((V << 1) | 1) & 0xFF   (QEMU isa-debug-exit convention)
+ */
+#define HV_EXIT_OK           0  /* guest halted with interrupts off */
+#define HV_EXIT_USAGE        2  /* bad command line or input file: hv printed the fix */
+#define HV_EXIT_HOST         4  /* host problem: no /dev/kvm, ioctl failed, out of memory */
+#define HV_EXIT_SHUTDOWN     6  /* triple fault: the guest's CPU reset itself */
+#define HV_EXIT_FAIL_ENTRY   8  /* VM entry failed: the CPU refused the guest state */
+#define HV_EXIT_INTERNAL    10  /* KVM could not handle something (emulation failure, ...) */
+#define HV_EXIT_GUEST_ERROR 12  /* guest did something hv stops for (unhandled exit, HLT with IF=1) */
+#define HV_EXIT_TIMEOUT     14  /* --timeout expired */
+
+#endif

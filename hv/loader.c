@@ -1,0 +1,298 @@
+/*
+ * loader.c - load a raw binary or an ELF file into guest RAM and decide how the guest starts.
+ *
+ * Concept: a VMM is also the guest's boot loader. Real firmware finds a boot sector or a
+ * kernel image and jumps to it in some CPU mode; hv does the same, from a file on the host.
+ *
+ *   raw .bin  copied as is. If it starts with the hvlab boot header (hv/layout.h) the header
+ *             names the mode; otherwise the file is a real-mode program. Real-mode files load
+ *             at 0x8000 (inside the first 64 KiB, where 16-bit offsets reach), others at 1 MiB.
+ *   ELF       every PT_LOAD segment is copied to its *physical* address (p_paddr). ELF32 starts
+ *             in 32-bit protected mode, ELF64 in long mode. If an ELF32 carries the PVH note
+ *             (XEN_ELFNOTE_PHYS32_ENTRY), the entry point is the note's address and the guest
+ *             is started the way the PVH boot ABI defines it (32-bit protected mode, paging off,
+ *             EBX = start-info block), so the same file also boots on QEMU, Firecracker and
+ *             cloud-hypervisor.
+ *
+ * The file is untrusted input: every offset and size in it is checked against the file length
+ * and every destination against guest RAM (through gm_ptr), with overflow-safe arithmetic.
+ * Textbook: chapter 2 "A VM from the inside", section "Loading a guest".
+ */
+#include "loader.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "layout.h"
+
+/* PVH: the note type Xen defined for "enter me in 32-bit protected mode at this address". */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+const char *boot_mode_name(enum boot_mode mode)
+{
+	switch (mode) {
+	case BOOT_REAL: return "real";
+	case BOOT_PROTECTED: return "protected";
+	case BOOT_LONG: return "long";
+	default: return "auto";
+	}
+}
+
+/* True if [off, off + n) lies inside a buffer of len bytes (no sum is formed). */
+static int in_file(size_t len, uint64_t off, uint64_t n)
+{
+	return off <= len && n <= len - off;
+}
+
+/* Copy `n` file bytes to guest-physical `gpa` and zero `zero` more bytes after them. */
+static int copy_to_guest(const struct guest_mem *gm, uint64_t gpa, const uint8_t *src,
+			 uint64_t n, uint64_t total, const char *name, char *err, size_t errlen)
+{
+	/* One check of the whole destination range: gm_ptr refuses a range that wraps 2^64 or
+	 * leaves RAM, so the two memcpy/memset below cannot go outside guest memory. */
+	uint8_t *dst = total ? gm_ptr(gm, gpa, total) : NULL;
+	if (total && !dst) {
+		snprintf(err, errlen,
+			 "'%s' does not fit in guest RAM: it needs 0x%llx-0x%llx (give more with --mem)",
+			 name, (unsigned long long)gpa, (unsigned long long)(gpa + total - 1));
+		return -1;
+	}
+	if (n)
+		memcpy(dst, src, n);
+	if (total > n)
+		memset(dst + n, 0, total - n);
+	return 0;
+}
+
+/* ---- raw binaries ---- */
+
+/* Mode named by the hvlab boot header, or 0 if the file does not start with one. */
+static int boot_header_mode(const uint8_t *img, size_t len)
+{
+	if (len < HV_BOOTHDR_SIZE || img[0] != 0xEB || img[1] != 0x0E ||
+	    memcmp(img + 2, HV_BOOTHDR_MAGIC, 4) != 0 || img[7] != HV_BOOTHDR_VERSION)
+		return 0;
+	if (img[6] == 16 || img[6] == 32 || img[6] == 64)
+		return img[6];
+	return 0;
+}
+
+static int load_raw(const struct guest_mem *gm, const uint8_t *img, size_t len,
+		    const char *name, enum boot_mode want, struct boot_info *bi, char *err,
+		    size_t errlen)
+{
+	int hdr = boot_header_mode(img, len);
+	bi->mode = want != BOOT_AUTO ? want : hdr ? (enum boot_mode)hdr : BOOT_REAL;
+	uint64_t at = bi->mode == BOOT_REAL ? HV_LOAD16_ADDR : HV_LOAD_ADDR;
+
+	/* In real mode the CPU forms addresses as segment * 16 + a 16-bit offset; with all
+	 * segments 0 the program must end below 64 KiB. */
+	if (bi->mode == BOOT_REAL && len > 0x10000 - at) {
+		snprintf(err, errlen, "'%s' is too big for real mode: %zu bytes, at most %u fit "
+			 "between 0x%x and 64 KiB (use --mode protected or long)",
+			 name, len, 0x10000u - (unsigned)at, (unsigned)at);
+		return -1;
+	}
+	if (copy_to_guest(gm, at, img, len, len, name, err, errlen) < 0)
+		return -1;
+	bi->entry = at;
+	bi->lowest = at;
+	bi->highest = at + len;
+	return 0;
+}
+
+/* ---- ELF ---- */
+
+/* The ELF fields hv needs, read from either class into one shape. */
+struct elf_phdr_info {
+	uint32_t type;
+	uint64_t offset, paddr, filesz, memsz;
+};
+
+static void elf_get_phdr(const uint8_t *img, int is64, uint64_t at, struct elf_phdr_info *ph)
+{
+	if (is64) {
+		Elf64_Phdr p;
+		memcpy(&p, img + at, sizeof(p)); /* memcpy: the file need not be aligned */
+		*ph = (struct elf_phdr_info){ p.p_type, p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz };
+	} else {
+		Elf32_Phdr p;
+		memcpy(&p, img + at, sizeof(p));
+		*ph = (struct elf_phdr_info){ p.p_type, p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz };
+	}
+}
+
+/*
+ * Walk the notes in one PT_NOTE segment looking for the PVH entry. A note is
+ * namesz, descsz, type (4 bytes each), then the name and the descriptor, each padded to 4.
+ */
+static int elf_find_pvh(const uint8_t *note, uint64_t size, uint64_t *entry)
+{
+	uint64_t pos = 0;
+	while (size - pos >= 12) {
+		uint32_t namesz, descsz, type;
+		memcpy(&namesz, note + pos, 4);
+		memcpy(&descsz, note + pos + 4, 4);
+		memcpy(&type, note + pos + 8, 4);
+		uint64_t name_pad = ((uint64_t)namesz + 3) & ~3ull;
+		uint64_t desc_pad = ((uint64_t)descsz + 3) & ~3ull;
+		pos += 12;
+		if (name_pad > size - pos || desc_pad > size - pos - name_pad)
+			return 0; /* a note that runs past its segment: stop looking */
+		if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 &&
+		    memcmp(note + pos, "Xen", 4) == 0 && (descsz == 4 || descsz == 8)) {
+			uint32_t e;
+			memcpy(&e, note + pos + name_pad, 4); /* a 32-bit physical address */
+			*entry = e;
+			return 1;
+		}
+		pos += name_pad + desc_pad;
+	}
+	return 0;
+}
+
+/* Check the ELF identification and header; fill class and the program header table place. */
+static int elf_check_header(const uint8_t *img, size_t len, const char *name, int *is64,
+			    uint64_t *phoff, uint64_t *phnum, uint64_t *entry, char *err,
+			    size_t errlen)
+{
+	if (len < EI_NIDENT) {
+		snprintf(err, errlen, "'%s' is a truncated ELF file (%zu bytes)", name, len);
+		return -1;
+	}
+	if (img[EI_CLASS] != ELFCLASS32 && img[EI_CLASS] != ELFCLASS64) {
+		snprintf(err, errlen, "'%s' is not a 32- or 64-bit ELF file", name);
+		return -1;
+	}
+	*is64 = img[EI_CLASS] == ELFCLASS64;
+	size_t ehsize = *is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+	size_t phentsize = *is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+	if (len < ehsize) {
+		snprintf(err, errlen, "'%s' is a truncated ELF file (header cut short)", name);
+		return -1;
+	}
+	uint16_t machine, type, ph_entsize;
+	if (*is64) {
+		Elf64_Ehdr h;
+		memcpy(&h, img, sizeof(h));
+		machine = h.e_machine, type = h.e_type, ph_entsize = h.e_phentsize;
+		*phoff = h.e_phoff, *phnum = h.e_phnum, *entry = h.e_entry;
+	} else {
+		Elf32_Ehdr h;
+		memcpy(&h, img, sizeof(h));
+		machine = h.e_machine, type = h.e_type, ph_entsize = h.e_phentsize;
+		*phoff = h.e_phoff, *phnum = h.e_phnum, *entry = h.e_entry;
+	}
+	if (img[EI_DATA] != ELFDATA2LSB || (machine != EM_386 && machine != EM_X86_64) ||
+	    type != ET_EXEC) {
+		snprintf(err, errlen, "'%s' is not an x86 little-endian executable ELF "
+			 "(link it with -static, no PIE)", name);
+		return -1;
+	}
+	if (*phnum == 0 || ph_entsize != phentsize ||
+	    !in_file(len, *phoff, *phnum * (uint64_t)phentsize)) {
+		snprintf(err, errlen, "'%s': bad ELF program header table (missing or outside the file)",
+			 name);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
+		    const char *name, enum boot_mode want, struct boot_info *bi, char *err,
+		    size_t errlen)
+{
+	int is64;
+	uint64_t phoff, phnum, entry;
+	if (elf_check_header(img, len, name, &is64, &phoff, &phnum, &entry, err, errlen) < 0)
+		return -1;
+	size_t phentsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+	bi->is_elf = 1;
+	bi->lowest = UINT64_MAX;
+	bi->highest = 0;
+	int loaded = 0;
+
+	for (uint64_t i = 0; i < phnum; i++) {
+		struct elf_phdr_info ph;
+		elf_get_phdr(img, is64, phoff + i * phentsize, &ph);
+		if (ph.type == PT_NOTE && in_file(len, ph.offset, ph.filesz) && !is64)
+			bi->has_pvh |= elf_find_pvh(img + ph.offset, ph.filesz, &entry);
+		if (ph.type != PT_LOAD || ph.memsz == 0)
+			continue;
+		if (!in_file(len, ph.offset, ph.filesz) || ph.filesz > ph.memsz) {
+			snprintf(err, errlen, "'%s': ELF segment %llu lies outside the file", name,
+				 (unsigned long long)i);
+			return -1;
+		}
+		if (copy_to_guest(gm, ph.paddr, img + ph.offset, ph.filesz, ph.memsz, name, err,
+				  errlen) < 0)
+			return -1;
+		loaded++;
+		if (ph.paddr < bi->lowest)
+			bi->lowest = ph.paddr;
+		if (ph.paddr + ph.memsz > bi->highest)
+			bi->highest = ph.paddr + ph.memsz;
+	}
+	if (!loaded) {
+		snprintf(err, errlen, "'%s': ELF file has no loadable segment", name);
+		return -1;
+	}
+	bi->mode = want != BOOT_AUTO ? want : is64 ? BOOT_LONG : BOOT_PROTECTED;
+	bi->entry = entry;
+	if (bi->mode == BOOT_REAL && entry >= 0x10000) {
+		snprintf(err, errlen, "'%s': entry 0x%llx is above 64 KiB, unreachable in real mode "
+			 "(drop --mode real)", name, (unsigned long long)entry);
+		return -1;
+	}
+	return 0;
+}
+
+int loader_load(const struct guest_mem *gm, const uint8_t *img, size_t len, const char *name,
+		enum boot_mode want, struct boot_info *bi, char *err, size_t errlen)
+{
+	memset(bi, 0, sizeof(*bi));
+	if (len == 0) {
+		snprintf(err, errlen, "'%s' is empty", name);
+		return -1;
+	}
+	if (len >= 4 && memcmp(img, ELFMAG, SELFMAG) == 0)
+		return load_elf(gm, img, len, name, want, bi, err, errlen);
+	return load_raw(gm, img, len, name, want, bi, err, errlen);
+}
+
+uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot open guest '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "guest '%s' is not a regular file", path);
+		fclose(f);
+		return NULL;
+	}
+	if ((uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "guest '%s' is %lld bytes, bigger than guest RAM (use --mem)",
+			 path, (long long)st.st_size);
+		fclose(f);
+		return NULL;
+	}
+	uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	size_t got = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+	if (!buf || got != (size_t)st.st_size) {
+		snprintf(err, errlen, "cannot read guest '%s': %s", path,
+			 buf ? "short read" : "out of memory");
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	*len = got;
+	return buf;
+}

@@ -1,0 +1,40 @@
+/*
+ * loader.h - putting a guest image into guest RAM: raw binaries and ELF (with PVH).
+ *
+ * Concept: before the first VM entry, the VMM plays the role of firmware and boot loader: it
+ * copies the guest's code into guest RAM and decides in which CPU mode, at which address, the
+ * guest starts. Textbook: chapter 2 "A VM from the inside", section "Loading a guest".
+ */
+#ifndef HV_LOADER_H
+#define HV_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "guestmem.h"
+
+/* CPU mode a guest starts in. The numbers are the code width, as in the boot header. */
+enum boot_mode { BOOT_AUTO = 0, BOOT_REAL = 16, BOOT_PROTECTED = 32, BOOT_LONG = 64 };
+
+struct boot_info {
+	enum boot_mode mode; /* what the CPU is set up for */
+	uint64_t entry;      /* first instruction (guest-physical; real mode: below 64 KiB) */
+	int is_elf;
+	int has_pvh;         /* the ELF carried XEN_ELFNOTE_PHYS32_ENTRY */
+	uint64_t lowest;     /* lowest and highest+1 guest-physical byte written */
+	uint64_t highest;
+};
+
+/*
+ * Load `img` (len bytes, named `name` in messages) into guest memory. `want` is the --mode
+ * the user asked for, or BOOT_AUTO. Returns 0, or -1 with a one-line reason in err.
+ */
+int loader_load(const struct guest_mem *gm, const uint8_t *img, size_t len, const char *name,
+		enum boot_mode want, struct boot_info *bi, char *err, size_t errlen);
+
+/* Read a whole file (at most max bytes). Returns a malloc()ed buffer or NULL with err set. */
+uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+
+const char *boot_mode_name(enum boot_mode mode);
+
+#endif

@@ -1,0 +1,288 @@
+/*
+ * vm.c - build a virtual machine with KVM, step by step, in the order the textbook tells it.
+ *
+ * Concept: KVM gives a VMM only two things, a CPU that can run guest code (the vCPU) and a
+ * way to say "this host memory is the guest's RAM". The rest of the machine is hv's work.
+ * vm_create() reads as a recipe:
+ *
+ *   1. open /dev/kvm and check the API version          (talk to the hypervisor in the kernel)
+ *   2. KVM_CREATE_VM                                     (an empty machine: no RAM, no CPU)
+ *   3. mmap guest RAM, KVM_SET_USER_MEMORY_REGION        (guest-physical 0.. = our buffer)
+ *   4. KVM_CREATE_VCPU, mmap its kvm_run page, CPUID     (a CPU, and the page exits arrive in)
+ *   5. devices on the I/O bus                            (what the guest can talk to)
+ *   6. load the guest, set the CPU mode                  (firmware and boot loader's job)
+ *   7. open the trace                                    (so we can watch)
+ *
+ * Textbook: chapter 2 "A VM from the inside".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "vm.h"
+
+/* One-line error, then the exit status that goes with it. */
+static int fail(int status, const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "hv: ");
+	fprintf(stderr, fmt, a, b);
+	fputc('\n', stderr);
+	return status;
+}
+
+void vm_stop_with(struct vm *vm, int status, const char *why)
+{
+	if (vm->stop.requested)
+		return;
+	vm->stop.status = status;
+	snprintf(vm->why, sizeof(vm->why), "%s", why ? why : "");
+	vm->stop.requested = true;
+}
+
+/* Steps 1-2. */
+static int open_kvm(struct vm *vm)
+{
+	char err[256];
+	hostinfo_probe(&vm->host);
+	vm->kvm_fd = hostinfo_open_kvm(err, sizeof(err));
+	if (vm->kvm_fd < 0)
+		return fail(HV_EXIT_HOST, "%s%s", err, "");
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return fail(HV_EXIT_HOST, "KVM_CREATE_VM failed: %s%s", strerror(errno),
+			    " (is another hypervisor holding VT-x/AMD-V? try 'hv doctor')");
+	/* Intel without "unrestricted guest" runs real mode in a vm86-like trick that needs
+	 * three pages of guest-physical space; give KVM some above RAM. Other hosts ignore it. */
+	if (vm->host.cap_set_tss_addr)
+		(void)ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)HV_TSS_ADDR);
+	return 0;
+}
+
+/* Step 3. MAP_NORESERVE: pages are only taken from the host when the guest touches them. */
+static int add_ram(struct vm *vm, uint32_t mib)
+{
+	uint64_t size = (uint64_t)mib << 20;
+	void *host = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (host == MAP_FAILED)
+		return fail(HV_EXIT_HOST, "cannot allocate guest RAM: %s%s", strerror(errno),
+			    " (use a smaller --mem)");
+	vm->mem.slots[0] = (struct gm_slot){ .gpa = 0, .size = size, .host = host };
+	vm->mem.nslots = 1;
+	struct kvm_userspace_memory_region region = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return fail(HV_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION failed: %s%s", strerror(errno), "");
+	return 0;
+}
+
+/*
+ * The guest asks "what CPU am I?" with CPUID. KVM answers from a table hv must set; we copy
+ * what KVM supports. Long mode needs it: KVM refuses EFER.LME unless CPUID says "LM".
+ */
+static int set_cpuid(struct vm *vm)
+{
+	enum { N = 128 };
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + N * sizeof(struct kvm_cpuid_entry2));
+	if (!c)
+		return fail(HV_EXIT_HOST, "out of memory%s%s", "", "");
+	c->nent = N;
+	int rc = ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
+	if (rc == 0)
+		rc = ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c);
+	free(c);
+	if (rc < 0)
+		return fail(HV_EXIT_HOST, "setting the guest CPUID failed: %s%s", strerror(errno), "");
+	return 0;
+}
+
+/* Step 4. */
+static int add_vcpu(struct vm *vm)
+{
+	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu_fd < 0)
+		return fail(HV_EXIT_HOST, "KVM_CREATE_VCPU failed: %s%s", strerror(errno), "");
+	int size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (size < (int)sizeof(struct kvm_run))
+		return fail(HV_EXIT_HOST, "KVM_GET_VCPU_MMAP_SIZE failed: %s%s", strerror(errno), "");
+	vm->run_size = (size_t)size;
+	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
+	if (vm->run == MAP_FAILED) {
+		vm->run = NULL;
+		return fail(HV_EXIT_HOST, "cannot map kvm_run: %s%s", strerror(errno), "");
+	}
+	vm->stats_fd = kvmstats_open(vm->vcpu_fd);
+	return set_cpuid(vm);
+}
+
+/* Step 5: the machine's devices, each claiming its ports or addresses on the bus. */
+static int add_devices(struct vm *vm)
+{
+	bus_init(&vm->bus);
+	console_init(&vm->console, STDOUT_FILENO);
+	vm->uart = uart_create(&vm->console);
+	vm->debugcon = debugcon_create(&vm->console);
+	vm->exitdev = exitdev_create(&vm->stop);
+	vm->testdev = testdev_create();
+	if (!vm->uart || !vm->debugcon || !vm->exitdev || !vm->testdev)
+		return fail(HV_EXIT_HOST, "out of memory creating devices%s%s", "", "");
+	int rc = bus_register(&vm->bus, BUS_PIO, HV_PORT_UART0, UART_LEN, &uart_ops, vm->uart);
+	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_DEBUGCON, DEBUGCON_LEN, &debugcon_ops, vm->debugcon);
+	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_EXIT, EXITDEV_LEN, &exitdev_ops, vm->exitdev);
+	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_TESTDEV, TESTDEV_PIO_LEN, &testdev_pio_ops, vm->testdev);
+	rc |= bus_register(&vm->bus, BUS_MMIO, HV_MMIO_TESTDEV, TESTDEV_MMIO_LEN, &testdev_mmio_ops, vm->testdev);
+	if (rc)
+		return fail(HV_EXIT_HOST, "device address map is inconsistent: %s%s", strerror(errno), "");
+	return 0;
+}
+
+/* Step 6. */
+static int load_guest(struct vm *vm, const struct vm_options *opt)
+{
+	char err[512];
+	size_t len;
+	uint8_t *img = loader_read_file(opt->guest_path, vm->mem.slots[0].size, &len, err, sizeof(err));
+	if (!img)
+		return fail(HV_EXIT_USAGE, "%s%s", err, "");
+	int rc = loader_load(&vm->mem, img, len, opt->guest_path, opt->mode, &vm->boot, err,
+			     sizeof(err));
+	free(img);
+	if (rc < 0)
+		return fail(HV_EXIT_USAGE, "%s%s", err, "");
+	if (cpu_setup(vm, opt->cmdline, err, sizeof(err)) < 0)
+		return fail(HV_EXIT_USAGE, "%s%s", err, "");
+	return 0;
+}
+
+/* Step 7. With sync regs KVM copies the registers into kvm_run at each exit, so tracing
+ * the guest's mode and rip costs no extra system call. */
+static int open_trace(struct vm *vm, const struct vm_options *opt)
+{
+	if (!opt->trace_path)
+		return 0;
+	char err[512];
+	const char *base = strrchr(opt->guest_path, '/');
+	vm->trace = trace_create(opt->trace_path, vm->host.kind, base ? base + 1 : opt->guest_path,
+				 err, sizeof(err));
+	if (!vm->trace)
+		return fail(HV_EXIT_USAGE, "%s%s", err, "");
+	if (vm->host.cap_sync_regs & KVM_SYNC_X86_SREGS) {
+		vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+		vm->sync_regs = true;
+	}
+	return 0;
+}
+
+int vm_create(struct vm *vm, const struct vm_options *opt)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
+	int rc;
+	if ((rc = open_kvm(vm)) || (rc = add_ram(vm, opt->mem_mib)) || (rc = add_vcpu(vm)) ||
+	    (rc = add_devices(vm)) || (rc = load_guest(vm, opt)) || (rc = open_trace(vm, opt)))
+		return rc;
+	return 0;
+}
+
+/* ---- running ---- */
+
+/* The signal only has to interrupt KVM_RUN; the handler itself does nothing. */
+static void on_kick(int sig)
+{
+	(void)sig;
+}
+
+/* Record KVM's own counters for the run as trace events (kvmstats.c). */
+static void record_counters(struct vm *vm, const struct kvm_counters *before)
+{
+	struct kvm_counters after;
+	if (!vm->trace || kvmstats_read(vm->stats_fd, &after) < 0)
+		return;
+	for (unsigned c = 1; c <= HVT_C_MAX; c++) {
+		if (!after.present[c])
+			continue;
+		struct hvt_record r = {
+			.time_ns = trace_now(vm->trace), .kind = HVT_COUNTER, .addr = c,
+			.data = after.value[c] - before->value[c], .count = 1,
+		};
+		trace_emit(vm->trace, &r);
+	}
+}
+
+/* Wait for the vCPU thread; past the deadline, kick it out of KVM_RUN and stop it. */
+static void wait_vcpu(struct vm *vm, double timeout_s)
+{
+	if (timeout_s <= 0) {
+		pthread_join(vm->vcpu_thread, NULL);
+		return;
+	}
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += (time_t)timeout_s;
+	deadline.tv_nsec += (long)((timeout_s - (double)(time_t)timeout_s) * 1e9);
+	if (deadline.tv_nsec >= 1000000000L)
+		deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
+	if (pthread_timedjoin_np(vm->vcpu_thread, NULL, &deadline) == 0)
+		return;
+	/* immediate_exit makes a KVM_RUN that has not started yet return at once; the signal
+	 * interrupts one that is running. Together there is no window where we miss it. */
+	vm->timed_out = 1;
+	vm->run->immediate_exit = 1;
+	pthread_kill(vm->vcpu_thread, SIGUSR1);
+	pthread_join(vm->vcpu_thread, NULL);
+}
+
+int vm_run(struct vm *vm, const struct vm_options *opt)
+{
+	struct sigaction sa = { .sa_handler = on_kick }; /* no SA_RESTART: KVM_RUN gets EINTR */
+	sigaction(SIGUSR1, &sa, NULL);
+	struct kvm_counters before;
+	kvmstats_read(vm->stats_fd, &before);
+
+	if (pthread_create(&vm->vcpu_thread, NULL, vcpu_thread_main, vm) != 0)
+		return fail(HV_EXIT_HOST, "cannot start the vCPU thread%s%s", "", "");
+	wait_vcpu(vm, opt->timeout_s);
+	console_flush(&vm->console);
+	record_counters(vm, &before);
+
+	if (vm->trace) {
+		char err[512];
+		if (trace_close(vm->trace, err, sizeof(err)) < 0)
+			fprintf(stderr, "hv: %s\n", err);
+		vm->trace = NULL;
+	}
+	if (vm->why[0] && vm->stop.status != HV_EXIT_OK)
+		fprintf(stderr, "hv: %s\n", vm->why);
+	return vm->stop.status;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->trace) {
+		char err[16];
+		trace_close(vm->trace, err, sizeof(err));
+	}
+	uart_destroy(vm->uart);
+	debugcon_destroy(vm->debugcon);
+	exitdev_destroy(vm->exitdev);
+	testdev_destroy(vm->testdev);
+	if (vm->run)
+		munmap(vm->run, vm->run_size);
+	if (vm->mem.nslots)
+		munmap(vm->mem.slots[0].host, vm->mem.slots[0].size);
+	int fds[] = { vm->stats_fd, vm->vcpu_fd, vm->vm_fd, vm->kvm_fd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}

@@ -1,0 +1,94 @@
+/*
+ * vm.h - one virtual machine: KVM file descriptors, guest RAM, the bus and its devices.
+ *
+ * Concept: to KVM a VM is a file descriptor (from KVM_CREATE_VM) and each virtual CPU another
+ * one (KVM_CREATE_VCPU). Guest RAM is plain host memory hv lends to KVM. Everything else a
+ * "machine" has (serial port, disk controller) does not exist in KVM at all: hv emulates it
+ * in user space. This struct gathers those pieces in the order the textbook explains them.
+ * Textbook: chapter 2 "A VM from the inside".
+ */
+#ifndef HV_VM_H
+#define HV_VM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "console.h"
+#include "dev/devices.h"
+#include "guestmem.h"
+#include "hostinfo.h"
+#include "loader.h"
+#include "trace.h"
+
+struct vm_options {
+	uint32_t mem_mib;        /* guest RAM size */
+	enum boot_mode mode;     /* BOOT_AUTO: from the file */
+	const char *guest_path;
+	const char *trace_path;  /* NULL: no trace */
+	const char *cmdline;     /* boot command line (may be NULL) */
+	double timeout_s;        /* 0: none */
+};
+
+struct vm {
+	/* KVM objects */
+	int kvm_fd, vm_fd, vcpu_fd;
+	struct kvm_run *run;   /* shared with KVM: exit details appear here after KVM_RUN */
+	size_t run_size;
+	int stats_fd;          /* vCPU binary statistics (KVM_GET_STATS_FD), -1 if absent */
+	struct host_info host;
+
+	/* the machine hv emulates */
+	struct guest_mem mem;
+	struct bus bus;
+	struct console console;
+	struct uart *uart;
+	struct debugcon *debugcon;
+	struct exitdev *exitdev;
+	struct testdev *testdev;
+	struct vm_stop stop;   /* set by a device or the exit loop to end the run */
+
+	/* recording */
+	struct trace_writer *trace;
+	bool sync_regs;        /* KVM copies registers into kvm_run on each exit */
+
+	/* run control */
+	struct boot_info boot;
+	pthread_t vcpu_thread;
+	volatile int timed_out;
+	uint64_t exits_seen;   /* exits that reached hv */
+	char why[256];         /* why the run stopped, for the final message */
+};
+
+/* Ask the VM to stop with an exit status and a reason (NULL: a normal end). The first
+ * reason wins: a later one never hides what really ended the run. */
+void vm_stop_with(struct vm *vm, int status, const char *why);
+
+/* diag.c: explain a fatal exit (triple fault, failed entry, emulation error) to the user:
+ * registers, CPU mode, and what it most likely means on this host. Sets the exit status. */
+void diag_report(struct vm *vm);
+
+/* Create the VM and its devices, load the guest, set up the CPU. On failure prints the
+ * one-line reason and returns the exit status to use (HV_EXIT_USAGE or HV_EXIT_HOST). */
+int vm_create(struct vm *vm, const struct vm_options *opt);
+/* Run the vCPU thread to the end; returns hv's exit status. */
+int vm_run(struct vm *vm, const struct vm_options *opt);
+void vm_destroy(struct vm *vm);
+
+/* cpu.c: put the vCPU into the start state for the boot mode (textbook ch. 2 "CPU modes"). */
+int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen);
+
+/* vcpu.c: the exit loop, run on the vCPU thread. */
+void *vcpu_thread_main(void *arg);
+
+/* kvmstats.c: KVM's per-vCPU statistics (binary stats fd). */
+struct kvm_counters {
+	uint64_t value[HVT_C_MAX + 1]; /* indexed by enum hvt_counter */
+	bool present[HVT_C_MAX + 1];
+};
+int kvmstats_open(int vcpu_fd);
+int kvmstats_read(int stats_fd, struct kvm_counters *out);
+
+#endif

@@ -1,0 +1,128 @@
+/*
+ * harness.c - fork/exec the hv binary with pipes for stdout and stderr (see harness.h).
+ */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : def;
+}
+
+/* Read both pipes until both close, so a chatty child can never block on a full pipe. */
+static void drain(int fo, int fe, struct hv_result *res)
+{
+	size_t no = 0, ne = 0;
+	struct pollfd p[2] = { { fo, POLLIN, 0 }, { fe, POLLIN, 0 } };
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < 2; i++) {
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			char *buf = i ? res->err : res->out;
+			size_t cap = i ? sizeof(res->err) : sizeof(res->out);
+			size_t *n = i ? &ne : &no;
+			char scratch[4096];
+			ssize_t got = read(p[i].fd, scratch, sizeof(scratch));
+			if (got <= 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+				continue;
+			}
+			size_t room = cap - 1 - *n;
+			size_t take = (size_t)got < room ? (size_t)got : room;
+			memcpy(buf + *n, scratch, take);
+			*n += take;
+		}
+	}
+	res->out[no] = '\0';
+	res->err[ne] = '\0';
+}
+
+void hv_exec(struct hv_result *res, const char *const *args)
+{
+	const char *hv = env_or("HV", "build/hv");
+	const char *argv[64] = { hv };
+	int n = 1;
+	for (; args[n - 1] && n < 63; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+
+	int po[2], pe[2];
+	cr_assert(pipe(po) == 0 && pipe(pe) == 0);
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		close(po[0]), close(pe[0]), close(po[1]), close(pe[1]);
+		execv(hv, (char *const *)argv);
+		fprintf(stderr, "cannot run %s: %s\n", hv, strerror(errno));
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	drain(po[0], pe[0], res);
+	int st;
+	waitpid(pid, &st, 0);
+	res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+const char *guest(const char *name)
+{
+	static char buf[4][512];
+	static int slot;
+	char *b = buf[slot++ % 4];
+	snprintf(b, sizeof(buf[0]), "%s/%s", env_or("GUESTDIR", "build/guest"), name);
+	return b;
+}
+
+const char *tmp_path(const char *name)
+{
+	static char dir[256];
+	static char buf[4][512];
+	static int slot;
+	if (!dir[0]) {
+		snprintf(dir, sizeof(dir), "/tmp/hvtest.XXXXXX");
+		cr_assert(mkdtemp(dir) != NULL);
+	}
+	char *b = buf[slot++ % 4];
+	snprintf(b, sizeof(buf[0]), "%s/%s", dir, name);
+	return b;
+}
+
+void require_kvm(void)
+{
+	if (access("/dev/kvm", R_OK | W_OK) != 0)
+		cr_skip_test("/dev/kvm is not usable here (%s): KVM integration test skipped",
+			     strerror(errno));
+}
+
+int count_lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+const char *write_tmp(const char *name, const void *data, size_t len)
+{
+	const char *p = tmp_path(name);
+	FILE *f = fopen(p, "wb");
+	cr_assert(f != NULL);
+	cr_assert(fwrite(data, 1, len, f) == len);
+	fclose(f);
+	return p;
+}

@@ -1,0 +1,37 @@
+/*
+ * harness.h - run the real `hv` binary from a test and capture what it did.
+ *
+ * Integration tests treat hv as a user would: a process with arguments, stdout, stderr and
+ * an exit status. The binary and the guest directory come from the environment (HV,
+ * GUESTDIR), set by `make integration`, so the same tests check the sanitizer build too.
+ */
+#ifndef TESTS_HARNESS_H
+#define TESTS_HARNESS_H
+
+#include <stddef.h>
+
+struct hv_result {
+	int status;      /* exit status, or 128 + signal number if hv was killed */
+	char out[65536]; /* stdout, NUL-terminated (truncated if longer) */
+	char err[16384]; /* stderr */
+};
+
+/* Run hv with NULL-terminated args (args[0] is the first argument, not "hv"). */
+void hv_exec(struct hv_result *res, const char *const *args);
+
+/* Path of a guest image: $GUESTDIR/name. Static buffer per call slot (4 slots). */
+const char *guest(const char *name);
+
+/* A path in this test process's own /tmp/hvtest.XXXXXX directory. */
+const char *tmp_path(const char *name);
+
+/* Skip the current test when /dev/kvm is not usable, printing why. */
+void require_kvm(void);
+
+/* Number of lines in a string. */
+int count_lines(const char *s);
+
+/* Write bytes to a new temporary file and return its path. */
+const char *write_tmp(const char *name, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * test_cli.c - bad input gets one line naming the problem and the fix, and a non-zero exit.
+ *
+ * Most of these fail before /dev/kvm is touched; those that need a VM (to have RAM to load
+ * into) skip without KVM.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "layout.h"
+
+static void assert_one_line_error(const struct hv_result *r, int status, const char *needle)
+{
+	cr_assert_eq(r->status, status, "status %d, stderr: %s", r->status, r->err);
+	cr_assert_eq(count_lines(r->err), 1, "want one line, got: %s", r->err);
+	cr_assert(strncmp(r->err, "hv: ", 4) == 0, "%s", r->err);
+	cr_assert(strstr(r->err, needle), "want '%s' in: %s", needle, r->err);
+	cr_assert_str_eq(r->out, "");
+}
+
+Test(cli, no_arguments_prints_usage_and_fails)
+{
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE);
+	cr_assert(strstr(r.err, "usage: hv run"), "%s", r.err);
+}
+
+Test(cli, unknown_command)
+{
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "fly", NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "unknown command 'fly'");
+}
+
+Test(cli, unknown_option)
+{
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--frobnicate", "x.bin", NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "--frobnicate");
+}
+
+Test(cli, bad_mode_names_the_choices)
+{
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--mode", "turbo", "x.bin", NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "real, protected or long");
+}
+
+Test(cli, bad_mem_names_the_range)
+{
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--mem", "99999", "x.bin", NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "--mem");
+	hv_exec(&r, (const char *[]){ "run", "--mem", "12abc", "x.bin", NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "--mem");
+}
+
+Test(cli, run_without_guest)
+{
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "GUEST");
+}
+
+Test(cli, missing_guest_file)
+{
+	require_kvm();
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "/nonexistent/guest.bin", NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "No such file or directory");
+	cr_assert(strstr(r.err, "/nonexistent/guest.bin"), "%s", r.err);
+}
+
+/* An ELF whose segment would land at 3 GiB - far outside 16 MiB of RAM. */
+Test(cli, elf_segment_outside_ram_is_refused)
+{
+	require_kvm();
+	unsigned char elf[52 + 32 + 4] = { 0x7F, 'E', 'L', 'F', 1, 1, 1 };
+	elf[16] = 2;                 /* e_type ET_EXEC */
+	elf[18] = 3;                 /* e_machine EM_386 */
+	elf[20] = 1;                 /* e_version */
+	elf[28] = 52;                /* e_phoff */
+	elf[40] = 52;                /* e_ehsize */
+	elf[42] = 32;                /* e_phentsize */
+	elf[44] = 1;                 /* e_phnum */
+	unsigned char *ph = elf + 52;
+	ph[0] = 1;                   /* PT_LOAD */
+	ph[4] = 84;                  /* p_offset */
+	ph[15] = 0xC0;               /* p_paddr = 0xC0000000 */
+	ph[16] = 4, ph[20] = 4;      /* p_filesz = p_memsz = 4 */
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", write_tmp("far.elf", elf, sizeof(elf)), NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "does not fit in guest RAM");
+}
+
+Test(cli, truncated_elf_is_refused)
+{
+	require_kvm();
+	static const unsigned char elf[] = { 0x7F, 'E', 'L', 'F', 2, 1, 1, 0, 0 };
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", write_tmp("cut.elf", elf, sizeof(elf)), NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "truncated");
+}
+
+Test(cli, real_mode_binary_too_big)
+{
+	require_kvm();
+	static unsigned char big[0x9000];
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", write_tmp("big.bin", big, sizeof(big)), NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "too big for real mode");
+}
+
+Test(cli, trace_of_a_file_that_is_not_a_trace)
+{
+	struct hv_result r;
+	const char *p = write_tmp("notes.txt", "hello, world\n", 13);
+	hv_exec(&r, (const char *[]){ "trace", "stats", p, NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "not an hvlab trace");
+}
+
+Test(cli, trace_missing_file)
+{
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "trace", "dump", "/nonexistent.hvt", NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "/nonexistent.hvt");
+}
+
+Test(cli, trace_unwritable_path)
+{
+	require_kvm();
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--trace", "/nonexistent/dir/t.hvt",
+				      guest("hello16.bin"), NULL });
+	assert_one_line_error(&r, HV_EXIT_USAGE, "/nonexistent/dir/t.hvt");
+}
+
+Test(cli, doctor_runs)
+{
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "doctor", NULL });
+	/* exit 0 exactly when /dev/kvm is usable, and it names the KVM kind; on a PVM host
+	 * (module kvm_pvm loaded) it must say PVM and point to the lab VM. */
+	if (access("/dev/kvm", R_OK | W_OK) == 0) {
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert(strstr(r.out, "KVM kind"), "%s", r.out);
+		if (access("/sys/module/kvm_pvm", F_OK) == 0)
+			cr_assert(strstr(r.out, "PVM") && strstr(r.out, "lab VM"), "%s", r.out);
+	} else {
+		cr_assert_neq(r.status, 0);
+		cr_assert(strstr(r.err, "/dev/kvm"), "%s", r.err);
+	}
+}

@@ -1,0 +1,257 @@
+/*
+ * test_guests.c - every chapter-1 guest under KVM: output, exit status, exact exit counts.
+ *
+ * These run the real build/hv on the real /dev/kvm. Where /dev/kvm is not usable each test is
+ * reported as skipped with the reason (Criterion prints it), never silently passed.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "harness.h"
+#include "layout.h"
+#include "trace.h"
+
+/* ---- chapter 1: hello in each mode ---- */
+
+Test(guests, hello16_prints_from_real_mode)
+{
+	require_kvm();
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest("hello16.bin"), NULL });
+	cr_assert_str_eq(r.out, "Hello from real mode\n", "stderr: %s", r.err);
+	cr_assert_eq(r.status, HV_EXIT_OK, "status %d, stderr: %s", r.status, r.err);
+}
+
+Test(guests, hello32_prints_from_protected_mode)
+{
+	require_kvm();
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest("hello32.bin"), NULL });
+	cr_assert_str_eq(r.out, "Hello from protected mode\n", "stderr: %s", r.err);
+	cr_assert_eq(r.status, HV_EXIT_OK, "status %d, stderr: %s", r.status, r.err);
+}
+
+Test(guests, hello64_prints_from_long_mode)
+{
+	require_kvm();
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest("hello64.bin"), NULL });
+	cr_assert_str_eq(r.out, "Hello from long mode\n", "stderr: %s", r.err);
+	cr_assert_eq(r.status, HV_EXIT_OK, "status %d, stderr: %s", r.status, r.err);
+}
+
+/* The ELF files boot too: ELF32 with the PVH note in protected mode, ELF64 in long mode. */
+Test(guests, elf_guests_start_in_the_mode_of_their_class)
+{
+	require_kvm();
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest("hello32.elf"), NULL });
+	cr_assert_str_eq(r.out, "Hello from protected mode\n", "stderr: %s", r.err);
+	cr_assert_eq(r.status, 0);
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest("hello64.elf"), NULL });
+	cr_assert_str_eq(r.out, "Hello from long mode\n", "stderr: %s", r.err);
+	cr_assert_eq(r.status, 0);
+}
+
+/* ---- the trace of a run ---- */
+
+static void load(const char *path, struct trace_file *tf)
+{
+	char err[512];
+	cr_assert_eq(trace_load(path, tf, err, sizeof(err)), 0, "%s", err);
+}
+
+/*
+ * modeswitch climbs real -> protected -> long by itself. Every exit it causes is a UART
+ * access, so the modes of the exit records must run through exactly those three, in order.
+ */
+Test(guests, modeswitch_trace_shows_the_mode_changing)
+{
+	require_kvm();
+	struct hv_result r;
+	const char *t = tmp_path("ms.hvt");
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "30", "--trace", t,
+				      guest("modeswitch.bin"), NULL });
+	cr_assert_str_eq(r.out, "modeswitch: real mode\nmodeswitch: protected mode\n"
+				"modeswitch: long mode\n", "stderr: %s", r.err);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+
+	struct trace_file tf;
+	load(t, &tf);
+	uint8_t seen[8] = { 0 };
+	int n = 0;
+	for (uint64_t i = 0; i < tf.count; i++) {
+		const struct hvt_record *e = &tf.records[i];
+		if (e->kind != HVT_EXIT)
+			continue;
+		if (n == 0 || seen[n - 1] != e->mode) {
+			cr_assert_lt(n, 8, "too many mode changes");
+			seen[n++] = e->mode;
+		}
+	}
+	cr_assert_eq(n, 3, "modes seen: %d", n);
+	cr_assert_eq(seen[0], HVT_MODE_REAL);
+	cr_assert_eq(seen[1], HVT_MODE_PROT32);
+	cr_assert_eq(seen[2], HVT_MODE_LONG);
+	trace_free(&tf);
+}
+
+/* Count exit records matching reason, address and direction. */
+static uint64_t count_exits(const struct trace_file *tf, int reason, uint64_t addr, int write)
+{
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < tf->count; i++) {
+		const struct hvt_record *e = &tf->records[i];
+		n += e->kind == HVT_EXIT && e->reason == reason && e->addr == addr &&
+		     !!(e->flags & HVT_F_WRITE) == write;
+	}
+	return n;
+}
+
+static uint64_t count_kind(const struct trace_file *tf, int kind)
+{
+	uint64_t n = 0;
+	for (uint64_t i = 0; i < tf->count; i++)
+		n += tf->records[i].kind == kind;
+	return n;
+}
+
+/*
+ * The exits guest documents (guest/exits.c): per loop 4 OUT + 3 IN on port 0x500, 2 MMIO
+ * writes + 1 MMIO read on the test page, then one OUT to 0xF4 with value 0, so hv exits with
+ * (0 << 1) | 1 = 1. With loops=25: 100 OUT, 75 IN, 50 MMIO writes, 25 MMIO reads, 1 exit OUT,
+ * 251 exits in all. Each exit hv handles comes with three host-side transitions.
+ */
+Test(guests, exits_guest_causes_exactly_the_documented_exits)
+{
+	require_kvm();
+	struct hv_result r;
+	const char *t = tmp_path("exits.hvt");
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "60", "--trace", t, "--cmdline",
+				      "loops=25", guest("exits.bin"), NULL });
+	cr_assert_eq(r.status, 1, "status %d, stderr: %s", r.status, r.err);
+
+	struct trace_file tf;
+	load(t, &tf);
+	cr_assert_eq(count_exits(&tf, HVT_R_IO, HV_PORT_TESTDEV, 1), 100);
+	cr_assert_eq(count_exits(&tf, HVT_R_IO, HV_PORT_TESTDEV, 0), 75);
+	cr_assert_eq(count_exits(&tf, HVT_R_MMIO, HV_MMIO_TESTDEV + 0, 1), 25);
+	cr_assert_eq(count_exits(&tf, HVT_R_MMIO, HV_MMIO_TESTDEV + 4, 1), 25);
+	cr_assert_eq(count_exits(&tf, HVT_R_MMIO, HV_MMIO_TESTDEV + 0, 0), 25);
+	cr_assert_eq(count_exits(&tf, HVT_R_IO, HV_PORT_EXIT, 1), 1);
+	cr_assert_eq(count_kind(&tf, HVT_EXIT), 251);
+	/* one RUN_RETURN per exit; RUN_CALL and ENTRY before each entry: the first and one
+	 * after every exit except the last */
+	cr_assert_eq(count_kind(&tf, HVT_RUN_RETURN), 251);
+	cr_assert_eq(count_kind(&tf, HVT_RUN_CALL), 251);
+	cr_assert_eq(count_kind(&tf, HVT_ENTRY), 251);
+	trace_free(&tf);
+}
+
+/* The loop count changes the numbers exactly as documented (no hidden exits). */
+Test(guests, exits_guest_scales_with_loops)
+{
+	require_kvm();
+	struct hv_result r;
+	const char *t = tmp_path("exits3.hvt");
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "60", "--trace", t, "--cmdline",
+				      "loops=3", guest("exits.bin"), NULL });
+	cr_assert_eq(r.status, 1, "stderr: %s", r.err);
+	struct trace_file tf;
+	load(t, &tf);
+	cr_assert_eq(count_kind(&tf, HVT_EXIT), 7 * 3 + 1 + 3 * 3);
+	trace_free(&tf);
+}
+
+/* `hv trace stats` shows the same numbers, grouped like perf kvm stat. */
+Test(guests, trace_stats_reports_counts_by_reason_and_port)
+{
+	require_kvm();
+	struct hv_result r;
+	const char *t = tmp_path("stats.hvt");
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "60", "--trace", t, "--cmdline",
+				      "loops=10", guest("exits.bin"), NULL });
+	cr_assert_eq(r.status, 1, "stderr: %s", r.err);
+	hv_exec(&r, (const char *[]){ "trace", "stats", t, NULL });
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	/* 10 loops: io = 40 + 30 + 1 = 71, mmio = 30 */
+	cr_assert(strstr(r.out, "io") && strstr(r.out, "71"), "%s", r.out);
+	cr_assert(strstr(r.out, "mmio") && strstr(r.out, "30"), "%s", r.out);
+	cr_assert(strstr(r.out, "0x0500") || strstr(r.out, "0x500"), "%s", r.out);
+}
+
+Test(guests, trace_dump_prints_one_line_per_event)
+{
+	require_kvm();
+	struct hv_result r;
+	const char *t = tmp_path("dump.hvt");
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", "--trace", t,
+				      guest("hello16.bin"), NULL });
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	struct trace_file tf;
+	load(t, &tf);
+	hv_exec(&r, (const char *[]){ "trace", "dump", t, NULL });
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(count_lines(r.out), (int)tf.count);
+	hv_exec(&r, (const char *[]){ "trace", "dump", "--json", t, NULL });
+	cr_assert_eq(r.status, 0);
+	cr_assert_eq(count_lines(r.out), (int)tf.count);
+	cr_assert_eq(r.out[0], '{');
+	trace_free(&tf);
+}
+
+/* ---- how runs end ---- */
+
+/*
+ * A hand-made 32-bit program (hvlab boot header, mode 32) that executes ud2. hv sets no IDT,
+ * so the CPU looks up vector 6 in an IDT of zeros: gate not present (#NP), which cannot be
+ * delivered either (double fault), nor can that: a triple fault, KVM_EXIT_SHUTDOWN.
+ */
+Test(guests, triple_fault_reports_and_exits_with_shutdown_status)
+{
+	require_kvm();
+	static const unsigned char prog[] = {
+		0xEB, 0x0E, 'H', 'V', 'L', 'B', 32, 1, 0, 0, 0, 0, 0, 0, 0, 0, /* boot header */
+		0x0F, 0x0B,                                                      /* ud2 */
+	};
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", write_tmp("tf.bin", prog, sizeof(prog)),
+				      NULL });
+	cr_assert_eq(r.status, HV_EXIT_SHUTDOWN, "status %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "triple fault"), "%s", r.err);
+	cr_assert(strstr(r.err, "protected mode (32-bit)"), "%s", r.err);
+	cr_assert(strstr(r.err, "rip 0x100010"), "the faulting ud2 is at 1 MiB + 16: %s", r.err);
+}
+
+/* sti; hlt: waiting for an interrupt that no device of this machine will ever raise. */
+Test(guests, hlt_with_interrupts_enabled_stops_instead_of_hanging)
+{
+	require_kvm();
+	static const unsigned char prog[] = { 0xFB, 0xF4 };
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", write_tmp("sti.bin", prog, 2), NULL });
+	cr_assert_eq(r.status, HV_EXIT_GUEST_ERROR, "status %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "interrupts enabled"), "%s", r.err);
+}
+
+/* jmp $: a guest that never exits is stopped by --timeout, with its own status. */
+Test(guests, timeout_stops_a_spinning_guest)
+{
+	require_kvm();
+	static const unsigned char prog[] = { 0xEB, 0xFE };
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "1", write_tmp("spin.bin", prog, 2), NULL });
+	cr_assert_eq(r.status, HV_EXIT_TIMEOUT, "status %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "timeout"), "%s", r.err);
+}
+
+/* Writing V to port 0xF4 ends the run with (V << 1) | 1, as QEMU's isa-debug-exit does:
+ * mov al, 0x15; out 0xF4, al  ->  status 0x2B = 43. */
+Test(guests, exit_device_status_follows_isa_debug_exit)
+{
+	require_kvm();
+	static const unsigned char prog[] = { 0xB0, 0x15, 0xE6, 0xF4, 0xF4 };
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", write_tmp("x.bin", prog, 5), NULL });
+	cr_assert_eq(r.status, (0x15 << 1) | 1, "status %d, stderr: %s", r.status, r.err);
+}
