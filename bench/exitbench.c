@@ -14,7 +14,7 @@
  * same way each time (vm_create), only the loop differs. This is a benchmark, not a test:
  * nothing here passes or fails on a number. Textbook: chapter 3, section "What an exit costs".
  *
- *   usage: exitbench GUEST [LOOPS]     (default 20000 loops = 220001 exits)
+ *   usage: exitbench GUEST [LOOPS]     (default 20000 loops = 10 exits each + 1 = 200001 exits)
  */
 #include <errno.h>
 #include <stdio.h>

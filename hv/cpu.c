@@ -121,7 +121,7 @@ static int write_start_info(struct vm *vm, const char *cmdline, char *err, size_
 		{ HV_LOAD16_ADDR, ram - HV_LOAD16_ADDR, 1, 0 }, /* 1 = usable RAM */
 	};
 	uint32_t info[14] = { 0 };
-	info[0] = 0x336ec578;          /* magic: "xEn3" with the top bit of 0x80 cleared */
+	info[0] = 0x336ec578;          /* magic: "xEn3" with the 0x80 bit of the 'E' set */
 	info[1] = 1;                   /* version */
 	info[6] = HV_CMDLINE_ADDR;     /* cmdline_paddr (64-bit field, low half) */
 	info[10] = HV_START_INFO_ADDR + 0x40; /* memmap_paddr */
@@ -152,6 +152,12 @@ static void setup_protected(struct kvm_sregs *s, struct kvm_regs *r, uint64_t en
 {
 	s->gdt.base = HV_GDT_ADDR;
 	s->gdt.limit = 4 * 8 - 1;
+	/* No IDT: limit 0 means "no gates at all", so the first exception the guest causes
+	 * cannot be delivered and ends in a triple fault (a clear diagnostic) instead of
+	 * jumping through whatever bytes lie at address 0. Guests that want interrupts load
+	 * their own IDT with lidt, as any kernel does. */
+	s->idt.base = 0;
+	s->idt.limit = 0;
 	s->cr0 = CR0_PE | CR0_ET;
 	s->cs = segment(SEL_CODE32, 0xB, false); /* type 0xB: code, execute/read, accessed */
 	s->ds = s->es = s->fs = s->gs = s->ss = segment(SEL_DATA, 0x3, false); /* data, r/w */

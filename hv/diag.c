@@ -54,10 +54,10 @@ static void print_host_hint(struct vm *vm)
 	if (vm->host.kind != HVT_HOST_PVM)
 		return;
 	fprintf(stderr,
-		"  host  this is PVM (para-virtualized KVM): protected/long-mode guests run in KVM's\n"
-		"        instruction emulator, and IDT interrupt delivery or iret to ring 3 fail here\n"
-		"        although they work on VT-x/AMD-V. Run such guests in the lab VM or on a\n"
-		"        machine with hardware virtualization (see 'hv doctor').\n");
+		"  host  this is PVM (para-virtualized KVM): guests run in KVM's instruction emulator,\n"
+		"        and IDT interrupt delivery or iret to ring 3 fail here although they work on\n"
+		"        VT-x/AMD-V. If the guest is correct, this may be the cause: try it in the lab\n"
+		"        VM or on a machine with hardware virtualization (see 'hv doctor').\n");
 }
 
 static void explain(struct vm *vm, const char *what, const char *meaning, int status)

@@ -77,9 +77,14 @@ static void guest_state(struct vm *vm, struct hvt_record *r)
 
 /* ---- trace helpers: one line per transition keeps the loop readable ---- */
 
+/* A transition record. It carries where the guest stands (rip, mode, CPL as of the last
+ * exit, or the boot state before the first entry), so every event can be placed in lanes. */
 static void emit(struct vm *vm, uint8_t kind, uint64_t t, uint32_t flags)
 {
-	struct hvt_record r = { .time_ns = t, .kind = kind, .flags = flags, .count = 1 };
+	struct hvt_record r = {
+		.time_ns = t, .kind = kind, .flags = flags, .count = 1,
+		.rip = vm->guest_rip, .mode = vm->guest_mode, .cpl = vm->guest_cpl,
+	};
 	trace_emit(vm->trace, &r);
 }
 
@@ -90,6 +95,9 @@ static void record_exit(struct vm *vm, struct hvt_record *exit, uint64_t t_retur
 	if (!vm->trace)
 		return;
 	guest_state(vm, exit);
+	vm->guest_rip = exit->rip;
+	vm->guest_mode = exit->mode;
+	vm->guest_cpl = exit->cpl;
 	exit->kind = HVT_EXIT;
 	/* hv cannot see the instant of the VM exit; the nearest it sees is KVM_RUN returning. */
 	exit->time_ns = t_return;

@@ -177,6 +177,10 @@ static int open_trace(struct vm *vm, const struct vm_options *opt)
 				 err, sizeof(err));
 	if (!vm->trace)
 		return fail(HV_EXIT_USAGE, "%s%s", err, "");
+	/* Before the first exit the guest stands where cpu_setup put it. */
+	vm->guest_rip = vm->boot.entry;
+	vm->guest_mode = vm->boot.mode == BOOT_REAL ? HVT_MODE_REAL :
+			 vm->boot.mode == BOOT_PROTECTED ? HVT_MODE_PROT32 : HVT_MODE_LONG;
 	if (vm->host.cap_sync_regs & KVM_SYNC_X86_SREGS) {
 		vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 		vm->sync_regs = true;

@@ -53,6 +53,8 @@ struct vm {
 	/* recording */
 	struct trace_writer *trace;
 	bool sync_regs;        /* KVM copies registers into kvm_run on each exit */
+	uint64_t guest_rip;    /* where the guest stands, as of the last exit (for the trace) */
+	uint8_t guest_mode, guest_cpl;
 
 	/* run control */
 	struct boot_info boot;

@@ -145,6 +145,23 @@ Test(guests, exits_guest_causes_exactly_the_documented_exits)
 	cr_assert_eq(count_kind(&tf, HVT_RUN_RETURN), 251);
 	cr_assert_eq(count_kind(&tf, HVT_RUN_CALL), 251);
 	cr_assert_eq(count_kind(&tf, HVT_ENTRY), 251);
+	/* and in this order: run-call, entry, then per exit: exit, run-return (run-call, entry
+	 * unless it was the last); the transitions carry the rip of the exit they follow */
+	cr_assert_eq(tf.records[0].kind, HVT_RUN_CALL);
+	cr_assert_eq(tf.records[1].kind, HVT_ENTRY);
+	for (uint64_t i = 2; i + 1 < tf.count && tf.records[i].kind != HVT_COUNTER; i += 4) {
+		const struct hvt_record *e = &tf.records[i];
+		cr_assert_eq(e->kind, HVT_EXIT, "record %llu", (unsigned long long)i);
+		cr_assert_eq(e[1].kind, HVT_RUN_RETURN);
+		cr_assert_eq(e[1].rip, e->rip);
+		cr_assert_eq(e[1].mode, HVT_MODE_PROT32);
+		cr_assert_leq(e->time_ns, e[1].time_ns);
+		if (e[2].kind == HVT_COUNTER)
+			break;
+		cr_assert_eq(e[2].kind, HVT_RUN_CALL);
+		cr_assert_eq(e[3].kind, HVT_ENTRY);
+		cr_assert_leq(e[1].time_ns, e[2].time_ns);
+	}
 	trace_free(&tf);
 }
 
@@ -203,9 +220,9 @@ Test(guests, trace_dump_prints_one_line_per_event)
 /* ---- how runs end ---- */
 
 /*
- * A hand-made 32-bit program (hvlab boot header, mode 32) that executes ud2. hv sets no IDT,
- * so the CPU looks up vector 6 in an IDT of zeros: gate not present (#NP), which cannot be
- * delivered either (double fault), nor can that: a triple fault, KVM_EXIT_SHUTDOWN.
+ * A hand-made 32-bit program (hvlab boot header, mode 32) that executes ud2. hv loads an
+ * IDT with limit 0, so vector 6 is beyond the limit (#GP), so is #GP (double fault), and so
+ * is #DF: a triple fault, KVM_EXIT_SHUTDOWN (SDM vol. 3A 6.15).
  */
 Test(guests, triple_fault_reports_and_exits_with_shutdown_status)
 {
