@@ -50,15 +50,8 @@ static void drain(int fo, int fe, struct hv_result *res)
 	res->err[ne] = '\0';
 }
 
-void hv_exec(struct hv_result *res, const char *const *args)
+void cmd_exec(struct hv_result *res, const char *const *argv)
 {
-	const char *hv = env_or("HV", "build/hv");
-	const char *argv[64] = { hv };
-	int n = 1;
-	for (; args[n - 1] && n < 63; n++)
-		argv[n] = args[n - 1];
-	argv[n] = NULL;
-
 	int po[2], pe[2];
 	cr_assert(pipe(po) == 0 && pipe(pe) == 0);
 	pid_t pid = fork();
@@ -67,8 +60,8 @@ void hv_exec(struct hv_result *res, const char *const *args)
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
 		close(po[0]), close(pe[0]), close(po[1]), close(pe[1]);
-		execv(hv, (char *const *)argv);
-		fprintf(stderr, "cannot run %s: %s\n", hv, strerror(errno));
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	close(po[1]);
@@ -77,6 +70,16 @@ void hv_exec(struct hv_result *res, const char *const *args)
 	int st;
 	waitpid(pid, &st, 0);
 	res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void hv_exec(struct hv_result *res, const char *const *args)
+{
+	const char *argv[64] = { env_or("HV", "build/hv") };
+	int n = 1;
+	for (; args[n - 1] && n < 63; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	cmd_exec(res, argv);
 }
 
 const char *guest(const char *name)

@@ -16,6 +16,9 @@ struct hv_result {
 	char err[16384]; /* stderr */
 };
 
+/* Run any program (argv[0] looked up in PATH), NULL-terminated argv. */
+void cmd_exec(struct hv_result *res, const char *const *argv);
+
 /* Run hv with NULL-terminated args (args[0] is the first argument, not "hv"). */
 void hv_exec(struct hv_result *res, const char *const *args);
 
