@@ -92,7 +92,7 @@ bench: $(O)/bench/exitbench $(O)/hv guests
 # Debian packages the build and tests need (qemu-system-x86: the PVH boot test runs our guest
 # ELFs on QEMU microvm too). `make deps` installs the missing ones when run as
 # root, and otherwise prints the exact command to run.
-DEB_PKGS := gcc make binutils libc6-dev libcriterion-dev pkgconf coreutils qemu-system-x86
+DEB_PKGS := gcc make binutils libc6-dev libcriterion-dev coreutils qemu-system-x86
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

@@ -13,44 +13,55 @@
 
 /* ---- chapter 1: hello in each mode ---- */
 
-Test(guests, hello16_prints_from_real_mode)
+/* Run one guest; it must print exactly `want` through its UART driver and halt (status 0). */
+static void assert_guest_prints(const char *file, const char *want)
 {
 	require_kvm();
 	struct hv_result r;
-	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest("hello16.bin"), NULL });
-	cr_assert_str_eq(r.out, "Hello from real mode\n", "stderr: %s", r.err);
-	cr_assert_eq(r.status, HV_EXIT_OK, "status %d, stderr: %s", r.status, r.err);
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest(file), NULL });
+	cr_assert_str_eq(r.out, want, "%s: stderr: %s", file, r.err);
+	cr_assert_eq(r.status, HV_EXIT_OK, "%s: status %d, stderr: %s", file, r.status, r.err);
+}
+
+Test(guests, hello16_prints_from_real_mode)
+{
+	assert_guest_prints("hello16.bin", "Hello from real mode\n");
 }
 
 Test(guests, hello32_prints_from_protected_mode)
 {
-	require_kvm();
-	struct hv_result r;
-	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest("hello32.bin"), NULL });
-	cr_assert_str_eq(r.out, "Hello from protected mode\n", "stderr: %s", r.err);
-	cr_assert_eq(r.status, HV_EXIT_OK, "status %d, stderr: %s", r.status, r.err);
+	assert_guest_prints("hello32.bin", "Hello from protected mode\n");
 }
 
 Test(guests, hello64_prints_from_long_mode)
 {
-	require_kvm();
-	struct hv_result r;
-	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest("hello64.bin"), NULL });
-	cr_assert_str_eq(r.out, "Hello from long mode\n", "stderr: %s", r.err);
-	cr_assert_eq(r.status, HV_EXIT_OK, "status %d, stderr: %s", r.status, r.err);
+	assert_guest_prints("hello64.bin", "Hello from long mode\n");
 }
 
 /* The ELF files boot too: ELF32 with the PVH note in protected mode, ELF64 in long mode. */
 Test(guests, elf_guests_start_in_the_mode_of_their_class)
 {
+	assert_guest_prints("hello32.elf", "Hello from protected mode\n");
+	assert_guest_prints("hello64.elf", "Hello from long mode\n");
+}
+
+/* --mode overrides the boot header: hello16 started in long mode runs its 16-bit code as
+ * 64-bit instructions, prints nothing and dies; the CPU state at its exit says long mode. */
+Test(guests, mode_option_overrides_the_boot_header)
+{
 	require_kvm();
 	struct hv_result r;
-	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest("hello32.elf"), NULL });
-	cr_assert_str_eq(r.out, "Hello from protected mode\n", "stderr: %s", r.err);
-	cr_assert_eq(r.status, 0);
-	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", guest("hello64.elf"), NULL });
-	cr_assert_str_eq(r.out, "Hello from long mode\n", "stderr: %s", r.err);
-	cr_assert_eq(r.status, 0);
+	const char *t = tmp_path("mode.hvt");
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", "--mode", "long", "--trace", t,
+				      guest("hello16.bin"), NULL });
+	cr_assert_str_eq(r.out, "");
+	cr_assert_neq(r.status, HV_EXIT_OK);
+	struct trace_file tf;
+	char err[512];
+	cr_assert_eq(trace_load(t, &tf, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(tf.records[2].kind, HVT_EXIT);
+	cr_assert_eq(tf.records[2].mode, HVT_MODE_LONG);
+	trace_free(&tf);
 }
 
 /* ---- the trace of a run ---- */
