@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The counters' starting state, shared by both constructors. */
 static void console_setup(struct console *c)
 {
 	c->len = 0;
@@ -38,6 +39,8 @@ void console_init(struct console *c, int fd)
 	c->cap = NULL;
 	c->cap_size = 0;
 	c->cap_len = 0;
+	/* Guest output to stdout, hv's own notes to stderr: `hv run g > out.txt` captures
+	 * exactly the bytes the guest printed, nothing of hv's. */
 	c->notes = stderr;
 }
 
@@ -68,6 +71,10 @@ static void console_drain_capture(struct console *c)
  * a signal (hv's --timeout uses one): both are retried. Any other error (the reader closed
  * the pipe, a non-blocking descriptor is full, the disk is full) drops the rest of this buffer
  * and counts it, rather than letting the guest's output stall the vCPU forever.
+ *
+ * A blocking write() to a terminal or pipe whose reader is slow does wait. The vCPU thread
+ * waits with it, and so does the guest: backpressure, as a real UART's full transmit FIFO
+ * makes its driver wait. The buffer makes it rare.
  */
 static void console_drain_fd(struct console *c)
 {
@@ -79,6 +86,8 @@ static void console_drain_fd(struct console *c)
 			continue;
 		if (w <= 0) {
 			if (c->write_errno == 0)
+				/* w == 0 for a non-empty write is no progress with no reason:
+				 * count it as EIO. */
 				c->write_errno = w < 0 ? errno : EIO;
 			c->dropped += c->len - done;
 			break;
@@ -96,12 +105,19 @@ static void console_drain(struct console *c)
 		console_drain_capture(c);
 	else
 		console_drain_fd(c);
+	/* Emptied whatever happened: bytes that could not be written were counted as dropped,
+	 * and are never retried, so a dead reader cannot stall the guest twice. */
 	c->len = 0;
 }
 
 void console_putc(struct console *c, uint8_t byte)
 {
 	/*
+	 * This runs once per guest byte, that is once per UART or debugcon exit, so it stays a
+	 * few instructions: no system call except at '\n' or a full buffer. That is stdio's line
+	 * buffering, kept for the same reason: a finished line appears at once, yet 80 exits make
+	 * one write().
+	 *
 	 * The cap is checked before the byte is taken, so `accepted` never exceeds `limit` and
 	 * the test "accepted + dropped == bytes the guest sent" holds exactly.
 	 */
@@ -132,6 +148,8 @@ static void console_note(struct console *c)
 	fflush(c->notes);
 }
 
+/* Called by vm_run on the main thread after the vCPU thread has ended, so the buffer has a
+ * single user and needs no lock. */
 void console_flush(struct console *c)
 {
 	console_drain(c);

@@ -15,6 +15,12 @@
 #include "layout.h"
 #include "vm.h"
 
+/*
+ * The CPU mode, read from registers the way the CPU itself decides it: CR0.PE (bit 0) clear is
+ * real mode; EFER.LMA (bit 10, "long mode active") set is long mode, where CS.L chooses 64-bit
+ * code or 32/16-bit "compatibility mode"; otherwise protected mode, where CS.D (db) chooses a
+ * 32- or 16-bit default operand size. Textbook: chapter 2, section "CPU modes".
+ */
 static const char *mode_words(const struct kvm_sregs *s)
 {
 	if (!(s->cr0 & 1))
@@ -24,6 +30,8 @@ static const char *mode_words(const struct kvm_sregs *s)
 	return s->cs.db ? "protected mode (32-bit)" : "protected mode (16-bit)";
 }
 
+/* Read first: rip (where it died), cr2 (the last page-fault address), and the IDT: "idt 0x0+0"
+ * is hv's start state, no IDT at all, in which any exception is fatal. */
 static void print_registers(struct vm *vm)
 {
 	struct kvm_regs r;
@@ -32,6 +40,7 @@ static void print_registers(struct vm *vm)
 		fprintf(stderr, "  (registers unavailable)\n");
 		return;
 	}
+	/* CPL is the low two bits of CS in protected and long mode; real mode has no rings. */
 	unsigned cpl = (s.cr0 & 1) ? (s.cs.selector & 3u) : 0;
 	fprintf(stderr, "  cpu   %s, CPL %u, rip 0x%llx, rsp 0x%llx, rflags 0x%llx\n",
 		mode_words(&s), cpl, (unsigned long long)r.rip, (unsigned long long)r.rsp,
@@ -48,7 +57,8 @@ static void print_registers(struct vm *vm)
 		s.idt.limit);
 }
 
-/* What the host kind changes about the likely cause. */
+/* What the host kind changes about the likely cause: the same guest bytes can die on one kind of
+ * KVM and run on another (textbook ch 0, "Four kinds of KVM"). */
 static void print_host_hint(struct vm *vm)
 {
 	if (vm->host.kind != HVT_HOST_PVM)
@@ -74,12 +84,26 @@ void diag_report(struct vm *vm)
 	struct kvm_run *run = vm->run;
 	char what[160];
 	switch (run->exit_reason) {
+	/*
+	 * Triple fault: on VT-x itself a cause of VM exit (SDM vol. 3C, "Other Causes of VM
+	 * Exits"), on AMD-V an intercepted shutdown. Where a PC would reset, hv still has the
+	 * registers.
+	 */
 	case KVM_EXIT_SHUTDOWN:
 		explain(vm, "triple fault (KVM_EXIT_SHUTDOWN)",
 			"a fault happened while the CPU could not deliver it (no or a broken IDT, a bad\n"
 			"        GDT entry, an unmapped stack); a real PC would reset here",
 			HV_EXIT_SHUTDOWN);
 		break;
+	/*
+	 * VMLAUNCH/VMRESUME or VMRUN refused the guest state (SDM vol. 3C, chapter "VM Entries",
+	 * "Checks on the Guest-State Area"). The hardware reason is the CPU's own answer. Intel:
+	 * the exit reason with bit 31 ("VM-entry failure") set; 0x80000021 is basic reason 33,
+	 * invalid guest state, 34 a failed MSR load, 41 a machine check. AMD: VMEXIT_INVALID, -1
+	 * (all ones). Instructions cannot normally build an invalid state (they fault instead),
+	 * so on hv this points at the start state from cpu.c (textbook ch 3, "When the guest
+	 * dies").
+	 */
 	case KVM_EXIT_FAIL_ENTRY:
 		snprintf(what, sizeof(what), "VM entry failed (KVM_EXIT_FAIL_ENTRY, hardware reason 0x%llx)",
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
@@ -88,6 +112,16 @@ void diag_report(struct vm *vm)
 			"        register values that are invalid for the mode)",
 			HV_EXIT_FAIL_ENTRY);
 		break;
+	/*
+	 * KVM itself cannot go on. The suberror (linux/kvm.h) says why:
+	 *   1 EMULATION    the instruction emulator met an instruction it does not implement
+	 *                  (on PVM, where guest code runs through it, even POPCNT);
+	 *   2 SIMUL_EX     an unexpected exception while another was being delivered;
+	 *   3 DELIVERY_EV  an exit KVM cannot replay halfway through delivering an event, e.g.
+	 *                  the guest's IDT or stack lies where there is no RAM;
+	 *   4 UNEXPECTED_EXIT_REASON  a hardware exit reason KVM has no handler for.
+	 * internal.data[] holds details; hv prints only the suberror.
+	 */
 	case KVM_EXIT_INTERNAL_ERROR:
 		snprintf(what, sizeof(what), "KVM internal error, suberror %u%s",
 			 run->internal.suberror,
@@ -98,6 +132,8 @@ void diag_report(struct vm *vm)
 			"        does not know, or an exception it could not deliver)",
 			HV_EXIT_INTERNAL);
 		break;
+	/* Fail closed: an exit hv does not handle (a debug exit, a system event, a reason a
+	 * newer kernel invented) stops the run; carrying on would mean guessing. */
 	default:
 		snprintf(what, sizeof(what), "unexpected exit reason %u", run->exit_reason);
 		explain(vm, what, "hv does not handle this kind of exit; it stops rather than guess",

@@ -6,7 +6,8 @@
  * cannot do something is a confusing lesson, so hv says up front which kind this is, which
  * witnesses told it so, and which labs will run here, at what speed. hostinfo.c gathers the
  * facts; this file only explains them.
- * Textbook: chapter 0 "Your host", sections "Four kinds of KVM" and "What works where".
+ * Textbook: chapter 0 "Your host", sections "Four kinds of KVM" and "What works where, and what
+ * to do on PVM".
  *
  * Output: a report on stdout (or one JSON object with --json); if KVM is not usable, the
  * one-line fix on stderr and exit status HV_EXIT_HOST (layout.h).
@@ -19,10 +20,12 @@
 #define DOCTOR_USAGE "usage: hv doctor [--json]"
 
 /*
- * What works on each kind of KVM. The PVM numbers were measured on a PVM host (textbook ch00,
- * "What works where"): real mode runs natively, but protected and long mode run through KVM's
+ * What works on each kind of KVM. The PVM numbers were measured on a PVM host (textbook ch 0,
+ * "What works where, and what to do on PVM"): every mode runs, but through KVM's
  * instruction emulator, and the emulator cannot deliver interrupts through an IDT or `iret`
  * to ring 3 (the run ends with KVM_EXIT_INTERNAL_ERROR or a shutdown).
+ * Each answer comes twice: a sentence for people and one word for --json, so scripts never
+ * parse prose.
  */
 struct works {
 	const char *real, *real_json;   /* real-mode guests */
@@ -31,6 +34,11 @@ struct works {
 	const char *exits;              /* what a VM exit costs here */
 };
 
+/*
+ * VT-x or AMD-V on bare metal: the CPU runs guest code natively and an exit is a hardware world
+ * switch (guest state saved to the VMCS/VMCB, host state loaded) followed by KVM's handler; only
+ * exits cost.
+ */
 static const struct works works_hw = {
 	"yes, at hardware speed", "yes",
 	"yes, at hardware speed", "yes",
@@ -38,6 +46,11 @@ static const struct works works_hw = {
 	"hardware VM exits (measure them with 'make bench'); every lab runs here",
 };
 
+/*
+ * Nested: our KVM (L1) runs inside a VM of the cloud's hypervisor (L0). L1's VT-x is itself
+ * emulated by L0, so an exit of our guest (L2) first traps to L0, which reflects it into L1's
+ * KVM, and L1's VMRESUME is one more exit to L0. Guest code still runs natively between exits.
+ */
 static const struct works works_nested = {
 	"yes, at hardware speed between exits", "yes",
 	"yes, at hardware speed between exits", "yes",
@@ -46,6 +59,12 @@ static const struct works works_nested = {
 	"on bare metal ('make bench' measures it); every lab runs here",
 };
 
+/*
+ * PVM: no VMX/SVM at all. It is built for guest kernels that know they run on PVM; hv's tiny
+ * guests do not, so KVM's instruction emulator executes them one instruction at a time, which is
+ * why an "exit" costs microseconds here: mostly emulated guest code (textbook ch 3, "What an
+ * exit costs").
+ */
 static const struct works works_pvm = {
 	"yes, fully (I/O, MMIO, INT n, injected interrupts), but emulated (~2 M instr/s)",
 	"emulated",
@@ -55,6 +74,7 @@ static const struct works works_pvm = {
 	"                            the insn_emulation counter in 'hv trace stats')",
 };
 
+/* UNKNOWN: hv still tries; then `make test` is the witness of what works. */
 static const struct works works_unknown = {
 	"unknown", "unknown",
 	"unknown", "unknown",
@@ -62,6 +82,7 @@ static const struct works works_unknown = {
 	"unknown: hv will try; 'make test' shows what works here",
 };
 
+/* An unknown kind gets "unknown", never a guess from the nearest kind. */
 static const struct works *works_for(enum hvt_host_kind kind)
 {
 	switch (kind) {
@@ -122,11 +143,20 @@ static void report_caps(FILE *out, const struct host_info *hi)
 	fprintf(out, "                  ioeventfd %s, irqchip %s, immediate exit %s, "
 		"guest debug %s\n", yes_no(hi->cap_ioeventfd), yes_no(hi->cap_irqchip),
 		yes_no(hi->cap_immediate_exit), yes_no(hi->cap_set_guest_debug));
+	/*
+	 * KVM_CAP_NR_VCPUS is the recommended number of vCPUs per VM (about the host's CPU
+	 * count), KVM_CAP_MAX_VCPUS the hard maximum, KVM_CAP_NR_MEMSLOTS how many memory slots
+	 * one VM may have (hv uses one: vm.c step 3).
+	 */
 	fprintf(out, "  limits          %d vCPUs recommended, %d max, %d memory slots\n",
 		hi->cap_nr_vcpus, hi->cap_max_vcpus, hi->cap_nr_memslots);
 }
 
-/* The facts: what hv found and how. */
+/*
+ * The facts: what hv found and how. The API version has been 12 since Linux 2.6.22: KVM froze it
+ * and added KVM_CHECK_EXTENSION instead, so a VMM discovers features one by one and never
+ * reasons from a version number. Anything but 12 is not the KVM hv was written for.
+ */
 static void report_facts(FILE *out, const struct host_info *hi)
 {
 	char ev[160];
@@ -138,6 +168,8 @@ static void report_facts(FILE *out, const struct host_info *hi)
 		fprintf(out, "  /dev/kvm        cannot open: %s\n", strerror(hi->open_errno));
 	kind_evidence(hi, ev, sizeof ev);
 	fprintf(out, "  KVM kind        %s: %s)\n", kind_meaning(hi->kind), ev);
+	/* The model makes a `make bench` result comparable: exit costs differ a lot between
+	 * CPUs. */
 	fprintf(out, "  CPU             %s\n", hi->cpu_model);
 	/* "nested" is about the level above: would *this* KVM give VT-x/AMD-V to its guests? */
 	if (hi->nested_param >= 0)
@@ -159,6 +191,8 @@ static void report_works(FILE *out, const struct host_info *hi)
 	const struct works *w = works_for(hi->kind);
 	fprintf(out, "  real mode guests          %s\n", w->real);
 	fprintf(out, "  protected/long mode       %s\n", w->prot);
+	/* Ring 3 and IDT delivery are what an operating system needs: system calls, timer and
+	 * device interrupts, exceptions; the mini OS of a later chapter needs both. */
 	fprintf(out, "  ring 3 and IDT interrupts %s\n", w->ring3);
 	fprintf(out, "  port I/O and MMIO exits   yes, in every mode\n");
 	/*
@@ -167,12 +201,22 @@ static void report_works(FILE *out, const struct host_info *hi)
 	 */
 	fprintf(out, "  HLT exits to hv           only without an in-kernel irqchip (with one, "
 		"KVM waits in the kernel)\n");
+	/*
+	 * ioeventfd: KVM matches a guest write to a registered port or address in the kernel,
+	 * signals an eventfd and resumes the guest without returning from KVM_RUN: the
+	 * "doorbell" virtio devices use. hv does not use it (it wants to see every exit); it is
+	 * reported because it is the standard way to make an exit cheaper.
+	 */
 	fprintf(out, "  ioeventfd                 %s\n",
 		hi->cap_ioeventfd ? "yes (doorbell writes can skip hv)" : "no");
 	fprintf(out, "  cost of an exit           %s\n", w->exits);
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped (RFC 8259 section 7). */
+/*
+ * A JSON string: quotes, backslashes and control characters escaped (RFC 8259 section 7). \u00XX
+ * covers every control character; bytes from 0x80 up pass through unchanged, which is valid JSON
+ * as long as the text is UTF-8 (/proc/cpuinfo is ASCII in practice).
+ */
 static void json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
@@ -205,6 +249,8 @@ static void report_json(FILE *out, const struct host_info *hi)
 	int usable = hostinfo_problem(hi, why, sizeof why) == 0;
 	const struct works *w = usable ? works_for(hi->kind) : &works_unknown;
 
+	/* open_errno is the raw number (13 = EACCES) so a script can branch on it without
+	 * parsing the advice text. */
 	fprintf(out, "{\"kvm_usable\":%s,\"dev_kvm_opened\":%s,\"open_errno\":%d,"
 		"\"api_version\":%d,\"problem\":", json_bool(usable), json_bool(hi->kvm_fd_ok),
 		hi->open_errno, hi->api_version);
@@ -232,6 +278,8 @@ static void report_json(FILE *out, const struct host_info *hi)
 		"\"ring3_idt_interrupts\":\"%s\"}}\n", w->real_json, w->prot_json, w->ring3_json);
 }
 
+/* doctor never creates a VM: it reads /proc and /sys and asks /dev/kvm questions (version,
+ * capabilities), so it is safe on any host and needs no guest. */
 void doctor_report(FILE *out, const struct host_info *hi, int json)
 {
 	if (json) {
@@ -260,6 +308,11 @@ int doctor_main(int argc, char **argv)
 		}
 	}
 
+	/*
+	 * Status 0 means "KVM is usable", even when the kind is UNKNOWN: whether hv can run and
+	 * whether it understands the host are different questions. Status HV_EXIT_HOST (4) means
+	 * /dev/kvm is missing, forbidden or not the standard API.
+	 */
 	struct host_info hi;
 	int usable = hostinfo_probe(&hi) == 0;
 	doctor_report(stdout, &hi, json);

@@ -27,6 +27,12 @@
 
 /* ---- the decision ---- */
 
+/*
+ * A pure function of six yes/no witnesses, so the unit tests can try every combination without
+ * owning a machine of each kind. The witnesses are evidence, not proof: a hypervisor may hide
+ * the hypervisor bit to look like bare metal, and a nested host would then be reported as VMX or
+ * SVM.
+ */
 enum hvt_host_kind hostinfo_classify(int cpu_vmx, int cpu_svm, int cpu_hypervisor,
 				     int module_pvm, int module_intel, int module_amd)
 {
@@ -64,6 +70,11 @@ enum hvt_host_kind hostinfo_classify(int cpu_vmx, int cpu_svm, int cpu_hyperviso
 
 /* ---- error lines a person reads ---- */
 
+/*
+ * open() on /dev/kvm fails for three different reasons, each with its own fix, and the errno is
+ * the only clue: ENOENT (no node: no KVM driver ever registered), EACCES/EPERM (a node the user
+ * may not open), ENXIO/ENODEV (a node nobody answers behind).
+ */
 const char *hostinfo_open_advice(int err)
 {
 	/* Per thread, so two threads opening KVM at once cannot overwrite each other's line. */
@@ -116,6 +127,8 @@ int hostinfo_problem(const struct host_info *hi, char *buf, size_t len)
  * Find the line of text that starts at line and split "key<tabs>: value". Returns the key length
  * (trailing blanks dropped) and sets *value to just past ": ", or returns 0 if there is no colon.
  */
+/* cpuinfo pads keys with tabs so the colons line up ("flags\t\t: fpu vme ..."), hence the blanks
+ * dropped before the colon. */
 static size_t cpuinfo_split(const char *line, const char *end, const char **value)
 {
 	const char *colon = memchr(line, ':', (size_t)(end - line));
@@ -147,6 +160,12 @@ int hostinfo_cpuinfo_has_flag(const char *text, const char *flag)
 {
 	if (!text || !flag || !*flag)
 		return 0;
+	/*
+	 * The flags are the kernel's names for CPUID feature bits, and the kernel may clear a
+	 * flag it cannot use: since Linux 5.6 "vmx" disappears when the firmware locked VT-x off
+	 * (IA32_FEATURE_CONTROL). So the flag means "usable here", not only "built into the
+	 * chip". Every logical CPU has its own "flags" line; the first match is enough.
+	 */
 	size_t flen = strlen(flag);
 	/*
 	 * x86 cpuinfo has one "flags" line per processor. Newer kernels add lines such as
@@ -235,6 +254,7 @@ static char *read_text(const char *path)
 	return buf;
 }
 
+/* access(F_OK) asks only whether the name exists: no read permission is needed. */
 static int path_exists(const char *path)
 {
 	return access(path, F_OK) == 0;
@@ -258,6 +278,11 @@ static void probe_cpuinfo(struct host_info *hi)
  */
 static void probe_modules(struct host_info *hi)
 {
+	/*
+	 * kvm.ko is the common, vendor-neutral part (the /dev/kvm API, memory slots, the exit
+	 * loop in the kernel); kvm_intel, kvm_amd or kvm_pvm is the back end that actually runs
+	 * guests.
+	 */
 	hi->module_pvm = path_exists("/sys/module/kvm_pvm");
 	hi->module_intel = path_exists("/sys/module/kvm_intel");
 	hi->module_amd = path_exists("/sys/module/kvm_amd");
@@ -265,6 +290,8 @@ static void probe_modules(struct host_info *hi)
 	const char *param = hi->module_intel ? "/sys/module/kvm_intel/parameters/nested"
 			    : hi->module_amd ? "/sys/module/kvm_amd/parameters/nested"
 					     : NULL;
+	/* nested=Y on kvm_intel (1 on kvm_amd) would let hv's guests run a hypervisor of their
+	 * own: they would see the vmx or svm flag in CPUID. */
 	if (param) {
 		char *text = read_text(param);
 		hi->nested_param = hostinfo_parse_bool_param(text);
@@ -272,7 +299,11 @@ static void probe_modules(struct host_info *hi)
 	}
 }
 
-/* KVM_CHECK_EXTENSION returns 0 for "absent", a positive value (often a count) if present. */
+/*
+ * KVM_CHECK_EXTENSION returns 0 for "absent", a positive value (often a count) if present. Asked
+ * on the system fd it answers for this kernel in general; some capabilities can also be asked
+ * per VM on a VM fd. A failed ioctl counts as "absent".
+ */
 static int kvm_cap(int fd, long cap)
 {
 	int r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
@@ -282,6 +313,8 @@ static int kvm_cap(int fd, long cap)
 /* Ask /dev/kvm itself: the API version and the capabilities hv relies on or reports. */
 static void probe_kvm(struct host_info *hi)
 {
+	/* A descriptor of its own, closed again at the end: doctor must work even where creating
+	 * a VM would fail, and vm.c opens its own with hostinfo_open_kvm. */
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		hi->open_errno = errno;
@@ -316,6 +349,11 @@ static void probe_kvm(struct host_info *hi)
 
 int hostinfo_probe(struct host_info *hi)
 {
+	/*
+	 * Facts that need no permission first (/proc, /sys), /dev/kvm last: a student who may
+	 * not open /dev/kvm still learns what kind of host this is, and what to do about the
+	 * permission.
+	 */
 	memset(hi, 0, sizeof *hi);
 	hi->api_version = -1;
 	probe_cpuinfo(hi);
@@ -327,6 +365,11 @@ int hostinfo_probe(struct host_info *hi)
 	return hostinfo_problem(hi, why, sizeof why);
 }
 
+/*
+ * Only the API version is a hard requirement. Capabilities are checked where each feature is
+ * used (vm.c: cap_set_tss_addr, cap_sync_regs), so a missing optional feature makes hv slower or
+ * quieter, never unusable.
+ */
 int hostinfo_open_kvm(char *err, size_t errlen)
 {
 	/* O_CLOEXEC: a guest's child processes (none today) must never inherit the VMM's KVM. */

@@ -29,9 +29,22 @@
 
 #include "layout.h"
 
-/* PVH: the note type Xen defined for "enter me in 32-bit protected mode at this address". */
+/*
+ * PVH: the note type Xen defined for "enter me in 32-bit protected mode at this address".
+ *
+ * Why a Xen name in a KVM tool. Xen first ran guests paravirtualized (PV): the guest kernel knew
+ * it was virtual and called the hypervisor instead of touching privileged hardware. With
+ * VT-x/AMD-V came HVM guests, which need an emulated PC: BIOS, chipset, devices. PVH ("PV in an
+ * HVM container") keeps hardware virtualization for CPU and memory but drops the emulated
+ * firmware: the hypervisor loads the kernel itself and enters it directly, in a small documented
+ * state (32-bit protected mode, paging off, EBX = start-info block). That direct boot is exactly
+ * what a minimal VMM wants, so QEMU (-kernel, the microvm machine), Firecracker and
+ * cloud-hypervisor implement the same note and start-info block, and Linux kernels built with
+ * CONFIG_PVH carry the note. Textbook: chapter 1, section "PVH".
+ */
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
+/* The words --mode accepts (main.c), for messages. */
 const char *boot_mode_name(enum boot_mode mode)
 {
 	switch (mode) {
@@ -42,13 +55,23 @@ const char *boot_mode_name(enum boot_mode mode)
 	}
 }
 
-/* True if [off, off + n) lies inside a buffer of len bytes (no sum is formed). */
+/*
+ * True if [off, off + n) lies inside a buffer of len bytes (no sum is formed). The obvious
+ * `off + n <= len` wraps modulo 2^64 for a hostile off and n and then passes; comparing first
+ * and subtracting second cannot wrap (textbook ch 2, "Guest RAM is host memory", the same rule
+ * as gm_ptr; hostile-guest checklist T5 and Q6).
+ */
 static int in_file(size_t len, uint64_t off, uint64_t n)
 {
 	return off <= len && n <= len - off;
 }
 
-/* Copy `n` file bytes to guest-physical `gpa` and zero `zero` more bytes after them. */
+/*
+ * Copy `n` file bytes to guest-physical `gpa` and zero the rest, up to `total` bytes. For an ELF
+ * segment n is p_filesz and total is p_memsz: the tail that occupies memory but not the file is
+ * .bss, which C promises starts as zero. It is zeroed explicitly, not taken on trust from fresh
+ * mmap memory, because an earlier segment may already have written there.
+ */
 static int copy_to_guest(const struct guest_mem *gm, uint64_t gpa, const uint8_t *src,
 			 uint64_t n, uint64_t total, const char *name, char *err, size_t errlen)
 {
@@ -69,8 +92,19 @@ static int copy_to_guest(const struct guest_mem *gm, uint64_t gpa, const uint8_t
 }
 
 /* ---- raw binaries ---- */
+/*
+ * A raw binary (objcopy -O binary) is the memory image alone, from the load address to the last
+ * byte with contents: nothing in it says where it goes or where it starts, so the loader decides
+ * by convention. A PC BIOS does the same with a boot sector: 512 bytes loaded at 0x7C00 and
+ * jumped to in real mode. hv uses 0x8000, leaving its own tables below (layout.h), and lets the
+ * boot header name the mode.
+ */
 
-/* Mode named by the hvlab boot header, or 0 if the file does not start with one. */
+/*
+ * Mode named by the hvlab boot header, or 0 if the file does not start with one. EB 0E alone
+ * proves nothing (it is an ordinary short jump a real-mode program may begin with), so the magic
+ * and the version must match too. A header naming an unknown mode counts as no header.
+ */
 static int boot_header_mode(const uint8_t *img, size_t len)
 {
 	if (len < HV_BOOTHDR_SIZE || img[0] != 0xEB || img[1] != 0x0E ||
@@ -86,6 +120,11 @@ static int load_raw(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		    size_t errlen)
 {
 	int hdr = boot_header_mode(img, len);
+	/*
+	 * --mode first, then the header; a file with neither is taken for a real-mode program,
+	 * like a boot sector. Real mode loads at 0x8000, the others at 1 MiB, where kernels
+	 * live.
+	 */
 	bi->mode = want != BOOT_AUTO ? want : hdr ? (enum boot_mode)hdr : BOOT_REAL;
 	uint64_t at = bi->mode == BOOT_REAL ? HV_LOAD16_ADDR : HV_LOAD_ADDR;
 
@@ -99,6 +138,11 @@ static int load_raw(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	}
 	if (copy_to_guest(gm, at, img, len, len, name, err, errlen) < 0)
 		return -1;
+	/*
+	 * The entry is byte 0: with a header, that is the `jmp short +14` over it, which decodes
+	 * the same in real, protected and long mode. lowest/highest tell callers what the image
+	 * covers.
+	 */
 	bi->entry = at;
 	bi->lowest = at;
 	bi->highest = at + len;
@@ -106,13 +150,30 @@ static int load_raw(const struct guest_mem *gm, const uint8_t *img, size_t len,
 }
 
 /* ---- ELF ---- */
+/*
+ * An ELF file has two views of the same bytes. The *program headers* (segments) are the loader's
+ * view: "copy these file bytes to this address; in memory the segment is this big". The *section
+ * headers* (.text, .data, .bss, .symtab) are the linker's and the debugger's view. A loader
+ * needs only the first: the kernel's execve, ld.so and hv all ignore sections, and a file
+ * without a section table loads fine. `readelf -l` shows segments, `readelf -S` sections.
+ * Reference: the System V ABI (gABI) "Program Header", and elf(5).
+ */
 
-/* The ELF fields hv needs, read from either class into one shape. */
+/* The ELF fields hv needs, read from either class into one shape. The two classes have the same
+ * fields in different widths and order (ELF64 moves p_flags second, for alignment). */
 struct elf_phdr_info {
 	uint32_t type;
 	uint64_t offset, paddr, filesz, memsz;
 };
 
+/*
+ * p_vaddr is where the program expects to be in its *virtual* address space, p_paddr where its
+ * bytes must be in *physical* memory (the linker script's load address, AT(...)). For a kernel
+ * they differ: x86-64 Linux is linked at virtual 0xffffffff81000000 but loaded at physical
+ * 16 MiB, and turns paging on itself. A VMM writes guest-*physical* memory, and the guest starts
+ * with paging off (PVH) or identity-mapped (hv's long mode), so p_paddr is the address that
+ * counts. hv's guests have both equal (readelf -l: VirtAddr = PhysAddr).
+ */
 static void elf_get_phdr(const uint8_t *img, int is64, uint64_t at, struct elf_phdr_info *ph)
 {
 	if (is64) {
@@ -129,6 +190,9 @@ static void elf_get_phdr(const uint8_t *img, int is64, uint64_t at, struct elf_p
 /*
  * Walk the notes in one PT_NOTE segment looking for the PVH entry. A note is
  * namesz, descsz, type (4 bytes each), then the name and the descriptor, each padded to 4.
+ * namesz counts the name's NUL: "Xen\0" is 4. The paddings are computed in 64 bits, so a
+ * namesz near 2^32 cannot wrap, and each is compared with what is left before pos moves on;
+ * pos therefore never passes size, and `size - pos` never wraps.
  */
 static int elf_find_pvh(const uint8_t *note, uint64_t size, uint64_t *entry)
 {
@@ -145,6 +209,11 @@ static int elf_find_pvh(const uint8_t *note, uint64_t size, uint64_t *entry)
 			return 0; /* a note that runs past its segment: stop looking */
 		if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 &&
 		    memcmp(note + pos, "Xen", 4) == 0 && (descsz == 4 || descsz == 8)) {
+			/*
+			 * The address is 32 bits (the entry is in 32-bit mode); some 64-bit
+			 * kernels store it in an 8-byte field. Little-endian: the first 4 bytes
+			 * are the low half either way.
+			 */
 			uint32_t e;
 			memcpy(&e, note + pos + name_pad, 4); /* a 32-bit physical address */
 			*entry = e;
@@ -164,6 +233,11 @@ static int elf_check_header(const uint8_t *img, size_t len, const char *name, in
 		snprintf(err, errlen, "'%s' is a truncated ELF file (%zu bytes)", name, len);
 		return -1;
 	}
+	/*
+	 * e_ident, the first 16 bytes, has the same layout in both classes: the magic, EI_CLASS
+	 * (32- or 64-bit), EI_DATA (byte order), the version, the OS ABI. Only the class tells
+	 * how long the rest of the header is and where its fields sit.
+	 */
 	if (img[EI_CLASS] != ELFCLASS32 && img[EI_CLASS] != ELFCLASS64) {
 		snprintf(err, errlen, "'%s' is not a 32- or 64-bit ELF file", name);
 		return -1;
@@ -187,12 +261,23 @@ static int elf_check_header(const uint8_t *img, size_t len, const char *name, in
 		machine = h.e_machine, type = h.e_type, ph_entsize = h.e_phentsize;
 		*phoff = h.e_phoff, *phnum = h.e_phnum, *entry = h.e_entry;
 	}
+	/*
+	 * ET_EXEC is a fixed-address executable. A PIE (ET_DYN) expects to be relocated to
+	 * wherever it is put, and hv has no relocator: guests are linked -no-pie at their load
+	 * address (textbook ch 1, "Building a guest without an OS"). EM_386 or EM_X86_64: KVM
+	 * runs the host's instruction set, nothing else.
+	 */
 	if (img[EI_DATA] != ELFDATA2LSB || (machine != EM_386 && machine != EM_X86_64) ||
 	    type != ET_EXEC) {
 		snprintf(err, errlen, "'%s' is not an x86 little-endian executable ELF "
 			 "(link it with -static, no PIE)", name);
 		return -1;
 	}
+	/*
+	 * The gABI allows a larger e_phentsize (room for future fields); hv refuses it rather
+	 * than misread every entry after the first. phnum < 2^16 and entries are at most 56
+	 * bytes, so the product cannot overflow 64 bits.
+	 */
 	if (*phnum == 0 || ph_entsize != phentsize ||
 	    !in_file(len, *phoff, *phnum * (uint64_t)phentsize)) {
 		snprintf(err, errlen, "'%s': bad ELF program header table (missing or outside the file)",
@@ -216,6 +301,12 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	bi->highest = 0;
 	int loaded = 0;
 
+	/*
+	 * One pass over the program headers: PT_LOAD segments are copied, PT_NOTE segments
+	 * searched for PVH. The rest (PT_GNU_STACK, PT_GNU_PROPERTY, ...) is advice for an
+	 * operating system's loader and means nothing before the first instruction. PVH is a
+	 * 32-bit entry, honoured for ELF32 files; an ELF64 starts at e_entry in long mode.
+	 */
 	for (uint64_t i = 0; i < phnum; i++) {
 		struct elf_phdr_info ph;
 		elf_get_phdr(img, is64, phoff + i * phentsize, &ph);
@@ -223,6 +314,7 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 			bi->has_pvh |= elf_find_pvh(img + ph.offset, ph.filesz, &entry);
 		if (ph.type != PT_LOAD || ph.memsz == 0)
 			continue;
+		/* filesz > memsz is malformed: more file bytes than room in memory. */
 		if (!in_file(len, ph.offset, ph.filesz) || ph.filesz > ph.memsz) {
 			snprintf(err, errlen, "'%s': ELF segment %llu lies outside the file", name,
 				 (unsigned long long)i);
@@ -241,6 +333,11 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		snprintf(err, errlen, "'%s': ELF file has no loadable segment", name);
 		return -1;
 	}
+	/*
+	 * The class decides the mode: ELF32 holds 32-bit code, ELF64 64-bit code. --mode
+	 * overrides, e.g. real mode for gcc -m16 output, which is 16-bit code in an ELF32
+	 * wrapper.
+	 */
 	bi->mode = want != BOOT_AUTO ? want : is64 ? BOOT_LONG : BOOT_PROTECTED;
 	bi->entry = entry;
 	if (bi->mode == BOOT_REAL && entry >= 0x10000) {
@@ -259,11 +356,17 @@ int loader_load(const struct guest_mem *gm, const uint8_t *img, size_t len, cons
 		snprintf(err, errlen, "'%s' is empty", name);
 		return -1;
 	}
+	/* By content, not name: an ELF starts with 7F 'E' 'L' 'F'; anything else is raw. */
 	if (len >= 4 && memcmp(img, ELFMAG, SELFMAG) == 0)
 		return load_elf(gm, img, len, name, want, bi, err, errlen);
 	return load_raw(gm, img, len, name, want, bi, err, errlen);
 }
 
+/*
+ * The whole file is read into host memory first, then checked and copied. The size is checked
+ * before anything is allocated: nothing bigger than guest RAM could be loaded anyway, so a huge
+ * file costs no memory.
+ */
 uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
@@ -272,6 +375,8 @@ uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, 
 		return NULL;
 	}
 	struct stat st;
+	/* A FIFO or a device has no meaningful size (st_size is 0 for /dev/zero, and a pipe may
+	 * never end), so only regular files are accepted. */
 	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "guest '%s' is not a regular file", path);
 		fclose(f);
@@ -283,6 +388,11 @@ uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, 
 		fclose(f);
 		return NULL;
 	}
+	/*
+	 * malloc(0) may return NULL, which would look like "out of memory" for an empty file; it
+	 * is refused with a proper message later. A file truncated after fstat gives a short
+	 * read.
+	 */
 	uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	size_t got = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
 	if (!buf || got != (size_t)st.st_size) {

@@ -11,7 +11,8 @@
  *   hv trace dump [--json] FILE  one line per event
  *   hv doctor [--json]           which KVM this host has and what works on it
  *
- * Textbook: chapter 1 "Running your first guest".
+ * Textbook: chapter 1 "The guests", section "Running your first guest"; the exit statuses are
+ * in chapter 3 "Exits", section "When the guest dies".
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +26,8 @@
 
 #define HV_VERSION "0.1"
 
+/* The usage text goes to stdout when asked for (--help, status 0) and to stderr after a mistake
+ * (status HV_EXIT_USAGE): scripts can pipe the one and still see the other. */
 static const char usage[] =
 	"usage: hv run [--mem MiB] [--mode real|protected|long] [--trace FILE]\n"
 	"              [--cmdline STR] [--timeout SEC] GUEST\n"
@@ -33,12 +36,19 @@ static const char usage[] =
 	"       hv doctor [--json]\n"
 	"       hv --version\n";
 
+/*
+ * Every command-line mistake is status 2 (HV_EXIT_USAGE), as for most Unix tools. hv's own
+ * statuses are even and the guest's are odd (layout.h), so a test can always tell whether hv
+ * refused to start or the guest chose to end.
+ */
 static int usage_error(const char *what, const char *arg)
 {
 	fprintf(stderr, "hv: %s '%s' (see 'hv --help')\n", what, arg);
 	return HV_EXIT_USAGE;
 }
 
+/* Names or code widths: "real"/16, "protected"/32, "long"/64. The numbers are the boot header's
+ * mode byte and the values of enum boot_mode (loader.h). */
 static int parse_mode(const char *s, enum boot_mode *mode)
 {
 	if (!strcmp(s, "real") || !strcmp(s, "16"))
@@ -52,7 +62,12 @@ static int parse_mode(const char *s, enum boot_mode *mode)
 	return 0;
 }
 
-/* A whole number in [lo, hi], nothing else on the line. */
+/*
+ * A whole number in [lo, hi], nothing else on the line. strtoul alone is a poor validator: it
+ * skips leading blanks, accepts a sign and turns "-1" into ULONG_MAX, stops quietly at the first
+ * non-digit, and reports overflow only through errno. Hence the four extra tests: errno
+ * (overflow), end == s (no digits), *end (trailing text), s[0] == '-' (a sign).
+ */
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
 {
 	char *end;
@@ -75,10 +90,20 @@ static int cmd_run(int argc, char **argv)
 	struct vm_options opt = { .mem_mib = HV_MEM_DEFAULT_MIB, .mode = BOOT_AUTO };
 	unsigned long v;
 	int c;
+	/*
+	 * opterr = 0: getopt prints nothing itself; hv prints its own one-line message. The "+"
+	 * in the option string stops at the first non-option word (the GUEST), so anything after
+	 * it is not mistaken for an option of hv's: it is an extra argument, and refused below.
+	 */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
+			/*
+			 * The bounds come from the memory map (layout.h): enough RAM for hv's
+			 * tables and a guest at 1 MiB, and RAM must end below the MMIO window at
+			 * 0xD0000000.
+			 */
 			if (parse_uint(optarg, HV_MEM_MIN_MIB, HV_MEM_MAX_MIB, &v) < 0) {
 				fprintf(stderr, "hv: bad --mem '%s' (give MiB, %u to %u)\n", optarg,
 					HV_MEM_MIN_MIB, HV_MEM_MAX_MIB);
@@ -90,14 +115,24 @@ static int cmd_run(int argc, char **argv)
 			if (parse_mode(optarg, &opt.mode) < 0)
 				return usage_error("bad --mode (use real, protected or long):", optarg);
 			break;
+		/*
+		 * The trace is opened in vm.c step 7, after the guest loaded: a bad guest file
+		 * leaves no empty trace behind. The command line is copied to guest-physical
+		 * 0x600 and announced in the PVH start-info block, as a boot loader hands Linux
+		 * its command line.
+		 */
 		case 't': opt.trace_path = optarg; break;
 		case 'c': opt.cmdline = optarg; break;
 		case 'T':
+			/* A guest in an endless loop without I/O makes no exit that reaches hv:
+			 * only the clock can stop it (vm.c, wait_vcpu). */
 			if (parse_uint(optarg, 1, 86400, &v) < 0)
 				return usage_error("bad --timeout (whole seconds, 1 to 86400):", optarg);
 			opt.timeout_s = (double)v;
 			break;
 		case 'h': fputs(usage, stdout); return 0;
+		/* getopt returns '?' for an unknown option or one without its argument;
+		 * argv[optind - 1] is the word it stopped at. */
 		default:
 			return usage_error("unknown or incomplete option", argv[optind - 1]);
 		}
@@ -108,6 +143,13 @@ static int cmd_run(int argc, char **argv)
 	}
 	opt.guest_path = argv[optind];
 
+	/*
+	 * struct vm is about 7 KiB (the console's 4 KiB buffer, the bus table) and is shared
+	 * with the vCPU thread for the whole run; one calloc keeps it off the stack. A VM's life
+	 * is three calls: vm_create builds it (vm.c, steps 1-7), vm_run runs the exit loop until
+	 * something asks to stop, vm_destroy takes it apart, and is safe after a vm_create that
+	 * failed halfway.
+	 */
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		fprintf(stderr, "hv: out of memory\n");
@@ -121,6 +163,12 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+/*
+ * `hv trace stats|dump FILE`. Reading a trace needs no KVM at all, so these commands work on any
+ * machine, for instance on a trace a classmate recorded on another kind of host (the header says
+ * which: textbook appendix A). A file that fails validation is bad input, so it is
+ * HV_EXIT_USAGE, never a crash: trace_load checks every rule before it believes a number.
+ */
 static int cmd_trace(int argc, char **argv)
 {
 	if (argc < 2)
@@ -159,6 +207,11 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return HV_EXIT_USAGE;
 	}
+	/*
+	 * Subcommands, git-style: the first word picks the tool, and each returns the process
+	 * exit status directly. `hv doctor` is the one to run first on a new machine (textbook
+	 * chapter 0 "Your host").
+	 */
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);

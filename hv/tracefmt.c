@@ -7,7 +7,7 @@
  * It then puts next to it what KVM counted itself: exits that KVM handled in the kernel never
  * reach hv, so the difference between the two numbers is the work hv did not see.
  * `dump` shows the raw sequence, one event per line, for reading and for scripts (JSON).
- * Textbook: appendix A "The trace format", section "How stats are computed";
+ * Textbook: appendix A "The trace format", section A.11 "How `hv trace stats` is computed";
  * chapter 3 "Exits", section "Counting exits".
  *
  * The input may come from a hostile file: every field was range-checked by trace_parse for
@@ -23,7 +23,11 @@
 
 /* ---- small printing helpers ---- */
 
-/* Print s with anything that is not printable ASCII shown as '?'; an empty s as "-". */
+/*
+ * Print s with anything that is not printable ASCII shown as '?'; an empty s as "-". A name from
+ * a hostile file could hold terminal escape sequences (ESC [ ...) that clear the screen, fake
+ * earlier output or set the window title; only 0x20-0x7E reach the terminal.
+ */
 static void print_safe(FILE *out, const char *s)
 {
 	if (!*s)
@@ -38,6 +42,8 @@ static double share(uint64_t part, uint64_t whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+/* Stored in nanoseconds, the file's unit; shown in microseconds, the scale of an exit (7-8 us
+ * per exit on the textbook's PVM host). */
 static double ns_to_us(double ns)
 {
 	return ns / 1000.0;
@@ -67,6 +73,8 @@ static void flags_format(uint32_t flags, char *buf, size_t len)
 		{ HVT_F_UNCLAIMED, "unclaimed" },
 		{ HVT_F_STRING, "string" },
 	};
+	/* The longest text, all four names and a hex rest, is 44 bytes: n stays below len, and
+	 * `len - n` never wraps. */
 	size_t n = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -104,6 +112,7 @@ struct time_stat {
 	uint64_t count;
 	uint64_t min, max;
 	double sum; /* double: a sum of hostile 64-bit durations must not wrap around */
+	/* (exact up to 2^53 ns, about 104 days of handling time: far beyond any real run) */
 };
 
 static void time_stat_add(struct time_stat *s, uint64_t ns)
@@ -116,6 +125,8 @@ static void time_stat_add(struct time_stat *s, uint64_t ns)
 	s->count++;
 }
 
+/* Rows exist only for count > 0 (stats run only when there are exits), so the mean never divides
+ * by zero. */
 static void time_stat_row(FILE *out, const char *label, const struct time_stat *s, uint64_t all)
 {
 	fprintf(out, "  %-13s %9" PRIu64 " %7.2f%% %10.2f %10.2f %10.2f\n", label, s->count,
@@ -175,6 +186,10 @@ struct port_stat {
 	int unclaimed;
 };
 
+/*
+ * qsort comparators compare, never subtract: `x->addr - y->addr` on 64-bit values does not fit
+ * the int qsort wants and would give wrong signs. The key order is reason, address, direction.
+ */
 static int port_key_cmp(const void *a, const void *b)
 {
 	const struct port_stat *x = a, *y = b;
@@ -211,6 +226,11 @@ static size_t port_groups(const struct trace_file *tf, struct port_stat *ps)
 			.write = (r->flags & HVT_F_WRITE) != 0,
 			.addr = r->addr,
 			.exits = 1,
+			/*
+			 * A REP INSW from a disk controller moves a whole sector with few exits,
+			 * since KVM batches string I/O through the kvm_run data page: exits and
+			 * elements are counted apart to show it.
+			 */
 			.elements = (r->flags & HVT_F_STRING) ? r->count : 1,
 			.unclaimed = (r->flags & HVT_F_UNCLAIMED) != 0,
 		};
@@ -237,6 +257,8 @@ static void stats_by_port(FILE *out, const struct trace_file *tf, uint64_t nexit
 {
 	fprintf(out, "\nI/O and MMIO exits by port / address (string I/O: one exit, many "
 		     "elements):\n");
+	/* One slot per record is the worst case (every record an I/O exit); calloc checks the
+	 * multiplication. The table is dropped, not the whole report, if memory runs out. */
 	struct port_stat *ps = tf->count ? calloc((size_t)tf->count, sizeof *ps) : NULL;
 	if (tf->count && !ps) {
 		fprintf(out, "  (out of memory: table skipped)\n");
@@ -266,7 +288,8 @@ static void stats_by_port(FILE *out, const struct trace_file *tf, uint64_t nexit
 /*
  * Exits per CPU mode and per privilege level. A guest that switches modes (real -> protected
  * -> long) shows which phase caused the exits; CPL shows whether the guest kernel (0) or its
- * user programs (3) touched the devices. Textbook: chapter 4 "CPU modes".
+ * user programs (3) touched the devices. Textbook: chapter 2 "A VM from the inside", section
+ * "CPU modes".
  */
 static void stats_by_mode(FILE *out, const struct trace_file *tf, uint64_t nexits)
 {
@@ -306,7 +329,8 @@ static void stats_counters(FILE *out, const struct trace_file *tf, uint64_t nexi
 	fprintf(out, "\nCounted by KVM (exits that did not reach hv are only visible here):\n");
 	int have_exits = 0, several_vcpus = 0, any = 0;
 	uint64_t kvm_exits = 0;
-	/* Name the vCPU on each counter line only when there is more than one to tell apart. */
+	/* Name the vCPU on each counter line only when there is more than one to tell apart. The
+	 * number comes from the file, so it is only printed, never used as an index. */
 	for (uint64_t i = 0; i < tf->count; i++)
 		if (tf->records[i].vcpu != tf->records[0].vcpu)
 			several_vcpus = 1;
@@ -345,6 +369,11 @@ static void stats_counters(FILE *out, const struct trace_file *tf, uint64_t nexi
  */
 void trace_print_stats(FILE *out, const struct trace_file *tf)
 {
+	/*
+	 * Only HVT_EXIT records count as exits: the other three records of a round trip
+	 * (run-return, run-call, entry) are the transitions around that same exit (appendix A,
+	 * section A.4 "Kinds: one exit's round trip"), and counters are KVM's, not hv's.
+	 */
 	uint64_t nexits = 0, duration = 0;
 	for (uint64_t i = 0; i < tf->count; i++) {
 		if (tf->records[i].kind == HVT_EXIT)
@@ -356,6 +385,8 @@ void trace_print_stats(FILE *out, const struct trace_file *tf)
 	fprintf(out, "guest: ");
 	print_safe(out, tf->header.guest);
 	fprintf(out, "\nhost: %s\n", hvt_host_name(tf->header.host_kind));
+	/* A whole run has events = 4 x exits + counters (one round trip is four records): 95 = 4
+	 * x 21 + 11 in textbook ch 3, "Counting exits" (guest-error records come on top). */
 	fprintf(out, "events: %" PRIu64 "\n", tf->count);
 	fprintf(out, "exits seen by hv: %" PRIu64 "\n", nexits);
 	fprintf(out, "duration: %.3f ms\n", (double)duration / 1e6);
@@ -379,6 +410,8 @@ static void dump_text(FILE *out, const struct hvt_record *r)
 {
 	fprintf(out, "%" PRIu64 " %.3f vcpu%u %s", r->seq, (double)r->time_ns / 1000.0, r->vcpu,
 		hvt_kind_name(r->kind));
+	/* A counter record reuses addr as the counter id and data as its value (trace.h), so it
+	 * prints as name=value and nothing else. */
 	if (r->kind == HVT_COUNTER) {
 		char buf[32];
 		fprintf(out, " %s=%" PRIu64 "\n", counter_label(r->addr, buf, sizeof buf), r->data);
@@ -401,6 +434,9 @@ static void dump_text(FILE *out, const struct hvt_record *r)
  * Every value is a number or one of our own fixed ASCII names, so nothing needs escaping;
  * the guest name (bytes from the file) is deliberately not printed here. addr/data/rip are
  * JSON numbers (Python reads 64-bit values exactly) with hex strings beside them for people.
+ * JavaScript's JSON.parse turns numbers above 2^53 into doubles and loses the low bits (a
+ * kernel address such as 0xffffffff81000000 is one), so JavaScript tools should read the hex
+ * strings.
  */
 static void dump_json(FILE *out, const struct hvt_record *r)
 {
@@ -422,6 +458,7 @@ static void dump_json(FILE *out, const struct hvt_record *r)
 	fprintf(out, "}\n");
 }
 
+/* Records come out in file order, which trace_parse proved is seq order: 0, 1, 2, ... */
 void trace_print_dump(FILE *out, const struct trace_file *tf, int json)
 {
 	for (uint64_t i = 0; i < tf->count; i++) {

@@ -39,6 +39,8 @@ static int fail(int status, const char *fmt, const char *a, const char *b)
 	return status;
 }
 
+/* A request, not an action: the exit loop checks it before calling KVM_RUN again, so the guest
+ * is never stopped halfway through an exit; it is simply not entered again. */
 void vm_stop_with(struct vm *vm, int status, const char *why)
 {
 	if (vm->stop.requested)
@@ -48,7 +50,11 @@ void vm_stop_with(struct vm *vm, int status, const char *why)
 	vm->stop.requested = true;
 }
 
-/* Steps 1-2. */
+/*
+ * Steps 1-2. All of KVM is ioctls on three kinds of descriptor: the system fd (/dev/kvm), one VM
+ * fd per machine, one vCPU fd per virtual CPU. So `strace -e trace=ioctl` shows a VMM's whole
+ * conversation with the hypervisor (textbook ch 2, "Building a machine in seven steps").
+ */
 static int open_kvm(struct vm *vm)
 {
 	char err[256];
@@ -56,18 +62,39 @@ static int open_kvm(struct vm *vm)
 	vm->kvm_fd = hostinfo_open_kvm(err, sizeof(err));
 	if (vm->kvm_fd < 0)
 		return fail(HV_EXIT_HOST, "%s%s", err, "");
+	/*
+	 * KVM_CREATE_VM allocates a `struct kvm` (memory slots, MMU state, later the vCPUs) and
+	 * returns it as a descriptor: an empty machine of the default x86 type (0). It belongs
+	 * to this process's address space. Depending on the kernel, this call or the module load
+	 * is where KVM turns VMX/SVM on in every host CPU, and fails if another hypervisor holds
+	 * VT-x.
+	 */
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return fail(HV_EXIT_HOST, "KVM_CREATE_VM failed: %s%s", strerror(errno),
 			    " (is another hypervisor holding VT-x/AMD-V? try 'hv doctor')");
-	/* Intel without "unrestricted guest" runs real mode in a vm86-like trick that needs
-	 * three pages of guest-physical space; give KVM some above RAM. Other hosts ignore it. */
+	/*
+	 * KVM_SET_TSS_ADDR: an Intel quirk that shows through the API. Without the VT-x feature
+	 * "unrestricted guest" (before Westmere, 2010, or a nested host hiding it) VMX non-root
+	 * mode requires CR0.PE and CR0.PG, so KVM runs real-mode code in virtual-8086 mode,
+	 * whose interrupt-redirection and I/O bitmaps live in a task-state segment: 104 + 32 +
+	 * 8192 bytes, three pages. They must lie in *guest*-physical space below 4 GiB, off RAM
+	 * and MMIO, and only the VMM knows where that is: HV_TSS_ADDR (layout.h). KVM's identity
+	 * page table for paging-off protected mode defaults to the page just below, 0xFFFBC000.
+	 * Other hosts never touch these pages.
+	 */
 	if (vm->host.cap_set_tss_addr)
 		(void)ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)HV_TSS_ADDR);
 	return 0;
 }
 
-/* Step 3. MAP_NORESERVE: pages are only taken from the host when the guest touches them. */
+/*
+ * Step 3: guest RAM (textbook: chapter 2, section "Guest RAM is host memory"). Anonymous memory
+ * is demand-paged: a page gets a physical frame only when first touched, so a 3 GiB guest that
+ * prints one line costs almost nothing. MAP_NORESERVE adds: reserve no swap (no overcommit
+ * "commit charge") for the whole size up front, so a large --mem is not refused just because the
+ * guest *could* fill it (ignored under vm.overcommit_memory = 2).
+ */
 static int add_ram(struct vm *vm, uint32_t mib)
 {
 	uint64_t size = (uint64_t)mib << 20;
@@ -76,8 +103,19 @@ static int add_ram(struct vm *vm, uint32_t mib)
 	if (host == MAP_FAILED)
 		return fail(HV_EXIT_HOST, "cannot allocate guest RAM: %s%s", strerror(errno),
 			    " (use a smaller --mem)");
+	/* hv's own slot table: gm_ptr checks each guest address *hv* follows against it. */
 	vm->mem.slots[0] = (struct gm_slot){ .gpa = 0, .size = size, .host = host };
 	vm->mem.nslots = 1;
+	/*
+	 * KVM_SET_USER_MEMORY_REGION creates slot 0: "guest-physical [0, size) is host virtual
+	 * [host, host + size)". KVM copies and allocates nothing; it records the mapping. When
+	 * the guest first touches a page, EPT (Intel) or NPT (AMD) has no entry, the access
+	 * exits to KVM (an exit hv never sees), KVM faults the host page in as any access by
+	 * this process would, and installs the translation. hv's pointer and the guest's
+	 * physical address then reach the same frame, which is why the loader can "put the guest
+	 * in RAM" with a memcpy. An address no slot covers is where MMIO exits come from
+	 * (chapter 3, "MMIO exits").
+	 */
 	struct kvm_userspace_memory_region region = {
 		.slot = 0, .guest_phys_addr = 0, .memory_size = size,
 		.userspace_addr = (uint64_t)(uintptr_t)host,
@@ -97,9 +135,20 @@ static int set_cpuid(struct vm *vm)
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + N * sizeof(struct kvm_cpuid_entry2));
 	if (!c)
 		return fail(HV_EXIT_HOST, "out of memory%s%s", "", "");
+	/*
+	 * KVM_GET_SUPPORTED_CPUID: every leaf this KVM can present (the CPU's features, minus
+	 * what it cannot virtualize, plus what it emulates). KVM sets nent to the count (75 in
+	 * the textbook's strace); E2BIG would mean 128 are too few.
+	 */
 	c->nent = N;
 	int rc = ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
 	if (rc == 0)
+		/*
+		 * KVM_SET_CPUID2 (per vCPU) is what the guest's CPUID will return. CPUID always
+		 * exits on VT-x (KVM intercepts it on AMD-V) and KVM answers it in the kernel,
+		 * so hv never sees one. Recent kernels refuse to change it after the first
+		 * KVM_RUN.
+		 */
 		rc = ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c);
 	free(c);
 	if (rc < 0)
@@ -107,21 +156,34 @@ static int set_cpuid(struct vm *vm)
 	return 0;
 }
 
-/* Step 4. */
+/*
+ * Step 4. KVM_CREATE_VCPU (argument: the vCPU id, on x86 also its APIC ID) allocates a
+ * `struct kvm_vcpu` and the block that holds a guest CPU's state while it is not running: the
+ * VMCS on Intel, the VMCB on AMD. It starts in the state of a real CPU after RESET.
+ */
 static int add_vcpu(struct vm *vm)
 {
 	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0)
 		return fail(HV_EXIT_HOST, "KVM_CREATE_VCPU failed: %s%s", strerror(errno), "");
+	/*
+	 * kvm_run is the mailbox between KVM and hv: after KVM_RUN returns, exit_reason and the
+	 * union after it say why (port, address, data); before the next KVM_RUN hv leaves its
+	 * answers there (the value an IN reads, immediate_exit). The size must be asked: on x86
+	 * page 0 is struct kvm_run, page 1 port I/O data (io.data_offset points there), page 2
+	 * the coalesced-MMIO ring, 12288 bytes in the textbook's strace.
+	 */
 	int size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (size < (int)sizeof(struct kvm_run))
 		return fail(HV_EXIT_HOST, "KVM_GET_VCPU_MMAP_SIZE failed: %s%s", strerror(errno), "");
 	vm->run_size = (size_t)size;
+	/* MAP_SHARED on the vCPU fd: these are the kernel's own pages, not a copy. */
 	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
 	if (vm->run == MAP_FAILED) {
 		vm->run = NULL;
 		return fail(HV_EXIT_HOST, "cannot map kvm_run: %s%s", strerror(errno), "");
 	}
+	/* -1 before Linux 5.14: the trace then simply has no counter records. */
 	vm->stats_fd = kvmstats_open(vm->vcpu_fd);
 	return set_cpuid(vm);
 }
@@ -129,6 +191,11 @@ static int add_vcpu(struct vm *vm)
 /* Step 5: the machine's devices, each claiming its ports or addresses on the bus. */
 static int add_devices(struct vm *vm)
 {
+	/*
+	 * No ioctl here: KVM has no idea what a serial port is. A device exists for the guest
+	 * only because its accesses leave the guest: KVM intercepts port I/O it does not handle
+	 * itself, and the MMIO window has no memory slot. hv routes those exits on its own bus.
+	 */
 	bus_init(&vm->bus);
 	console_init(&vm->console, STDOUT_FILENO);
 	vm->uart = uart_create(&vm->console);
@@ -147,7 +214,8 @@ static int add_devices(struct vm *vm)
 	return 0;
 }
 
-/* Step 6. */
+/* Step 6: the VMM as firmware and boot loader (no BIOS runs; the guest's first instruction is
+ * its own). A failure here is the user's file, not the host: HV_EXIT_USAGE. */
 static int load_guest(struct vm *vm, const struct vm_options *opt)
 {
 	char err[512];
@@ -181,6 +249,11 @@ static int open_trace(struct vm *vm, const struct vm_options *opt)
 	vm->guest_rip = vm->boot.entry;
 	vm->guest_mode = vm->boot.mode == BOOT_REAL ? HVT_MODE_REAL :
 			 vm->boot.mode == BOOT_PROTECTED ? HVT_MODE_PROT32 : HVT_MODE_LONG;
+	/*
+	 * Without sync regs, each traced exit would cost KVM_GET_REGS and KVM_GET_SREGS, two
+	 * more trips into the kernel (textbook ch 3, "What an exit costs"). kvm_dirty_regs stays
+	 * 0: hv never changes registers after cpu_setup.
+	 */
 	if (vm->host.cap_sync_regs & KVM_SYNC_X86_SREGS) {
 		vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 		vm->sync_regs = true;
@@ -190,6 +263,11 @@ static int open_trace(struct vm *vm, const struct vm_options *opt)
 
 int vm_create(struct vm *vm, const struct vm_options *opt)
 {
+	/*
+	 * The order is the textbook's and KVM's: VM, then memory and vCPU, CPUID before the
+	 * first KVM_RUN, the guest in RAM before cpu_setup points rip at it. vm_destroy undoes a
+	 * partial build, so descriptors start at -1 (never 0, which is stdin).
+	 */
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
 	int rc;
@@ -200,14 +278,24 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 }
 
 /* ---- running ---- */
+/*
+ * Two threads: the vCPU thread sits in KVM_RUN and handles exits; the main thread waits and
+ * enforces --timeout. To the host scheduler a running guest CPU is an ordinary thread busy
+ * inside an ioctl (top shows it as hv's CPU time).
+ */
 
-/* The signal only has to interrupt KVM_RUN; the handler itself does nothing. */
+/*
+ * The signal only has to interrupt KVM_RUN; the handler itself does nothing. The host interrupt
+ * that delivers it forces a VM exit, KVM sees the pending signal and returns EINTR (exit_reason
+ * KVM_EXIT_INTR). Without a handler, SIGUSR1 would kill hv.
+ */
 static void on_kick(int sig)
 {
 	(void)sig;
 }
 
-/* Record KVM's own counters for the run as trace events (kvmstats.c). */
+/* Record KVM's own counters for the run as trace events (kvmstats.c). They count from vCPU
+ * creation, so the record is after - before: this run only. */
 static void record_counters(struct vm *vm, const struct kvm_counters *before)
 {
 	struct kvm_counters after;
@@ -231,6 +319,7 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 		pthread_join(vm->vcpu_thread, NULL);
 		return;
 	}
+	/* pthread_timedjoin_np (GNU) wants an absolute CLOCK_REALTIME deadline. */
 	struct timespec deadline;
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += (time_t)timeout_s;
@@ -239,8 +328,16 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 		deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
 	if (pthread_timedjoin_np(vm->vcpu_thread, NULL, &deadline) == 0)
 		return;
-	/* immediate_exit makes a KVM_RUN that has not started yet return at once; the signal
-	 * interrupts one that is running. Together there is no window where we miss it. */
+	/*
+	 * Stopping a vCPU without a race (KVM API documentation, kvm_run "immediate_exit"; Linux
+	 * 4.11). Inside KVM_RUN, the signal stops it (see on_kick). But between two KVM_RUNs the
+	 * handler runs, changes nothing, and the thread then enters KVM_RUN and runs the guest
+	 * on, perhaps forever: a lost wake-up. KVM reads immediate_exit once when KVM_RUN starts
+	 * and, if set, returns EINTR without entering the guest. Stored *before* the signal is
+	 * sent, it stops the thread wherever it is. Older VMMs used KVM_SET_SIGNAL_MASK instead
+	 * (signal blocked outside KVM_RUN), which takes a lock on every KVM_RUN. timed_out: this
+	 * EINTR is a timeout.
+	 */
 	vm->timed_out = 1;
 	vm->run->immediate_exit = 1;
 	pthread_kill(vm->vcpu_thread, SIGUSR1);
@@ -257,9 +354,11 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	if (pthread_create(&vm->vcpu_thread, NULL, vcpu_thread_main, vm) != 0)
 		return fail(HV_EXIT_HOST, "cannot start the vCPU thread%s%s", "", "");
 	wait_vcpu(vm, opt->timeout_s);
+	/* Only now that the vCPU thread is gone: the console has no lock. */
 	console_flush(&vm->console);
 	record_counters(vm, &before);
 
+	/* A trace write error (disk full) is reported but keeps the guest's exit status. */
 	if (vm->trace) {
 		char err[512];
 		if (trace_close(vm->trace, err, sizeof(err)) < 0)
@@ -271,6 +370,8 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	return vm->stop.status;
 }
 
+/* Closing the descriptors is all the cleanup KVM needs: with the last reference the kernel frees
+ * the VMCS/VMCB, the slots and the VM. Guest RAM was hv's memory all along. */
 void vm_destroy(struct vm *vm)
 {
 	if (vm->trace) {
