@@ -86,5 +86,6 @@
 #define HV_EXIT_INTERNAL    10  /* KVM could not handle something (emulation failure, ...) */
 #define HV_EXIT_GUEST_ERROR 12  /* guest did something hv stops for (unhandled exit, HLT with IF=1) */
 #define HV_EXIT_TIMEOUT     14  /* --timeout expired */
+#define HV_EXIT_INTERRUPTED 16  /* Ctrl-C (SIGINT) or SIGTERM: stopped cleanly, trace saved */
 
 #endif

@@ -300,18 +300,20 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	bi->lowest = UINT64_MAX;
 	bi->highest = 0;
 	int loaded = 0;
+	uint64_t pvh_entry = 0;
 
 	/*
 	 * One pass over the program headers: PT_LOAD segments are copied, PT_NOTE segments
 	 * searched for PVH. The rest (PT_GNU_STACK, PT_GNU_PROPERTY, ...) is advice for an
-	 * operating system's loader and means nothing before the first instruction. PVH is a
-	 * 32-bit entry, honoured for ELF32 files; an ELF64 starts at e_entry in long mode.
+	 * operating system's loader and means nothing before the first instruction. The PVH
+	 * note counts in both classes: a 64-bit kernel such as Linux's vmlinux carries it to say
+	 * "you may also start me in 32-bit protected mode, here".
 	 */
 	for (uint64_t i = 0; i < phnum; i++) {
 		struct elf_phdr_info ph;
 		elf_get_phdr(img, is64, phoff + i * phentsize, &ph);
-		if (ph.type == PT_NOTE && in_file(len, ph.offset, ph.filesz) && !is64)
-			bi->has_pvh |= elf_find_pvh(img + ph.offset, ph.filesz, &entry);
+		if (ph.type == PT_NOTE && in_file(len, ph.offset, ph.filesz))
+			bi->has_pvh |= elf_find_pvh(img + ph.offset, ph.filesz, &pvh_entry);
 		if (ph.type != PT_LOAD || ph.memsz == 0)
 			continue;
 		/* filesz > memsz is malformed: more file bytes than room in memory. */
@@ -334,12 +336,13 @@ static int load_elf(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		return -1;
 	}
 	/*
-	 * The class decides the mode: ELF32 holds 32-bit code, ELF64 64-bit code. --mode
-	 * overrides, e.g. real mode for gcc -m16 output, which is 16-bit code in an ELF32
-	 * wrapper.
+	 * A PVH note decides first: the file asks to be started the PVH way (32-bit protected
+	 * mode at the note's address). Otherwise the class decides: ELF32 holds 32-bit code,
+	 * ELF64 64-bit code. --mode overrides both, e.g. real mode for gcc -m16 output (16-bit
+	 * code in an ELF32 wrapper); a 64-bit kernel forced into long mode starts at e_entry.
 	 */
-	bi->mode = want != BOOT_AUTO ? want : is64 ? BOOT_LONG : BOOT_PROTECTED;
-	bi->entry = entry;
+	bi->mode = want != BOOT_AUTO ? want : bi->has_pvh || !is64 ? BOOT_PROTECTED : BOOT_LONG;
+	bi->entry = bi->has_pvh && bi->mode == BOOT_PROTECTED ? pvh_entry : entry;
 	if (bi->mode == BOOT_REAL && entry >= 0x10000) {
 		snprintf(err, errlen, "'%s': entry 0x%llx is above 64 KiB, unreachable in real mode "
 			 "(drop --mode real)", name, (unsigned long long)entry);

@@ -171,8 +171,11 @@ static int cmd_run(int argc, char **argv)
  */
 static int cmd_trace(int argc, char **argv)
 {
-	if (argc < 2)
-		return usage_error("trace needs 'stats' or 'dump', got", "");
+	if (argc < 2) {
+		fprintf(stderr, "hv: trace needs a command: 'hv trace stats FILE' or "
+			"'hv trace dump [--json] FILE'\n");
+		return HV_EXIT_USAGE;
+	}
 	int json = 0, i = 2;
 	if (!strcmp(argv[1], "dump") && i < argc && !strcmp(argv[i], "--json"))
 		json = 1, i++;

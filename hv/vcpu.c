@@ -213,13 +213,15 @@ static void handle_exit(struct vm *vm, struct hvt_record *r)
 	}
 }
 
-/* KVM_RUN returned -1: a signal (our timeout) or a host error. */
+/* KVM_RUN returned -1: the main thread kicked us (timeout, Ctrl-C) or a host error. */
 static void handle_run_error(struct vm *vm, int err, struct hvt_record *r)
 {
 	r->reason = HVT_R_INTR;
 	if (err == EINTR || err == EAGAIN) {
-		if (vm->timed_out)
+		if (vm->kick == KICK_TIMEOUT)
 			vm_stop_with(vm, HV_EXIT_TIMEOUT, "the guest ran past --timeout");
+		else if (vm->kick == KICK_SIGNAL)
+			vm_stop_with(vm, HV_EXIT_INTERRUPTED, "interrupted; the trace was saved");
 		return;
 	}
 	char why[128];

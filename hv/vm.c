@@ -312,46 +312,93 @@ static void record_counters(struct vm *vm, const struct kvm_counters *before)
 	}
 }
 
-/* Wait for the vCPU thread; past the deadline, kick it out of KVM_RUN and stop it. */
-static void wait_vcpu(struct vm *vm, double timeout_s)
+/* Set by SIGINT/SIGTERM. Only the main thread takes those signals (the vCPU thread is
+ * created with them blocked), and the handler only sets this flag: async-signal-safe. */
+static volatile sig_atomic_t got_stop_signal;
+
+static void on_stop_signal(int sig)
 {
-	if (timeout_s <= 0) {
-		pthread_join(vm->vcpu_thread, NULL);
-		return;
-	}
-	/* pthread_timedjoin_np (GNU) wants an absolute CLOCK_REALTIME deadline. */
-	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += (time_t)timeout_s;
-	deadline.tv_nsec += (long)((timeout_s - (double)(time_t)timeout_s) * 1e9);
-	if (deadline.tv_nsec >= 1000000000L)
-		deadline.tv_sec++, deadline.tv_nsec -= 1000000000L;
-	if (pthread_timedjoin_np(vm->vcpu_thread, NULL, &deadline) == 0)
-		return;
-	/*
-	 * Stopping a vCPU without a race (KVM API documentation, kvm_run "immediate_exit"; Linux
-	 * 4.11). Inside KVM_RUN, the signal stops it (see on_kick). But between two KVM_RUNs the
-	 * handler runs, changes nothing, and the thread then enters KVM_RUN and runs the guest
-	 * on, perhaps forever: a lost wake-up. KVM reads immediate_exit once when KVM_RUN starts
-	 * and, if set, returns EINTR without entering the guest. Stored *before* the signal is
-	 * sent, it stops the thread wherever it is. Older VMMs used KVM_SET_SIGNAL_MASK instead
-	 * (signal blocked outside KVM_RUN), which takes a lock on every KVM_RUN. timed_out: this
-	 * EINTR is a timeout.
-	 */
-	vm->timed_out = 1;
+	(void)sig;
+	got_stop_signal = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+ * Stop the vCPU thread wherever it is (KVM API documentation, kvm_run "immediate_exit";
+ * Linux 4.11). Inside KVM_RUN, the signal stops it (see on_kick). But between two KVM_RUNs the
+ * handler runs, changes nothing, and the thread then enters KVM_RUN and runs the guest on,
+ * perhaps forever: a lost wake-up. KVM reads immediate_exit once when KVM_RUN starts and, if
+ * set, returns EINTR without entering the guest. Stored *before* the signal is sent, it stops
+ * the thread wherever it is. Older VMMs used KVM_SET_SIGNAL_MASK instead (signal blocked
+ * outside KVM_RUN), which takes a lock on every KVM_RUN. `kick` tells the vCPU thread why.
+ */
+static void kick_vcpu(struct vm *vm, int why)
+{
+	vm->kick = why;
 	vm->run->immediate_exit = 1;
 	pthread_kill(vm->vcpu_thread, SIGUSR1);
+}
+
+/*
+ * Wait for the vCPU thread to end by itself, or stop it at the --timeout deadline or on
+ * Ctrl-C. The main thread wakes every 50 ms to look at the clock and the signal flag: a
+ * simple loop that costs nothing measurable, since the guest runs on the other thread.
+ */
+static void wait_vcpu(struct vm *vm, double timeout_s)
+{
+	double deadline = timeout_s > 0 ? now_s() + timeout_s : 0;
+	for (;;) {
+		struct timespec slice;
+		clock_gettime(CLOCK_REALTIME, &slice); /* pthread_timedjoin_np wants REALTIME */
+		slice.tv_nsec += 50 * 1000 * 1000;
+		if (slice.tv_nsec >= 1000000000L)
+			slice.tv_sec++, slice.tv_nsec -= 1000000000L;
+		if (pthread_timedjoin_np(vm->vcpu_thread, NULL, &slice) == 0)
+			return;
+		if (got_stop_signal) {
+			kick_vcpu(vm, KICK_SIGNAL);
+			break;
+		}
+		if (deadline > 0 && now_s() >= deadline) {
+			kick_vcpu(vm, KICK_TIMEOUT);
+			break;
+		}
+	}
 	pthread_join(vm->vcpu_thread, NULL);
+}
+
+/* Start the vCPU thread with SIGINT/SIGTERM blocked, so that those always reach the main
+ * thread's handler; the thread inherits the mask, the main thread gets its own back. */
+static int start_vcpu(struct vm *vm)
+{
+	sigset_t stop, old;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	int rc = pthread_create(&vm->vcpu_thread, NULL, vcpu_thread_main, vm);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 int vm_run(struct vm *vm, const struct vm_options *opt)
 {
 	struct sigaction sa = { .sa_handler = on_kick }; /* no SA_RESTART: KVM_RUN gets EINTR */
 	sigaction(SIGUSR1, &sa, NULL);
+	struct sigaction stop = { .sa_handler = on_stop_signal };
+	got_stop_signal = 0;
+	sigaction(SIGINT, &stop, NULL);
+	sigaction(SIGTERM, &stop, NULL);
 	struct kvm_counters before;
 	kvmstats_read(vm->stats_fd, &before);
 
-	if (pthread_create(&vm->vcpu_thread, NULL, vcpu_thread_main, vm) != 0)
+	if (start_vcpu(vm) != 0)
 		return fail(HV_EXIT_HOST, "cannot start the vCPU thread%s%s", "", "");
 	wait_vcpu(vm, opt->timeout_s);
 	/* Only now that the vCPU thread is gone: the console has no lock. */

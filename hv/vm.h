@@ -23,6 +23,9 @@
 #include "loader.h"
 #include "trace.h"
 
+/* Why the main thread stopped the vCPU thread. */
+enum { KICK_NONE = 0, KICK_TIMEOUT = 1, KICK_SIGNAL = 2 };
+
 struct vm_options {
 	uint32_t mem_mib;        /* guest RAM size */
 	enum boot_mode mode;     /* BOOT_AUTO: from the file */
@@ -59,7 +62,7 @@ struct vm {
 	/* run control */
 	struct boot_info boot;
 	pthread_t vcpu_thread;
-	volatile int timed_out;
+	volatile int kick;     /* why the main thread kicked the vCPU out of KVM_RUN (KICK_*) */
 	uint64_t exits_seen;   /* exits that reached hv */
 	char why[256];         /* why the run stopped, for the final message */
 };

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <stdlib.h>
 
 #include "harness.h"
 #include "layout.h"
@@ -282,4 +283,33 @@ Test(guests, exit_device_status_follows_isa_debug_exit)
 	struct hv_result r;
 	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", write_tmp("x.bin", prog, 5), NULL });
 	cr_assert_eq(r.status, (0x15 << 1) | 1, "status %d, stderr: %s", r.status, r.err);
+}
+
+/* Ctrl-C (SIGINT) stops a running guest cleanly: status 16, and the trace on disk is whole
+ * (it loads, and its last exit record is the interruption). The shell sends the signal half a
+ * second after the start; the guest spins forever, so it is surely running by then. */
+Test(guests, ctrl_c_stops_cleanly_and_keeps_the_trace)
+{
+	require_kvm();
+	static const unsigned char prog[] = { 0xEB, 0xFE }; /* jmp $ */
+	const char *bin = write_tmp("spin2.bin", prog, 2);
+	const char *t = tmp_path("int.hvt");
+	char script[2048];
+	snprintf(script, sizeof(script),
+		 "\"$HV\" run --trace '%s' '%s' & pid=$!; sleep 0.5; kill -INT $pid; wait $pid", t, bin);
+	struct hv_result r;
+	setenv("HV", getenv("HV") ? getenv("HV") : "build/hv", 0);
+	cmd_exec(&r, (const char *[]){ "sh", "-c", script, NULL });
+	cr_assert_eq(r.status, HV_EXIT_INTERRUPTED, "status %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "interrupted"), "%s", r.err);
+	struct trace_file tf;
+	char err[512];
+	cr_assert_eq(trace_load(t, &tf, err, sizeof(err)), 0, "%s", err);
+	const struct hvt_record *last_exit = NULL;
+	for (uint64_t i = 0; i < tf.count; i++)
+		if (tf.records[i].kind == HVT_EXIT)
+			last_exit = &tf.records[i];
+	cr_assert_not_null(last_exit);
+	cr_assert_eq(last_exit->reason, HVT_R_INTR);
+	trace_free(&tf);
 }

@@ -284,3 +284,41 @@ Test(loader, real_mode_elf_entry_above_64k_is_refused)
 	cr_assert_eq(loader_load(&gm, (uint8_t *)&e, sizeof(e), "e", BOOT_REAL, &bi, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "real mode"), "%s", err);
 }
+
+/* An ELF64 (like Linux's vmlinux) with a PVH note: started the PVH way, 32-bit protected mode
+ * at the note's address; with --mode long it starts at e_entry instead. */
+Test(loader, elf64_with_pvh_note_starts_in_protected_mode_at_the_note)
+{
+	struct {
+		Elf64_Ehdr eh;
+		Elf64_Phdr ph[2];
+		struct { uint32_t namesz, descsz, type; char name[4]; uint64_t entry; } note;
+		uint8_t code[16];
+	} e;
+	memset(&e, 0, sizeof(e));
+	memcpy(e.eh.e_ident, ELFMAG, SELFMAG);
+	e.eh.e_ident[EI_CLASS] = ELFCLASS64;
+	e.eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	e.eh.e_type = ET_EXEC;
+	e.eh.e_machine = EM_X86_64;
+	e.eh.e_entry = 0x200100;
+	e.eh.e_phoff = offsetof(__typeof__(e), ph);
+	e.eh.e_phentsize = sizeof(Elf64_Phdr);
+	e.eh.e_phnum = 2;
+	e.ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_offset = offsetof(__typeof__(e), code),
+				.p_paddr = 0x200000, .p_filesz = 16, .p_memsz = 16 };
+	e.ph[1] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = offsetof(__typeof__(e), note),
+				.p_filesz = sizeof(e.note) };
+	e.note.namesz = 4, e.note.descsz = 8, e.note.type = 18; /* 8-byte address, as Linux */
+	memcpy(e.note.name, "Xen", 4);
+	e.note.entry = 0x200040;
+	struct boot_info bi;
+	cr_assert_eq(loader_load(&gm, (uint8_t *)&e, sizeof(e), "v", BOOT_AUTO, &bi, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(bi.has_pvh, 1);
+	cr_assert_eq(bi.mode, BOOT_PROTECTED);
+	cr_assert_eq(bi.entry, 0x200040);
+	cr_assert_eq(loader_load(&gm, (uint8_t *)&e, sizeof(e), "v", BOOT_LONG, &bi, err, sizeof(err)), 0);
+	cr_assert_eq(bi.mode, BOOT_LONG);
+	cr_assert_eq(bi.entry, 0x200100);
+}
