@@ -210,3 +210,23 @@ int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+/* ---- reading the mode back (for the trace and for diagnostics) ---- */
+
+/* The CPU mode from CR0.PE, EFER.LMA and the code segment's L and D bits: the same three
+ * facts the CPU itself uses to decide how to decode the next instruction. */
+uint8_t cpu_mode(const struct kvm_sregs *s)
+{
+	if (!(s->cr0 & CR0_PE))
+		return HVT_MODE_REAL;
+	if (s->efer & EFER_LMA)
+		return s->cs.l ? HVT_MODE_LONG : HVT_MODE_COMPAT;
+	return s->cs.db ? HVT_MODE_PROT32 : HVT_MODE_PROT16;
+}
+
+/* In protected mode the current privilege level is the RPL of CS (= SS.DPL); real mode
+ * has no privilege levels, and we report it as ring 0. */
+uint8_t cpu_cpl(const struct kvm_sregs *s)
+{
+	return (s->cr0 & CR0_PE) ? (s->cs.selector & 3) : 0;
+}

@@ -15,19 +15,18 @@
 #include "layout.h"
 #include "vm.h"
 
-/*
- * The CPU mode, read from registers the way the CPU itself decides it: CR0.PE (bit 0) clear is
- * real mode; EFER.LMA (bit 10, "long mode active") set is long mode, where CS.L chooses 64-bit
- * code or 32/16-bit "compatibility mode"; otherwise protected mode, where CS.D (db) chooses a
- * 32- or 16-bit default operand size. Textbook: chapter 2, section "CPU modes".
- */
+/* The mode in words a student reads in the SDM. cpu_mode (hv/cpu.c) reads it from CR0.PE,
+ * EFER.LMA and the CS L/D bits, the way the CPU itself decides. Textbook: chapter 2, section
+ * "CPU modes". */
 static const char *mode_words(const struct kvm_sregs *s)
 {
-	if (!(s->cr0 & 1))
-		return "real mode";
-	if (s->efer & (1u << 10))
-		return s->cs.l ? "long mode (64-bit)" : "compatibility mode";
-	return s->cs.db ? "protected mode (32-bit)" : "protected mode (16-bit)";
+	switch (cpu_mode(s)) {
+	case HVT_MODE_REAL: return "real mode";
+	case HVT_MODE_LONG: return "long mode (64-bit)";
+	case HVT_MODE_COMPAT: return "compatibility mode";
+	case HVT_MODE_PROT32: return "protected mode (32-bit)";
+	default: return "protected mode (16-bit)";
+	}
 }
 
 /* Read first: rip (where it died), cr2 (the last page-fault address), and the IDT: "idt 0x0+0"
@@ -41,7 +40,7 @@ static void print_registers(struct vm *vm)
 		return;
 	}
 	/* CPL is the low two bits of CS in protected and long mode; real mode has no rings. */
-	unsigned cpl = (s.cr0 & 1) ? (s.cs.selector & 3u) : 0;
+	unsigned cpl = cpu_cpl(&s);
 	fprintf(stderr, "  cpu   %s, CPL %u, rip 0x%llx, rsp 0x%llx, rflags 0x%llx\n",
 		mode_words(&s), cpl, (unsigned long long)r.rip, (unsigned long long)r.rsp,
 		(unsigned long long)r.rflags);

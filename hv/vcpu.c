@@ -35,24 +35,6 @@
 
 #define RFLAGS_IF (1u << 9) /* interrupt flag: the CPU accepts maskable interrupts */
 
-/* ---- what mode and ring the guest was in (for the trace) ---- */
-
-static uint8_t mode_of(const struct kvm_sregs *s)
-{
-	if (!(s->cr0 & 1))
-		return HVT_MODE_REAL;
-	if (s->efer & (1u << 10)) /* EFER.LMA: long mode is active */
-		return s->cs.l ? HVT_MODE_LONG : HVT_MODE_COMPAT;
-	return s->cs.db ? HVT_MODE_PROT32 : HVT_MODE_PROT16;
-}
-
-/* In protected mode the current privilege level is the RPL of CS (= SS.DPL); real mode is
- * always ring 0 for our purposes. */
-static uint8_t cpl_of(const struct kvm_sregs *s)
-{
-	return (s->cr0 & 1) ? (s->cs.selector & 3) : 0;
-}
-
 /*
  * Guest rip, mode and CPL at this exit. With KVM_CAP_SYNC_REGS, KVM already copied the
  * registers into kvm_run (no extra system call); otherwise ask with two ioctls.
@@ -71,8 +53,8 @@ static void guest_state(struct vm *vm, struct hvt_record *r)
 		return;
 	}
 	r->rip = rp->rip;
-	r->mode = mode_of(sp);
-	r->cpl = cpl_of(sp);
+	r->mode = cpu_mode(sp);
+	r->cpl = cpu_cpl(sp);
 }
 
 /* ---- trace helpers: one line per transition keeps the loop readable ---- */

@@ -84,6 +84,9 @@ void vm_destroy(struct vm *vm);
 
 /* cpu.c: put the vCPU into the start state for the boot mode (textbook ch. 2 "CPU modes"). */
 int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen);
+/* The guest's CPU mode (enum hvt_mode) and privilege level, read from its registers. */
+uint8_t cpu_mode(const struct kvm_sregs *s);
+uint8_t cpu_cpl(const struct kvm_sregs *s);
 
 /* vcpu.c: the exit loop, run on the vCPU thread. */
 void *vcpu_thread_main(void *arg);

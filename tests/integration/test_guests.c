@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "harness.h"
+#include "hostinfo.h"
 #include "layout.h"
 #include "trace.h"
 
@@ -157,6 +158,18 @@ Test(guests, exits_guest_causes_exactly_the_documented_exits)
 	cr_assert_eq(count_kind(&tf, HVT_RUN_RETURN), 251);
 	cr_assert_eq(count_kind(&tf, HVT_RUN_CALL), 251);
 	cr_assert_eq(count_kind(&tf, HVT_ENTRY), 251);
+	/* Where the kernel has binary stats (KVM_CAP_BINARY_STATS_FD), KVM's own "exits"
+	 * counter is recorded, and it counts at least every exit hv saw. */
+	struct host_info hi;
+	hostinfo_probe(&hi);
+	if (hi.cap_binary_stats_fd) {
+		const struct hvt_record *c = NULL;
+		for (uint64_t i = 0; i < tf.count; i++)
+			if (tf.records[i].kind == HVT_COUNTER && tf.records[i].addr == HVT_C_EXITS)
+				c = &tf.records[i];
+		cr_assert_not_null(c, "no 'exits' counter in the trace");
+		cr_assert_geq(c->data, 251);
+	}
 	/* and in this order: run-call, entry, then per exit: exit, run-return (run-call, entry
 	 * unless it was the last); the transitions carry the rip of the exit they follow */
 	cr_assert_eq(tf.records[0].kind, HVT_RUN_CALL);
