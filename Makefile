@@ -6,7 +6,7 @@
 #   make test       deps + build + every test (unit, then integration under KVM)
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace
-#   make fuzz-trace libFuzzer on the trace reader (FUZZ_SECONDS=30)
+#   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
 #
 # Host code is C11 with -Wall -Wextra -Werror. Guests are built by the same host gcc in
 # freestanding mode (no cross compiler), see guest/guest.mk.

@@ -3,6 +3,7 @@
 #   make -f tests/fuzz/fuzz.mk fuzz-trace              build, then fuzz trace_parse for 30 s
 #   make -f tests/fuzz/fuzz.mk fuzz-trace FUZZ_SECONDS=600
 #   make -f tests/fuzz/fuzz.mk fuzz-trace-corpus       regenerate the seed traces
+#   make fuzz-loader                                   fuzz the guest loader (seeds: build/guest)
 #
 # Can also be included from the top-level Makefile (`include tests/fuzz/fuzz.mk`): every
 # variable here has a FUZZ_ prefix so nothing clashes. Needs clang and its libFuzzer runtime
@@ -38,3 +39,17 @@ $(FUZZ_OUT)/gen_trace_corpus: tests/fuzz/gen_trace_corpus.c hv/trace.c hv/trace.
 fuzz-trace-corpus: $(FUZZ_OUT)/gen_trace_corpus
 	@mkdir -p tests/fuzz/corpus/trace
 	$(FUZZ_OUT)/gen_trace_corpus tests/fuzz/corpus/trace
+
+# ---- the guest loader (raw binaries, ELF32/ELF64, PVH notes) ----
+FUZZ_LOADER_SRCS := tests/fuzz/fuzz_loader.c hv/loader.c hv/guestmem.c
+
+.PHONY: fuzz-loader
+$(FUZZ_OUT)/fuzz_loader: $(FUZZ_LOADER_SRCS) hv/loader.h hv/guestmem.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_LOADER_SRCS)
+
+# Seeds: the real guests, so the fuzzer starts from valid ELF and raw files.
+fuzz-loader: $(FUZZ_OUT)/fuzz_loader guests
+	@mkdir -p $(FUZZ_OUT)/corpus-loader
+	$(FUZZ_OUT)/fuzz_loader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus-loader build/guest
