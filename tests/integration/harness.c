@@ -57,16 +57,17 @@ void cmd_exec(struct hv_result *res, const char *const *argv)
 	pid_t pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		/* Standard input is /dev/null, whatever the test runner had (CI may have none):
-		 * QEMU's -serial stdio, for one, fails on a closed descriptor 0. */
-		int in = open("/dev/null", O_RDONLY);
-		if (in >= 0 && in != 0) {
-			dup2(in, 0);
-			close(in);
-		}
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
 		close(po[0]), close(pe[0]), close(po[1]), close(pe[1]);
+		/* Standard input is /dev/null, whatever the test runner had (CI may have none):
+		 * QEMU's -serial stdio, for one, fails on a closed descriptor 0. Done last, as a
+		 * pipe end may have been given descriptor 0 if the runner had none. */
+		int in = open("/dev/null", O_RDONLY);
+		if (in > 0) {
+			dup2(in, 0);
+			close(in);
+		}
 		execvp(argv[0], (char *const *)argv);
 		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
