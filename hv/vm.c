@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,11 +32,15 @@
 #include "vm.h"
 
 /* One-line error, then the exit status that goes with it. */
-static int fail(int status, const char *fmt, const char *a, const char *b)
+__attribute__((format(printf, 2, 3)))
+static int fail(int status, const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
 	fprintf(stderr, "hv: ");
-	fprintf(stderr, fmt, a, b);
+	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	va_end(ap);
 	return status;
 }
 
@@ -61,7 +66,7 @@ static int open_kvm(struct vm *vm)
 	hostinfo_probe(&vm->host);
 	vm->kvm_fd = hostinfo_open_kvm(err, sizeof(err));
 	if (vm->kvm_fd < 0)
-		return fail(HV_EXIT_HOST, "%s%s", err, "");
+		return fail(HV_EXIT_HOST, "%s", err);
 	/*
 	 * KVM_CREATE_VM allocates a `struct kvm` (memory slots, MMU state, later the vCPUs) and
 	 * returns it as a descriptor: an empty machine of the default x86 type (0). It belongs
@@ -71,8 +76,8 @@ static int open_kvm(struct vm *vm)
 	 */
 	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
-		return fail(HV_EXIT_HOST, "KVM_CREATE_VM failed: %s%s", strerror(errno),
-			    " (is another hypervisor holding VT-x/AMD-V? try 'hv doctor')");
+		return fail(HV_EXIT_HOST, "KVM_CREATE_VM failed: %s (is another hypervisor holding "
+			    "VT-x/AMD-V? try 'hv doctor')", strerror(errno));
 	/*
 	 * KVM_SET_TSS_ADDR: an Intel quirk that shows through the API. Without the VT-x feature
 	 * "unrestricted guest" (before Westmere, 2010, or a nested host hiding it) VMX non-root
@@ -101,8 +106,8 @@ static int add_ram(struct vm *vm, uint32_t mib)
 	void *host = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (host == MAP_FAILED)
-		return fail(HV_EXIT_HOST, "cannot allocate guest RAM: %s%s", strerror(errno),
-			    " (use a smaller --mem)");
+		return fail(HV_EXIT_HOST, "cannot allocate guest RAM: %s (use a smaller --mem)",
+			    strerror(errno));
 	/* hv's own slot table: gm_ptr checks each guest address *hv* follows against it. */
 	vm->mem.slots[0] = (struct gm_slot){ .gpa = 0, .size = size, .host = host };
 	vm->mem.nslots = 1;
@@ -121,7 +126,7 @@ static int add_ram(struct vm *vm, uint32_t mib)
 		.userspace_addr = (uint64_t)(uintptr_t)host,
 	};
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-		return fail(HV_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION failed: %s%s", strerror(errno), "");
+		return fail(HV_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
 	return 0;
 }
 
@@ -134,7 +139,7 @@ static int set_cpuid(struct vm *vm)
 	enum { N = 128 };
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + N * sizeof(struct kvm_cpuid_entry2));
 	if (!c)
-		return fail(HV_EXIT_HOST, "out of memory%s%s", "", "");
+		return fail(HV_EXIT_HOST, "out of memory");
 	/*
 	 * KVM_GET_SUPPORTED_CPUID: every leaf this KVM can present (the CPU's features, minus
 	 * what it cannot virtualize, plus what it emulates). KVM sets nent to the count (75 in
@@ -152,7 +157,7 @@ static int set_cpuid(struct vm *vm)
 		rc = ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c);
 	free(c);
 	if (rc < 0)
-		return fail(HV_EXIT_HOST, "setting the guest CPUID failed: %s%s", strerror(errno), "");
+		return fail(HV_EXIT_HOST, "setting the guest CPUID failed: %s", strerror(errno));
 	return 0;
 }
 
@@ -165,7 +170,7 @@ static int add_vcpu(struct vm *vm)
 {
 	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0)
-		return fail(HV_EXIT_HOST, "KVM_CREATE_VCPU failed: %s%s", strerror(errno), "");
+		return fail(HV_EXIT_HOST, "KVM_CREATE_VCPU failed: %s", strerror(errno));
 	/*
 	 * kvm_run is the mailbox between KVM and hv: after KVM_RUN returns, exit_reason and the
 	 * union after it say why (port, address, data); before the next KVM_RUN hv leaves its
@@ -175,13 +180,13 @@ static int add_vcpu(struct vm *vm)
 	 */
 	int size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (size < (int)sizeof(struct kvm_run))
-		return fail(HV_EXIT_HOST, "KVM_GET_VCPU_MMAP_SIZE failed: %s%s", strerror(errno), "");
+		return fail(HV_EXIT_HOST, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
 	vm->run_size = (size_t)size;
 	/* MAP_SHARED on the vCPU fd: these are the kernel's own pages, not a copy. */
 	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
 	if (vm->run == MAP_FAILED) {
 		vm->run = NULL;
-		return fail(HV_EXIT_HOST, "cannot map kvm_run: %s%s", strerror(errno), "");
+		return fail(HV_EXIT_HOST, "cannot map kvm_run: %s", strerror(errno));
 	}
 	/* -1 before Linux 5.14: the trace then simply has no counter records. */
 	vm->stats_fd = kvmstats_open(vm->vcpu_fd);
@@ -203,14 +208,14 @@ static int add_devices(struct vm *vm)
 	vm->exitdev = exitdev_create(&vm->stop);
 	vm->testdev = testdev_create();
 	if (!vm->uart || !vm->debugcon || !vm->exitdev || !vm->testdev)
-		return fail(HV_EXIT_HOST, "out of memory creating devices%s%s", "", "");
+		return fail(HV_EXIT_HOST, "out of memory creating devices");
 	int rc = bus_register(&vm->bus, BUS_PIO, HV_PORT_UART0, UART_LEN, &uart_ops, vm->uart);
 	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_DEBUGCON, DEBUGCON_LEN, &debugcon_ops, vm->debugcon);
 	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_EXIT, EXITDEV_LEN, &exitdev_ops, vm->exitdev);
 	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_TESTDEV, TESTDEV_PIO_LEN, &testdev_pio_ops, vm->testdev);
 	rc |= bus_register(&vm->bus, BUS_MMIO, HV_MMIO_TESTDEV, TESTDEV_MMIO_LEN, &testdev_mmio_ops, vm->testdev);
 	if (rc)
-		return fail(HV_EXIT_HOST, "device address map is inconsistent: %s%s", strerror(errno), "");
+		return fail(HV_EXIT_HOST, "device address map is inconsistent: %s", strerror(errno));
 	return 0;
 }
 
@@ -222,14 +227,14 @@ static int load_guest(struct vm *vm, const struct vm_options *opt)
 	size_t len;
 	uint8_t *img = loader_read_file(opt->guest_path, vm->mem.slots[0].size, &len, err, sizeof(err));
 	if (!img)
-		return fail(HV_EXIT_USAGE, "%s%s", err, "");
+		return fail(HV_EXIT_USAGE, "%s", err);
 	int rc = loader_load(&vm->mem, img, len, opt->guest_path, opt->mode, &vm->boot, err,
 			     sizeof(err));
 	free(img);
 	if (rc < 0)
-		return fail(HV_EXIT_USAGE, "%s%s", err, "");
+		return fail(HV_EXIT_USAGE, "%s", err);
 	if (cpu_setup(vm, opt->cmdline, err, sizeof(err)) < 0)
-		return fail(HV_EXIT_USAGE, "%s%s", err, "");
+		return fail(HV_EXIT_USAGE, "%s", err);
 	return 0;
 }
 
@@ -244,11 +249,17 @@ static int open_trace(struct vm *vm, const struct vm_options *opt)
 	vm->trace = trace_create(opt->trace_path, vm->host.kind, base ? base + 1 : opt->guest_path,
 				 err, sizeof(err));
 	if (!vm->trace)
-		return fail(HV_EXIT_USAGE, "%s%s", err, "");
-	/* Before the first exit the guest stands where cpu_setup put it. */
-	vm->guest_rip = vm->boot.entry;
-	vm->guest_mode = vm->boot.mode == BOOT_REAL ? HVT_MODE_REAL :
-			 vm->boot.mode == BOOT_PROTECTED ? HVT_MODE_PROT32 : HVT_MODE_LONG;
+		return fail(HV_EXIT_USAGE, "%s", err);
+	/* Before the first exit the guest stands where cpu_setup put it: read it back from the
+	 * vCPU, so the first trace events show what KVM really holds. */
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0 &&
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) == 0) {
+		vm->guest_rip = regs.rip;
+		vm->guest_mode = cpu_mode(&sregs);
+		vm->guest_cpl = cpu_cpl(&sregs);
+	}
 	/*
 	 * Without sync regs, each traced exit would cost KVM_GET_REGS and KVM_GET_SREGS, two
 	 * more trips into the kernel (textbook ch 3, "What an exit costs"). kvm_dirty_regs stays
@@ -399,7 +410,7 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	kvmstats_read(vm->stats_fd, &before);
 
 	if (start_vcpu(vm) != 0)
-		return fail(HV_EXIT_HOST, "cannot start the vCPU thread%s%s", "", "");
+		return fail(HV_EXIT_HOST, "cannot start the vCPU thread");
 	wait_vcpu(vm, opt->timeout_s);
 	/* Only now that the vCPU thread is gone: the console has no lock. */
 	console_flush(&vm->console);

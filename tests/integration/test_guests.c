@@ -205,7 +205,21 @@ Test(guests, exits_guest_scales_with_loops)
 	trace_free(&tf);
 }
 
-/* `hv trace stats` shows the same numbers, grouped like perf kvm stat. */
+/* The count column of the stats row that starts with `prefix` (columns split by spaces). */
+static long stats_row_count(const char *out, const char *prefix)
+{
+	for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		while (*line == ' ')
+			line++;
+		size_t n = strlen(prefix);
+		if (strncmp(line, prefix, n) == 0 && line[n] == ' ')
+			return strtol(line + n, NULL, 10);
+	}
+	return -1;
+}
+
+/* `hv trace stats` shows the same numbers, grouped like perf kvm stat. 10 loops:
+ * io = 40 OUT + 30 IN + 1 exit OUT = 71, mmio = 20 writes + 10 reads = 30, total 101. */
 Test(guests, trace_stats_reports_counts_by_reason_and_port)
 {
 	require_kvm();
@@ -216,10 +230,12 @@ Test(guests, trace_stats_reports_counts_by_reason_and_port)
 	cr_assert_eq(r.status, 1, "stderr: %s", r.err);
 	hv_exec(&r, (const char *[]){ "trace", "stats", t, NULL });
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
-	/* 10 loops: io = 40 + 30 + 1 = 71, mmio = 30 */
-	cr_assert(strstr(r.out, "io") && strstr(r.out, "71"), "%s", r.out);
-	cr_assert(strstr(r.out, "mmio") && strstr(r.out, "30"), "%s", r.out);
-	cr_assert(strstr(r.out, "0x0500") || strstr(r.out, "0x500"), "%s", r.out);
+	cr_assert_eq(stats_row_count(r.out, "io"), 71, "%s", r.out);
+	cr_assert_eq(stats_row_count(r.out, "mmio"), 30, "%s", r.out);
+	cr_assert_eq(stats_row_count(r.out, "total"), 101, "%s", r.out);
+	/* by port/address: "io   0x0500     out   40 ..." */
+	cr_assert(strstr(r.out, "io   0x0500     out          40 "), "%s", r.out);
+	cr_assert(strstr(r.out, "io   0x0500     in           30 "), "%s", r.out);
 }
 
 Test(guests, trace_dump_prints_one_line_per_event)
