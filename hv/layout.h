@@ -21,6 +21,8 @@
  *   0x0008_0000  initial stack top for raw 32/64-bit binaries (guests usually set their own)
  *   0x0010_0000  raw 32/64-bit binaries load and start here (1 MiB, where PVH kernels live)
  *   0xD000_0000  MMIO window: devices live here, never RAM (RAM is capped below it)
+ *   0xD000_0000    test device (one page)
+ *   0xD000_1000    virtio-mmio transport of the virtio-blk disk (0x200 bytes, IRQ 5)
  *   0xFFFB_D000  three pages KVM needs on Intel for real-mode emulation (KVM_SET_TSS_ADDR)
  */
 #ifndef HV_LAYOUT_H
@@ -54,6 +56,30 @@
 #define HV_PORT_EXIT       0xF4u  /* like QEMU's isa-debug-exit: OUT ends the VM */
 #define HV_PORT_TESTDEV    0x500u /* test port device used by the 'exits' guest, 4 ports */
 #define HV_MMIO_TESTDEV    (HV_MMIO_BASE + 0x0000u) /* test MMIO device, one 4 KiB page */
+
+/*
+ * The two disk controllers (textbook chapter 4 "Two I/O paths"). A disk is attached to one of
+ * them (hv run --disk-path legacy|virtio).
+ *
+ * Legacy: the primary ATA/IDE channel of every PC since the IBM AT, at the ports Linux,
+ * QEMU's "-M pc" and real chipsets use: command block 0x1F0-0x1F7, control block 0x3F6, IRQ 14.
+ *
+ * virtio: one virtio-mmio transport (virtio 1.x, register layout version 2). A guest cannot
+ * probe for MMIO devices, so hv tells it where the device is on the boot command line, in the
+ * form Linux's virtio_mmio driver parses: "virtio_mmio.device=<size>@<base>:<irq>", here
+ * "virtio_mmio.device=512@0xd0001000:5". The IRQ number is an ISA/IOAPIC pin.
+ */
+#define HV_PORT_ATA_CMD    0x1F0u /* 8 ports: data, error/features, count, LBA 0-23, drive, status/command */
+#define HV_PORT_ATA_CTL    0x3F6u /* 1 port: alternate status / device control */
+#define HV_IRQ_ATA         14u
+#define HV_MMIO_VIRTIO_BLK (HV_MMIO_BASE + 0x1000u)
+#define HV_VIRTIO_MMIO_LEN 0x200u /* registers 0x000-0x0FF, device config 0x100-0x1FF */
+#define HV_IRQ_VIRTIO_BLK  5u
+
+/* The scratch disk hv creates when --disk-path is given without --disk: an unlinked temporary
+ * file of this size (2048 sectors) that vanishes when hv exits. */
+#define HV_SCRATCH_DISK_MIB 1u
+#define HV_SECTOR_SIZE      512u
 
 /*
  * The hvlab boot header: the first 16 bytes of a raw guest binary (.bin) may be

@@ -33,7 +33,8 @@
 #include <stdio.h>
 
 #define HVT_MAGIC       "HVLTRACE"
-#define HVT_VERSION     1u
+#define HVT_VERSION     2u /* 2 added HVT_VQ and HVT_DISK; version 1 files are read too */
+#define HVT_VERSION_MIN 1u
 #define HVT_HEADER_SIZE 128u
 #define HVT_RECORD_SIZE 64u
 
@@ -45,7 +46,9 @@ enum hvt_kind {
 	HVT_ENTRY = 4,       /* VM entry: KVM (root, ring 0) -> guest (non-root) */
 	HVT_COUNTER = 5,     /* a KVM statistic over the whole run: addr = enum hvt_counter, data = value */
 	HVT_GUEST_ERROR = 6, /* the guest did something a device refused: addr/data say what */
-	HVT_KIND_MAX = 6
+	HVT_VQ = 7,          /* one step of a virtio device working on its queue (enum hvt_vq_op) */
+	HVT_DISK = 8,        /* backend I/O on the disk image file (enum hvt_disk_op) */
+	HVT_KIND_MAX = 8
 };
 
 /*
@@ -94,6 +97,107 @@ enum hvt_host_kind {
 				   instant it can observe (KVM_RUN return or call) */
 #define HVT_F_UNCLAIMED    0x4u /* no device owns this port/address */
 #define HVT_F_STRING       0x8u /* string I/O (INS/OUTS), count > 1 possible */
+#define HVT_F_EVENTFD      0x10u /* HVT_VQ: the doorbell came through an ioeventfd: KVM
+				    signalled it in the kernel, no exit reached hv */
+#define HVT_F_ERROR        0x20u /* HVT_DISK: the host system call failed; data = errno */
+
+/* HVT_VQ and HVT_DISK records written by a device's I/O thread (--ioeventfd), not a vCPU. */
+#define HVT_VCPU_IOTHREAD 0xFFFFu
+
+/*
+ * HVT_VQ: what a virtio device does, step by step (textbook chapter 4, "One request, step by
+ * step"). Field use per op; `size` is always the queue index, `arg` shares the rip field
+ * (device steps have no guest instruction of their own):
+ *
+ *   op            addr                    data                     count       arg
+ *   NOTIFY        notify register (gpa)   queue index written      -           -
+ *   READY         descriptor table (gpa)  driver area (avail, gpa) queue size  device area (used)
+ *   STATUS        -                       new device status        -           old status
+ *   AVAIL_IDX     avail.idx (gpa)         avail.idx read           last_avail  -
+ *   AVAIL_ENTRY   avail.ring[slot] (gpa)  head descriptor index    slot        -
+ *   DESC          desc.addr (buffer gpa)  desc.len                 desc index  flags | next << 16
+ *   REQUEST       sector                  data bytes               head        request type
+ *   USED_ELEM     used.ring[slot] (gpa)   len written              slot        id (head)
+ *   USED_IDX      used.idx (gpa)          new used.idx             -           -
+ *   IRQ_RAISE     -                       InterruptStatus bits     -           -
+ *   IRQ_SUPPRESS  -                       why (enum hvt_irq_why)   -           -
+ *   ERROR         address involved        enum hvt_vq_error        index       detail value
+ *   RESET         -                       -                        -           -
+ */
+enum hvt_vq_op {
+	HVT_VQ_NOTIFY = 1,
+	HVT_VQ_READY = 2,
+	HVT_VQ_STATUS = 3,
+	HVT_VQ_AVAIL_IDX = 4,
+	HVT_VQ_AVAIL_ENTRY = 5,
+	HVT_VQ_DESC = 6,
+	HVT_VQ_REQUEST = 7,
+	HVT_VQ_USED_ELEM = 8,
+	HVT_VQ_USED_IDX = 9,
+	HVT_VQ_IRQ_RAISE = 10,
+	HVT_VQ_IRQ_SUPPRESS = 11,
+	HVT_VQ_ERROR = 12,
+	HVT_VQ_RESET = 13,
+	HVT_VQ_OP_MAX = 13
+};
+
+/* Why no interrupt followed a used-ring update. */
+enum hvt_irq_why {
+	HVT_IRQ_NO_INTERRUPT_FLAG = 1, /* the driver set VIRTQ_AVAIL_F_NO_INTERRUPT: it polls */
+	HVT_IRQ_NO_LINE = 2,           /* the machine has no interrupt line wired (polling only) */
+};
+
+/*
+ * Every validation failure a virtio device can report, named after the hostile-guest checklist
+ * row it defends (../shared/reference/hostile-guest-checklist.md). NEEDS_RESET means the
+ * device set DEVICE_NEEDS_RESET in its status and stops the queue until the driver resets it.
+ */
+enum hvt_vq_error {
+	HVT_VQE_BAD_WIDTH = 1,      /* T1 register access not 4 bytes (config: 1/2/4/8 ok) */
+	HVT_VQE_BAD_OFFSET = 2,     /* T1/T2 unaligned or beyond the register file/config */
+	HVT_VQE_BAD_QUEUE = 3,      /* T3 QueueSel/QueueNotify names no queue */
+	HVT_VQE_QUEUE_SIZE = 4,     /* T4 QueueNum 0, not a power of 2, or > QueueNumMax */
+	HVT_VQE_RING_ADDR = 5,      /* T5 ring misaligned or not entirely in RAM */
+	HVT_VQE_STATUS = 6,         /* T6 device status transition refused */
+	HVT_VQE_FEATURES = 7,       /* T6 driver acked features the device did not offer */
+	HVT_VQE_LATE_WRITE = 8,     /* T7 queue/feature register written when not allowed */
+	HVT_VQE_NOT_LIVE = 9,       /* T8 notify before DRIVER_OK or to a queue not ready */
+	HVT_VQE_AVAIL_IDX = 10,     /* Q1 avail.idx moved more than the queue size: NEEDS_RESET */
+	HVT_VQE_HEAD = 11,          /* Q2 head index >= queue size: NEEDS_RESET */
+	HVT_VQE_NEXT = 12,          /* Q3 desc.next >= queue size */
+	HVT_VQE_LOOP = 13,          /* Q4 chain longer than the queue size (a loop) */
+	HVT_VQE_CHAIN_LEN = 14,     /* Q5 total length of a chain overflows 32 bits */
+	HVT_VQE_BUFFER = 15,        /* Q6 buffer not entirely inside guest RAM */
+	HVT_VQE_ORDER = 16,         /* Q7 device-readable descriptor after a writable one */
+	HVT_VQE_INDIRECT = 17,      /* Q9 VIRTQ_DESC_F_INDIRECT, which is not offered */
+	HVT_VQE_DUP_HEAD = 18,      /* Q10 a head already in flight submitted again */
+	HVT_VQE_BLK_HEADER = 19,    /* B1 request header missing, short, or device-writable */
+	HVT_VQE_BLK_STATUS = 20,    /* B2 no device-writable status byte at the end */
+	HVT_VQE_BLK_RANGE = 21,     /* B3 sector range beyond the capacity: IOERR */
+	HVT_VQE_BLK_LENGTH = 22,    /* B4 data length not a multiple of 512: IOERR */
+	HVT_VQE_BLK_DIRECTION = 23, /* B5 data buffer direction wrong for the request */
+	HVT_VQE_BLK_UNSUPP = 24,    /* B6/B10 request type not supported: UNSUPP */
+	HVT_VQE_BLK_FLUSH = 25,     /* B7 FLUSH with a sector or data: IOERR */
+	HVT_VQE_BLK_GET_ID = 26,    /* B8 GET_ID buffer not 20 bytes: IOERR */
+	HVT_VQE_BLK_READ_ONLY = 27, /* B9 write to a read-only disk: IOERR */
+	HVT_VQE_BLK_IO = 28,        /* backend read/write/flush failed: IOERR */
+	HVT_VQE_RING_ACCESS = 29,   /* a ring element could not be read/written (not RAM) */
+	HVT_VQE_MAX = 29
+};
+
+/*
+ * HVT_DISK: one system call on the image file, by either controller. `size` = enum
+ * hvt_disk_dev, addr = byte offset in the image, data = bytes (or errno with HVT_F_ERROR),
+ * duration_ns = time spent in the call, count = the virtio request's head (0 for ATA),
+ * arg = the cache mode (enum disk_cache, hv/disk.h).
+ */
+enum hvt_disk_op {
+	HVT_DISK_READ = 1,  /* pread */
+	HVT_DISK_WRITE = 2, /* pwrite */
+	HVT_DISK_FLUSH = 3, /* fdatasync (or nothing in cache=unsafe: data = 0) */
+	HVT_DISK_OP_MAX = 3
+};
+enum hvt_disk_dev { HVT_DISK_ATA = 1, HVT_DISK_VIRTIO = 2 };
 
 /* Statistics KVM keeps per vCPU (binary stats fd); only these names are recorded. */
 enum hvt_counter {
@@ -117,14 +221,18 @@ struct hvt_record {
 	uint64_t time_ns;     /*  8: CLOCK_MONOTONIC nanoseconds since recording started */
 	uint16_t vcpu;        /* 16 */
 	uint8_t kind;         /* 18: enum hvt_kind */
-	uint8_t reason;       /* 19: enum hvt_reason (HVT_EXIT), else 0 */
+	uint8_t reason;       /* 19: enum hvt_reason (HVT_EXIT), enum hvt_vq_op (HVT_VQ),
+				 enum hvt_disk_op (HVT_DISK), else 0 */
 	uint8_t size;         /* 20: access size in bytes (1, 2, 4, 8) */
 	uint8_t cpl;          /* 21: guest CPL (0-3) at the event */
 	uint8_t mode;         /* 22: enum hvt_mode */
 	uint8_t reserved;     /* 23: zero */
 	uint64_t addr;        /* 24: port or guest-physical address; counter id for HVT_COUNTER */
 	uint64_t data;        /* 32: value written or read (first element for string I/O) */
-	uint64_t rip;         /* 40: guest instruction pointer */
+	union {
+		uint64_t rip; /* 40: guest instruction pointer */
+		uint64_t arg; /* 40: HVT_VQ/HVT_DISK: a second argument (table above) */
+	};
 	uint32_t count;       /* 48: repetitions for string I/O, else 1 */
 	uint32_t flags;       /* 52: HVT_F_* */
 	uint64_t duration_ns; /* 56: HVT_EXIT: time hv spent handling it (KVM_RUN return to the
@@ -140,9 +248,10 @@ struct trace_writer;
 /* Create FILE. On failure returns NULL and puts a one-line reason in err. */
 struct trace_writer *trace_create(const char *path, enum hvt_host_kind host, const char *guest,
 				  char *err, size_t errlen);
-/* Append one record; seq is assigned here. Buffered: no system call per record. */
+/* Append one record; seq is assigned here. Buffered: no system call per record. Thread-safe:
+ * the vCPU thread and a device's I/O thread may emit at the same time. t = NULL: no-op. */
 void trace_emit(struct trace_writer *t, struct hvt_record *rec);
-/* Monotonic nanoseconds since the writer was created (the time_ns of a record). */
+/* Monotonic nanoseconds since the writer was created (the time_ns of a record); 0 if t is NULL. */
 uint64_t trace_now(const struct trace_writer *t);
 /* Flush and close. Returns 0, or -1 with a reason in err (disk full, ...). */
 int trace_close(struct trace_writer *t, char *err, size_t errlen);
@@ -177,6 +286,18 @@ const char *hvt_reason_name(unsigned reason);
 const char *hvt_mode_name(unsigned mode);
 const char *hvt_host_name(unsigned host);
 const char *hvt_counter_name(unsigned counter); /* KVM's stat name, e.g. "io_exits" */
+const char *hvt_vq_op_name(unsigned op);          /* "notify", "desc", ... */
+const char *hvt_vq_error_name(unsigned err);      /* "Q4-loop", ... */
+const char *hvt_disk_op_name(unsigned op);        /* "read", "write", "flush" */
+
+/* A device event (HVT_VQ or HVT_DISK) stamped with the writer's clock. Used by devices, which
+ * never see the exit loop. t = NULL: nothing happens. */
+void trace_device(struct trace_writer *t, uint8_t kind, uint8_t op, uint8_t queue, uint64_t addr,
+		  uint64_t data, uint32_t count, uint64_t arg);
+/* The vcpu field of records this thread emits from now on through trace_device (a vCPU index,
+ * or HVT_VCPU_IOTHREAD for a device's I/O thread). Default 0. */
+void trace_set_thread_id(uint16_t id);
+uint16_t trace_thread_id(void);
 
 /* `hv trace stats|dump`: print a loaded trace. json: one JSON object per line. */
 void trace_print_stats(FILE *out, const struct trace_file *tf);

@@ -63,17 +63,25 @@ static const char *tmp_path(char *buf, size_t len, const char *name)
 
 /*
  * Record i with every field distinct and derived from i, all values legal: kinds cycle
- * through 1..6, reasons through 0..10, modes through 0..5. addr/data/rip use the high bits
+ * through 1..8, reasons through the range of each kind, modes through 0..5. addr/data/rip use the high bits
  * so a reader that dropped the upper 32 bits would fail.
  */
+/* The largest valid `reason` of a kind: it means an exit reason, a virtqueue step or a disk
+ * operation depending on the kind (trace.h). */
+static unsigned reason_max(unsigned kind)
+{
+	return kind == HVT_VQ ? HVT_VQ_OP_MAX : kind == HVT_DISK ? HVT_DISK_OP_MAX : HVT_REASON_MAX;
+}
+
 static struct hvt_record rec_make(uint64_t i)
 {
+	unsigned kind = 1 + i % HVT_KIND_MAX;
 	return (struct hvt_record){
 		.seq = 999, /* must be overwritten by trace_emit */
 		.time_ns = 1000 + i * 7,
 		.vcpu = (uint16_t)(0x100 + i % 3),
-		.kind = (uint8_t)(1 + i % HVT_KIND_MAX),
-		.reason = (uint8_t)(i % (HVT_REASON_MAX + 1)),
+		.kind = (uint8_t)kind,
+		.reason = (uint8_t)(i % (reason_max(kind) + 1)),
 		.size = (uint8_t)(1u << (i % 4)),
 		.cpl = (uint8_t)(i % 4),
 		.mode = (uint8_t)(i % (HVT_MODE_MAX + 1)),
@@ -203,7 +211,7 @@ Test(trace, header_fields_read_back)
 	struct trace_file tf;
 	char err[256];
 	cr_assert_eq(trace_load(p, &tf, err, sizeof err), 0, "%s", err);
-	cr_assert_eq(tf.header.version, 1);
+	cr_assert_eq(tf.header.version, HVT_VERSION);
 	cr_assert_eq(tf.header.host_kind, HVT_HOST_SVM);
 	/* Only the basename of "/some/dir/guest.bin" is stored. */
 	cr_assert_str_eq(tf.header.guest, "guest.bin");
@@ -223,7 +231,7 @@ Test(trace, header_and_record_bytes_are_little_endian_at_documented_offsets)
 	uint8_t *b = trace_bytes(2, &len);
 	cr_assert_eq(len, 128 + 2 * 64);
 	cr_assert_eq(memcmp(b, "HVLTRACE", 8), 0);
-	cr_assert_eq(le32_at(b + 8), 1);   /* version */
+	cr_assert_eq(le32_at(b + 8), 2);   /* version */
 	cr_assert_eq(le32_at(b + 12), 64); /* record_size */
 	cr_assert_eq(le32_at(b + 16), 128); /* header_size */
 	cr_assert_eq(le32_at(b + 20), HVT_HOST_SVM);
@@ -236,8 +244,8 @@ Test(trace, header_and_record_bytes_are_little_endian_at_documented_offsets)
 	cr_assert_eq(le64_at(r + 8), 1007);          /* time_ns = 1000 + 1*7 */
 	cr_assert_eq(r[16], 0x01);                   /* vcpu 0x101, low byte first */
 	cr_assert_eq(r[17], 0x01);
-	cr_assert_eq(r[18], 2);                      /* kind = 1 + 1 % 6 */
-	cr_assert_eq(r[19], 1);                      /* reason = 1 % 11 */
+	cr_assert_eq(r[18], 2);                      /* kind = 1 + 1 % 8 */
+	cr_assert_eq(r[19], 1);                      /* reason = 1 % 11 (an exit) */
 	cr_assert_eq(r[20], 2);                      /* size = 1 << 1 */
 	cr_assert_eq(r[21], 1);                      /* cpl */
 	cr_assert_eq(r[22], 1);                      /* mode */
@@ -406,12 +414,49 @@ Test(trace, rejects_bad_magic)
 	free(b);
 }
 
-Test(trace, rejects_version_2)
+Test(trace, rejects_version_3_and_0)
 {
 	size_t len;
 	uint8_t *b = trace_bytes(1, &len);
-	put32_at(b + 8, 2);
-	parse_rejects(b, len, "unknown version 2");
+	put32_at(b + 8, 3);
+	parse_rejects(b, len, "unknown version 3 (this program reads versions 1 to 2)");
+	put32_at(b + 8, 0);
+	parse_rejects(b, len, "unknown version 0");
+	free(b);
+}
+
+/* Version 2 only added record kinds, so a version 1 file still loads. */
+Test(trace, reads_version_1)
+{
+	size_t len;
+	uint8_t *b = trace_bytes(2, &len);
+	put32_at(b + 8, 1);
+	struct trace_file tf;
+	char err[256];
+	cr_assert_eq(trace_parse(b, len, &tf, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(tf.header.version, 1);
+	cr_assert_eq(tf.count, 2);
+	trace_free(&tf);
+	free(b);
+}
+
+/* `reason` has a range per kind: 3 is a valid exit reason and virtqueue step, not a disk op. */
+Test(trace, rejects_reason_out_of_range_for_its_kind)
+{
+	size_t len;
+	uint8_t *b = trace_bytes(2, &len);
+	uint8_t *r = b + 128 + 64 * 1;
+	r[18] = HVT_DISK;
+	r[19] = HVT_DISK_OP_MAX + 1;
+	parse_rejects(b, len, "record 1: unknown disk operation 4 (0..3)");
+	r[18] = HVT_VQ;
+	r[19] = HVT_VQ_OP_MAX + 1;
+	parse_rejects(b, len, "record 1: unknown virtqueue step 14 (0..13)");
+	r[19] = HVT_VQ_OP_MAX;
+	struct trace_file tf;
+	char err[256];
+	cr_assert_eq(trace_parse(b, len, &tf, err, sizeof err), 0, "%s", err);
+	trace_free(&tf);
 	free(b);
 }
 
@@ -456,7 +501,7 @@ Test(trace, rejects_unknown_kind)
 	size_t len;
 	uint8_t *b = trace_bytes(3, &len);
 	b[128 + 64 * 1 + 18] = HVT_KIND_MAX + 1;
-	parse_rejects(b, len, "record 1: unknown kind 7");
+	parse_rejects(b, len, "record 1: unknown kind 9");
 	b[128 + 64 * 1 + 18] = 0; /* 0 is not a kind either: kinds start at 1 */
 	parse_rejects(b, len, "record 1: unknown kind 0");
 	free(b);
@@ -514,7 +559,14 @@ Test(trace, names_match_the_spec_and_out_of_range_is_question_mark)
 	cr_assert_str_eq(hvt_kind_name(HVT_EXIT), "exit");
 	cr_assert_str_eq(hvt_kind_name(HVT_GUEST_ERROR), "guest-error");
 	cr_assert_str_eq(hvt_kind_name(0), "?");
-	cr_assert_str_eq(hvt_kind_name(7), "?");
+	cr_assert_str_eq(hvt_kind_name(HVT_VQ), "vq");
+	cr_assert_str_eq(hvt_kind_name(HVT_DISK), "disk");
+	cr_assert_str_eq(hvt_kind_name(9), "?");
+	cr_assert_str_eq(hvt_vq_op_name(HVT_VQ_DESC), "desc");
+	cr_assert_str_eq(hvt_vq_op_name(14), "?");
+	cr_assert_str_eq(hvt_vq_error_name(HVT_VQE_LOOP), "Q4-loop");
+	cr_assert_str_eq(hvt_vq_error_name(HVT_VQE_MAX + 1), "?");
+	cr_assert_str_eq(hvt_disk_op_name(HVT_DISK_FLUSH), "flush");
 	cr_assert_str_eq(hvt_reason_name(HVT_R_IO), "io");
 	cr_assert_str_eq(hvt_reason_name(HVT_R_SYSTEM_EVENT), "system-event");
 	cr_assert_str_eq(hvt_reason_name(11), "?");
