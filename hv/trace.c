@@ -696,7 +696,8 @@ const char *hvt_vq_error_name(unsigned err)
 		[HVT_VQE_BLK_DIRECTION] = "B5-direction",   [HVT_VQE_BLK_UNSUPP] = "B6-unsupported",
 		[HVT_VQE_BLK_FLUSH] = "B7-flush-args",      [HVT_VQE_BLK_GET_ID] = "B8-get-id-length",
 		[HVT_VQE_BLK_READ_ONLY] = "B9-read-only",   [HVT_VQE_BLK_IO] = "backend-io",
-		[HVT_VQE_RING_ACCESS] = "ring-access",
+		[HVT_VQE_RING_ACCESS] = "ring-access",      [HVT_VQE_DESC_FLAGS] = "Q9-unknown-flags",
+		[HVT_VQE_READ_ONLY] = "T2-read-only-config",
 	};
 	return NAME_OF(names, err);
 }

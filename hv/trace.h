@@ -182,7 +182,9 @@ enum hvt_vq_error {
 	HVT_VQE_BLK_READ_ONLY = 27, /* B9 write to a read-only disk: IOERR */
 	HVT_VQE_BLK_IO = 28,        /* backend read/write/flush failed: IOERR */
 	HVT_VQE_RING_ACCESS = 29,   /* a ring element could not be read/written (not RAM) */
-	HVT_VQE_MAX = 29
+	HVT_VQE_DESC_FLAGS = 30,    /* Q9 descriptor flag bits the split ring does not define */
+	HVT_VQE_READ_ONLY = 31,     /* T2 write to read-only device configuration space */
+	HVT_VQE_MAX = 31
 };
 
 /*
