@@ -20,7 +20,7 @@ GUEST_OBJCOPY ?= objcopy
 
 GUEST_OUT := build/guest
 GUEST_OBJ := $(GUEST_OUT)/obj
-GUEST_NAMES := hello16 hello32 hello64 modeswitch exits
+GUEST_NAMES := hello16 hello32 hello64 modeswitch exits diskio
 
 # -ffreestanding       no hosted libc assumptions (main is not special, no builtin printf)
 # -fno-pic -fno-pie    absolute addresses: the guest runs exactly where it is linked
@@ -113,6 +113,9 @@ GUEST_hello32_OBJS    := 32/entry32.o 32/hello32.o 32/uart.o
 GUEST_hello32_LD      := -m elf_i386 -T guest/pvh32.ld
 GUEST_exits_OBJS      := 32/entry32.o 32/exits.o 32/cmdline.o
 GUEST_exits_LD        := -m elf_i386 -T guest/pvh32.ld
+# diskio: one workload through the legacy ATA driver or the virtio-blk driver (textbook ch. 4)
+GUEST_diskio_OBJS     := 32/entry32.o 32/diskio.o 32/cmdline.o 32/uart.o 32/virtio_blk.o 32/ata.o
+GUEST_diskio_LD       := -m elf_i386 -T guest/pvh32.ld
 GUEST_hello64_OBJS    := 64/entry64.o 64/hello64.o 64/uart.o
 GUEST_hello64_LD      := -m elf_x86_64 -T guest/long64.ld
 GUEST_modeswitch_OBJS := ms/modeswitch.o ms/uart16.o ms/uart32.o ms/uart64.o

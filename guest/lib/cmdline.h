@@ -47,4 +47,39 @@ const char *startinfo_cmdline(uintptr_t start_info_paddr);
 int cmdline_get_uint(const char *cmdline, uint32_t max_len, const char *key, uint32_t cap,
 		     uint32_t *value);
 
+/*
+ * The value of the n-th (n = 0 for the first) whole word "key=VALUE": on success point *value
+ * at its first byte, store its length in *len (it ends at a space, the NUL or max_len) and
+ * return 1; return 0 if there are fewer than n + 1 such words. The value is not copied and
+ * not NUL-terminated: compare it with cmdline_value_is. Some keys legitimately repeat (QEMU's
+ * microvm appends one "virtio_mmio.device=" per transport), hence n.
+ */
+int cmdline_get_nth(const char *cmdline, uint32_t max_len, const char *key, uint32_t n,
+		    const char **value, uint32_t *len);
+
+/* Is the value (value, len) exactly the NUL-terminated string s? ("virtio" vs "virtio2": no.) */
+int cmdline_value_is(const char *value, uint32_t len, const char *s);
+
+/*
+ * One "virtio_mmio.device=<size>@<base>:<irq>[:<id>]" word, the form Linux's virtio_mmio
+ * driver parses (drivers/virtio/virtio_mmio.c, vm_cmdline_set): size and base are numbers in
+ * decimal or 0x-hex with an optional K, M or G suffix (Linux's memparse), irq and the optional
+ * platform-device id are decimal (the id is checked, then ignored). hv passes
+ * "virtio_mmio.device=512@0xd0001000:5" (hv/layout.h).
+ */
+struct cmdline_mmio_dev {
+	uint32_t size; /* bytes of register window */
+	uint32_t base; /* guest-physical address of register 0 */
+	uint32_t irq;  /* ISA/IOAPIC pin the transport would raise (our guests poll) */
+};
+
+/*
+ * Parse the n-th virtio_mmio.device= word. Return 1 and fill *dev if it is well formed,
+ * 0 if there is no n-th word, and -1 if it is garbage: a missing or extra character, a number
+ * that overflows, a zero size, a base that is 0 or not 4-byte aligned, or a window
+ * base + size that does not fit below 4 GiB (a 32-bit guest without paging cannot reach it).
+ */
+int cmdline_virtio_mmio(const char *cmdline, uint32_t max_len, uint32_t n,
+			struct cmdline_mmio_dev *dev);
+
 #endif
