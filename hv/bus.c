@@ -156,6 +156,19 @@ enum bus_result bus_dispatch(struct bus *bus, enum bus_space space, uint64_t add
 	return BUS_OK;
 }
 
+/*
+ * One VM exit reached the device at addr. Counted per exit, not per access: a `rep insw` of a
+ * whole sector is one exit that carries 256 accesses (textbook ch 4, "The legacy disk").
+ */
+void bus_count_exit(struct bus *bus, enum bus_space space, uint64_t addr)
+{
+	/* bus_find's pointer is into bus->ranges, and the bus is not const here: dropping the
+	 * const only restores what the caller gave us. */
+	struct bus_range *r = (struct bus_range *)bus_find(bus, space, addr);
+	if (r)
+		r->hits++;
+}
+
 /* Has (reset, dev) already been called among ranges that come before (space, idx)? */
 static bool bus_reset_seen(const struct bus *bus, int space, int idx)
 {

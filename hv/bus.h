@@ -34,6 +34,7 @@ struct bus_range {
 	uint64_t len;
 	const struct device_ops *ops;
 	void *dev;
+	uint64_t hits; /* VM exits that reached the device (bus_count_exit), for the summary */
 };
 
 #define BUS_MAX_RANGES 32
@@ -66,6 +67,9 @@ const struct bus_range *bus_find(const struct bus *bus, enum bus_space space, ui
  */
 enum bus_result bus_dispatch(struct bus *bus, enum bus_space space, uint64_t addr,
 			     uint8_t *data, uint32_t size, bool is_write);
+
+/* Count one VM exit for the device owning addr (nothing if unclaimed). */
+void bus_count_exit(struct bus *bus, enum bus_space space, uint64_t addr);
 
 /* Call every device's reset. */
 void bus_reset(struct bus *bus);

@@ -6,7 +6,8 @@
  * vm_run starts the vCPU thread whose exit loop (hv/vcpu.c) is the heart of hv.
  *
  *   hv run [--mem MiB] [--mode real|protected|long] [--trace FILE] [--cmdline STR]
- *          [--timeout SEC] GUEST
+ *          [--timeout SEC] [--disk FILE] [--disk-path legacy|virtio]
+ *          [--cache writeback|writethrough|none|unsafe] [--ioeventfd] [--quiet] GUEST
  *   hv trace stats FILE          exits by reason, port/address, mode; KVM's counters
  *   hv trace dump [--json] FILE  one line per event
  *   hv doctor [--json]           which KVM this host has and what works on it
@@ -30,7 +31,9 @@
  * (status HV_EXIT_USAGE): scripts can pipe the one and still see the other. */
 static const char usage[] =
 	"usage: hv run [--mem MiB] [--mode real|protected|long] [--trace FILE]\n"
-	"              [--cmdline STR] [--timeout SEC] GUEST\n"
+	"              [--cmdline STR] [--timeout SEC] [--disk FILE]\n"
+	"              [--disk-path legacy|virtio] [--cache writeback|writethrough|none|unsafe]\n"
+	"              [--ioeventfd] [--quiet] GUEST\n"
 	"       hv trace stats FILE\n"
 	"       hv trace dump [--json] FILE\n"
 	"       hv doctor [--json]\n"
@@ -85,9 +88,13 @@ static int cmd_run(int argc, char **argv)
 		{ "mem", required_argument, 0, 'm' },   { "mode", required_argument, 0, 'M' },
 		{ "trace", required_argument, 0, 't' }, { "cmdline", required_argument, 0, 'c' },
 		{ "timeout", required_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
+		{ "disk", required_argument, 0, 'd' },  { "disk-path", required_argument, 0, 'p' },
+		{ "cache", required_argument, 0, 'C' }, { "ioeventfd", no_argument, 0, 'e' },
+		{ "quiet", no_argument, 0, 'q' },
 		{ 0, 0, 0, 0 },
 	};
 	struct vm_options opt = { .mem_mib = HV_MEM_DEFAULT_MIB, .mode = BOOT_AUTO };
+	bool cache_given = false;
 	unsigned long v;
 	int c;
 	/*
@@ -130,6 +137,28 @@ static int cmd_run(int argc, char **argv)
 				return usage_error("bad --timeout (whole seconds, 1 to 86400):", optarg);
 			opt.timeout_s = (double)v;
 			break;
+		/*
+		 * The disk (textbook chapter 4). --disk alone attaches FILE to virtio-blk;
+		 * --disk-path alone gives the guest a scratch image (HV_SCRATCH_DISK_MIB), so a
+		 * demo needs no file. Both controllers are never present at once.
+		 */
+		case 'd': opt.disk_file = optarg; break;
+		case 'p':
+			if (!strcmp(optarg, "legacy"))
+				opt.disk_path = DISK_PATH_LEGACY;
+			else if (!strcmp(optarg, "virtio"))
+				opt.disk_path = DISK_PATH_VIRTIO;
+			else
+				return usage_error("bad --disk-path (use legacy or virtio):", optarg);
+			break;
+		case 'C':
+			if (disk_cache_parse(optarg, &opt.cache) < 0)
+				return usage_error("bad --cache (use writeback, writethrough, none or unsafe):",
+						   optarg);
+			cache_given = true;
+			break;
+		case 'e': opt.ioeventfd = true; break;
+		case 'q': opt.quiet = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		/* getopt returns '?' for an unknown option or one without its argument;
 		 * argv[optind - 1] is the word it stopped at. */
@@ -142,6 +171,19 @@ static int cmd_run(int argc, char **argv)
 		return HV_EXIT_USAGE;
 	}
 	opt.guest_path = argv[optind];
+	if (opt.disk_file && opt.disk_path == DISK_PATH_NONE)
+		opt.disk_path = DISK_PATH_VIRTIO;
+	/* Options that only mean something with a disk are refused without one, not ignored. */
+	if (opt.disk_path == DISK_PATH_NONE && (cache_given || opt.ioeventfd)) {
+		fprintf(stderr, "hv: --cache and --ioeventfd need a disk (add --disk FILE or "
+			"--disk-path legacy|virtio)\n");
+		return HV_EXIT_USAGE;
+	}
+	if (opt.ioeventfd && opt.disk_path == DISK_PATH_LEGACY) {
+		fprintf(stderr, "hv: --ioeventfd diverts the virtio doorbell; the legacy disk has none "
+			"(use --disk-path virtio)\n");
+		return HV_EXIT_USAGE;
+	}
 
 	/*
 	 * struct vm is about 7 KiB (the console's 4 KiB buffer, the bus table) and is shared

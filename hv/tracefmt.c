@@ -16,6 +16,7 @@
  * text from the file is printed with non-printable bytes replaced.
  */
 #include "trace.h"
+#include "layout.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -72,9 +73,11 @@ static void flags_format(uint32_t flags, char *buf, size_t len)
 		{ HVT_F_TIME_BOUND, "time-bound" },
 		{ HVT_F_UNCLAIMED, "unclaimed" },
 		{ HVT_F_STRING, "string" },
+		{ HVT_F_EVENTFD, "eventfd" },
+		{ HVT_F_ERROR, "error" },
 	};
-	/* The longest text, all four names and a hex rest, is 44 bytes: n stays below len, and
-	 * `len - n` never wraps. */
+	/* The longest text, all six names and a hex rest, is 64 bytes: n stays below len (96),
+	 * and `len - n` never wraps. */
 	size_t n = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -316,6 +319,93 @@ static void stats_by_mode(FILE *out, const struct trace_file *tf, uint64_t nexit
 				share(by_cpl[c], nexits));
 }
 
+/* ---- stats: the two disk paths ---- */
+
+/*
+ * Which controller an exit went to, from the addresses in layout.h (the machine's contract,
+ * the same for every trace): 0 = neither, else enum hvt_disk_dev.
+ */
+static unsigned disk_dev_of_exit(const struct hvt_record *r)
+{
+	if (r->reason == HVT_R_IO && ((r->addr >= HV_PORT_ATA_CMD && r->addr < HV_PORT_ATA_CMD + 8) ||
+				      r->addr == HV_PORT_ATA_CTL))
+		return HVT_DISK_ATA;
+	if (r->reason == HVT_R_MMIO && r->addr >= HV_MMIO_VIRTIO_BLK &&
+	    r->addr - HV_MMIO_VIRTIO_BLK < HV_VIRTIO_MMIO_LEN)
+		return HVT_DISK_VIRTIO;
+	return 0;
+}
+
+struct disk_stat {
+	uint64_t requests;    /* ATA: commands written to 0x1F7; virtio: parsed requests */
+	uint64_t bytes;       /* read + written by the backend */
+	uint64_t exits;       /* exits that reached this controller */
+	uint64_t doorbells_mmio, doorbells_eventfd; /* virtio only */
+	uint64_t backend_ns;  /* time in pread/pwrite/fdatasync */
+	uint64_t errors;      /* virtio validation failures, failed system calls */
+};
+
+static void disk_stat_add(struct disk_stat *ds, const struct hvt_record *r)
+{
+	unsigned dev;
+	if (r->kind == HVT_EXIT && (dev = disk_dev_of_exit(r)) != 0) {
+		ds[dev].exits++;
+		/* An ATA command is the OUT to the command register (0x1F7). */
+		if (dev == HVT_DISK_ATA && r->addr == HV_PORT_ATA_CMD + 7 && (r->flags & HVT_F_WRITE))
+			ds[dev].requests++;
+	} else if (r->kind == HVT_DISK && (r->size == HVT_DISK_ATA || r->size == HVT_DISK_VIRTIO)) {
+		if (r->flags & HVT_F_ERROR)
+			ds[r->size].errors++;
+		else if (r->reason != HVT_DISK_FLUSH)
+			ds[r->size].bytes += r->data;
+		ds[r->size].backend_ns += r->duration_ns;
+	} else if (r->kind == HVT_VQ) {
+		struct disk_stat *v = &ds[HVT_DISK_VIRTIO];
+		if (r->reason == HVT_VQ_REQUEST)
+			v->requests++;
+		else if (r->reason == HVT_VQ_ERROR)
+			v->errors++;
+		else if (r->reason == HVT_VQ_NOTIFY && (r->flags & HVT_F_EVENTFD))
+			v->doorbells_eventfd++;
+		else if (r->reason == HVT_VQ_NOTIFY)
+			v->doorbells_mmio++;
+	}
+}
+
+/*
+ * The comparison chapter 4 is about: the same requests, and how many exits each controller
+ * needed for them. Exits counted here are the ones that went to the disk controller (not the
+ * UART printing the result); a doorbell through an ioeventfd is no exit hv saw, so it is listed
+ * apart. Rows only for controllers that appear in the trace.
+ */
+static void stats_disks(FILE *out, const struct trace_file *tf, uint64_t nexits)
+{
+	(void)nexits;
+	struct disk_stat ds[3] = { { 0 } };
+	for (uint64_t i = 0; i < tf->count; i++)
+		disk_stat_add(ds, &tf->records[i]);
+	static const char *const names[3] = { "", "legacy-ata", "virtio-blk" };
+	int header = 0;
+	for (unsigned d = HVT_DISK_ATA; d <= HVT_DISK_VIRTIO; d++) {
+		const struct disk_stat *s = &ds[d];
+		if (!s->requests && !s->exits && !s->bytes)
+			continue;
+		if (!header++)
+			fprintf(out, "\nDisk I/O by controller (exits = exits to the controller itself):\n"
+				     "  %-11s %9s %9s %9s %14s %10s %10s %9s\n", "controller", "requests",
+				"KiB", "exits", "exits/request", "exits/KiB", "backend_ms", "errors");
+		double kib = (double)s->bytes / 1024.0;
+		fprintf(out, "  %-11s %9" PRIu64 " %9.1f %9" PRIu64 " %14.2f %10.2f %10.3f %9" PRIu64 "\n",
+			names[d], s->requests, kib, s->exits,
+			s->requests ? (double)s->exits / (double)s->requests : 0.0,
+			kib > 0 ? (double)s->exits / kib : 0.0, (double)s->backend_ns / 1e6, s->errors);
+		if (d == HVT_DISK_VIRTIO)
+			fprintf(out, "  %-11s doorbells: %" PRIu64 " by MMIO exit, %" PRIu64
+				     " by ioeventfd (in the kernel, no exit to hv)\n", "",
+				s->doorbells_mmio, s->doorbells_eventfd);
+	}
+}
+
 /* ---- stats: what KVM counted ---- */
 
 /*
@@ -332,7 +422,7 @@ static void stats_counters(FILE *out, const struct trace_file *tf, uint64_t nexi
 	/* Name the vCPU on each counter line only when there is more than one to tell apart. The
 	 * number comes from the file, so it is only printed, never used as an index. */
 	for (uint64_t i = 0; i < tf->count; i++)
-		if (tf->records[i].vcpu != tf->records[0].vcpu)
+		if (tf->records[i].kind == HVT_COUNTER && tf->records[i].vcpu != tf->records[0].vcpu)
 			several_vcpus = 1;
 	for (uint64_t i = 0; i < tf->count; i++) {
 		const struct hvt_record *r = &tf->records[i];
@@ -395,7 +485,104 @@ void trace_print_stats(FILE *out, const struct trace_file *tf)
 		stats_by_port(out, tf, nexits);
 		stats_by_mode(out, tf, nexits);
 	}
+	stats_disks(out, tf, nexits);
 	stats_counters(out, tf, nexits);
+}
+
+/* ---- dump: device steps ---- */
+
+/* The descriptor flags of the split ring (virtio 1.x, 2.7.5). */
+static void desc_flags_format(uint64_t f, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s", (f & 1) ? "next," : "", (f & 2) ? "write," : "read,",
+		 (f & 4) ? "indirect," : "", (f & ~7ull) ? "unknown," : "");
+	size_t n = strlen(buf);
+	if (n)
+		buf[n - 1] = '\0'; /* drop the last comma */
+}
+
+/* virtio-blk request types (virtio 1.x, 5.2.6). Any other number prints as itself. */
+static void blk_type_format(uint64_t type, char *buf, size_t len)
+{
+	static const char *const names[] = { [0] = "in", [1] = "out", [4] = "flush",
+					     [8] = "get-id", [11] = "discard", [13] = "write-zeroes" };
+	if (type < sizeof names / sizeof names[0] && names[type])
+		snprintf(buf, len, "%s", names[type]);
+	else
+		snprintf(buf, len, "%" PRIu64, type);
+}
+
+/* The op-specific words of an HVT_VQ record (field table in trace.h). */
+static void dump_vq(FILE *out, const struct hvt_record *r)
+{
+	char buf[64];
+	fprintf(out, " %s q%u", hvt_vq_op_name(r->reason), r->size);
+	switch (r->reason) {
+	case HVT_VQ_NOTIFY:
+		fprintf(out, " addr=0x%" PRIx64 " value=%" PRIu64 " via=%s", r->addr, r->data,
+			(r->flags & HVT_F_EVENTFD) ? "eventfd" : "mmio-exit");
+		break;
+	case HVT_VQ_READY:
+		fprintf(out, " desc=0x%" PRIx64 " avail=0x%" PRIx64 " used=0x%" PRIx64 " num=%" PRIu32,
+			r->addr, r->data, r->arg, r->count);
+		break;
+	case HVT_VQ_STATUS:
+		fprintf(out, " status=0x%" PRIx64 " was=0x%" PRIx64, r->data, r->arg);
+		break;
+	case HVT_VQ_AVAIL_IDX:
+		fprintf(out, " addr=0x%" PRIx64 " idx=%" PRIu64 " last_avail=%" PRIu32, r->addr,
+			r->data, r->count);
+		break;
+	case HVT_VQ_AVAIL_ENTRY:
+		fprintf(out, " addr=0x%" PRIx64 " slot=%" PRIu32 " head=%" PRIu64, r->addr, r->count,
+			r->data);
+		break;
+	case HVT_VQ_DESC:
+		desc_flags_format(r->arg & 0xFFFF, buf, sizeof buf);
+		fprintf(out, " index=%" PRIu32 " addr=0x%" PRIx64 " len=%" PRIu64 " flags=%s next=%" PRIu64,
+			r->count, r->addr, r->data, buf, (r->arg >> 16) & 0xFFFF);
+		break;
+	case HVT_VQ_REQUEST:
+		blk_type_format(r->arg, buf, sizeof buf);
+		fprintf(out, " head=%" PRIu32 " type=%s sector=%" PRIu64 " bytes=%" PRIu64, r->count,
+			buf, r->addr, r->data);
+		break;
+	case HVT_VQ_USED_ELEM:
+		fprintf(out, " addr=0x%" PRIx64 " slot=%" PRIu32 " id=%" PRIu64 " len=%" PRIu64, r->addr,
+			r->count, r->arg, r->data);
+		break;
+	case HVT_VQ_USED_IDX:
+		fprintf(out, " addr=0x%" PRIx64 " idx=%" PRIu64, r->addr, r->data);
+		break;
+	case HVT_VQ_IRQ_RAISE:
+		fprintf(out, " isr=0x%" PRIx64, r->data);
+		break;
+	case HVT_VQ_IRQ_SUPPRESS:
+		fprintf(out, " why=%s", r->data == HVT_IRQ_NO_INTERRUPT_FLAG ? "no-interrupt-flag" :
+					r->data == HVT_IRQ_NO_LINE ? "no-line" : "?");
+		break;
+	case HVT_VQ_ERROR:
+		fprintf(out, " error=%s addr=0x%" PRIx64 " index=%" PRIu32 " detail=0x%" PRIx64,
+			r->data <= HVT_VQE_MAX ? hvt_vq_error_name((unsigned)r->data) : "?", r->addr,
+			r->count, r->arg);
+		break;
+	default:
+		break;
+	}
+	fputc('\n', out);
+}
+
+/* An HVT_DISK record: which controller, what system call, where, how long. */
+static void dump_disk(FILE *out, const struct hvt_record *r)
+{
+	static const char *const devs[] = { [HVT_DISK_ATA] = "legacy-ata",
+					    [HVT_DISK_VIRTIO] = "virtio-blk" };
+	static const char *const caches[] = { "writeback", "writethrough", "none", "unsafe" };
+	fprintf(out, " %s dev=%s offset=%" PRIu64 " %s=%" PRIu64 " took_us=%.3f cache=%s head=%" PRIu32
+		     "\n",
+		hvt_disk_op_name(r->reason), r->size < 3 && devs[r->size] ? devs[r->size] : "?",
+		r->addr, (r->flags & HVT_F_ERROR) ? "errno" : "bytes", r->data,
+		(double)r->duration_ns / 1000.0, r->arg < 4 ? caches[r->arg] : "?", r->count);
 }
 
 /* ---- dump ---- */
@@ -408,8 +595,20 @@ void trace_print_stats(FILE *out, const struct trace_file *tf)
  */
 static void dump_text(FILE *out, const struct hvt_record *r)
 {
-	fprintf(out, "%" PRIu64 " %.3f vcpu%u %s", r->seq, (double)r->time_ns / 1000.0, r->vcpu,
-		hvt_kind_name(r->kind));
+	fprintf(out, "%" PRIu64 " %.3f ", r->seq, (double)r->time_ns / 1000.0);
+	/* The device's I/O thread (--ioeventfd) is no vCPU: it gets its own name. */
+	if (r->vcpu == HVT_VCPU_IOTHREAD)
+		fprintf(out, "iothread %s", hvt_kind_name(r->kind));
+	else
+		fprintf(out, "vcpu%u %s", r->vcpu, hvt_kind_name(r->kind));
+	/* Device steps have their own vocabulary (trace.h tables). */
+	if (r->kind == HVT_VQ || r->kind == HVT_DISK) {
+		if (r->kind == HVT_VQ)
+			dump_vq(out, r);
+		else
+			dump_disk(out, r);
+		return;
+	}
 	/* A counter record reuses addr as the counter id and data as its value (trace.h), so it
 	 * prints as name=value and nothing else. */
 	if (r->kind == HVT_COUNTER) {
@@ -455,6 +654,13 @@ static void dump_json(FILE *out, const struct hvt_record *r)
 		char buf[32];
 		fprintf(out, ",\"counter\":\"%s\"", counter_label(r->addr, buf, sizeof buf));
 	}
+	if (r->kind == HVT_VQ)
+		fprintf(out, ",\"op\":\"%s\"", hvt_vq_op_name(r->reason));
+	if (r->kind == HVT_DISK)
+		fprintf(out, ",\"op\":\"%s\"", hvt_disk_op_name(r->reason));
+	if (r->kind == HVT_VQ && r->reason == HVT_VQ_ERROR)
+		fprintf(out, ",\"error\":\"%s\"",
+			r->data <= HVT_VQE_MAX ? hvt_vq_error_name((unsigned)r->data) : "?");
 	fprintf(out, "}\n");
 }
 

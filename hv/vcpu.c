@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "layout.h"
 #include "vm.h"
@@ -122,6 +123,7 @@ static void handle_io(struct vm *vm, struct hvt_record *r)
 	}
 	for (uint32_t i = 0; i < count; i++)
 		res |= bus_dispatch(&vm->bus, BUS_PIO, run->io.port, data + i * size, size, out);
+	bus_count_exit(&vm->bus, BUS_PIO, run->io.port);
 
 	r->reason = HVT_R_IO;
 	r->addr = run->io.port;
@@ -143,6 +145,7 @@ static void handle_mmio(struct vm *vm, struct hvt_record *r)
 		len = sizeof(run->mmio.data);
 	enum bus_result res = bus_dispatch(&vm->bus, BUS_MMIO, run->mmio.phys_addr,
 					   run->mmio.data, len, run->mmio.is_write);
+	bus_count_exit(&vm->bus, BUS_MMIO, run->mmio.phys_addr);
 	r->reason = HVT_R_MMIO;
 	r->addr = run->mmio.phys_addr;
 	r->size = (uint8_t)len;
@@ -211,10 +214,19 @@ static void handle_run_error(struct vm *vm, int err, struct hvt_record *r)
 	vm_stop_with(vm, HV_EXIT_HOST, why);
 }
 
+/* Monotonic nanoseconds, for the summary's "in guest / in hv" split (vDSO: no system call). */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void *vcpu_thread_main(void *arg)
 {
 	struct vm *vm = arg;
 	uint64_t t_call = vm->trace ? trace_now(vm->trace) : 0;
+	uint64_t ns_call = mono_ns();
 
 	/* Step 6 for the very first entry: hv calls KVM_RUN, KVM enters the guest. */
 	record_entry(vm, t_call);
@@ -223,16 +235,21 @@ void *vcpu_thread_main(void *arg)
 		int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
 		int err = errno;
 		uint64_t t_return = vm->trace ? trace_now(vm->trace) : 0;
+		uint64_t ns_return = mono_ns();
 		struct hvt_record r = { .count = 1 };
 
+		vm->ns_in_run += ns_return - ns_call;
 		if (rc < 0) {
 			handle_run_error(vm, err, &r);
 		} else {
 			vm->exits_seen++;
 			handle_exit(vm, &r); /* step 5 */
+			vm->exits_by_reason[r.reason <= HVT_REASON_MAX ? r.reason : HVT_R_OTHER]++;
 		}
 		/* Step 6: record, then go back into the guest unless something asked to stop. */
 		t_call = vm->trace ? trace_now(vm->trace) : 0;
+		ns_call = mono_ns();
+		vm->ns_in_hv += ns_call - ns_return;
 		record_exit(vm, &r, t_return, t_call);
 		if (!vm->stop.requested)
 			record_entry(vm, t_call);

@@ -9,7 +9,7 @@
  *   2. KVM_CREATE_VM                                     (an empty machine: no RAM, no CPU)
  *   3. mmap guest RAM, KVM_SET_USER_MEMORY_REGION        (guest-physical 0.. = our buffer)
  *   4. KVM_CREATE_VCPU, mmap its kvm_run page, CPUID     (a CPU, and the page exits arrive in)
- *   5. devices on the I/O bus                            (what the guest can talk to)
+ *   5. devices on the I/O bus, the disk                  (what the guest can talk to)
  *   6. load the guest, set the CPU mode                  (firmware and boot loader's job)
  *   7. open the trace                                    (so we can watch)
  *
@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dev/ata.h"
+#include "dev/virtio.h"
 #include "layout.h"
 #include "vm.h"
 
@@ -219,6 +221,65 @@ static int add_devices(struct vm *vm)
 	return 0;
 }
 
+/*
+ * Step 5, continued: the disk (textbook chapter 4 "Two I/O paths"). One image file, attached
+ * to one of two controllers: the legacy ATA one, which the guest drives register by register
+ * (every access an exit), or virtio-blk, where the guest describes whole requests in memory and
+ * rings one doorbell. Same file, same backend calls (disk.c), very different exit counts.
+ */
+static int add_disk(struct vm *vm, const struct vm_options *opt)
+{
+	char err[512];
+	int rc = opt->disk_file ? disk_open(&vm->disk, opt->disk_file, opt->cache, false, err, sizeof(err))
+				: disk_open_scratch(&vm->disk, HV_SCRATCH_DISK_MIB, opt->cache, err, sizeof(err));
+	if (rc < 0)
+		return fail(HV_EXIT_USAGE, "%s", err);
+	vm->have_disk = true;
+	if (opt->disk_path == DISK_PATH_LEGACY) {
+		vm->disk.trace_dev = HVT_DISK_ATA;
+		vm->ata = ata_create(&vm->disk);
+		if (!vm->ata)
+			return fail(HV_EXIT_HOST, "out of memory creating the ATA controller");
+		/* Two windows, as on a PC: the command block and the control block's one port. */
+		rc = bus_register(&vm->bus, BUS_PIO, HV_PORT_ATA_CMD, ATA_CMD_LEN, &ata_cmd_ops, vm->ata);
+		rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_ATA_CTL, ATA_CTL_LEN, &ata_ctl_ops, vm->ata);
+	} else {
+		vm->disk.trace_dev = HVT_DISK_VIRTIO;
+		/* The device follows guest addresses (rings, buffers) only through vm->mem. */
+		vm->vblk = virtio_blk_create(&vm->mem, &vm->disk);
+		if (!vm->vblk)
+			return fail(HV_EXIT_HOST, "out of memory creating the virtio-blk device");
+		rc = bus_register(&vm->bus, BUS_MMIO, HV_MMIO_VIRTIO_BLK, HV_VIRTIO_MMIO_LEN,
+				  &virtio_mmio_ops, vm->vblk);
+	}
+	if (rc)
+		return fail(HV_EXIT_HOST, "device address map is inconsistent: %s", strerror(errno));
+	if (opt->ioeventfd && iothread_setup(vm, err, sizeof(err)) < 0)
+		return fail(HV_EXIT_HOST, "%s", err);
+	return 0;
+}
+
+/*
+ * The command line the guest gets: the user's words, then what hv must tell the guest about its
+ * machine. A guest cannot discover an MMIO device by probing (there is no bus to enumerate, as
+ * PCI would have), so hv announces it the way Linux expects on such machines, and says which
+ * disk path the workload should use.
+ */
+static int build_cmdline(struct vm *vm, const struct vm_options *opt)
+{
+	size_t cap = sizeof(vm->cmdline);
+	int n = snprintf(vm->cmdline, cap, "%s", opt->cmdline ? opt->cmdline : "");
+	if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_VIRTIO)
+		n += snprintf(vm->cmdline + n, cap - (size_t)n, "%svirtio_mmio.device=%u@0x%x:%u hvlab.disk=virtio",
+			      n ? " " : "", HV_VIRTIO_MMIO_LEN, HV_MMIO_VIRTIO_BLK, HV_IRQ_VIRTIO_BLK);
+	else if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_LEGACY)
+		n += snprintf(vm->cmdline + n, cap - (size_t)n, "%shvlab.disk=legacy", n ? " " : "");
+	if (n < 0 || (size_t)n >= cap)
+		return fail(HV_EXIT_USAGE, "the guest command line would be %d bytes; at most %zu fit "
+			    "(shorten --cmdline)", n, cap - 1);
+	return 0;
+}
+
 /* Step 6: the VMM as firmware and boot loader (no BIOS runs; the guest's first instruction is
  * its own). A failure here is the user's file, not the host: HV_EXIT_USAGE. */
 static int load_guest(struct vm *vm, const struct vm_options *opt)
@@ -233,7 +294,7 @@ static int load_guest(struct vm *vm, const struct vm_options *opt)
 	free(img);
 	if (rc < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
-	if (cpu_setup(vm, opt->cmdline, err, sizeof(err)) < 0)
+	if (cpu_setup(vm, vm->cmdline[0] ? vm->cmdline : NULL, err, sizeof(err)) < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	return 0;
 }
@@ -250,6 +311,12 @@ static int open_trace(struct vm *vm, const struct vm_options *opt)
 				 err, sizeof(err));
 	if (!vm->trace)
 		return fail(HV_EXIT_USAGE, "%s", err);
+	/* The devices that record their own steps (chapter 4) write into the same trace. */
+	vm->disk.trace = vm->trace;
+	if (vm->ata)
+		vm->ata->trace = vm->trace;
+	if (vm->vblk)
+		virtio_blk_set_trace(vm->vblk, vm->trace);
 	/* Before the first exit the guest stands where cpu_setup put it: read it back from the
 	 * vCPU, so the first trace events show what KVM really holds. */
 	struct kvm_regs regs;
@@ -281,9 +348,12 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	 */
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
+	vm->notify_fd = vm->iothread_stop_fd = vm->disk.fd = -1;
 	int rc;
 	if ((rc = open_kvm(vm)) || (rc = add_ram(vm, opt->mem_mib)) || (rc = add_vcpu(vm)) ||
-	    (rc = add_devices(vm)) || (rc = load_guest(vm, opt)) || (rc = open_trace(vm, opt)))
+	    (rc = add_devices(vm)) ||
+	    (opt->disk_path != DISK_PATH_NONE && (rc = add_disk(vm, opt))) ||
+	    (rc = build_cmdline(vm, opt)) || (rc = load_guest(vm, opt)) || (rc = open_trace(vm, opt)))
 		return rc;
 	return 0;
 }
@@ -409,9 +479,15 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	struct kvm_counters before;
 	kvmstats_read(vm->stats_fd, &before);
 
-	if (start_vcpu(vm) != 0)
+	if (vm->notify_fd >= 0 && iothread_start(vm) != 0)
+		return fail(HV_EXIT_HOST, "cannot start the I/O thread for --ioeventfd");
+	if (start_vcpu(vm) != 0) {
+		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the vCPU thread");
+	}
 	wait_vcpu(vm, opt->timeout_s);
+	/* The guest is gone; a doorbell it rang last is still served before the trace closes. */
+	iothread_stop(vm);
 	/* Only now that the vCPU thread is gone: the console has no lock. */
 	console_flush(&vm->console);
 	record_counters(vm, &before);
@@ -425,6 +501,8 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	}
 	if (vm->why[0] && vm->stop.status != HV_EXIT_OK)
 		fprintf(stderr, "hv: %s\n", vm->why);
+	if (!opt->quiet)
+		summary_print(stderr, vm);
 	return vm->stop.status;
 }
 
@@ -440,11 +518,17 @@ void vm_destroy(struct vm *vm)
 	debugcon_destroy(vm->debugcon);
 	exitdev_destroy(vm->exitdev);
 	testdev_destroy(vm->testdev);
+	iothread_stop(vm);
+	ata_destroy(vm->ata);
+	virtio_blk_destroy(vm->vblk);
+	if (vm->have_disk)
+		disk_close(&vm->disk);
 	if (vm->run)
 		munmap(vm->run, vm->run_size);
 	if (vm->mem.nslots)
 		munmap(vm->mem.slots[0].host, vm->mem.slots[0].size);
-	int fds[] = { vm->stats_fd, vm->vcpu_fd, vm->vm_fd, vm->kvm_fd };
+	int fds[] = { vm->notify_fd, vm->iothread_stop_fd, vm->stats_fd, vm->vcpu_fd, vm->vm_fd,
+		      vm->kvm_fd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -14,14 +14,20 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bus.h"
 #include "console.h"
+#include "disk.h"
 #include "dev/devices.h"
 #include "guestmem.h"
 #include "hostinfo.h"
+#include "layout.h"
 #include "loader.h"
 #include "trace.h"
+
+/* Which controller the disk hangs on (hv run --disk-path). */
+enum disk_path { DISK_PATH_NONE = 0, DISK_PATH_LEGACY = 1, DISK_PATH_VIRTIO = 2 };
 
 /* Why the main thread stopped the vCPU thread. */
 enum { KICK_NONE = 0, KICK_TIMEOUT = 1, KICK_SIGNAL = 2 };
@@ -33,6 +39,11 @@ struct vm_options {
 	const char *trace_path;  /* NULL: no trace */
 	const char *cmdline;     /* boot command line (may be NULL) */
 	double timeout_s;        /* 0: none */
+	const char *disk_file;   /* --disk FILE; NULL with a disk path: a scratch image */
+	enum disk_path disk_path;
+	enum disk_cache cache;
+	bool ioeventfd;          /* virtio doorbell through an in-kernel eventfd */
+	bool quiet;              /* no end-of-run summary */
 };
 
 struct vm {
@@ -53,6 +64,17 @@ struct vm {
 	struct testdev *testdev;
 	struct vm_stop stop;   /* set by a device or the exit loop to end the run */
 
+	/* the disk and its controller (chapter 4): at most one of ata/vblk exists */
+	struct disk disk;
+	bool have_disk;
+	struct ata *ata;
+	struct virtio_blk *vblk;
+	int notify_fd;         /* --ioeventfd: KVM signals it on a doorbell write (-1: none) */
+	int iothread_stop_fd;  /* the main thread tells the I/O thread to end (-1: none) */
+	pthread_t iothread;
+	bool iothread_running;
+	char cmdline[HV_CMDLINE_MAX]; /* what the guest gets: --cmdline plus the device words */
+
 	/* recording */
 	struct trace_writer *trace;
 	bool sync_regs;        /* KVM copies registers into kvm_run on each exit */
@@ -64,6 +86,9 @@ struct vm {
 	pthread_t vcpu_thread;
 	volatile int kick;     /* why the main thread kicked the vCPU out of KVM_RUN (KICK_*) */
 	uint64_t exits_seen;   /* exits that reached hv */
+	uint64_t exits_by_reason[HVT_REASON_MAX + 1];
+	uint64_t ns_in_run;    /* time inside KVM_RUN: the guest, and KVM's exits in the kernel */
+	uint64_t ns_in_hv;     /* time between KVM_RUNs: hv handling exits (step 5) */
 	char why[256];         /* why the run stopped, for the final message */
 };
 
@@ -87,6 +112,15 @@ int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen);
 /* The guest's CPU mode (enum hvt_mode) and privilege level, read from its registers. */
 uint8_t cpu_mode(const struct kvm_sregs *s);
 uint8_t cpu_cpl(const struct kvm_sregs *s);
+
+/* iothread.c: --ioeventfd, the virtio doorbell handled by a thread of hv without an exit.
+ * iothread_setup registers the eventfd with KVM (vm_create); start/stop run the thread. */
+int iothread_setup(struct vm *vm, char *err, size_t errlen);
+int iothread_start(struct vm *vm);
+void iothread_stop(struct vm *vm);
+
+/* summary.c: the end-of-run summary on stderr (hv run without --quiet). */
+void summary_print(FILE *out, const struct vm *vm);
 
 /* vcpu.c: the exit loop, run on the vCPU thread. */
 void *vcpu_thread_main(void *arg);

@@ -187,6 +187,23 @@ Test(bus, dispatch_reaches_owner_with_offset_relative_to_its_base)
 	cr_assert_eq(b.writes, 0);
 }
 
+/* The summary's "exits by device": one count per exit, at any port of the device's range;
+ * dispatching (a string I/O exit dispatches many times) counts nothing by itself. */
+Test(bus, exits_are_counted_per_device_not_per_access)
+{
+	struct fake a = { 0 };
+	cr_assert_eq(reg(BUS_PIO, 0x3F8, 8, &a), 0);
+	uint8_t data[8] = { 0 };
+	for (int i = 0; i < 256; i++) /* what one `rep outsb` exit with count 256 does */
+		bus_dispatch(&bus, BUS_PIO, 0x3F8, data, 1, true);
+	bus_count_exit(&bus, BUS_PIO, 0x3F8);
+	bus_count_exit(&bus, BUS_PIO, 0x3FF);
+	bus_count_exit(&bus, BUS_PIO, 0x2F8); /* unclaimed: nobody to count for */
+	const struct bus_range *r = bus_find(&bus, BUS_PIO, 0x3F8);
+	cr_assert_eq(r->hits, 2);
+	cr_assert_eq(a.writes, 256);
+}
+
 Test(bus, unclaimed_read_is_all_ones_and_unclaimed_write_dropped)
 {
 	struct fake a = { 0 };

@@ -1,0 +1,97 @@
+/*
+ * summary.c - the few lines `hv run` prints on stderr at the end: what the run cost.
+ *
+ * Concept: the price of virtualized I/O is counted in exits. These lines answer, without a
+ * trace file, the questions of chapter 4: how many requests did the disk serve, how many exits
+ * did that take (per request, per KiB), which device caused them, and how the time split
+ * between the guest (inside KVM_RUN) and hv (between two KVM_RUNs, handling exits).
+ * `--quiet` turns it off; everything here is also in `hv trace stats` for a traced run.
+ * Textbook: chapter 4 "Two I/O paths", section "Counting the difference".
+ *
+ * Output (stderr, so a guest's stdout stays clean for pipes and tests):
+ *   hv: summary: 24 exits: io 21, mmio 3
+ *   hv: summary: exits by device: uart 20, exit 1, virtio-blk 3
+ *   hv: summary: disk: virtio-blk, 33 requests, 128.0 KiB, 3 exits to the controller:
+ *                0.09 per request, 0.023 per KiB (all exits: 0.73 per request)
+ *   hv: summary: time: in guest (KVM_RUN) 41.502 ms, in hv 0.811 ms
+ */
+#include <inttypes.h>
+
+#include "dev/ata.h"
+#include "dev/virtio.h"
+#include "vm.h"
+
+static void summary_exits(FILE *out, const struct vm *vm)
+{
+	fprintf(out, "hv: summary: %" PRIu64 " exits", vm->exits_seen);
+	const char *sep = ": ";
+	for (unsigned r = 1; r <= HVT_REASON_MAX; r++) {
+		if (!vm->exits_by_reason[r])
+			continue;
+		fprintf(out, "%s%s %" PRIu64, sep, hvt_reason_name(r), vm->exits_by_reason[r]);
+		sep = ", ";
+	}
+	fputc('\n', out);
+}
+
+/* The bus counted the accesses each device got. A device with two windows (the test device,
+ * the ATA controller) appears once per window, named after its ops table. */
+static uint64_t summary_devices(FILE *out, const struct vm *vm, const void *disk_dev)
+{
+	uint64_t disk_exits = 0;
+	const char *sep = "hv: summary: exits by device: ";
+	for (int s = BUS_PIO; s <= BUS_MMIO; s++) {
+		for (int i = 0; i < vm->bus.count[s]; i++) {
+			const struct bus_range *r = &vm->bus.ranges[s][i];
+			if (r->dev == disk_dev)
+				disk_exits += r->hits;
+			if (!r->hits)
+				continue;
+			fprintf(out, "%s%s %" PRIu64, sep, r->ops->name, r->hits);
+			sep = ", ";
+		}
+	}
+	if (sep[0] == ',')
+		fputc('\n', out);
+	return disk_exits;
+}
+
+/* Requests as the controller counts them: ATA commands, or virtio-blk requests. */
+static uint64_t summary_requests(const struct vm *vm)
+{
+	if (vm->ata)
+		return vm->ata->commands;
+	if (vm->vblk) {
+		struct virtio_blk_stats st;
+		virtio_blk_get_stats(vm->vblk, &st);
+		return st.requests;
+	}
+	return 0;
+}
+
+void summary_print(FILE *out, const struct vm *vm)
+{
+	summary_exits(out, vm);
+	const void *disk_dev = vm->ata ? (const void *)vm->ata : (const void *)vm->vblk;
+	uint64_t disk_exits = summary_devices(out, vm, disk_dev);
+	if (vm->have_disk) {
+		uint64_t req = summary_requests(vm);
+		double kib = (double)(vm->disk.bytes_read + vm->disk.bytes_written) / 1024.0;
+		fprintf(out, "hv: summary: disk: %s (cache=%s), %" PRIu64 " requests, %.1f KiB, %" PRIu64
+			     " exits to the controller: %.2f per request, %.3f per KiB (all exits: %.2f "
+			     "per request)\n",
+			vm->ata ? "legacy-ata" : "virtio-blk", disk_cache_name(vm->disk.cache), req, kib,
+			disk_exits, req ? (double)disk_exits / (double)req : 0.0,
+			kib > 0 ? (double)disk_exits / kib : 0.0,
+			req ? (double)vm->exits_seen / (double)req : 0.0);
+		if (vm->vblk) {
+			struct virtio_blk_stats st;
+			virtio_blk_get_stats(vm->vblk, &st);
+			fprintf(out, "hv: summary: virtio doorbells: %" PRIu64 " by MMIO exit, %" PRIu64
+				     " by ioeventfd; %" PRIu64 " queue errors\n",
+				st.notifies_mmio, st.notifies_eventfd, st.errors);
+		}
+	}
+	fprintf(out, "hv: summary: time: in guest (KVM_RUN) %.3f ms, in hv %.3f ms\n",
+		(double)vm->ns_in_run / 1e6, (double)vm->ns_in_hv / 1e6);
+}
