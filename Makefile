@@ -2,7 +2,8 @@
 #
 #   make            build everything
 #   make deps       install missing Debian packages (as root) or print the apt-get line
-#   make demo       deps + build + run the mode-switching guest with a trace, then its stats
+#   make demo       deps + build + run the mode-switching guest with a trace, then its stats,
+#                   then the diskio guest through the legacy and the virtio disk
 #   make test       deps + build + every test (unit, then integration under KVM)
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace
@@ -84,6 +85,12 @@ demo: deps
 	$(O)/hv run --trace build/demo.hvt build/guest/modeswitch.bin
 	@echo "== hv trace stats build/demo.hvt =="
 	$(O)/hv trace stats build/demo.hvt
+	@echo "== the same disk workload through both I/O paths (textbook chapter 4) =="
+	$(O)/hv run --disk-path legacy --trace build/demo-legacy.hvt build/guest/diskio.bin
+	$(O)/hv run --disk-path virtio --trace build/demo-virtio.hvt build/guest/diskio.bin
+	@echo "== exits per request: legacy ATA vs virtio-blk =="
+	@$(O)/hv trace stats build/demo-legacy.hvt | sed -n '/^Disk I\/O/,/^$$/p'
+	@$(O)/hv trace stats build/demo-virtio.hvt | sed -n '/^Disk I\/O/,/^$$/p'
 
 bench: $(O)/bench/exitbench $(O)/hv guests
 	$(O)/bench/exitbench build/guest/exits.bin
