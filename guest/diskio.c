@@ -21,7 +21,7 @@
  *   2. write sectors 0..127 (64 KiB) of the pattern (diskpattern.h), 16 requests of 8 sectors
  *   3. FLUSH, 1 request (skipped, and said so, if the device has no flush)
  *   4. read sectors 0..127 back into a second buffer, 16 requests of 8 sectors
- *   5. compare byte by byte with the pattern
+ *   5. compare what came back with what was written (the pattern), every byte
  *   6. print "diskio: OK 33 requests" (32 without flush) and stop with cli; hlt (hv: exit 0)
  * The ID request (virtio GET_ID, ATA IDENTIFY) is part of step 1 and not in the 33.
  * On failure: print "diskio: FAIL <step> ..." and write the code below to port 0xF4, so hv
@@ -205,10 +205,29 @@ static void diskio_check_disk(uint64_t sectors, int read_only)
 		diskio_fail(DISKIO_E_DISK, "disk", "read-only");
 }
 
-/* Compare read_buf with the pattern; on the first wrong byte, say where and what. */
+/*
+ * The first byte where read_buf differs from write_buf, or DISKIO_BYTES. Compared 32 bits at
+ * a time (both buffers are 4 KiB-aligned): a quarter of the iterations of a byte loop, which
+ * counts when the guest's instructions are emulated. write_buf holds exactly the pattern
+ * (diskpattern_fill, nothing writes it after), and the host tests check the image file
+ * against diskpattern_byte independently.
+ */
+static uint32_t diskio_first_difference(void)
+{
+	const uint32_t *got = (const uint32_t *)read_buf, *want = (const uint32_t *)write_buf;
+	uint32_t w = 0, i;
+
+	while (w < DISKIO_BYTES / 4u && got[w] == want[w])
+		w++;
+	for (i = w * 4u; i < DISKIO_BYTES && read_buf[i] == write_buf[i]; i++)
+		;
+	return i;
+}
+
+/* Compare what came back with what was written; on the first wrong byte, say where and what. */
 static void diskio_verify(void)
 {
-	uint32_t bad = diskpattern_check(read_buf, 0, DISKIO_BYTES);
+	uint32_t bad = diskio_first_difference();
 
 	if (bad == DISKIO_BYTES)
 		return;
@@ -219,7 +238,7 @@ static void diskio_verify(void)
 	uart_puts("): got ");
 	put_hex(read_buf[bad], 2);
 	uart_puts(" want ");
-	put_hex(diskpattern_byte(bad), 2);
+	put_hex(write_buf[bad], 2);
 	uart_putc('\n');
 	diskio_finish(DISKIO_E_VERIFY);
 }

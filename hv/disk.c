@@ -80,9 +80,11 @@ static int disk_setup(struct disk *d, int fd, enum disk_cache cache, bool read_o
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return disk_fail(err, errlen, "cannot stat disk image '%s': %s", what, strerror(errno));
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-		return disk_fail(err, errlen, "disk image '%s' is not a regular file", what);
-	/* A block device reports size 0 in st_size; images are files here, so demand one. */
+	/* Images are files here. (A block device would report st_size 0: its size needs the
+	 * BLKGETSIZE64 ioctl, which hv does not do.) */
+	if (!S_ISREG(st.st_mode))
+		return disk_fail(err, errlen, "disk image '%s' is not a regular file (use an image "
+				 "file; block devices are not supported)", what);
 	if (st.st_size < (off_t)HV_SECTOR_SIZE || st.st_size % HV_SECTOR_SIZE != 0)
 		return disk_fail(err, errlen,
 				 "disk image '%s' is %lld bytes; it must be a non-zero multiple of 512 "

@@ -7,7 +7,8 @@
  *
  *   hv run [--mem MiB] [--mode real|protected|long] [--trace FILE] [--cmdline STR]
  *          [--timeout SEC] [--disk FILE] [--disk-path legacy|virtio]
- *          [--cache writeback|writethrough|none|unsafe] [--ioeventfd] [--quiet] GUEST
+ *          [--cache writeback|writethrough|none|unsafe] [--ioeventfd] [--read-only]
+ *          [--quiet] GUEST
  *   hv trace stats FILE          exits by reason, port/address, mode; KVM's counters
  *   hv trace dump [--json] FILE  one line per event
  *   hv doctor [--json]           which KVM this host has and what works on it
@@ -33,7 +34,7 @@ static const char usage[] =
 	"usage: hv run [--mem MiB] [--mode real|protected|long] [--trace FILE]\n"
 	"              [--cmdline STR] [--timeout SEC] [--disk FILE]\n"
 	"              [--disk-path legacy|virtio] [--cache writeback|writethrough|none|unsafe]\n"
-	"              [--ioeventfd] [--quiet] GUEST\n"
+	"              [--ioeventfd] [--read-only] [--quiet] GUEST\n"
 	"       hv trace stats FILE\n"
 	"       hv trace dump [--json] FILE\n"
 	"       hv doctor [--json]\n"
@@ -90,7 +91,7 @@ static int cmd_run(int argc, char **argv)
 		{ "timeout", required_argument, 0, 'T' }, { "help", no_argument, 0, 'h' },
 		{ "disk", required_argument, 0, 'd' },  { "disk-path", required_argument, 0, 'p' },
 		{ "cache", required_argument, 0, 'C' }, { "ioeventfd", no_argument, 0, 'e' },
-		{ "quiet", no_argument, 0, 'q' },
+		{ "quiet", no_argument, 0, 'q' },      { "read-only", no_argument, 0, 'r' },
 		{ 0, 0, 0, 0 },
 	};
 	struct vm_options opt = { .mem_mib = HV_MEM_DEFAULT_MIB, .mode = BOOT_AUTO };
@@ -159,6 +160,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'e': opt.ioeventfd = true; break;
 		case 'q': opt.quiet = true; break;
+		/* The image is opened O_RDONLY; virtio-blk offers VIRTIO_BLK_F_RO, the ATA disk
+		 * aborts writes. Good for sharing one image between several runs. */
+		case 'r': opt.read_only = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		/* getopt returns '?' for an unknown option or one without its argument;
 		 * argv[optind - 1] is the word it stopped at. */
@@ -174,9 +178,14 @@ static int cmd_run(int argc, char **argv)
 	if (opt.disk_file && opt.disk_path == DISK_PATH_NONE)
 		opt.disk_path = DISK_PATH_VIRTIO;
 	/* Options that only mean something with a disk are refused without one, not ignored. */
-	if (opt.disk_path == DISK_PATH_NONE && (cache_given || opt.ioeventfd)) {
-		fprintf(stderr, "hv: --cache and --ioeventfd need a disk (add --disk FILE or "
-			"--disk-path legacy|virtio)\n");
+	if (opt.disk_path == DISK_PATH_NONE && (cache_given || opt.ioeventfd || opt.read_only)) {
+		fprintf(stderr, "hv: --cache, --ioeventfd and --read-only need a disk (add --disk FILE "
+			"or --disk-path legacy|virtio)\n");
+		return HV_EXIT_USAGE;
+	}
+	if (opt.read_only && !opt.disk_file) {
+		fprintf(stderr, "hv: --read-only needs --disk FILE (a scratch disk is blank: nothing "
+			"to read)\n");
 		return HV_EXIT_USAGE;
 	}
 	if (opt.ioeventfd && opt.disk_path == DISK_PATH_LEGACY) {

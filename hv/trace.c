@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,13 @@
 #define TRACE_BUF_RECORDS 1024u
 
 /*
+ * Records a device may emit while one exit is being handled before they must go out in the
+ * wrong order (trace_hold). One doorbell with a batch of 16 requests makes about 130; the
+ * bound keeps the writer a fixed size whatever the guest queues (checklist R2).
+ */
+#define TRACE_HOLD_RECORDS 1024u
+
+/*
  * The writer. Two threads may emit: the vCPU thread (exits, and device steps done during an
  * exit) and, with --ioeventfd, the virtio device's I/O thread. One mutex makes "take the next
  * seq and append" a single step, so seq order is file order is time order per thread. An
@@ -59,6 +67,12 @@ struct trace_writer {
 	int write_errno;         /* first write error, reported by trace_close; 0 if none */
 	size_t used;             /* bytes of buf in use */
 	uint8_t buf[TRACE_BUF_RECORDS * HVT_RECORD_SIZE];
+
+	/* trace_hold: records the holding thread emits wait here (see trace_hold) */
+	bool holding;
+	pthread_t holder;
+	unsigned held;
+	struct hvt_record hold[TRACE_HOLD_RECORDS];
 };
 
 /* ---- little-endian serialization ---- */
@@ -268,15 +282,13 @@ static void record_serialize(uint8_t *p, const struct hvt_record *r)
  * costs", measures the total price of tracing at about 0.6 us per exit on a PVM host: mostly
  * clock readings and copying registers, not these stores.
  */
-void trace_emit(struct trace_writer *t, struct hvt_record *rec)
+/* Append one record to the file buffer; the caller holds the lock. */
+static void trace_append_locked(struct trace_writer *t, struct hvt_record *rec)
 {
-	if (!t)
-		return; /* tracing is off: callers may emit unconditionally */
 	/*
 	 * seq is assigned here, not by callers, so a reader's "seq == index" rule always holds.
 	 * It is written back into the caller's record so the exit loop can print or log it.
 	 */
-	pthread_mutex_lock(&t->lock);
 	rec->seq = t->next_seq++;
 	record_serialize(t->buf + t->used, rec);
 	t->used += HVT_RECORD_SIZE;
@@ -284,6 +296,57 @@ void trace_emit(struct trace_writer *t, struct hvt_record *rec)
 	 * so a record never straddles two write()s. */
 	if (t->used == sizeof t->buf)
 		trace_flush(t);
+}
+
+void trace_emit(struct trace_writer *t, struct hvt_record *rec)
+{
+	if (!t)
+		return; /* tracing is off: callers may emit unconditionally */
+	pthread_mutex_lock(&t->lock);
+	if (t->holding && pthread_equal(t->holder, pthread_self()) && t->held < TRACE_HOLD_RECORDS)
+		t->hold[t->held++] = *rec; /* seq is assigned at release */
+	else
+		trace_append_locked(t, rec);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void trace_emit_now(struct trace_writer *t, struct hvt_record *rec)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	trace_append_locked(t, rec);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/*
+ * Why holding exists: the exit loop writes an exit's record *after* handling it (only then are
+ * the value an IN read and hv's handling time known), but the device steps of that exit (a
+ * doorbell's whole queue walk) are emitted *during* handling. Held back and released after the
+ * exit and run-return records, they appear in the file in the order they happened: exit, KVM
+ * returns to hv, the device works, hv calls KVM_RUN. Their time stamps are the real ones.
+ * Only the holding thread's records wait; the I/O thread's go straight out.
+ */
+void trace_hold(struct trace_writer *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->holding = true;
+	t->holder = pthread_self();
+	t->held = 0;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void trace_release(struct trace_writer *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	for (unsigned i = 0; i < t->held; i++)
+		trace_append_locked(t, &t->hold[i]);
+	t->held = 0;
+	t->holding = false;
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -253,6 +253,16 @@ struct trace_writer *trace_create(const char *path, enum hvt_host_kind host, con
 /* Append one record; seq is assigned here. Buffered: no system call per record. Thread-safe:
  * the vCPU thread and a device's I/O thread may emit at the same time. t = NULL: no-op. */
 void trace_emit(struct trace_writer *t, struct hvt_record *rec);
+/*
+ * Hold back the records this thread emits until trace_release, which appends them after
+ * whatever was emitted with trace_emit_now in between. The exit loop uses it so that device
+ * steps done while handling an exit follow that exit's record in the file. At most 1024 are
+ * held; more go out at once (in time order still, only before the exit record).
+ */
+void trace_hold(struct trace_writer *t);
+void trace_release(struct trace_writer *t);
+/* trace_emit that is never held back (the exit loop's own records). */
+void trace_emit_now(struct trace_writer *t, struct hvt_record *rec);
 /* Monotonic nanoseconds since the writer was created (the time_ns of a record); 0 if t is NULL. */
 uint64_t trace_now(const struct trace_writer *t);
 /* Flush and close. Returns 0, or -1 with a reason in err (disk full, ...). */

@@ -16,6 +16,7 @@
  * text from the file is printed with non-printable bytes replaced.
  */
 #include "trace.h"
+#include "dev/ata.h"
 #include "layout.h"
 
 #include <inttypes.h>
@@ -578,11 +579,47 @@ static void dump_disk(FILE *out, const struct hvt_record *r)
 	static const char *const devs[] = { [HVT_DISK_ATA] = "legacy-ata",
 					    [HVT_DISK_VIRTIO] = "virtio-blk" };
 	static const char *const caches[] = { "writeback", "writethrough", "none", "unsafe" };
+	/* For a flush, data says whether fdatasync ran (cache=unsafe skips it), not a size. */
+	const char *what = (r->flags & HVT_F_ERROR) ? "errno" :
+			   r->reason == HVT_DISK_FLUSH ? "synced" : "bytes";
 	fprintf(out, " %s dev=%s offset=%" PRIu64 " %s=%" PRIu64 " took_us=%.3f cache=%s head=%" PRIu32
 		     "\n",
 		hvt_disk_op_name(r->reason), r->size < 3 && devs[r->size] ? devs[r->size] : "?",
-		r->addr, (r->flags & HVT_F_ERROR) ? "errno" : "bytes", r->data,
+		r->addr, what, r->data,
 		(double)r->duration_ns / 1000.0, r->arg < 4 ? caches[r->arg] : "?", r->count);
+}
+
+/* The `reason` byte in words: an exit reason, a virtqueue step or a disk operation (trace.h). */
+static const char *reason_word(const struct hvt_record *r)
+{
+	if (r->kind == HVT_VQ)
+		return hvt_vq_op_name(r->reason);
+	if (r->kind == HVT_DISK)
+		return hvt_disk_op_name(r->reason);
+	return hvt_reason_name(r->reason);
+}
+
+/* A guest-error record of the legacy disk (hv/dev/ata.h, enum ata_guest_error), in words. */
+static const char *ata_error_name(uint64_t code)
+{
+	static const char *const names[] = {
+		[ATA_GE_NO_DRQ] = "L1-data-port-without-drq", [ATA_GE_BAD_WIDTH] = "bad-width",
+		[ATA_GE_BUSY_CMD] = "L4-command-while-busy",  [ATA_GE_BUSY_REG] = "L4-register-while-busy",
+		[ATA_GE_NO_DEVICE] = "L2-no-device",          [ATA_GE_UNSUPPORTED] = "L2-unsupported-command",
+		[ATA_GE_CHS] = "chs-addressing",              [ATA_GE_RANGE] = "L3-lba-range",
+		[ATA_GE_RESET_XFER] = "L4-reset-mid-transfer",
+	};
+	return code < sizeof names / sizeof names[0] && names[code] ? names[code] : "?";
+}
+
+/* guest-error: which port, what went wrong, the detail (ata.h documents it per code). */
+static void dump_guest_error(FILE *out, const struct hvt_record *r)
+{
+	int ata = (r->addr >= HV_PORT_ATA_CMD && r->addr < HV_PORT_ATA_CMD + 8) ||
+		  r->addr == HV_PORT_ATA_CTL;
+	fprintf(out, " port=0x%" PRIx64 " size=%u %s error=%s code=%" PRIu64 " detail=0x%" PRIx64 "\n",
+		r->addr, r->size, (r->flags & HVT_F_WRITE) ? "out" : "in",
+		ata ? ata_error_name(r->data) : "?", r->data, r->arg);
 }
 
 /* ---- dump ---- */
@@ -602,11 +639,13 @@ static void dump_text(FILE *out, const struct hvt_record *r)
 	else
 		fprintf(out, "vcpu%u %s", r->vcpu, hvt_kind_name(r->kind));
 	/* Device steps have their own vocabulary (trace.h tables). */
-	if (r->kind == HVT_VQ || r->kind == HVT_DISK) {
+	if (r->kind == HVT_VQ || r->kind == HVT_DISK || r->kind == HVT_GUEST_ERROR) {
 		if (r->kind == HVT_VQ)
 			dump_vq(out, r);
-		else
+		else if (r->kind == HVT_DISK)
 			dump_disk(out, r);
+		else
+			dump_guest_error(out, r);
 		return;
 	}
 	/* A counter record reuses addr as the counter id and data as its value (trace.h), so it
@@ -647,7 +686,7 @@ static void dump_json(FILE *out, const struct hvt_record *r)
 		",\"data\":%" PRIu64 ",\"rip\":%" PRIu64 ",\"count\":%" PRIu32 ",\"flags\":%" PRIu32
 		",\"duration_ns\":%" PRIu64 ",\"addr_hex\":\"0x%" PRIx64 "\",\"data_hex\":\"0x%" PRIx64
 		"\",\"rip_hex\":\"0x%" PRIx64 "\",\"flag_names\":\"%s\"",
-		r->seq, r->time_ns, r->vcpu, hvt_kind_name(r->kind), hvt_reason_name(r->reason),
+		r->seq, r->time_ns, r->vcpu, hvt_kind_name(r->kind), reason_word(r),
 		r->size, r->cpl, hvt_mode_name(r->mode), r->addr, r->data, r->rip, r->count, r->flags,
 		r->duration_ns, r->addr, r->data, r->rip, flags);
 	if (r->kind == HVT_COUNTER) {

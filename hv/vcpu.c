@@ -86,8 +86,14 @@ static void record_exit(struct vm *vm, struct hvt_record *exit, uint64_t t_retur
 	exit->time_ns = t_return;
 	exit->flags |= HVT_F_TIME_BOUND;
 	exit->duration_ns = t_now - t_return;
-	trace_emit(vm->trace, exit);
-	emit(vm, HVT_RUN_RETURN, t_return, 0);
+	/* These two go out now; what the device recorded while handling follows (trace_hold). */
+	trace_emit_now(vm->trace, exit);
+	struct hvt_record ret = {
+		.time_ns = t_return, .kind = HVT_RUN_RETURN, .count = 1,
+		.rip = vm->guest_rip, .mode = vm->guest_mode, .cpl = vm->guest_cpl,
+	};
+	trace_emit_now(vm->trace, &ret);
+	trace_release(vm->trace);
 }
 
 /* hv calls KVM_RUN (ring 3 -> ring 0) and KVM enters the guest (root -> non-root). */
@@ -243,6 +249,7 @@ void *vcpu_thread_main(void *arg)
 			handle_run_error(vm, err, &r);
 		} else {
 			vm->exits_seen++;
+			trace_hold(vm->trace); /* device steps wait for the exit's own record */
 			handle_exit(vm, &r); /* step 5 */
 			vm->exits_by_reason[r.reason <= HVT_REASON_MAX ? r.reason : HVT_R_OTHER]++;
 		}

@@ -230,7 +230,7 @@ static int add_devices(struct vm *vm)
 static int add_disk(struct vm *vm, const struct vm_options *opt)
 {
 	char err[512];
-	int rc = opt->disk_file ? disk_open(&vm->disk, opt->disk_file, opt->cache, false, err, sizeof(err))
+	int rc = opt->disk_file ? disk_open(&vm->disk, opt->disk_file, opt->cache, opt->read_only, err, sizeof(err))
 				: disk_open_scratch(&vm->disk, HV_SCRATCH_DISK_MIB, opt->cache, err, sizeof(err));
 	if (rc < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);

@@ -43,6 +43,7 @@ struct vm_options {
 	enum disk_path disk_path;
 	enum disk_cache cache;
 	bool ioeventfd;          /* virtio doorbell through an in-kernel eventfd */
+	bool read_only;          /* --read-only: the guest may read the image, never write it */
 	bool quiet;              /* no end-of-run summary */
 };
 

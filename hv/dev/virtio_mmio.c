@@ -117,12 +117,6 @@ static void vm_put32(uint8_t *data, uint32_t v)
 		data[i] = (uint8_t)(v >> (8 * i));
 }
 
-static uint32_t vm_get32(const uint8_t *data)
-{
-	return (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
-	       (uint32_t)data[3] << 24;
-}
-
 /* ---- the interrupt line ------------------------------------------------------------------- */
 
 /*
@@ -559,8 +553,12 @@ static void vm_write_locked(struct virtio_blk *b, uint64_t offset, const uint8_t
 		vm_error(b, offset, HVT_VQE_READ_ONLY, size, size ? data[0] : 0);
 		return;
 	}
-	uint32_t v = size == 4 ? vm_get32(data) : 0;
-	if (!vm_reg_access_ok(b, offset, size, v))
+	/* The value as written, whatever the width, so a refused access is traced with it. */
+	uint64_t written = 0;
+	for (uint32_t i = 0; i < size && i < 8; i++)
+		written |= (uint64_t)data[i] << (8 * i);
+	uint32_t v = (uint32_t)written;
+	if (!vm_reg_access_ok(b, offset, size, written))
 		return;
 	if (!vm_write_reg(b, offset, v))
 		vm_error(b, offset, HVT_VQE_BAD_OFFSET, size, v);

@@ -396,7 +396,7 @@ Test(disk, bad_disk_options_get_one_line_and_status_2)
 	assert_usage_error((const char *[]){ "run", "--disk-path", "virtio", "--cache", "directsync", g, NULL },
 			   "bad --cache (use writeback, writethrough, none or unsafe)");
 	assert_usage_error((const char *[]){ "run", "--ioeventfd", g, NULL },
-			   "--cache and --ioeventfd need a disk");
+			   "--cache, --ioeventfd and --read-only need a disk");
 	assert_usage_error((const char *[]){ "run", "--disk-path", "legacy", "--ioeventfd", g, NULL },
 			   "the legacy disk has none");
 	assert_usage_error((const char *[]){ "run", "--disk", "/nonexistent/d.img", g, NULL },
@@ -404,4 +404,31 @@ Test(disk, bad_disk_options_get_one_line_and_status_2)
 	const char *odd = write_tmp("odd.img", "abc", 3);
 	assert_usage_error((const char *[]){ "run", "--disk", odd, g, NULL },
 			   "must be a non-zero multiple of 512");
+}
+
+/*
+ * --read-only: the image is opened O_RDONLY. virtio-blk offers VIRTIO_BLK_F_RO, so diskio's
+ * driver refuses to write (code 3 -> status 7); the ATA disk has no such flag and aborts the
+ * first WRITE SECTORS (diskio's write failure: code 4 -> status 9). The image stays zero.
+ */
+Test(disk, read_only_disk_is_never_written_through_either_path)
+{
+	require_kvm();
+	const char *paths[] = { "virtio", "legacy" };
+	const int want[] = { 7, 9 };
+	for (int p = 0; p < 2; p++) {
+		char name[32];
+		snprintf(name, sizeof name, "ro-%s.img", paths[p]);
+		const char *img = make_image(name);
+		struct hv_result r;
+		hv_exec(&r, (const char *[]){ "run", "--timeout", "60", "--disk", img, "--read-only",
+					      "--disk-path", paths[p], guest("diskio.bin"), NULL });
+		cr_assert_eq(r.status, want[p], "%s: %s %s", paths[p], r.out, r.err);
+		static uint8_t buf[IMAGE_BYTES];
+		int fd = open(img, O_RDONLY);
+		cr_assert_eq(read(fd, buf, sizeof buf), (ssize_t)sizeof buf);
+		close(fd);
+		for (size_t i = 0; i < sizeof buf; i++)
+			cr_assert_eq(buf[i], 0, "%s: byte %zu written", paths[p], i);
+	}
 }
