@@ -61,6 +61,7 @@
 #include "cmdline.h"
 #include "diskpattern.h"
 #include "layout.h"
+#include "portio.h"
 #include "uart.h"
 #include "virtio_blk.h"
 
@@ -92,10 +93,6 @@ struct diskio_opts {
 };
 
 /* ---- output: every character is 2 exits on hv, so lines are short ---- */
-static inline void port_write8(uint16_t port, uint8_t value)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
-}
 
 static void put_u32(uint32_t v)
 {

@@ -32,28 +32,13 @@
 
 #include "cmdline.h"
 #include "layout.h"
+#include "portio.h"
 
 #define EXITS_LOOPS_DEFAULT 1u
 #define EXITS_LOOPS_MAX     100000000u
 
-/* One x86 IN/OUT instruction each; "memory" orders them against the MMIO accesses. */
-static inline void port_write32(uint16_t port, uint32_t value)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port) : "memory");
-}
-
-static inline uint32_t port_read32(uint16_t port)
-{
-	uint32_t value;
-
-	__asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port) : "memory");
-	return value;
-}
-
-static inline void port_write8(uint16_t port, uint8_t value)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
-}
+/* IN/OUT: portio.h, one instruction each; its "memory" clobber orders them against the
+   MMIO accesses. */
 
 /* Tell hv (or QEMU's isa-debug-exit) the result and stop. status 0 -> exit 1, 1 -> exit 3. */
 static void __attribute__((noreturn)) exits_finish(uint8_t status)

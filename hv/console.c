@@ -18,6 +18,7 @@
 #include "console.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,6 +31,8 @@ static void console_setup(struct console *c)
 	c->dropped = 0;
 	c->write_errno = 0;
 	c->noted = false;
+	c->stalled = false;
+	c->stall_dropped = 0;
 }
 
 void console_init(struct console *c, int fd)
@@ -67,18 +70,43 @@ static void console_drain_capture(struct console *c)
 }
 
 /*
+ * Can the descriptor take a buffer now, or within `ms` milliseconds? POLLOUT on a pipe means
+ * at least one page is free, so a write of up to CONSOLE_BUF_SIZE (one page, PIPE_BUF) then
+ * completes without blocking; regular files are always ready.
+ */
+static bool console_writable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int n;
+	do
+		n = poll(&p, 1, ms);
+	while (n < 0 && errno == EINTR);
+	/* An error or hang-up is "ready": write() then reports what is wrong. */
+	return n != 0;
+}
+
+/*
  * fd mode: write() may write less than asked (a pipe with little room) or be interrupted by
  * a signal (hv's --timeout uses one): both are retried. Any other error (the reader closed
- * the pipe, a non-blocking descriptor is full, the disk is full) drops the rest of this buffer
- * and counts it, rather than letting the guest's output stall the vCPU forever.
+ * the pipe, the disk is full) drops the rest of this buffer and counts it.
  *
- * A blocking write() to a terminal or pipe whose reader is slow does wait. The vCPU thread
- * waits with it, and so does the guest: backpressure, as a real UART's full transmit FIFO
- * makes its driver wait. The buffer makes it rare.
+ * A reader that is slow gets backpressure: hv waits up to CONSOLE_STALL_MS for room, and the
+ * guest waits with it, as a real UART's full transmit FIFO makes its driver wait. A reader
+ * that does not read at all (a terminal stopped with Ctrl-S, a pipe nobody drains) must not
+ * stop the vCPU forever (checklist S4): after one such wait the console counts as stalled and
+ * drops whole buffers without waiting, until the descriptor takes data again.
  */
 static void console_drain_fd(struct console *c)
 {
 	size_t done = 0;
+
+	if (!console_writable(c->fd, c->stalled ? 0 : CONSOLE_STALL_MS)) {
+		c->stalled = true;
+		c->dropped += c->len;
+		c->stall_dropped += c->len;
+		return;
+	}
+	c->stalled = false;
 
 	while (done < c->len) {
 		ssize_t w = write(c->fd, c->buf + done, c->len - done);
@@ -137,7 +165,11 @@ static void console_note(struct console *c)
 	if (c->noted || c->dropped == 0 || !c->notes)
 		return;
 	c->noted = true;
-	if (c->write_errno)
+	if (c->stall_dropped)
+		fprintf(c->notes, "hv: console: nobody is reading hv's output: %llu bytes of guest "
+			"output dropped (read hv's stdout, or redirect it to a file)\n",
+			(unsigned long long)c->stall_dropped);
+	else if (c->write_errno)
 		fprintf(c->notes, "hv: console: cannot write guest output: %s "
 			"(%llu bytes dropped)\n", strerror(c->write_errno),
 			(unsigned long long)c->dropped);

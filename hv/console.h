@@ -6,8 +6,9 @@
  * byte on the host. That output path is a resource the *guest* controls: a loop of OUT
  * instructions can produce gigabytes. So the path is bounded: bytes are buffered (one write()
  * per line, not one per exit), and past a cap they are dropped and counted instead of filling
- * the disk or blocking the vCPU. Textbook: chapter 3 "Exits", section "From exit to device";
- * hostile-guest checklist row S4 (unbounded TX output).
+ * the disk; a reader that stops reading makes hv drop output, not stop the guest.
+ * Textbook: chapter 3 "Exits", section "From exit to device"; hostile-guest checklist row S4
+ * (unbounded TX output).
  *
  * A console writes either to a file descriptor (normally stdout) or, for unit tests, into a
  * caller-supplied memory buffer, so a test can assert the exact bytes a guest produced.
@@ -24,6 +25,7 @@
 
 #define CONSOLE_BUF_SIZE      4096u          /* bytes buffered before one write() */
 #define CONSOLE_DEFAULT_LIMIT (16ull << 20)  /* 16 MiB of guest output per run */
+#define CONSOLE_STALL_MS      200            /* longest wait for a reader before dropping */
 
 struct console {
 	int fd;               /* output file descriptor, or -1 when capturing */
@@ -39,6 +41,8 @@ struct console {
 	uint64_t dropped;     /* bytes lost: past the limit, capture full, or write() failed */
 	int write_errno;      /* first write() error, 0 if none */
 
+	bool stalled;         /* the reader took nothing for CONSOLE_STALL_MS: drop, do not wait */
+	uint64_t stall_dropped; /* bytes dropped because nobody read them */
 	FILE *notes;          /* where the one-line drop note goes: stderr, or NULL for none */
 	bool noted;           /* the note has been printed (it is printed once) */
 };

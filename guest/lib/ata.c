@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "ata.h"
+#include "portio.h"
 #include "layout.h"
 
 /* Command block registers, offsets from HV_PORT_ATA_CMD (0x1F0). */
@@ -63,34 +64,8 @@ static uint16_t last_error;
 /* IDENTIFY lands here: 512-byte aligned, so the `rep insw` stays inside one page (1 exit). */
 static uint16_t identify_buf[ATA_SECTOR_WORDS] __attribute__((aligned(512)));
 
-/* ---- port I/O: one instruction each, never merged, dropped or reordered ---- */
-
-static inline void port_write8(uint16_t port, uint8_t value)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
-}
-
-static inline uint8_t port_read8(uint16_t port)
-{
-	uint8_t value;
-
-	__asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port) : "memory");
-	return value;
-}
-
-/* `rep insw`: read `count` 16-bit words from the port into memory at buf. ONE instruction,
-   and on KVM one exit for a whole sector (ata.h). The direction flag is clear (the ABI
-   guarantees it at every call), so it fills buf upwards. */
-static inline void port_read16_rep(uint16_t port, void *buf, uint32_t count)
-{
-	__asm__ volatile("rep insw" : "+D"(buf), "+c"(count) : "d"(port) : "memory");
-}
-
-/* `rep outsw`: the same instruction outwards; on KVM one exit per word. */
-static inline void port_write16_rep(uint16_t port, const void *buf, uint32_t count)
-{
-	__asm__ volatile("rep outsw" : "+S"(buf), "+c"(count) : "d"(port) : "memory");
-}
+/* Port I/O: portio.h (one instruction each; `rep insw` is 1 exit per sector on KVM, `rep
+   outsw` 256: ata.h). */
 
 static inline uint8_t ata_status(void)
 {

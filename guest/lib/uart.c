@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "layout.h"
+#include "portio.h"
 #include "uart.h"
 
 /*
@@ -47,20 +48,7 @@ enum {
  */
 #define UART_DIVISOR 1u
 
-/* OUT and IN: the x86 instructions that talk to the separate 64 KiB I/O-port address space.
-   "volatile" and the "memory" clobber keep the compiler from reordering or dropping them. */
-static inline void port_write8(uint16_t port, uint8_t value)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
-}
-
-static inline uint8_t port_read8(uint16_t port)
-{
-	uint8_t value;
-
-	__asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port) : "memory");
-	return value;
-}
+/* OUT and IN come from portio.h: one instruction, one exit each. */
 
 static inline void uart_reg_write(unsigned reg, uint8_t value)
 {

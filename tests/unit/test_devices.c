@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 
 #include "bus.h"
 #include "console.h"
@@ -332,6 +333,40 @@ Test(console, S4_bytes_past_limit_dropped_and_counted)
 	cr_assert_eq(con.dropped, 15);
 	cr_assert_eq(con.cap_len, 10);
 	cr_assert_arr_eq(out, "abcdefghij", 10);
+}
+
+/*
+ * S4: a stdout nobody reads must not stop the vCPU. A pipe whose reader never reads fills up
+ * (64 KiB on Linux); without the stall rule the next write() would block forever, and this
+ * test would hang until Criterion's timeout fails it. With it: one wait of CONSOLE_STALL_MS,
+ * then every further buffer is dropped at once, counted, and named in the note.
+ */
+Test(console, S4_unread_stdout_drops_instead_of_blocking, .timeout = 20)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	struct console con;
+	console_init(&con, p[1]);
+	FILE *notes = tmpfile();
+	con.notes = notes;
+	/* 1 MiB of guest lines: 16 times what the pipe holds. */
+	for (int i = 0; i < (1 << 20); i++)
+		console_putc(&con, (i % 64 == 63) ? '\n' : 'x');
+	console_flush(&con);
+	cr_assert(con.stalled);
+	cr_assert_gt(con.stall_dropped, 0);
+	cr_assert_eq(con.dropped, con.stall_dropped);
+	/* What went through is what the pipe held; the rest was dropped, nothing vanished. */
+	int held = 0;
+	cr_assert_eq(ioctl(p[0], FIONREAD, &held), 0);
+	cr_assert_eq((uint64_t)held + con.dropped, 1u << 20);
+	char line[256] = "";
+	rewind(notes);
+	cr_assert_not_null(fgets(line, sizeof line, notes));
+	cr_assert(strstr(line, "nobody is reading hv's output"), "%s", line);
+	fclose(notes);
+	close(p[0]);
+	close(p[1]);
 }
 
 Test(console, S4_drop_note_printed_once_with_count)
