@@ -8,6 +8,7 @@
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace
 #   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
+#   make fuzz-virtio, make fuzz-ata     libFuzzer on the two disk controllers, driven as a hostile guest
 #
 # Host code is C11 with -Wall -Wextra -Werror. Guests are built by the same host gcc in
 # freestanding mode (no cross compiler), see guest/guest.mk.

@@ -4,6 +4,9 @@
 #   make -f tests/fuzz/fuzz.mk fuzz-trace FUZZ_SECONDS=600
 #   make -f tests/fuzz/fuzz.mk fuzz-trace-corpus       regenerate the seed traces
 #   make fuzz-loader                                   fuzz the guest loader (seeds: build/guest)
+#   make fuzz-virtio, make fuzz-ata                    fuzz the two disk controllers as a hostile
+#                                                      guest would drive them (60 s: FUZZ_SECONDS=60)
+#   make fuzz-dev-corpus                               regenerate their seeds (gen_dev_corpus.c)
 #
 # Can also be included from the top-level Makefile (`include tests/fuzz/fuzz.mk`): every
 # variable here has a FUZZ_ prefix so nothing clashes. Needs clang and its libFuzzer runtime
@@ -53,3 +56,41 @@ fuzz-loader: $(FUZZ_OUT)/fuzz_loader guests
 	@mkdir -p $(FUZZ_OUT)/corpus-loader
 	$(FUZZ_OUT)/fuzz_loader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus-loader build/guest
+
+# ---- the two disk controllers (hostile-guest checklist, sections 8.1-8.4) ----
+# A guest program of register accesses, doorbells and RAM rewrites against virtio-blk, and of
+# port accesses against the ATA drive, each on a 64-sector temporary image (unlinked at once).
+# Seeds: tests/fuzz/corpus/{virtio,ata}, made by gen_dev_corpus.c (make fuzz-dev-corpus).
+FUZZ_DISK_SRCS   := hv/disk.c hv/trace.c hv/tracefmt.c
+FUZZ_VIRTIO_SRCS := tests/fuzz/fuzz_virtio.c hv/dev/virtio_mmio.c hv/dev/virtio_blk.c \
+                    hv/virtq.c hv/guestmem.c $(FUZZ_DISK_SRCS)
+FUZZ_ATA_SRCS    := tests/fuzz/fuzz_ata.c hv/dev/ata.c $(FUZZ_DISK_SRCS)
+
+.PHONY: fuzz-virtio fuzz-ata fuzz-dev-corpus
+
+$(FUZZ_OUT)/fuzz_virtio: $(FUZZ_VIRTIO_SRCS) hv/dev/virtio.h hv/virtq.h hv/disk.h hv/guestmem.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -pthread -o $@ $(FUZZ_VIRTIO_SRCS)
+
+$(FUZZ_OUT)/fuzz_ata: $(FUZZ_ATA_SRCS) hv/dev/ata.h hv/disk.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -pthread -o $@ $(FUZZ_ATA_SRCS)
+
+# max_len: 1 flag byte + 2 KiB of guest RAM + a few hundred steps.
+fuzz-virtio: $(FUZZ_OUT)/fuzz_virtio
+	@mkdir -p $(FUZZ_OUT)/corpus-virtio
+	$(FUZZ_OUT)/fuzz_virtio -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	  -artifact_prefix=$(FUZZ_OUT)/virtio- $(FUZZ_OUT)/corpus-virtio tests/fuzz/corpus/virtio
+
+fuzz-ata: $(FUZZ_OUT)/fuzz_ata
+	@mkdir -p $(FUZZ_OUT)/corpus-ata
+	$(FUZZ_OUT)/fuzz_ata -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -artifact_prefix=$(FUZZ_OUT)/ata- $(FUZZ_OUT)/corpus-ata tests/fuzz/corpus/ata
+
+$(FUZZ_OUT)/gen_dev_corpus: tests/fuzz/gen_dev_corpus.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o $@ tests/fuzz/gen_dev_corpus.c
+
+fuzz-dev-corpus: $(FUZZ_OUT)/gen_dev_corpus
+	@mkdir -p tests/fuzz/corpus/virtio tests/fuzz/corpus/ata
+	$(FUZZ_OUT)/gen_dev_corpus tests/fuzz/corpus/virtio tests/fuzz/corpus/ata
