@@ -76,6 +76,17 @@
 #define HV_VIRTIO_MMIO_LEN 0x200u /* registers 0x000-0x0FF, device config 0x100-0x1FF */
 #define HV_IRQ_VIRTIO_BLK  5u
 
+/*
+ * Interrupts (textbook chapter 4, section "Interrupts or polling"). hv emulates the PC's two
+ * cascaded 8259A interrupt controllers in user space and injects the vector the guest
+ * programmed with KVM_INTERRUPT; no in-kernel irqchip is created, so HLT still exits to hv.
+ * Lines: 4 = COM1, 5 = virtio-blk, 14 = ATA (primary channel), 2 = the cascade (slave PIC).
+ */
+#define HV_PORT_PIC_MASTER 0x20u  /* command 0x20, data (mask) 0x21 */
+#define HV_PORT_PIC_SLAVE  0xA0u  /* command 0xA0, data (mask) 0xA1 */
+#define HV_PORT_ELCR       0x4D0u /* edge/level control: 0x4D0 (IRQ 0-7), 0x4D1 (IRQ 8-15) */
+#define HV_IRQ_UART0       4u
+
 /* The scratch disk hv creates when --disk-path is given without --disk: an unlinked temporary
  * file of this size (2048 sectors) that vanishes when hv exits. */
 #define HV_SCRATCH_DISK_MIB 1u

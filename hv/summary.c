@@ -95,6 +95,8 @@ void summary_print(FILE *out, const struct vm *vm)
 				st.notifies_mmio, st.notifies_eventfd, st.errors);
 		}
 	}
+	if (vm->irqs_injected)
+		fprintf(out, "hv: summary: interrupts injected: %" PRIu64 "\n", vm->irqs_injected);
 	fprintf(out, "hv: summary: time: in guest (KVM_RUN) %.3f ms, in hv %.3f ms\n",
 		(double)vm->ns_in_run / 1e6, (double)vm->ns_in_hv / 1e6);
 }

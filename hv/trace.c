@@ -515,12 +515,14 @@ static int record_check(const struct hvt_record *r, uint64_t i, char *err, size_
 				  (unsigned long long)i, r->kind, HVT_KIND_MAX);
 	/* `reason` means something different per kind (trace.h); each has its own range. */
 	unsigned max = r->kind == HVT_VQ ? HVT_VQ_OP_MAX :
-		       r->kind == HVT_DISK ? HVT_DISK_OP_MAX : HVT_REASON_MAX;
+		       r->kind == HVT_DISK ? HVT_DISK_OP_MAX :
+		       r->kind == HVT_IRQ ? HVT_IRQ_OP_MAX : HVT_REASON_MAX;
 	if (r->reason > max)
 		return trace_fail(err, errlen, "record %llu: unknown %s %u (0..%u)",
 				  (unsigned long long)i,
 				  r->kind == HVT_VQ ? "virtqueue step" :
-				  r->kind == HVT_DISK ? "disk operation" : "exit reason",
+				  r->kind == HVT_DISK ? "disk operation" :
+				  r->kind == HVT_IRQ ? "interrupt step" : "exit reason",
 				  r->reason, max);
 	if (r->mode > HVT_MODE_MAX)
 		return trace_fail(err, errlen, "record %llu: unknown CPU mode %u (0..%u)",
@@ -668,6 +670,7 @@ const char *hvt_kind_name(unsigned kind)
 		[HVT_RUN_CALL] = "run-call", [HVT_ENTRY] = "entry",
 		[HVT_COUNTER] = "counter", [HVT_GUEST_ERROR] = "guest-error",
 		[HVT_VQ] = "vq",           [HVT_DISK] = "disk",
+		[HVT_IRQ] = "irq",
 	};
 	return NAME_OF(names, kind);
 }
@@ -680,7 +683,7 @@ const char *hvt_reason_name(unsigned reason)
 		[HVT_R_SHUTDOWN] = "shutdown",   [HVT_R_FAIL_ENTRY] = "fail-entry",
 		[HVT_R_INTERNAL] = "internal",   [HVT_R_INTR] = "intr",
 		[HVT_R_DEBUG] = "debug",         [HVT_R_SYSTEM_EVENT] = "system-event",
-		[HVT_R_OTHER] = "other",
+		[HVT_R_OTHER] = "other",         [HVT_R_IRQ_WINDOW] = "irq-window",
 	};
 	return NAME_OF(names, reason);
 }
@@ -769,6 +772,15 @@ const char *hvt_disk_op_name(unsigned op)
 {
 	static const char *const names[] = {
 		[HVT_DISK_READ] = "read", [HVT_DISK_WRITE] = "write", [HVT_DISK_FLUSH] = "flush",
+	};
+	return NAME_OF(names, op);
+}
+
+const char *hvt_irq_op_name(unsigned op)
+{
+	static const char *const names[] = {
+		[HVT_IRQ_LINE] = "line", [HVT_IRQ_INJECT] = "inject", [HVT_IRQ_WINDOW] = "window",
+		[HVT_IRQ_WAKE] = "wake",
 	};
 	return NAME_OF(names, op);
 }

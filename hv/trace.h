@@ -48,7 +48,8 @@ enum hvt_kind {
 	HVT_GUEST_ERROR = 6, /* the guest did something a device refused: addr/data say what */
 	HVT_VQ = 7,          /* one step of a virtio device working on its queue (enum hvt_vq_op) */
 	HVT_DISK = 8,        /* backend I/O on the disk image file (enum hvt_disk_op) */
-	HVT_KIND_MAX = 8
+	HVT_IRQ = 9,         /* an interrupt line, controller or injection step (enum hvt_irq_op) */
+	HVT_KIND_MAX = 9
 };
 
 /*
@@ -67,7 +68,8 @@ enum hvt_reason {
 	HVT_R_DEBUG = 8,     /* single step or breakpoint */
 	HVT_R_SYSTEM_EVENT = 9,
 	HVT_R_OTHER = 10,    /* any other KVM exit reason: data = KVM's number */
-	HVT_REASON_MAX = 10
+	HVT_R_IRQ_WINDOW = 11, /* the guest can take an interrupt now (hv asked: request_interrupt_window) */
+	HVT_REASON_MAX = 11
 };
 
 /* CPU mode of the guest at the event, from CR0.PE, EFER.LMA and the CS descriptor. */
@@ -201,6 +203,23 @@ enum hvt_disk_op {
 };
 enum hvt_disk_dev { HVT_DISK_ATA = 1, HVT_DISK_VIRTIO = 2 };
 
+/*
+ * HVT_IRQ: how a device's interrupt reaches the guest (textbook chapter 4, "Interrupts or
+ * polling"). addr = the IRQ line (0-15), data as below, count = the vector where known.
+ *   LINE     a device changed its line: data = new level (0/1)
+ *   INJECT   hv injected the PIC's vector with KVM_INTERRUPT: count = vector
+ *   WINDOW   the guest could not take it yet (IF = 0 or an interrupt shadow): hv set
+ *            request_interrupt_window and waits for the IRQ-window exit
+ *   WAKE     a HLT with interrupts on ended because a line rose (data = how long it slept, ns)
+ */
+enum hvt_irq_op {
+	HVT_IRQ_LINE = 1,
+	HVT_IRQ_INJECT = 2,
+	HVT_IRQ_WINDOW = 3,
+	HVT_IRQ_WAKE = 4,
+	HVT_IRQ_OP_MAX = 4
+};
+
 /* Statistics KVM keeps per vCPU (binary stats fd); only these names are recorded. */
 enum hvt_counter {
 	HVT_C_EXITS = 1,            /* "exits": every VM exit, handled in KVM or not */
@@ -301,6 +320,7 @@ const char *hvt_counter_name(unsigned counter); /* KVM's stat name, e.g. "io_exi
 const char *hvt_vq_op_name(unsigned op);          /* "notify", "desc", ... */
 const char *hvt_vq_error_name(unsigned err);      /* "Q4-loop", ... */
 const char *hvt_disk_op_name(unsigned op);        /* "read", "write", "flush" */
+const char *hvt_irq_op_name(unsigned op);         /* "line", "inject", "window", "wake" */
 
 /* A device event (HVT_VQ or HVT_DISK) stamped with the writer's clock. Used by devices, which
  * never see the exit loop. t = NULL: nothing happens. */

@@ -596,6 +596,8 @@ static const char *reason_word(const struct hvt_record *r)
 		return hvt_vq_op_name(r->reason);
 	if (r->kind == HVT_DISK)
 		return hvt_disk_op_name(r->reason);
+	if (r->kind == HVT_IRQ)
+		return hvt_irq_op_name(r->reason);
 	return hvt_reason_name(r->reason);
 }
 
@@ -610,6 +612,27 @@ static const char *ata_error_name(uint64_t code)
 		[ATA_GE_RESET_XFER] = "L4-reset-mid-transfer",
 	};
 	return code < sizeof names / sizeof names[0] && names[code] ? names[code] : "?";
+}
+
+/* An HVT_IRQ record: a line changing, an injection, a window request, a wake-up (trace.h). */
+static void dump_irq(FILE *out, const struct hvt_record *r)
+{
+	fprintf(out, " %s", hvt_irq_op_name(r->reason));
+	switch (r->reason) {
+	case HVT_IRQ_LINE:
+		fprintf(out, " irq=%" PRIu64 " level=%" PRIu64, r->addr, r->data);
+		break;
+	case HVT_IRQ_INJECT:
+		/* irq -1: the PIC answered with its spurious vector (nothing left to deliver). */
+		fprintf(out, " irq=%" PRId64 " vector=0x%" PRIx32, (int64_t)r->addr, r->count);
+		break;
+	case HVT_IRQ_WAKE:
+		fprintf(out, " slept_us=%.3f", (double)r->data / 1000.0);
+		break;
+	default:
+		break;
+	}
+	fputc('\n', out);
 }
 
 /* guest-error: which port, what went wrong, the detail (ata.h documents it per code). */
@@ -639,11 +662,14 @@ static void dump_text(FILE *out, const struct hvt_record *r)
 	else
 		fprintf(out, "vcpu%u %s", r->vcpu, hvt_kind_name(r->kind));
 	/* Device steps have their own vocabulary (trace.h tables). */
-	if (r->kind == HVT_VQ || r->kind == HVT_DISK || r->kind == HVT_GUEST_ERROR) {
+	if (r->kind == HVT_VQ || r->kind == HVT_DISK || r->kind == HVT_GUEST_ERROR ||
+	    r->kind == HVT_IRQ) {
 		if (r->kind == HVT_VQ)
 			dump_vq(out, r);
 		else if (r->kind == HVT_DISK)
 			dump_disk(out, r);
+		else if (r->kind == HVT_IRQ)
+			dump_irq(out, r);
 		else
 			dump_guest_error(out, r);
 		return;

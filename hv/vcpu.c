@@ -170,9 +170,13 @@ static void handle_hlt(struct vm *vm, struct hvt_record *r)
 	struct kvm_regs regs;
 	r->reason = HVT_R_HLT;
 	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0 && (regs.rflags & RFLAGS_IF)) {
+		/* Waiting for an interrupt: one pending (or arriving) is injected before the next
+		 * KVM_RUN, and the guest resumes after its HLT, in its handler first (irq.c). */
+		if (irq_wait_halted(vm))
+			return;
 		vm_stop_with(vm, HV_EXIT_GUEST_ERROR,
-			     "guest executed HLT with interrupts enabled, but no device of this "
-			     "machine raises interrupts: it would sleep forever");
+			     "guest executed HLT with interrupts enabled, but no interrupt is pending "
+			     "and no device can raise one: it would sleep forever");
 		return;
 	}
 	vm_stop_with(vm, HV_EXIT_OK, NULL);
@@ -200,6 +204,9 @@ static void handle_exit(struct vm *vm, struct hvt_record *r)
 	case KVM_EXIT_IO: handle_io(vm, r); break;
 	case KVM_EXIT_MMIO: handle_mmio(vm, r); break;
 	case KVM_EXIT_HLT: handle_hlt(vm, r); break;
+	/* hv asked for it (irq.c): the guest can take an interrupt now; injected before the next
+	 * KVM_RUN. */
+	case KVM_EXIT_IRQ_WINDOW_OPEN: r->reason = HVT_R_IRQ_WINDOW; break;
 	default: handle_fatal(vm, r); break;
 	}
 }
@@ -220,6 +227,19 @@ static void handle_run_error(struct vm *vm, int err, struct hvt_record *r)
 	vm_stop_with(vm, HV_EXIT_HOST, why);
 }
 
+/*
+ * After an EINTR that was only an interrupt kick (irq.c), immediate_exit must be cleared or
+ * every KVM_RUN would return at once. A stop kick may have arrived meanwhile: the main thread
+ * stores `kick` before immediate_exit, so looking at `kick` after clearing re-arms it.
+ */
+static void rearm_after_kick(struct vm *vm)
+{
+	vm->run->immediate_exit = 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vm->kick != KICK_NONE)
+		vm->run->immediate_exit = 1;
+}
+
 /* Monotonic nanoseconds, for the summary's "in guest / in hv" split (vDSO: no system call). */
 static uint64_t mono_ns(void)
 {
@@ -234,7 +254,9 @@ void *vcpu_thread_main(void *arg)
 	uint64_t t_call = vm->trace ? trace_now(vm->trace) : 0;
 	uint64_t ns_call = mono_ns();
 
+	vm->vcpu_running = true;
 	/* Step 6 for the very first entry: hv calls KVM_RUN, KVM enters the guest. */
+	irq_before_run(vm);
 	record_entry(vm, t_call);
 	while (!vm->stop.requested) {
 		/* Steps 2-4 happen inside this call: the guest runs until it needs us. */
@@ -247,6 +269,8 @@ void *vcpu_thread_main(void *arg)
 		vm->ns_in_run += ns_return - ns_call;
 		if (rc < 0) {
 			handle_run_error(vm, err, &r);
+			if (!vm->stop.requested)
+				rearm_after_kick(vm);
 		} else {
 			vm->exits_seen++;
 			trace_hold(vm->trace); /* device steps wait for the exit's own record */
@@ -254,10 +278,12 @@ void *vcpu_thread_main(void *arg)
 			vm->exits_by_reason[r.reason <= HVT_REASON_MAX ? r.reason : HVT_R_OTHER]++;
 		}
 		/* Step 6: record, then go back into the guest unless something asked to stop. */
+		record_exit(vm, &r, t_return, vm->trace ? trace_now(vm->trace) : 0);
+		if (!vm->stop.requested)
+			irq_before_run(vm); /* a pending interrupt goes in with this entry (irq.c) */
 		t_call = vm->trace ? trace_now(vm->trace) : 0;
 		ns_call = mono_ns();
 		vm->ns_in_hv += ns_call - ns_return;
-		record_exit(vm, &r, t_return, t_call);
 		if (!vm->stop.requested)
 			record_entry(vm, t_call);
 	}

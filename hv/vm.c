@@ -218,6 +218,9 @@ static int add_devices(struct vm *vm)
 	rc |= bus_register(&vm->bus, BUS_MMIO, HV_MMIO_TESTDEV, TESTDEV_MMIO_LEN, &testdev_mmio_ops, vm->testdev);
 	if (rc)
 		return fail(HV_EXIT_HOST, "device address map is inconsistent: %s", strerror(errno));
+	/* The interrupt controller, and the UART's line to it (irq.c). */
+	if (irq_setup(vm) < 0)
+		return fail(HV_EXIT_HOST, "cannot set up the interrupt controller");
 	return 0;
 }
 
@@ -254,6 +257,7 @@ static int add_disk(struct vm *vm, const struct vm_options *opt)
 	}
 	if (rc)
 		return fail(HV_EXIT_HOST, "device address map is inconsistent: %s", strerror(errno));
+	irq_connect_disk(vm);
 	if (opt->ioeventfd && iothread_setup(vm, err, sizeof(err)) < 0)
 		return fail(HV_EXIT_HOST, "%s", err);
 	return 0;
@@ -523,6 +527,7 @@ void vm_destroy(struct vm *vm)
 	virtio_blk_destroy(vm->vblk);
 	if (vm->have_disk)
 		disk_close(&vm->disk);
+	irq_teardown(vm);
 	if (vm->run)
 		munmap(vm->run, vm->run_size);
 	if (vm->mem.nslots)

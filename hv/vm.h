@@ -65,6 +65,13 @@ struct vm {
 	struct testdev *testdev;
 	struct vm_stop stop;   /* set by a device or the exit loop to end the run */
 
+	/* interrupts (irq.c): device lines -> PIC -> KVM_INTERRUPT */
+	struct pic *pic;
+	pthread_mutex_t irq_lock;  /* with irq_cond: a halted vCPU sleeps until a line changes */
+	pthread_cond_t irq_cond;
+	uint64_t irq_events;       /* times the PIC's output may have risen */
+	uint64_t irqs_injected;
+
 	/* the disk and its controller (chapter 4): at most one of ata/vblk exists */
 	struct disk disk;
 	bool have_disk;
@@ -85,6 +92,7 @@ struct vm {
 	/* run control */
 	struct boot_info boot;
 	pthread_t vcpu_thread;
+	volatile bool vcpu_running; /* the vCPU thread started: other threads may kick it */
 	volatile int kick;     /* why the main thread kicked the vCPU out of KVM_RUN (KICK_*) */
 	uint64_t exits_seen;   /* exits that reached hv */
 	uint64_t exits_by_reason[HVT_REASON_MAX + 1];
@@ -119,6 +127,13 @@ uint8_t cpu_cpl(const struct kvm_sregs *s);
 int iothread_setup(struct vm *vm, char *err, size_t errlen);
 int iothread_start(struct vm *vm);
 void iothread_stop(struct vm *vm);
+
+/* irq.c: interrupts from device lines through the 8259A PIC to KVM_INTERRUPT. */
+int irq_setup(struct vm *vm);
+void irq_connect_disk(struct vm *vm);
+void irq_teardown(struct vm *vm);
+void irq_before_run(struct vm *vm);  /* inject, or ask for an interrupt window */
+bool irq_wait_halted(struct vm *vm); /* HLT with IF = 1: true if the guest can go on */
 
 /* summary.c: the end-of-run summary on stderr (hv run without --quiet). */
 void summary_print(FILE *out, const struct vm *vm);

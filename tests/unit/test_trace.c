@@ -63,14 +63,15 @@ static const char *tmp_path(char *buf, size_t len, const char *name)
 
 /*
  * Record i with every field distinct and derived from i, all values legal: kinds cycle
- * through 1..8, reasons through the range of each kind, modes through 0..5. addr/data/rip use the high bits
+ * through 1..9, reasons through the range of each kind, modes through 0..5. addr/data/rip use the high bits
  * so a reader that dropped the upper 32 bits would fail.
  */
 /* The largest valid `reason` of a kind: it means an exit reason, a virtqueue step or a disk
  * operation depending on the kind (trace.h). */
 static unsigned reason_max(unsigned kind)
 {
-	return kind == HVT_VQ ? HVT_VQ_OP_MAX : kind == HVT_DISK ? HVT_DISK_OP_MAX : HVT_REASON_MAX;
+	return kind == HVT_VQ ? HVT_VQ_OP_MAX : kind == HVT_DISK ? HVT_DISK_OP_MAX :
+	       kind == HVT_IRQ ? HVT_IRQ_OP_MAX : HVT_REASON_MAX;
 }
 
 static struct hvt_record rec_make(uint64_t i)
@@ -244,7 +245,7 @@ Test(trace, header_and_record_bytes_are_little_endian_at_documented_offsets)
 	cr_assert_eq(le64_at(r + 8), 1007);          /* time_ns = 1000 + 1*7 */
 	cr_assert_eq(r[16], 0x01);                   /* vcpu 0x101, low byte first */
 	cr_assert_eq(r[17], 0x01);
-	cr_assert_eq(r[18], 2);                      /* kind = 1 + 1 % 8 */
+	cr_assert_eq(r[18], 2);                      /* kind = 1 + 1 % 9 */
 	cr_assert_eq(r[19], 1);                      /* reason = 1 % 11 (an exit) */
 	cr_assert_eq(r[20], 2);                      /* size = 1 << 1 */
 	cr_assert_eq(r[21], 1);                      /* cpl */
@@ -501,7 +502,7 @@ Test(trace, rejects_unknown_kind)
 	size_t len;
 	uint8_t *b = trace_bytes(3, &len);
 	b[128 + 64 * 1 + 18] = HVT_KIND_MAX + 1;
-	parse_rejects(b, len, "record 1: unknown kind 9");
+	parse_rejects(b, len, "record 1: unknown kind 10");
 	b[128 + 64 * 1 + 18] = 0; /* 0 is not a kind either: kinds start at 1 */
 	parse_rejects(b, len, "record 1: unknown kind 0");
 	free(b);
@@ -521,7 +522,7 @@ Test(trace, rejects_unknown_reason_and_mode)
 	size_t len;
 	uint8_t *b = trace_bytes(3, &len);
 	b[128 + 64 * 1 + 19] = HVT_REASON_MAX + 1;
-	parse_rejects(b, len, "record 1: unknown exit reason 11");
+	parse_rejects(b, len, "record 1: unknown exit reason 12");
 	b[128 + 64 * 1 + 19] = 0;
 	b[128 + 64 * 0 + 22] = HVT_MODE_MAX + 1;
 	parse_rejects(b, len, "record 0: unknown CPU mode 6");
@@ -561,7 +562,10 @@ Test(trace, names_match_the_spec_and_out_of_range_is_question_mark)
 	cr_assert_str_eq(hvt_kind_name(0), "?");
 	cr_assert_str_eq(hvt_kind_name(HVT_VQ), "vq");
 	cr_assert_str_eq(hvt_kind_name(HVT_DISK), "disk");
-	cr_assert_str_eq(hvt_kind_name(9), "?");
+	cr_assert_str_eq(hvt_kind_name(HVT_IRQ), "irq");
+	cr_assert_str_eq(hvt_kind_name(10), "?");
+	cr_assert_str_eq(hvt_irq_op_name(HVT_IRQ_INJECT), "inject");
+	cr_assert_str_eq(hvt_reason_name(HVT_R_IRQ_WINDOW), "irq-window");
 	cr_assert_str_eq(hvt_vq_op_name(HVT_VQ_DESC), "desc");
 	cr_assert_str_eq(hvt_vq_op_name(14), "?");
 	cr_assert_str_eq(hvt_vq_error_name(HVT_VQE_LOOP), "Q4-loop");
@@ -569,7 +573,7 @@ Test(trace, names_match_the_spec_and_out_of_range_is_question_mark)
 	cr_assert_str_eq(hvt_disk_op_name(HVT_DISK_FLUSH), "flush");
 	cr_assert_str_eq(hvt_reason_name(HVT_R_IO), "io");
 	cr_assert_str_eq(hvt_reason_name(HVT_R_SYSTEM_EVENT), "system-event");
-	cr_assert_str_eq(hvt_reason_name(11), "?");
+	cr_assert_str_eq(hvt_reason_name(12), "?");
 	cr_assert_str_eq(hvt_mode_name(HVT_MODE_PROT32), "prot32");
 	cr_assert_str_eq(hvt_mode_name(HVT_MODE_UNKNOWN), "?");
 	cr_assert_str_eq(hvt_mode_name(6), "?");

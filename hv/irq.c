@@ -1,0 +1,188 @@
+/*
+ * irq.c - how a device's interrupt reaches the guest: line -> 8259A PIC -> KVM_INTERRUPT.
+ *
+ * Concept: polling costs a guest CPU time; an interrupt lets it sleep (HLT) until a device
+ * needs it. On a PC the device raises a wire, the 8259A interrupt controller turns it into a
+ * vector, and the CPU, when its interrupt flag (IF) allows, jumps through its interrupt table.
+ * In a VM every piece of that is someone's work:
+ *
+ *   1. the device model raises its line           hv/dev/ata.c, virtio_mmio.c, uart.c
+ *   2. the interrupt controller decides            hv/dev/pic.c (the chip, in user space)
+ *   3. the VMM waits until the guest can take it   run->ready_for_interrupt_injection and
+ *      (IF = 1, no interrupt shadow after STI/MOV SS)  run->if_flag; else it sets
+ *                                                  request_interrupt_window and KVM exits
+ *                                                  (KVM_EXIT_IRQ_WINDOW_OPEN) as soon as it can
+ *   4. the VMM injects the vector                  ioctl(KVM_INTERRUPT): KVM writes it into the
+ *                                                  VMCS/VMCB "event injection" field, and at the
+ *                                                  next VM entry the CPU delivers it as if the
+ *                                                  interrupt had come from the hardware
+ *   5. the guest's handler runs, acknowledges the device and sends EOI to the PIC (exits)
+ *
+ * This is the "user-space irqchip" design. KVM can also emulate the PIC, IOAPIC and local APIC
+ * in the kernel (KVM_CREATE_IRQCHIP), which is faster, but then a HLT never reaches hv and the
+ * chip is invisible to students; hv keeps it visible. Each step is an HVT_IRQ trace record.
+ * Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "dev/ata.h"
+#include "dev/pic.h"
+#include "dev/virtio.h"
+#include "layout.h"
+#include "vm.h"
+
+/* ---- step 1: device lines ---- */
+
+/* One adapter per wire, so a device needs to know only "my line", never the PIC. */
+static void irq_line(struct vm *vm, unsigned irq, int level)
+{
+	trace_device(vm->trace, HVT_IRQ, HVT_IRQ_LINE, 0, irq, (uint64_t)level, 0, 0);
+	pic_set_irq(vm->pic, irq, level);
+}
+
+static void irq_line_uart(void *ctx, int level) { irq_line(ctx, HV_IRQ_UART0, level); }
+static void irq_line_virtio(void *ctx, int level) { irq_line(ctx, HV_IRQ_VIRTIO_BLK, level); }
+static void irq_line_ata(void *ctx, int level) { irq_line(ctx, HV_IRQ_ATA, level); }
+
+/*
+ * The PIC's INTR output may have risen. On the vCPU thread nothing is needed: the exit loop
+ * looks at the PIC before every KVM_RUN. From another thread (the --ioeventfd I/O thread) the
+ * vCPU may be inside KVM_RUN running the guest, or asleep in irq_wait_halted: wake both.
+ */
+static void irq_intr_changed(void *ctx)
+{
+	struct vm *vm = ctx;
+	pthread_mutex_lock(&vm->irq_lock);
+	vm->irq_events++;
+	pthread_cond_broadcast(&vm->irq_cond);
+	pthread_mutex_unlock(&vm->irq_lock);
+	if (vm->vcpu_running && !pthread_equal(pthread_self(), vm->vcpu_thread)) {
+		/* immediate_exit covers the window between two KVM_RUNs (see kick_vcpu in vm.c). */
+		vm->run->immediate_exit = 1;
+		pthread_kill(vm->vcpu_thread, SIGUSR1);
+	}
+}
+
+int irq_setup(struct vm *vm)
+{
+	pthread_mutex_init(&vm->irq_lock, NULL);
+	pthread_cond_init(&vm->irq_cond, NULL);
+	vm->pic = pic_create();
+	if (!vm->pic)
+		return -1;
+	int rc = bus_register(&vm->bus, BUS_PIO, HV_PORT_PIC_MASTER, PIC_LEN, &pic_master_ops, vm->pic);
+	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_PIC_SLAVE, PIC_LEN, &pic_slave_ops, vm->pic);
+	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_ELCR, ELCR_LEN, &pic_elcr_ops, vm->pic);
+	if (rc)
+		return -1;
+	pic_connect_intr(vm->pic, irq_intr_changed, vm);
+	uart_connect_irq(vm->uart, irq_line_uart, vm);
+	return 0;
+}
+
+/* The disk controllers exist only with a disk (vm.c, add_disk). */
+void irq_connect_disk(struct vm *vm)
+{
+	if (vm->ata)
+		ata_connect_irq(vm->ata, irq_line_ata, vm);
+	if (vm->vblk)
+		virtio_blk_connect_irq(vm->vblk, irq_line_virtio, vm);
+}
+
+void irq_teardown(struct vm *vm)
+{
+	if (!vm->pic)
+		return;
+	pic_destroy(vm->pic);
+	vm->pic = NULL;
+	pthread_cond_destroy(&vm->irq_cond);
+	pthread_mutex_destroy(&vm->irq_lock);
+}
+
+/* ---- steps 3 and 4: before every KVM_RUN ---- */
+
+/*
+ * KVM filled ready_for_interrupt_injection and if_flag at the last exit: together they say
+ * "the guest would accept an external interrupt right now". If it would not (IF = 0, or the
+ * one-instruction shadow after STI), asking KVM for an interrupt-window exit makes the CPU
+ * leave the guest at the first instant it can take one (VT-x "interrupt-window exiting",
+ * AMD's virtual interrupt intercept); until then the request stays in the PIC.
+ */
+void irq_before_run(struct vm *vm)
+{
+	struct kvm_run *run = vm->run;
+	if (!vm->pic || !pic_intr(vm->pic)) {
+		run->request_interrupt_window = 0;
+		return;
+	}
+	if (run->ready_for_interrupt_injection && run->if_flag) {
+		int irq;
+		uint8_t vector = pic_ack(vm->pic, &irq); /* the INTA cycle, played by hv */
+		struct kvm_interrupt k = { .irq = vector };
+		if (ioctl(vm->vcpu_fd, KVM_INTERRUPT, &k) < 0) {
+			char why[96];
+			snprintf(why, sizeof(why), "KVM_INTERRUPT failed: %s", strerror(errno));
+			vm_stop_with(vm, HV_EXIT_HOST, why);
+			return;
+		}
+		vm->irqs_injected++;
+		trace_device(vm->trace, HVT_IRQ, HVT_IRQ_INJECT, 0, (uint64_t)(int64_t)irq, 0, vector, 0);
+		run->request_interrupt_window = 0;
+		return;
+	}
+	/* One record per wait, not one per exit while the guest keeps IF = 0. */
+	if (!run->request_interrupt_window)
+		trace_device(vm->trace, HVT_IRQ, HVT_IRQ_WINDOW, 0, 0, 0, 0, 0);
+	run->request_interrupt_window = 1;
+}
+
+/* ---- HLT with interrupts on ---- */
+
+static uint64_t irq_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The guest executed HLT with IF = 1: "wake me with an interrupt". Returns true if the guest
+ * may go on (a request is pending now, or came while it slept), false if nothing can ever wake
+ * it. Only the I/O thread (--ioeventfd) raises lines while the vCPU sleeps; every other device
+ * acts only when the guest touches it, which a halted guest cannot. A real CPU would sleep
+ * forever; hv says so and stops instead (vcpu.c).
+ */
+bool irq_wait_halted(struct vm *vm)
+{
+	if (!vm->pic)
+		return false;
+	uint64_t t0 = irq_now_ns();
+	pthread_mutex_lock(&vm->irq_lock);
+	for (;;) {
+		uint64_t seen = vm->irq_events;
+		pthread_mutex_unlock(&vm->irq_lock);
+		if (pic_intr(vm->pic))
+			break;
+		/* A stop request (--timeout, Ctrl-C): go back to the loop, which sees it. */
+		if (vm->kick != KICK_NONE)
+			return true;
+		if (!vm->iothread_running)
+			return false;
+		/* Sleep until a line changes, waking every 50 ms to notice --timeout / Ctrl-C. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 50 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000L)
+			until.tv_sec++, until.tv_nsec -= 1000000000L;
+		pthread_mutex_lock(&vm->irq_lock);
+		if (vm->irq_events == seen)
+			pthread_cond_timedwait(&vm->irq_cond, &vm->irq_lock, &until);
+	}
+	trace_device(vm->trace, HVT_IRQ, HVT_IRQ_WAKE, 0, 0, irq_now_ns() - t0, 0, 0);
+	return true;
+}
