@@ -2,7 +2,7 @@
 #
 # Included by the top-level Makefile (paths are relative to the repository root).
 #   make guests     build/guest/NAME.elf (with symbols, for gdb) and NAME.bin (flat image
-#                   for `hv run`) for NAME in hello16 hello32 hello64 modeswitch exits
+#                   for `hv run`) for NAME in hello16 hello32 hello64 modeswitch exits diskio irq16
 #
 # Concept: no cross compiler is needed to write a kernel-like program. The host gcc can
 # emit real-mode (-m16), 32-bit (-m32) and 64-bit (-m64) code; -ffreestanding and -nostdlib
@@ -20,7 +20,7 @@ GUEST_OBJCOPY ?= objcopy
 
 GUEST_OUT := build/guest
 GUEST_OBJ := $(GUEST_OUT)/obj
-GUEST_NAMES := hello16 hello32 hello64 modeswitch exits diskio
+GUEST_NAMES := hello16 hello32 hello64 modeswitch exits diskio irq16
 
 # -ffreestanding       no hosted libc assumptions (main is not special, no builtin printf)
 # -fno-pic -fno-pie    absolute addresses: the guest runs exactly where it is linked
@@ -109,12 +109,16 @@ $(GUEST_OBJ)/ms/modeswitch.o: guest/modeswitch.S
 # ---- link: which objects, which linker script, which ELF class ----
 GUEST_hello16_OBJS    := 16/entry16.o 16/hello16.o 16/uart.o
 GUEST_hello16_LD      := -m elf_i386 -T guest/real16.ld
+# irq16: two hardware interrupts in real mode, PIC + IVT (textbook ch. 4 "Interrupts or polling")
+GUEST_irq16_OBJS      := 16/entry16.o 16/irq16.o 16/uart.o 16/pic.o 16/isr16.o
+GUEST_irq16_LD        := -m elf_i386 -T guest/real16.ld
 GUEST_hello32_OBJS    := 32/entry32.o 32/hello32.o 32/uart.o
 GUEST_hello32_LD      := -m elf_i386 -T guest/pvh32.ld
 GUEST_exits_OBJS      := 32/entry32.o 32/exits.o 32/cmdline.o
 GUEST_exits_LD        := -m elf_i386 -T guest/pvh32.ld
 # diskio: one workload through the legacy ATA driver or the virtio-blk driver (textbook ch. 4)
-GUEST_diskio_OBJS     := 32/entry32.o 32/diskio.o 32/cmdline.o 32/uart.o 32/virtio_blk.o 32/ata.o
+GUEST_diskio_OBJS     := 32/entry32.o 32/diskio.o 32/cmdline.o 32/uart.o 32/virtio_blk.o 32/ata.o \
+	32/pic.o 32/idt32.o 32/isr32.o
 GUEST_diskio_LD       := -m elf_i386 -T guest/pvh32.ld
 GUEST_hello64_OBJS    := 64/entry64.o 64/hello64.o 64/uart.o
 GUEST_hello64_LD      := -m elf_x86_64 -T guest/long64.ld

@@ -203,6 +203,12 @@ int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 		setup_long(&sregs, &regs, vm->boot.entry);
 		break;
 	}
+	/*
+	 * IA32_APIC_BASE without bit 11 (enable): this machine has no local APIC, interrupts come
+	 * from the 8259A PICs (irq.c). KVM then also clears the APIC bit in the guest's CPUID, so
+	 * a guest that checks (as an OS or a BIOS does) leaves the APIC page alone.
+	 */
+	sregs.apic_base = 0xFEE00000u;
 	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 ||
 	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
 		snprintf(err, errlen, "setting the vCPU registers failed: %s", strerror(errno));

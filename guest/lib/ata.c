@@ -14,11 +14,16 @@
  * register, which have no side effects). The exit cost of each call is in ata.h; every IN and
  * OUT below is marked with the line of that table it belongs to.
  *
+ * Interrupt mode (ata_irq_mode, ata.h) changes only *how the driver waits* where the ATA
+ * protocols say the drive interrupts: it halts until ata_irq() has run instead of polling
+ * status. The taskfile, the data transfers and every check stay the same.
+ *
  * Freestanding 32-bit code (gcc -m32 -ffreestanding): no libc, port I/O through inline asm.
  */
 #include <stdint.h>
 
 #include "ata.h"
+#include "idt32.h"
 #include "portio.h"
 #include "layout.h"
 
@@ -47,8 +52,10 @@ enum {
 #define DEV_MASTER_LBA 0xE0
 #define DEV_MASTER     0xA0
 
-/* Device control: nIEN = 1, the drive never raises IRQ 14 (we poll, interrupts are off). */
+/* Device control: nIEN = 1, the drive never raises IRQ 14 (we poll, interrupts are off).
+   0 lets the drive assert INTRQ (interrupt mode). */
 #define CTL_NIEN 0x02
+#define CTL_IEN  0x00
 
 #define CMD_READ_SECTORS  0x20
 #define CMD_WRITE_SECTORS 0x30
@@ -60,6 +67,17 @@ enum {
 
 /* What the last failure looked like: status << 8 | error. */
 static uint16_t last_error;
+
+/* Interrupt mode. The handler (ata_irq) counts interrupts and keeps the status it read; the
+   driver counts how many it has used, so "an interrupt I have not used yet" is
+   irq_count != irq_used. volatile: the handler changes them behind the compiler's back. */
+static int irq_mode;
+static volatile uint32_t irq_count;
+static volatile uint8_t irq_status;
+static uint32_t irq_used;
+
+/* Halts allowed per wait that end without our interrupt (another line woke us). */
+#define ATA_IRQ_WAKE_MAX 1000000u
 
 /* IDENTIFY lands here: 512-byte aligned, so the `rep insw` stays inside one page (1 exit). */
 static uint16_t identify_buf[ATA_SECTOR_WORDS] __attribute__((aligned(512)));
@@ -106,12 +124,41 @@ static int ata_wait_not_busy(void)
 	return ATA_ETIMEDOUT;
 }
 
-/* Per sector: wait until the drive offers (or asks for) a block. ERR/DF end the command;
-   neither error nor DRQ means the drive stopped early. */
-static int ata_wait_drq(void)
+/*
+ * Interrupt mode: halt until the drive interrupts, and return the status the handler read
+ * (its acknowledge), or ATA_ETIMEDOUT. Interrupts are on only inside idt32_halt's
+ * "sti; hlt", so the check and the halt cannot race (idt32.h). A drive interrupts only once
+ * BSY is clear; should one report BSY anyway, poll the rest of the way.
+ */
+static int ata_wait_irq(void)
 {
-	int s = ata_wait_not_busy();
+	for (uint32_t i = 0; i < ATA_IRQ_WAKE_MAX; i++) {
+		if (irq_count != irq_used) {
+			uint8_t s = irq_status;
 
+			irq_used = irq_count;
+			return (s & ST_BSY) ? ata_wait_not_busy() : s;
+		}
+		idt32_halt();
+	}
+	return ATA_ETIMEDOUT;
+}
+
+void ata_irq(void)
+{
+	irq_status = ata_status(); /* reading status drops INTRQ: the drive's acknowledge */
+	irq_count++;
+}
+
+void ata_irq_mode(int on)
+{
+	irq_mode = on != 0;
+}
+
+/* A block must be on offer (or wanted): ERR/DF end the command; neither error nor DRQ means
+   the drive stopped early. s is a status, or a negative error from the wait. */
+static int ata_check_drq(int s)
+{
 	if (s < 0)
 		return ata_fail(-1, s);
 	if (s & (ST_ERR | ST_DF))
@@ -121,16 +168,39 @@ static int ata_wait_drq(void)
 	return ATA_OK;
 }
 
-/* End of a command: not busy, no error, and no data left over. */
-static int ata_wait_done(void)
+/* Per sector, polling: wait until the drive offers (or asks for) a block. On hv: 1 IN. */
+static int ata_wait_drq(void)
 {
-	int s = ata_wait_not_busy();
+	return ata_check_drq(ata_wait_not_busy());
+}
 
+/* Per sector where the protocol interrupts: the interrupt in interrupt mode, else a poll. */
+static int ata_next_drq(void)
+{
+	return ata_check_drq(irq_mode ? ata_wait_irq() : ata_wait_not_busy());
+}
+
+/* End of a command: not busy, no error, and no data left over. */
+static int ata_check_done(int s)
+{
 	if (s < 0)
 		return ata_fail(-1, s);
 	if (s & (ST_ERR | ST_DF | ST_DRQ))
 		return ata_fail(s, ATA_EIO);
 	return ATA_OK;
+}
+
+/* The end of a data-in command: the drive does not interrupt after the last block, so this
+   is a status read in both modes. 1 IN. */
+static int ata_wait_done(void)
+{
+	return ata_check_done(ata_wait_not_busy());
+}
+
+/* The end of a data-out or non-data command: it interrupts (interrupt mode) or is polled. */
+static int ata_wait_done_irq(void)
+{
+	return ata_check_done(irq_mode ? ata_wait_irq() : ata_wait_not_busy());
 }
 
 /* ---- issuing a command: the 8-exit prelude of ata.h ---- */
@@ -151,6 +221,8 @@ static int ata_issue(uint8_t cmd, uint32_t lba, uint32_t nsect)
 		return ata_fail(-1, s);
 	if ((s & ST_DRQ) || !(s & ST_DRDY))
 		return ata_fail(s, ATA_EIO);
+	/* That status read also dropped any INTRQ still pending: start counting afresh. */
+	irq_used = irq_count;
 	port_write8(HV_PORT_ATA_CMD + ATA_DEVICE, (uint8_t)(DEV_MASTER_LBA | ((lba >> 24) & 0x0F)));
 	port_write8(HV_PORT_ATA_CMD + ATA_NSECT, (uint8_t)nsect);
 	port_write8(HV_PORT_ATA_CMD + ATA_LBA_LO, (uint8_t)lba);
@@ -174,7 +246,7 @@ static int ata_data_in(void *buf, uint32_t nsect)
 	uint16_t *p = buf;
 
 	for (uint32_t i = 0; i < nsect; i++) {
-		int rc = ata_wait_drq();
+		int rc = ata_next_drq();  /* data-in: every block is announced by an interrupt */
 		if (rc < 0)
 			return rc;
 		port_read16_rep(HV_PORT_ATA_CMD + ATA_DATA, p, ATA_SECTOR_WORDS);
@@ -196,7 +268,8 @@ int ata_read(uint32_t lba, void *buf, uint32_t nsect)
 }
 
 /* PIO data-out: after each block the drive writes it (BSY on real drives), then asks for the
-   next one with DRQ, or finishes. 257 exits per sector on hv, + 9. */
+   next one with DRQ, or finishes. 257 exits per sector on hv, + 9. The first DRQ comes
+   without an interrupt (ATA: the host polls for it), every later one and the end with one. */
 int ata_write(uint32_t lba, const void *buf, uint32_t nsect)
 {
 	const uint16_t *p = buf;
@@ -207,13 +280,13 @@ int ata_write(uint32_t lba, const void *buf, uint32_t nsect)
 	if (rc < 0)
 		return rc;
 	for (uint32_t i = 0; i < nsect; i++) {
-		rc = ata_wait_drq();
+		rc = i == 0 ? ata_wait_drq() : ata_next_drq();
 		if (rc < 0)
 			return rc;
 		port_write16_rep(HV_PORT_ATA_CMD + ATA_DATA, p, ATA_SECTOR_WORDS);
 		p += ATA_SECTOR_WORDS;
 	}
-	return ata_wait_done();
+	return ata_wait_done_irq();
 }
 
 /* FLUSH CACHE: no data, so prelude + the final wait (a real drive may be BSY for a while
@@ -224,7 +297,7 @@ int ata_flush(void)
 
 	if (rc < 0)
 		return rc;
-	return ata_wait_done();
+	return ata_wait_done_irq();
 }
 
 uint16_t ata_last_error(void)
@@ -260,7 +333,8 @@ static int ata_parse_identify(const uint16_t *id, struct ata_info *info)
 }
 
 /*
- * 2 OUT: nIEN on (no interrupts: this driver polls), then select the master.
+ * 2 OUT: nIEN on (no interrupts: this driver polls) or off (interrupt mode), then select
+ * the master.
  * 4 IN: the alternate status, four times: ATA wants 400 ns after selecting a device before its
  * status means anything, and four reads of a legacy port take at least that long on real
  * buses. The last one is also the presence check: an empty channel reads 0x00 (QEMU, hv) or
@@ -271,7 +345,7 @@ int ata_init(struct ata_info *info)
 {
 	uint8_t s = 0;
 
-	port_write8(HV_PORT_ATA_CTL, CTL_NIEN);
+	port_write8(HV_PORT_ATA_CTL, irq_mode ? CTL_IEN : CTL_NIEN);
 	port_write8(HV_PORT_ATA_CMD + ATA_DEVICE, DEV_MASTER);
 	for (int i = 0; i < 4; i++)
 		s = ata_alt_status();

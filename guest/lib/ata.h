@@ -43,6 +43,24 @@
  *
  * On real hardware, drives are busy for milliseconds: every wait is a poll bounded by
  * ATA_POLL_MAX status reads, after which the call fails with ATA_ETIMEDOUT.
+ *
+ * ---- Interrupt mode (ata_irq_mode(1) before ata_init; the caller owns the IDT and PIC) ----
+ *
+ * ata_init writes nIEN = 0 instead of 1, and the caller routes IRQ 14 to ata_irq(). Then the
+ * ATA PIO protocols say where the drive interrupts, and the driver halts there (sti; hlt)
+ * instead of polling status:
+ *   data-in  (READ, IDENTIFY)  one interrupt per sector, when its DRQ block is ready; none
+ *                              after the last one, so the end is still one status read
+ *   data-out (WRITE)           no interrupt for the first block (DRQ is polled, 1 IN), then
+ *                              one per sector written: "next block wanted" or "done"
+ *   non-data (FLUSH)           one interrupt at completion
+ * ata_irq() reads the status register, which is the drive's acknowledge (INTRQ drops), so
+ * the per-sector status IN moves into the handler; the caller's dispatcher adds the PIC's
+ * EOI (2 OUT for IRQ 14: slave, master). Exits to the ATA ports are therefore exactly the
+ * polling formulas above (read 2 S + 9, write 257 S + 9, flush 9, init 17), and each
+ * interrupt adds 2 OUT to the PICs and 1 HLT: S for a read or a write, 1 for a flush and for
+ * the IDENTIFY in ata_init. A drive that never interrupts leaves the CPU halted (no timer
+ * runs): the host's timeout ends the run.
  */
 #ifndef GUEST_ATA_H
 #define GUEST_ATA_H
@@ -68,9 +86,16 @@ struct ata_info {
 	char serial[21];     /* words 10-19, the same */
 };
 
-/* Select the master, set nIEN (we poll, no interrupts), IDENTIFY. 0, or ATA_ENODEV, ATA_EIO,
- * ATA_ETIMEDOUT, ATA_ENOTSUP. */
+/* Select the master, set nIEN (polling; clear it in interrupt mode), IDENTIFY. 0, or
+ * ATA_ENODEV, ATA_EIO, ATA_ETIMEDOUT, ATA_ENOTSUP. */
 int ata_init(struct ata_info *info);
+
+/* Interrupt mode on (1) or off (0, the default), for the next ata_init and every call after
+ * it. Interrupt mode needs IRQ 14 routed to ata_irq and unmasked before ata_init. */
+void ata_irq_mode(int on);
+
+/* The IRQ 14 handler's device part: 1 IN (status, the acknowledge). Runs with IF = 0. */
+void ata_irq(void);
 
 /* READ SECTORS / WRITE SECTORS: nsect 1..256 sectors at lba (lba + nsect <= 2^28), buf
  * nsect * 512 bytes, 512-byte aligned for the exit counts above. */

@@ -25,6 +25,9 @@
  * Every ring field the device writes is read through a volatile pointer, so the compiler
  * reloads it on every poll instead of hoisting it out of the loop.
  *
+ * Interrupt mode (vblk_irq_mode) differs in three places only, each marked "interrupt mode":
+ * the avail ring's flags, the handler vblk_irq, and how vblk_wait_all waits.
+ *
  * Paging is off (or identity-mapped), so a pointer is a guest-physical address: that is what
  * goes into descriptors and ring address registers (high halves 0: a 32-bit guest lives
  * below 4 GiB).
@@ -33,6 +36,7 @@
 #include <stdint.h>
 
 #include "cmdline.h"
+#include "idt32.h"
 #include "virtio_blk.h"
 
 /* ---- virtio-mmio registers (spec 4.2.2, version 2 layout), offsets from the base ---- */
@@ -49,6 +53,8 @@ enum {
 	VMMIO_QUEUE_NUM = 0x038,      /* W: the size we chose */
 	VMMIO_QUEUE_READY = 0x044,    /* RW: 1 = the device may use the queue */
 	VMMIO_QUEUE_NOTIFY = 0x050,   /* W: the doorbell, value = queue index */
+	VMMIO_INTERRUPT_STATUS = 0x060, /* R: bit 0 used buffers, bit 1 configuration change */
+	VMMIO_INTERRUPT_ACK = 0x064,  /* W: clear these InterruptStatus bits */
 	VMMIO_STATUS = 0x070,         /* RW: device status (spec 2.1), write 0 = reset */
 	VMMIO_QUEUE_DESC_LOW = 0x080, /* W: physical address of the descriptor table */
 	VMMIO_QUEUE_DESC_HIGH = 0x084,
@@ -162,7 +168,11 @@ static struct {
 	uint32_t unkicked;    /* of those, not yet published in avail->idx */
 	uint16_t avail_idx;   /* our copy of avail->idx (the last value published) */
 	uint16_t used_seen;   /* used->idx up to which we have consumed entries */
+	int irq_mode;         /* interrupt mode: avail->flags 0, halt while waiting */
 } vb;
+
+/* Interrupts handled, and the InterruptStatus bits they carried (for a debugger's eyes). */
+static volatile uint32_t irq_count, irq_bits;
 
 /* Polls of used->idx before wait_all gives up. hv completes a request inside the doorbell
    exit, so the first poll already sees it; QEMU's I/O threads take a few microseconds. */
@@ -306,8 +316,9 @@ static int vblk_queue_setup(uintptr_t base)
 	vb.slots = vb.qsize / 3u < VBLK_SLOTS_MAX ? vb.qsize / 3u : VBLK_SLOTS_MAX;
 	mmio_write(base, VMMIO_QUEUE_NUM, vb.qsize);                         /* 18 */
 
-	/* Before the device may look: no interrupts please, and empty rings. */
-	vq_avail.flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+	/* Before the device may look: no interrupts please (interrupt mode: yes please), and
+	   empty rings. */
+	vq_avail.flags = vb.irq_mode ? 0 : VIRTQ_AVAIL_F_NO_INTERRUPT;
 	vq_avail.idx = 0;
 	vb.avail_idx = 0;
 	vb.used_seen = 0;
@@ -515,6 +526,40 @@ static int vblk_check_status(void)
 	return VBLK_OK;
 }
 
+void vblk_irq_mode(int on)
+{
+	vb.irq_mode = on != 0;
+}
+
+/*
+ * Interrupt mode: the handler. The transport's line is level-triggered and stays high while
+ * InterruptStatus is not 0, so the handler must clear what it saw before the caller's EOI, or
+ * the PIC would request again at once. The completions themselves are read from the used
+ * ring by vblk_wait_all, not here: the handler only acknowledges. 2 MMIO exits.
+ */
+void vblk_irq(void)
+{
+	uint32_t bits;
+
+	if (vb.base == 0)
+		return;
+	bits = mmio_read(vb.base, VMMIO_INTERRUPT_STATUS);
+	if (bits != 0)
+		mmio_write(vb.base, VMMIO_INTERRUPT_ACK, bits);
+	irq_bits |= bits;
+	irq_count++;
+}
+
+/* Nothing new in the used ring yet: spin once (polling mode) or halt until an interrupt
+   (interrupt mode, with IF = 0 around the check, idt32.h). */
+static void vblk_idle(void)
+{
+	if (vb.irq_mode)
+		idt32_halt();
+	else
+		__asm__ volatile("pause"); /* spin-wait hint to the CPU */
+}
+
 int vblk_wait_all(void)
 {
 	const volatile uint16_t *used_idx = &vq_used.idx;
@@ -532,7 +577,7 @@ int vblk_wait_all(void)
 		if (idx == vb.used_seen) {
 			if (++polls >= VBLK_POLL_LIMIT)
 				err = VBLK_ETIMEOUT;
-			__asm__ volatile("pause"); /* spin-wait hint to the CPU */
+			vblk_idle();
 			continue;
 		}
 		/* More entries than requests outstanding: the device is lying. */

@@ -49,9 +49,19 @@
  *   vblk_wait_all        = 0 (the used ring and status bytes are RAM)
  *   an init that fails after ACKNOWLEDGE adds 1 (Status=FAILED)
  *
- * No interrupts: the driver sets VIRTQ_AVAIL_F_NO_INTERRUPT and never touches InterruptStatus
- * or InterruptACK. hv cannot deliver an interrupt to a guest that runs with IF=0, and these
- * guests do; a later OS with an IDT will use IRQ 5 instead of polling.
+ * No interrupts by default: the driver sets VIRTQ_AVAIL_F_NO_INTERRUPT and never touches
+ * InterruptStatus or InterruptACK, and every count above is for this polling mode.
+ *
+ * ---- Interrupt mode (vblk_irq_mode(1) before vblk_init; the caller owns the IDT and PIC) ----
+ *
+ * avail->flags stays 0 ("interrupt me when you use buffers", spec 2.6.7), vblk_wait_all halts
+ * (sti; hlt) instead of spinning until used->idx moves, and the caller routes info.irq (the
+ * :<irq> of virtio_mmio.device=, 5 on hv) to vblk_irq, which reads InterruptStatus (0x060)
+ * and writes the same bits to InterruptACK (0x064), so the level-triggered line drops
+ * (spec 4.2.2, 4.2.3.5). Everything else is unchanged: the same setup, rings and doorbells.
+ * Extra MMIO per interrupt: 2 (the read and the ACK). On hv, which completes a batch inside
+ * its doorbell exit and raises the line once, that is 1 interrupt per kick: 2 MMIO + the
+ * caller's EOI (1 OUT for a master line), plus the HLT.
  */
 #ifndef GUEST_VIRTIO_BLK_H
 #define GUEST_VIRTIO_BLK_H
@@ -71,7 +81,7 @@
 
 struct vblk_info {
 	uint32_t base;          /* guest-physical address of the transport in use */
-	uint32_t irq;           /* its IRQ from the command line (unused: we poll) */
+	uint32_t irq;           /* its IRQ from the command line (interrupt mode routes it) */
 	uint64_t sectors;       /* capacity in 512-byte sectors (config space offset 0) */
 	uint32_t queue_size;    /* descriptors in queue 0 */
 	uint32_t slots;         /* requests that can be submitted before a wait: <= 16 */
@@ -123,7 +133,15 @@ int vblk_submit_flush(void);
    doorbell (one QueueNotify store = one MMIO exit). Nothing submitted: nothing done. */
 void vblk_kick(void);
 
-/* Poll until every kicked request is back, then check each one. Returns 0 if all completed
+/* Interrupt mode on (1) or off (0, the default), for the next vblk_init and after. */
+void vblk_irq_mode(int on);
+
+/* The interrupt handler's device part: read InterruptStatus, acknowledge those bits with
+   InterruptACK (2 MMIO exits). Runs with IF = 0. */
+void vblk_irq(void);
+
+/* Poll (interrupt mode: halt between looks) until every kicked request is back, then check
+   each one. Returns 0 if all completed
    with VIRTIO_BLK_S_OK, else the first error. Either way the slots are free again. */
 int vblk_wait_all(void);
 
