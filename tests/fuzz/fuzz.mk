@@ -68,11 +68,11 @@ FUZZ_ATA_SRCS    := tests/fuzz/fuzz_ata.c hv/dev/ata.c $(FUZZ_DISK_SRCS)
 
 .PHONY: fuzz-virtio fuzz-ata fuzz-dev-corpus
 
-$(FUZZ_OUT)/fuzz_virtio: $(FUZZ_VIRTIO_SRCS) hv/dev/virtio.h hv/virtq.h hv/disk.h hv/guestmem.h
+$(FUZZ_OUT)/fuzz_virtio: $(FUZZ_VIRTIO_SRCS) tests/fuzz/fuzz_image.h hv/dev/virtio.h hv/virtq.h hv/disk.h hv/guestmem.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -pthread -o $@ $(FUZZ_VIRTIO_SRCS)
 
-$(FUZZ_OUT)/fuzz_ata: $(FUZZ_ATA_SRCS) hv/dev/ata.h hv/disk.h
+$(FUZZ_OUT)/fuzz_ata: $(FUZZ_ATA_SRCS) tests/fuzz/fuzz_image.h hv/dev/ata.h hv/disk.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -pthread -o $@ $(FUZZ_ATA_SRCS)
 

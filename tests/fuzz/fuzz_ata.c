@@ -36,6 +36,7 @@
 
 #include "dev/ata.h"
 #include "disk.h"
+#include "fuzz_image.h"
 #include "trace.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -82,42 +83,22 @@ static void fa_die(const char *what)
 	abort();
 }
 
-/* The image: a temporary file opened read-write and read-only, then unlinked (nothing left in
- * /tmp). cache=unsafe: FLUSH CACHE costs no fdatasync. */
+/* The image: fuzz_image.h. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	char path[] = "/tmp/hv-fuzz-ata-XXXXXX", err[256];
-	int fd = mkstemp(path);
-	if (fd < 0 || ftruncate(fd, FA_SECTORS * ATA_SECTOR_SIZE) < 0)
-		fa_die("cannot create the temporary image in /tmp");
-	if (disk_open(&disk_rw, path, DISK_UNSAFE, false, err, sizeof(err)) < 0 ||
-	    disk_open(&disk_ro, path, DISK_UNSAFE, true, err, sizeof(err)) < 0)
-		fa_die(err);
-	unlink(path);
-	close(fd);
+	char err[256];
+	fuzz_image_open("fuzz_ata", FA_SECTORS, &disk_rw, &disk_ro);
 	trace_null = trace_create("/dev/null", HVT_HOST_UNKNOWN, "fuzz_ata", err, sizeof(err));
 	if (!trace_null)
 		fa_die(err);
 	return 0;
 }
 
-/* Sector s holds byte s again, so every input starts from the same disk (a crash must replay).
- * Only rewritten after an input wrote something. */
 static void fa_reset_image(void)
 {
-	static uint64_t writes_seen = UINT64_MAX;
-	if (disk_rw.writes == writes_seen)
-		return;
-	uint8_t sector[ATA_SECTOR_SIZE];
-	for (unsigned s = 0; s < FA_SECTORS; s++) {
-		memset(sector, (int)s, sizeof(sector));
-		if (pwrite(disk_rw.fd, sector, sizeof(sector), (off_t)s * ATA_SECTOR_SIZE) !=
-		    (ssize_t)sizeof(sector))
-			fa_die("cannot rewrite the temporary image");
-	}
-	writes_seen = disk_rw.writes;
+	fuzz_image_reset("fuzz_ata", FA_SECTORS, &disk_rw);
 }
 
 /* ---- invariants ------------------------------------------------------------------------------ */

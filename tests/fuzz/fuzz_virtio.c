@@ -49,6 +49,7 @@
 
 #include "dev/virtio.h"
 #include "disk.h"
+#include "fuzz_image.h"
 #include "guestmem.h"
 #include "trace.h"
 #include "virtq.h"
@@ -127,19 +128,6 @@ static void vf_die(const char *what)
  * reachable) and unlinked at once, so nothing is left in /tmp whatever happens. cache=unsafe:
  * a guest FLUSH costs no fdatasync, which keeps the fuzzer fast.
  */
-static void vf_open_disks(void)
-{
-	char path[] = "/tmp/hv-fuzz-virtio-XXXXXX", err[256];
-	int fd = mkstemp(path);
-	if (fd < 0 || ftruncate(fd, VF_SECTORS * HV_SECTOR_SIZE) < 0)
-		vf_die("cannot create the temporary image in /tmp");
-	if (disk_open(&disk_rw, path, DISK_UNSAFE, false, err, sizeof(err)) < 0 ||
-	    disk_open(&disk_ro, path, DISK_UNSAFE, true, err, sizeof(err)) < 0)
-		vf_die(err);
-	unlink(path);
-	close(fd);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
@@ -152,7 +140,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	gm = (struct guest_mem){ .slots = { { .gpa = 0, .size = VF_RAM0_SIZE, .host = ram0 },
 					    { .gpa = VF_RAM1_GPA, .size = VF_RAM1_SIZE, .host = ram1 } },
 				 .nslots = 2 };
-	vf_open_disks();
+	fuzz_image_open("fuzz_virtio", VF_SECTORS, &disk_rw, &disk_ro);
 	char err[256];
 	trace_null = trace_create("/dev/null", HVT_HOST_UNKNOWN, "fuzz_virtio", err, sizeof(err));
 	if (!trace_null)
@@ -160,24 +148,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/*
- * Put the image back to a known content (sector s filled with byte s) so every input starts
- * from the same disk: a read sector may land on the rings, so the disk's content steers the
- * device, and a crash must replay with the same bytes. Only done after an input wrote.
- */
+/* Every input starts from the same disk (fuzz_image.h). */
 static void vf_reset_image(void)
 {
-	static uint64_t writes_seen = UINT64_MAX;
-	if (disk_rw.writes == writes_seen)
-		return;
-	uint8_t sector[HV_SECTOR_SIZE];
-	for (unsigned s = 0; s < VF_SECTORS; s++) {
-		memset(sector, (int)s, sizeof(sector));
-		if (pwrite(disk_rw.fd, sector, sizeof(sector), (off_t)s * HV_SECTOR_SIZE) !=
-		    (ssize_t)sizeof(sector))
-			vf_die("cannot rewrite the temporary image");
-	}
-	writes_seen = disk_rw.writes;
+	fuzz_image_reset("fuzz_virtio", VF_SECTORS, &disk_rw);
 }
 
 /* ---- invariants ------------------------------------------------------------------------------ */
