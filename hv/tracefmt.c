@@ -407,6 +407,43 @@ static void stats_disks(FILE *out, const struct trace_file *tf, uint64_t nexits)
 	}
 }
 
+/* ---- stats: interrupts ---- */
+
+/*
+ * How many interrupts each line raised and hv injected (chapter 4, "Interrupts and polling").
+ * Lines are 0-15 on the PIC; a record with another number (a hostile file) is counted apart.
+ */
+static void stats_irqs(FILE *out, const struct trace_file *tf)
+{
+	uint64_t raised[16] = { 0 }, injected[16] = { 0 }, spurious = 0, windows = 0, wakes = 0;
+	uint64_t any = 0;
+	for (uint64_t i = 0; i < tf->count; i++) {
+		const struct hvt_record *r = &tf->records[i];
+		if (r->kind != HVT_IRQ)
+			continue;
+		any++;
+		if (r->reason == HVT_IRQ_LINE && r->addr < 16 && r->data)
+			raised[r->addr]++;
+		else if (r->reason == HVT_IRQ_INJECT && r->addr < 16)
+			injected[r->addr]++;
+		else if (r->reason == HVT_IRQ_INJECT)
+			spurious++;
+		else if (r->reason == HVT_IRQ_WINDOW)
+			windows++;
+		else if (r->reason == HVT_IRQ_WAKE)
+			wakes++;
+	}
+	if (!any)
+		return;
+	fprintf(out, "\nInterrupts (device line -> PIC -> KVM_INTERRUPT):\n  %-6s %9s %9s\n", "irq",
+		"raised", "injected");
+	for (unsigned l = 0; l < 16; l++)
+		if (raised[l] || injected[l])
+			fprintf(out, "  irq%-3u %9" PRIu64 " %9" PRIu64 "\n", l, raised[l], injected[l]);
+	fprintf(out, "  spurious vectors injected: %" PRIu64 "; interrupt windows requested: %" PRIu64
+		     "; HLT wake-ups: %" PRIu64 "\n", spurious, windows, wakes);
+}
+
 /* ---- stats: what KVM counted ---- */
 
 /*
@@ -487,6 +524,7 @@ void trace_print_stats(FILE *out, const struct trace_file *tf)
 		stats_by_mode(out, tf, nexits);
 	}
 	stats_disks(out, tf, nexits);
+	stats_irqs(out, tf);
 	stats_counters(out, tf, nexits);
 }
 

@@ -488,6 +488,9 @@ Test(disk, irq16_takes_two_injected_interrupts_through_the_pic)
 		hlts += tf.records[i].kind == HVT_EXIT && tf.records[i].reason == HVT_R_HLT;
 	cr_assert_eq(hlts, 3);
 	trace_free(&tf);
+	/* hv trace stats: one line raised and one vector injected per source. */
+	hv_exec(&r, (const char *[]){ "trace", "stats", t, NULL });
+	cr_assert(strstr(r.out, "  irq4           1         1\n  irq14          1         1\n"), "%s", r.out);
 }
 
 /*
