@@ -117,6 +117,44 @@ static uint64_t count_op(const struct trace_file *tf, int kind, int op)
  */
 #define ATA_EXITS_DISKIO 33466u
 
+/*
+ * Per command: cut the ATA exits at each OUT to the command register (0x1F7). Between one
+ * command's OUT and the next one's lie: this command's alt-status read + its data phase + its
+ * final status read, then the next command's not-busy read + its 5 other taskfile OUTs, that is
+ * data + 8: WRITE of 8 sectors 8 * 257 + 8 = 2064, READ of 8 sectors 8 * 2 + 8 = 24, FLUSH 8,
+ * IDENTIFY (one 256-word block) 2 + 8 = 10. After the last READ only 1 + 16 + 1 = 18 remain.
+ */
+static void assert_exits_per_ata_command(const struct trace_file *tf)
+{
+	int cmd = -1, commands = 0;
+	uint64_t n = 0;
+	for (uint64_t i = 0; i <= tf->count; i++) {
+		const struct hvt_record *e = i < tf->count ? &tf->records[i] : NULL;
+		int is_cmd = e && e->kind == HVT_EXIT && e->reason == HVT_R_IO &&
+			     e->addr == HV_PORT_ATA_CMD + 7 && (e->flags & HVT_F_WRITE);
+		if (is_cmd || !e) {
+			if (cmd >= 0) {
+				uint64_t want = cmd == 0xEC ? 10 : cmd == 0xE7 ? 8 : cmd == 0x30 ? 2064 : 24;
+				if (!e)
+					want = 18; /* the last READ: no next command's preamble */
+				cr_assert_eq(n, want, "command %d (0x%02x): %lu exits", commands, cmd,
+					     (unsigned long)n);
+			}
+			if (!e)
+				break;
+			cmd = (int)(e->data & 0xFF);
+			commands++;
+			n = 0;
+			continue;
+		}
+		if (e->kind == HVT_EXIT && e->reason == HVT_R_IO &&
+		    ((e->addr >= HV_PORT_ATA_CMD && e->addr < HV_PORT_ATA_CMD + 8) ||
+		     e->addr == HV_PORT_ATA_CTL))
+			n++;
+	}
+	cr_assert_eq(commands, 1 + 16 + 1 + 16, "IDENTIFY, 16 WRITE, FLUSH, 16 READ");
+}
+
 Test(disk, legacy_path_puts_the_pattern_in_the_host_file_with_exact_exits)
 {
 	require_kvm();
@@ -149,6 +187,7 @@ Test(disk, legacy_path_puts_the_pattern_in_the_host_file_with_exact_exits)
 	cr_assert_eq(count_op(&tf, HVT_DISK, HVT_DISK_READ), 128 + 0);
 	cr_assert_eq(count_op(&tf, HVT_DISK, HVT_DISK_FLUSH), 1);
 	cr_assert_eq(count_op(&tf, HVT_VQ, HVT_VQ_NOTIFY), 0);
+	assert_exits_per_ata_command(&tf);
 	trace_free(&tf);
 }
 
