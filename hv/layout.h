@@ -90,6 +90,9 @@
 /* The scratch disk hv creates when --disk-path is given without --disk: an unlinked temporary
  * file of this size (2048 sectors) that vanishes when hv exits. */
 #define HV_SCRATCH_DISK_MIB 1u
+
+/* hv run --trace-limit: the default cap on a trace file (about 4 million exits). */
+#define HV_TRACE_LIMIT_DEFAULT_MIB 1024u
 #define HV_SECTOR_SIZE      512u
 
 /*

@@ -8,7 +8,7 @@
  *   hv run [--mem MiB] [--mode real|protected|long] [--trace FILE] [--cmdline STR]
  *          [--timeout SEC] [--disk FILE] [--disk-path legacy|virtio]
  *          [--cache writeback|writethrough|none|unsafe] [--ioeventfd] [--read-only]
- *          [--quiet] GUEST
+ *          [--trace-limit MiB] [--quiet] GUEST
  *   hv trace stats FILE          exits by reason, port/address, mode; KVM's counters
  *   hv trace dump [--json] FILE  one line per event
  *   hv doctor [--json]           which KVM this host has and what works on it
@@ -34,7 +34,7 @@ static const char usage[] =
 	"usage: hv run [--mem MiB] [--mode real|protected|long] [--trace FILE]\n"
 	"              [--cmdline STR] [--timeout SEC] [--disk FILE]\n"
 	"              [--disk-path legacy|virtio] [--cache writeback|writethrough|none|unsafe]\n"
-	"              [--ioeventfd] [--read-only] [--quiet] GUEST\n"
+	"              [--ioeventfd] [--read-only] [--trace-limit MiB] [--quiet] GUEST\n"
 	"       hv trace stats FILE\n"
 	"       hv trace dump [--json] FILE\n"
 	"       hv doctor [--json]\n"
@@ -92,9 +92,11 @@ static int cmd_run(int argc, char **argv)
 		{ "disk", required_argument, 0, 'd' },  { "disk-path", required_argument, 0, 'p' },
 		{ "cache", required_argument, 0, 'C' }, { "ioeventfd", no_argument, 0, 'e' },
 		{ "quiet", no_argument, 0, 'q' },      { "read-only", no_argument, 0, 'r' },
+		{ "trace-limit", required_argument, 0, 'L' },
 		{ 0, 0, 0, 0 },
 	};
-	struct vm_options opt = { .mem_mib = HV_MEM_DEFAULT_MIB, .mode = BOOT_AUTO };
+	struct vm_options opt = { .mem_mib = HV_MEM_DEFAULT_MIB, .mode = BOOT_AUTO,
+				  .trace_limit = (uint64_t)HV_TRACE_LIMIT_DEFAULT_MIB << 20 };
 	bool cache_given = false;
 	unsigned long v;
 	int c;
@@ -159,6 +161,13 @@ static int cmd_run(int argc, char **argv)
 			cache_given = true;
 			break;
 		case 'e': opt.ioeventfd = true; break;
+		/* A guest decides how many exits it makes, so it decides the trace's size: 256
+		 * bytes per exit. The limit keeps a runaway guest from filling the disk. */
+		case 'L':
+			if (parse_uint(optarg, 1, 1u << 20, &v) < 0)
+				return usage_error("bad --trace-limit (MiB, 1 to 1048576):", optarg);
+			opt.trace_limit = (uint64_t)v << 20;
+			break;
 		case 'q': opt.quiet = true; break;
 		/* The image is opened O_RDONLY; virtio-blk offers VIRTIO_BLK_F_RO, the ATA disk
 		 * aborts writes. Good for sharing one image between several runs. */

@@ -68,6 +68,11 @@ struct trace_writer {
 	size_t used;             /* bytes of buf in use */
 	uint8_t buf[TRACE_BUF_RECORDS * HVT_RECORD_SIZE];
 
+	/* --trace-limit: at most this many records reach the file (0: no limit) */
+	uint64_t max_records;
+	uint64_t reserve;        /* records kept back for the end of the run (KVM's counters) */
+	uint64_t dropped;        /* records not written because of the limit */
+
 	/* trace_hold: records the holding thread emits wait here (see trace_hold) */
 	bool holding;
 	pthread_t holder;
@@ -286,6 +291,16 @@ static void record_serialize(uint8_t *p, const struct hvt_record *r)
 static void trace_append_locked(struct trace_writer *t, struct hvt_record *rec)
 {
 	/*
+	 * The file is a resource the guest controls: every exit adds 256 bytes, and a guest in a
+	 * tight I/O loop makes hundreds of thousands of exits a second. Past the limit records are
+	 * counted, not written. Dropping at the end keeps the file valid (seq stays contiguous):
+	 * the reader simply sees a shorter run.
+	 */
+	if (t->max_records && t->next_seq >= t->max_records) {
+		t->dropped++;
+		return;
+	}
+	/*
 	 * seq is assigned here, not by callers, so a reader's "seq == index" rule always holds.
 	 * It is written back into the caller's record so the exit loop can print or log it.
 	 */
@@ -308,6 +323,38 @@ void trace_emit(struct trace_writer *t, struct hvt_record *rec)
 	else
 		trace_append_locked(t, rec);
 	pthread_mutex_unlock(&t->lock);
+}
+
+void trace_set_limit(struct trace_writer *t, uint64_t max_bytes)
+{
+	if (!t)
+		return;
+	uint64_t cap = max_bytes > HVT_HEADER_SIZE ? (max_bytes - HVT_HEADER_SIZE) / HVT_RECORD_SIZE : 0;
+	pthread_mutex_lock(&t->lock);
+	/* The counters at the end say what the run cost even when its middle was cut off. */
+	t->reserve = cap > 2 * HVT_C_MAX ? HVT_C_MAX : 0;
+	t->max_records = cap - t->reserve > 0 ? cap - t->reserve : 1;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void trace_use_reserve(struct trace_writer *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->max_records += t->reserve; /* (0 stays 0: no limit) */
+	t->reserve = 0;
+	pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t trace_dropped(struct trace_writer *t)
+{
+	if (!t)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	uint64_t n = t->dropped;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 void trace_emit_now(struct trace_writer *t, struct hvt_record *rec)
@@ -403,6 +450,14 @@ int trace_close(struct trace_writer *t, char *err, size_t errlen)
 	 * Every other thread that emits has been joined by now (vm_run). */
 	trace_flush(t);
 	pthread_mutex_destroy(&t->lock);
+	/* A run cut short by --trace-limit says so in the header (offset 96), so `hv trace stats`
+	 * can warn that its numbers cover only the start of the run. */
+	if (t->dropped && t->write_errno == 0) {
+		uint8_t n[8];
+		put_le64(n, t->dropped);
+		if (pwrite(t->fd, n, sizeof n, 96) != (ssize_t)sizeof n)
+			t->write_errno = errno ? errno : EIO;
+	}
 	/* close() can report a delayed write error (NFS, some full disks): it counts too. */
 	if (close(t->fd) < 0 && t->write_errno == 0)
 		t->write_errno = errno;
@@ -486,6 +541,7 @@ static int header_parse(const uint8_t *buf, size_t len, struct trace_header *h, 
 	h->version = version;
 	h->host_kind = host;
 	h->start_unix_ns = get_le64(buf + 24);
+	h->dropped = get_le64(buf + 96); /* 0 in version 1 (reserved, zero) */
 	/* The file's 64 name bytes need not contain a NUL; our copy always ends with one. */
 	/* Printers replace non-printable bytes; here the only promise is the terminating NUL. */
 	memcpy(h->guest, buf + 32, 64);

@@ -18,7 +18,8 @@
  *    20  uint32   host_kind     enum hvt_host_kind: which KVM recorded it
  *    24  uint64   start_unix_ns wall-clock time when recording started
  *    32  char     guest[64]     guest file name (basename), NUL-padded
- *    96  char     reserved[32]  zero
+ *    96  uint64   dropped       events not recorded because of --trace-limit (version 2)
+ *   104  char     reserved[24]  zero
  *   records (HVT_RECORD_SIZE = 64 bytes each, struct hvt_record below), in sequence order
  *
  * A reader rejects: a file shorter than the header, a wrong magic, an unknown version, a
@@ -280,6 +281,12 @@ void trace_emit(struct trace_writer *t, struct hvt_record *rec);
  */
 void trace_hold(struct trace_writer *t);
 void trace_release(struct trace_writer *t);
+/* At most max_bytes of file (header included): later records are counted, not written
+ * (hv run --trace-limit). trace_dropped says how many. */
+void trace_set_limit(struct trace_writer *t, uint64_t max_bytes);
+/* The limit keeps room for HVT_C_MAX records; this releases it (for the end-of-run counters). */
+void trace_use_reserve(struct trace_writer *t);
+uint64_t trace_dropped(struct trace_writer *t);
 /* trace_emit that is never held back (the exit loop's own records). */
 void trace_emit_now(struct trace_writer *t, struct hvt_record *rec);
 /* Monotonic nanoseconds since the writer was created (the time_ns of a record); 0 if t is NULL. */
@@ -293,6 +300,7 @@ struct trace_header {
 	uint32_t version;
 	uint32_t host_kind;
 	uint64_t start_unix_ns;
+	uint64_t dropped; /* events past --trace-limit: the file covers the start of the run only */
 	char guest[65];
 };
 

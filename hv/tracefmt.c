@@ -516,6 +516,9 @@ void trace_print_stats(FILE *out, const struct trace_file *tf)
 	/* A whole run has events = 4 x exits + counters (one round trip is four records): 95 = 4
 	 * x 21 + 11 in textbook ch 3, "Counting exits" (guest-error records come on top). */
 	fprintf(out, "events: %" PRIu64 "\n", tf->count);
+	if (tf->header.dropped)
+		fprintf(out, "NOTE: %" PRIu64 " later events were not recorded (--trace-limit): the "
+			     "numbers below cover the start of the run only\n", tf->header.dropped);
 	fprintf(out, "exits seen by hv: %" PRIu64 "\n", nexits);
 	fprintf(out, "duration: %.3f ms\n", (double)duration / 1e6);
 	if (nexits > 0) {

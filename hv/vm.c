@@ -315,6 +315,7 @@ static int open_trace(struct vm *vm, const struct vm_options *opt)
 				 err, sizeof(err));
 	if (!vm->trace)
 		return fail(HV_EXIT_USAGE, "%s", err);
+	trace_set_limit(vm->trace, opt->trace_limit);
 	/* The devices that record their own steps (chapter 4) write into the same trace. */
 	vm->disk.trace = vm->trace;
 	if (vm->ata)
@@ -386,6 +387,7 @@ static void record_counters(struct vm *vm, const struct kvm_counters *before)
 	struct kvm_counters after;
 	if (!vm->trace || kvmstats_read(vm->stats_fd, &after) < 0)
 		return;
+	trace_use_reserve(vm->trace); /* room kept for these even past --trace-limit */
 	for (unsigned c = 1; c <= HVT_C_MAX; c++) {
 		if (!after.present[c])
 			continue;
@@ -499,6 +501,11 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	/* A trace write error (disk full) is reported but keeps the guest's exit status. */
 	if (vm->trace) {
 		char err[512];
+		uint64_t dropped = trace_dropped(vm->trace);
+		if (dropped)
+			fprintf(stderr, "hv: trace: the --trace-limit of %llu MiB was reached; the last "
+				"%llu events were not recorded (raise --trace-limit)\n",
+				(unsigned long long)(opt->trace_limit >> 20), (unsigned long long)dropped);
 		if (trace_close(vm->trace, err, sizeof(err)) < 0)
 			fprintf(stderr, "hv: %s\n", err);
 		vm->trace = NULL;

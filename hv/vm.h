@@ -37,6 +37,7 @@ struct vm_options {
 	enum boot_mode mode;     /* BOOT_AUTO: from the file */
 	const char *guest_path;
 	const char *trace_path;  /* NULL: no trace */
+	uint64_t trace_limit;    /* bytes of trace file at most (--trace-limit MiB) */
 	const char *cmdline;     /* boot command line (may be NULL) */
 	double timeout_s;        /* 0: none */
 	const char *disk_file;   /* --disk FILE; NULL with a disk path: a scratch image */

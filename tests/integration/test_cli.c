@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -153,4 +154,31 @@ Test(cli, doctor_runs)
 		cr_assert_neq(r.status, 0);
 		cr_assert(strstr(r.err, "/dev/kvm"), "%s", r.err);
 	}
+}
+
+/*
+ * --trace-limit 1: the exits guest with loops=10000 makes 70001 + 30000 exits, 4 records
+ * each, about 25 MiB of trace. The file stops at 1 MiB (a valid trace of the start of the
+ * run), hv says once what it left out, and the guest's own result (status 1) is unchanged.
+ */
+Test(cli, trace_limit_caps_the_file_and_says_what_was_left_out)
+{
+	require_kvm();
+	struct hv_result r;
+	const char *t = tmp_path("limit.hvt");
+	hv_exec(&r, (const char *[]){ "run", "--quiet", "--trace", t, "--trace-limit", "1",
+				      "--cmdline", "loops=10000", guest("exits.bin"), NULL });
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert(strstr(r.err, "hv: trace: the --trace-limit of 1 MiB was reached"), "%s", r.err);
+	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+	struct stat st;
+	cr_assert_eq(stat(t, &st), 0);
+	cr_assert_leq(st.st_size, 1 << 20);
+	hv_exec(&r, (const char *[]){ "trace", "stats", t, NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "later events were not recorded (--trace-limit)"), "%s", r.out);
+	cr_assert(strstr(r.out, "  exits  "), "KVM's counters are still there: %s", r.out);
+	hv_exec(&r, (const char *[]){ "run", "--trace-limit", "0", guest("exits.bin"), NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE);
+	cr_assert(strstr(r.err, "bad --trace-limit"), "%s", r.err);
 }

@@ -862,3 +862,36 @@ Test(trace, dump_json_prints_one_object_per_record)
 	cr_assert_not_null(strstr(out, "\"counter\":\"exits\"}"));
 	free(out);
 }
+
+/*
+ * --trace-limit: a file of 128 + 40 * 64 bytes has room for 40 records; 11 (HVT_C_MAX) are
+ * kept for the end-of-run counters, so 29 events get in, the next 21 are counted as dropped,
+ * and after trace_use_reserve the 3 "counters" still fit: 32 records, header.dropped = 21,
+ * and the file is a valid trace (seq contiguous) no larger than the limit.
+ */
+Test(trace, limit_drops_later_events_keeps_room_for_counters_and_says_so)
+{
+	char p[256], err[256];
+	tmp_path(p, sizeof p, "limit.hvt");
+	struct trace_writer *t = trace_create(p, HVT_HOST_PVM, "g", err, sizeof err);
+	cr_assert_not_null(t, "%s", err);
+	trace_set_limit(t, 128 + 40 * 64);
+	for (uint64_t i = 0; i < 50; i++) {
+		struct hvt_record r = { .kind = HVT_EXIT, .reason = HVT_R_IO, .time_ns = i };
+		trace_emit(t, &r);
+	}
+	cr_assert_eq(trace_dropped(t), 21);
+	trace_use_reserve(t);
+	for (uint64_t c = 1; c <= 3; c++) {
+		struct hvt_record r = { .kind = HVT_COUNTER, .addr = c, .data = 7 };
+		trace_emit(t, &r);
+	}
+	cr_assert_eq(trace_close(t, err, sizeof err), 0, "%s", err);
+	struct trace_file tf;
+	cr_assert_eq(trace_load(p, &tf, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(tf.count, 32);
+	cr_assert_eq(tf.header.dropped, 21);
+	cr_assert_eq(tf.records[28].kind, HVT_EXIT);
+	cr_assert_eq(tf.records[29].kind, HVT_COUNTER);
+	trace_free(&tf);
+}
