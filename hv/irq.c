@@ -60,12 +60,27 @@ static void irq_intr_changed(void *ctx)
 	pthread_mutex_lock(&vm->irq_lock);
 	vm->irq_events++;
 	pthread_cond_broadcast(&vm->irq_cond);
-	pthread_mutex_unlock(&vm->irq_lock);
+	/*
+	 * Kick under irq_lock: the vCPU thread clears vcpu_running under the same lock before it
+	 * returns (irq_vcpu_exiting), so the thread we signal has not ended yet; a signal to a
+	 * thread that has ended is undefined behaviour.
+	 */
 	if (vm->vcpu_running && !pthread_equal(pthread_self(), vm->vcpu_thread)) {
 		/* immediate_exit covers the window between two KVM_RUNs (see kick_vcpu in vm.c). */
 		vm->run->immediate_exit = 1;
 		pthread_kill(vm->vcpu_thread, SIGUSR1);
 	}
+	pthread_mutex_unlock(&vm->irq_lock);
+}
+
+/* The vCPU thread is about to return: nobody may kick it from now on. */
+void irq_vcpu_exiting(struct vm *vm)
+{
+	if (!vm->pic)
+		return;
+	pthread_mutex_lock(&vm->irq_lock);
+	vm->vcpu_running = false;
+	pthread_mutex_unlock(&vm->irq_lock);
 }
 
 int irq_setup(struct vm *vm)

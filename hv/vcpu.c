@@ -254,7 +254,9 @@ void *vcpu_thread_main(void *arg)
 	uint64_t t_call = vm->trace ? trace_now(vm->trace) : 0;
 	uint64_t ns_call = mono_ns();
 
+	pthread_mutex_lock(&vm->irq_lock); /* kickers read it under this lock (irq.c) */
 	vm->vcpu_running = true;
+	pthread_mutex_unlock(&vm->irq_lock);
 	/* Step 6 for the very first entry: hv calls KVM_RUN, KVM enters the guest. */
 	irq_before_run(vm);
 	record_entry(vm, t_call);
@@ -287,5 +289,6 @@ void *vcpu_thread_main(void *arg)
 		if (!vm->stop.requested)
 			record_entry(vm, t_call);
 	}
+	irq_vcpu_exiting(vm);
 	return NULL;
 }

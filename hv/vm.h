@@ -135,6 +135,7 @@ void irq_connect_disk(struct vm *vm);
 void irq_teardown(struct vm *vm);
 void irq_before_run(struct vm *vm);  /* inject, or ask for an interrupt window */
 bool irq_wait_halted(struct vm *vm); /* HLT with IF = 1: true if the guest can go on */
+void irq_vcpu_exiting(struct vm *vm); /* the vCPU thread ends: no more kicks */
 
 /* summary.c: the end-of-run summary on stderr (hv run without --quiet). */
 void summary_print(FILE *out, const struct vm *vm);
