@@ -99,19 +99,27 @@ static bool console_writable(int fd, int ms)
 static void console_drain_fd(struct console *c)
 {
 	size_t done = 0;
+	int wait_ms = c->stalled ? 0 : CONSOLE_STALL_MS;
 
-	if (!console_writable(c->fd, c->stalled ? 0 : CONSOLE_STALL_MS)) {
-		c->stalled = true;
-		c->dropped += c->len;
-		c->stall_dropped += c->len;
-		return;
-	}
-	c->stalled = false;
-
+	/*
+	 * Poll before *every* write, not only the first: on a terminal POLLOUT means only "some
+	 * room", so a write can block halfway. hv's --timeout and Ctrl-C interrupt such a write
+	 * (EINTR, or a short write); the poll that follows, with no more waiting, then finds the
+	 * terminal still full and gives up instead of blocking again.
+	 */
 	while (done < c->len) {
+		if (!console_writable(c->fd, wait_ms)) {
+			c->stalled = true;
+			c->dropped += c->len - done;
+			c->stall_dropped += c->len - done;
+			return;
+		}
+		c->stalled = false;
 		ssize_t w = write(c->fd, c->buf + done, c->len - done);
-		if (w < 0 && errno == EINTR)
+		if (w < 0 && errno == EINTR) {
+			wait_ms = 0; /* hv was kicked (timeout, Ctrl-C): do not wait again */
 			continue;
+		}
 		if (w <= 0) {
 			if (c->write_errno == 0)
 				/* w == 0 for a non-empty write is no progress with no reason:

@@ -99,6 +99,19 @@ static int disk_setup(struct disk *d, int fd, enum disk_cache cache, bool read_o
 		/* 4096 covers every logical block size in use (512 and 4K-native disks). */
 		if (posix_memalign((void **)&d->bounce, 4096, DISK_BOUNCE_SIZE) != 0)
 			return disk_fail(err, errlen, "out of memory for the O_DIRECT buffer");
+		/*
+		 * O_DIRECT also wants the file offset and length aligned to the device's logical
+		 * block size. Guests address 512-byte sectors; a disk with 4 KiB logical blocks
+		 * would refuse every odd one with EINVAL. One 512-byte read finds out now, rather
+		 * than as I/O errors in the guest.
+		 */
+		if (pread(fd, d->bounce, HV_SECTOR_SIZE, 0) < 0 && errno == EINVAL) {
+			free(d->bounce);
+			d->bounce = NULL;
+			return disk_fail(err, errlen, "disk image '%s' is on a disk that needs more than "
+					 "512-byte alignment for O_DIRECT (use --cache writeback or "
+					 "writethrough)", what);
+		}
 	}
 	/* A stable, printable ID from the file's identity: the same image gives the same serial. */
 	snprintf(d->serial, sizeof(d->serial), "HVLAB%015llx",

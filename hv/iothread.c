@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,21 +79,54 @@ static void *iothread_main(void *arg)
 		{ .fd = vm->iothread_stop_fd, .events = POLLIN },
 	};
 	for (;;) {
-		if (poll(fds, 2, -1) < 0 && errno != EINTR)
+		if (poll(fds, 2, -1) < 0 && errno != EINTR) {
+			char why[96];
+			snprintf(why, sizeof(why), "the I/O thread cannot wait for doorbells: %s",
+				 strerror(errno));
+			vm_stop_with(vm, HV_EXIT_HOST, why);
 			break;
+		}
+		/* Busy from before the read until the work is done, so that a halted vCPU can
+		 * tell "a doorbell is being served" from "nothing will ever come" (irq.c). */
+		__atomic_store_n(&vm->iothread_busy, 1, __ATOMIC_SEQ_CST);
 		uint64_t kicks;
 		if (read(vm->notify_fd, &kicks, sizeof(kicks)) == (ssize_t)sizeof(kicks))
 			virtio_blk_notify(vm->vblk, 0, true);
+		__atomic_store_n(&vm->iothread_busy, 0, __ATOMIC_SEQ_CST);
 		if (fds[1].revents & POLLIN)
 			break; /* checked after the doorbell: a last kick is never lost */
 	}
 	return NULL;
 }
 
+/*
+ * Could the I/O thread still raise an interrupt for a guest that is halted now? Only if a
+ * doorbell is waiting in the eventfd or being served: a halted guest cannot ring a new one.
+ * The eventfd is looked at first: the thread marks itself busy before it reads the eventfd,
+ * so a doorbell is always seen in one of the two places.
+ */
+bool iothread_may_wake(struct vm *vm)
+{
+	if (!vm->iothread_running)
+		return false;
+	struct pollfd p = { .fd = vm->notify_fd, .events = POLLIN };
+	if (poll(&p, 1, 0) > 0)
+		return true;
+	return __atomic_load_n(&vm->iothread_busy, __ATOMIC_SEQ_CST) != 0;
+}
+
+/* Started with SIGINT/SIGTERM blocked, like the vCPU thread: those belong to the main thread. */
 int iothread_start(struct vm *vm)
 {
-	if (pthread_create(&vm->iothread, NULL, iothread_main, vm) != 0)
-		return -1;
+	sigset_t stop, old;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	int rc = pthread_create(&vm->iothread, NULL, iothread_main, vm);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		return rc;
 	vm->iothread_running = true;
 	return 0;
 }
@@ -101,9 +135,11 @@ void iothread_stop(struct vm *vm)
 {
 	if (!vm->iothread_running)
 		return;
+	/* An eventfd write of 1 cannot fail unless the counter would overflow 2^64 - 2, which one
+	 * write per run never reaches; the thread's poll then sees it. */
 	uint64_t one = 1;
 	if (write(vm->iothread_stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
-		perror("hv: cannot stop the I/O thread");
+		fprintf(stderr, "hv: cannot stop the I/O thread: %s\n", strerror(errno));
 	pthread_join(vm->iothread, NULL);
 	vm->iothread_running = false;
 }

@@ -165,6 +165,15 @@ static uint64_t irq_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The halted guest can go on: record how long it slept (not hv's time: summary.c). */
+static bool irq_woke(struct vm *vm, uint64_t t0)
+{
+	uint64_t slept = irq_now_ns() - t0;
+	vm->ns_halted += slept;
+	trace_device(vm->trace, HVT_IRQ, HVT_IRQ_WAKE, 0, 0, slept, 0, 0);
+	return true;
+}
+
 /*
  * The guest executed HLT with IF = 1: "wake me with an interrupt". Returns true if the guest
  * may go on (a request is pending now, or came while it slept), false if nothing can ever wake
@@ -186,8 +195,10 @@ bool irq_wait_halted(struct vm *vm)
 		/* A stop request (--timeout, Ctrl-C): go back to the loop, which sees it. */
 		if (vm->kick != KICK_NONE)
 			return true;
-		if (!vm->iothread_running)
-			return false;
+		/* Nothing in flight that could raise a line: the guest would sleep forever. The
+		 * PIC is asked once more, since a request that just finished may have raised one. */
+		if (!iothread_may_wake(vm))
+			return pic_intr(vm->pic) ? irq_woke(vm, t0) : false;
 		/* Sleep until a line changes, waking every 50 ms to notice --timeout / Ctrl-C. */
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -198,6 +209,5 @@ bool irq_wait_halted(struct vm *vm)
 		if (vm->irq_events == seen)
 			pthread_cond_timedwait(&vm->irq_cond, &vm->irq_lock, &until);
 	}
-	trace_device(vm->trace, HVT_IRQ, HVT_IRQ_WAKE, 0, 0, irq_now_ns() - t0, 0, 0);
-	return true;
+	return irq_woke(vm, t0);
 }

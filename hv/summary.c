@@ -97,6 +97,9 @@ void summary_print(FILE *out, const struct vm *vm)
 	}
 	if (vm->irqs_injected)
 		fprintf(out, "hv: summary: interrupts injected: %" PRIu64 "\n", vm->irqs_injected);
-	fprintf(out, "hv: summary: time: in guest (KVM_RUN) %.3f ms, in hv %.3f ms\n",
-		(double)vm->ns_in_run / 1e6, (double)vm->ns_in_hv / 1e6);
+	fprintf(out, "hv: summary: time: in guest (KVM_RUN) %.3f ms, in hv %.3f ms",
+		(double)vm->ns_in_run / 1e6, (double)(vm->ns_in_hv - vm->ns_halted) / 1e6);
+	if (vm->ns_halted)
+		fprintf(out, ", halted waiting for an interrupt %.3f ms", (double)vm->ns_halted / 1e6);
+	fputc('\n', out);
 }

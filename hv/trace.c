@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -154,7 +155,8 @@ static int trace_fail(char *err, size_t errlen, const char *fmt, ...)
  * write() may write less than asked (a signal, a pipe) and may be interrupted before writing
  * anything (EINTR). Only a real error stops the loop; errno then says which. On a regular
  * file write() writes everything unless the disk fills up or a file size limit is hit; the
- * loop matters for pipes and terminals (`--trace /dev/stdout`).
+ * loop matters for pipes (`--trace /dev/fd/3 3>&1 >/dev/null`, to pipe the trace on; plain
+ * `--trace /dev/stdout` would mix it with the guest's console output).
  */
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -452,7 +454,9 @@ int trace_close(struct trace_writer *t, char *err, size_t errlen)
 	pthread_mutex_destroy(&t->lock);
 	/* A run cut short by --trace-limit says so in the header (offset 96), so `hv trace stats`
 	 * can warn that its numbers cover only the start of the run. */
-	if (t->dropped && t->write_errno == 0) {
+	struct stat st;
+	/* Only a regular file can be rewritten in place (a pipe cannot seek back). */
+	if (t->dropped && t->write_errno == 0 && fstat(t->fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		uint8_t n[8];
 		put_le64(n, t->dropped);
 		if (pwrite(t->fd, n, sizeof n, 96) != (ssize_t)sizeof n)

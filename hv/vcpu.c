@@ -219,7 +219,8 @@ static void handle_run_error(struct vm *vm, int err, struct hvt_record *r)
 		if (vm->kick == KICK_TIMEOUT)
 			vm_stop_with(vm, HV_EXIT_TIMEOUT, "the guest ran past --timeout");
 		else if (vm->kick == KICK_SIGNAL)
-			vm_stop_with(vm, HV_EXIT_INTERRUPTED, "interrupted; the trace was saved");
+			vm_stop_with(vm, HV_EXIT_INTERRUPTED, vm->trace ? "interrupted; the trace was saved"
+								    : "interrupted");
 		return;
 	}
 	char why[128];

@@ -220,7 +220,8 @@ static int add_devices(struct vm *vm)
 		return fail(HV_EXIT_HOST, "device address map is inconsistent: %s", strerror(errno));
 	/* The interrupt controller, and the UART's line to it (irq.c). */
 	if (irq_setup(vm) < 0)
-		return fail(HV_EXIT_HOST, "cannot set up the interrupt controller");
+		return fail(HV_EXIT_HOST, "cannot set up the interrupt controller: %s",
+			    strerror(errno ? errno : ENOMEM));
 	return 0;
 }
 
@@ -428,6 +429,9 @@ static double now_s(void)
 static void kick_vcpu(struct vm *vm, int why)
 {
 	vm->kick = why;
+	/* kick before immediate_exit, as the vCPU thread reads them in the other order
+	 * (rearm_after_kick in vcpu.c): the fence keeps the compiler from swapping the stores. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	vm->run->immediate_exit = 1;
 	pthread_kill(vm->vcpu_thread, SIGUSR1);
 }
@@ -485,11 +489,13 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	struct kvm_counters before;
 	kvmstats_read(vm->stats_fd, &before);
 
-	if (vm->notify_fd >= 0 && iothread_start(vm) != 0)
-		return fail(HV_EXIT_HOST, "cannot start the I/O thread for --ioeventfd");
-	if (start_vcpu(vm) != 0) {
+	int rc;
+	if (vm->notify_fd >= 0 && (rc = iothread_start(vm)) != 0)
+		return fail(HV_EXIT_HOST, "cannot start the I/O thread for --ioeventfd: %s",
+			    strerror(rc));
+	if ((rc = start_vcpu(vm)) != 0) {
 		iothread_stop(vm);
-		return fail(HV_EXIT_HOST, "cannot start the vCPU thread");
+		return fail(HV_EXIT_HOST, "cannot start the vCPU thread: %s", strerror(rc));
 	}
 	wait_vcpu(vm, opt->timeout_s);
 	/* The guest is gone; a doorbell it rang last is still served before the trace closes. */

@@ -82,6 +82,7 @@ struct vm {
 	int iothread_stop_fd;  /* the main thread tells the I/O thread to end (-1: none) */
 	pthread_t iothread;
 	bool iothread_running;
+	int iothread_busy;     /* serving a doorbell right now (atomic; iothread_may_wake) */
 	char cmdline[HV_CMDLINE_MAX]; /* what the guest gets: --cmdline plus the device words */
 
 	/* recording */
@@ -99,6 +100,7 @@ struct vm {
 	uint64_t exits_by_reason[HVT_REASON_MAX + 1];
 	uint64_t ns_in_run;    /* time inside KVM_RUN: the guest, and KVM's exits in the kernel */
 	uint64_t ns_in_hv;     /* time between KVM_RUNs: hv handling exits (step 5) */
+	uint64_t ns_halted;    /* of that, a halted guest waiting for an interrupt (irq.c) */
 	char why[256];         /* why the run stopped, for the final message */
 };
 
@@ -128,6 +130,7 @@ uint8_t cpu_cpl(const struct kvm_sregs *s);
 int iothread_setup(struct vm *vm, char *err, size_t errlen);
 int iothread_start(struct vm *vm);
 void iothread_stop(struct vm *vm);
+bool iothread_may_wake(struct vm *vm); /* a doorbell is waiting or being served */
 
 /* irq.c: interrupts from device lines through the 8259A PIC to KVM_INTERRUPT. */
 int irq_setup(struct vm *vm);

@@ -602,3 +602,22 @@ Test(disk, legacy_interrupt_mode_takes_one_interrupt_per_block)
 		     exits_in(&tf, HVT_R_IO, HV_PORT_PIC_SLAVE, 2, -1), 528);
 	trace_free(&tf);
 }
+
+/*
+ * With --ioeventfd an I/O thread could raise a line while the vCPU sleeps, so a HLT with
+ * IF = 1 waits, but only while a doorbell is waiting or being served. A guest that halts with
+ * nothing in flight must still end at once with status 12, not sleep until --timeout.
+ * The guest: the boot header (16-bit), then `sti; hlt; jmp $-1` (FB F4 EB FD).
+ */
+Test(disk, hlt_with_nothing_in_flight_ends_even_with_an_io_thread, .timeout = 30)
+{
+	require_kvm();
+	static const uint8_t g[] = { 0xEB, 0x0E, 'H', 'V', 'L', 'B', 16, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+				     0xFB, 0xF4, 0xEB, 0xFD };
+	const char *path = write_tmp("stihlt.bin", g, sizeof g);
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--quiet", "--timeout", "20", "--disk-path", "virtio",
+				      "--ioeventfd", path, NULL });
+	cr_assert_eq(r.status, HV_EXIT_GUEST_ERROR, "%s", r.err);
+	cr_assert(strstr(r.err, "no device can raise one"), "%s", r.err);
+}
