@@ -6,7 +6,11 @@
  */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <pty.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -181,4 +185,48 @@ Test(cli, trace_limit_caps_the_file_and_says_what_was_left_out)
 	hv_exec(&r, (const char *[]){ "run", "--trace-limit", "0", guest("exits.bin"), NULL });
 	cr_assert_eq(r.status, HV_EXIT_USAGE);
 	cr_assert(strstr(r.err, "bad --trace-limit"), "%s", r.err);
+}
+
+/*
+ * S4 on a real terminal: hv's stdout is a pty whose other end nobody reads, and the guest
+ * prints forever (debugcon, 'x' without end). A terminal's POLLOUT means only "some room", so
+ * a write can block halfway; --timeout must still end the run (status 14) within seconds, with
+ * the dropped output named on stderr. Before the fix this hung until SIGKILL.
+ * The guest: boot header (16-bit), then lines of 127 'x' and a newline, forever:
+ *   16: mov cx, 127   19: mov al, 'x'   21: out 0xE9, al   23: loop 21
+ *   25: mov al, '\n'  27: out 0xE9, al   29: jmp 16
+ * (Whole lines matter: the terminal's line discipline turns each '\n' into "\r\n", and where
+ * its buffer fills decides whether a write blocks halfway.)
+ */
+Test(cli, S4_unread_terminal_does_not_outlive_timeout, .timeout = 60)
+{
+	require_kvm();
+	static const uint8_t g[] = { 0xEB, 0x0E, 'H', 'V', 'L', 'B', 16, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+				     0xB9, 0x7F, 0x00, 0xB0, 'x', 0xE6, 0xE9, 0xE2, 0xFC,
+				     0xB0, '\n', 0xE6, 0xE9, 0xEB, 0xF1 };
+	const char *path = write_tmp("spam.bin", g, sizeof g);
+	int master, slave;
+	cr_assert_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+	int errp[2];
+	cr_assert_eq(pipe(errp), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(slave, 1);
+		dup2(errp[1], 2);
+		close(master);
+		execl(getenv("HV"), "hv", "run", "--quiet", "--timeout", "2", path, (char *)NULL);
+		_exit(127);
+	}
+	close(slave);
+	close(errp[1]);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	char err[512] = "";
+	ssize_t n = read(errp[0], err, sizeof err - 1);
+	err[n > 0 ? n : 0] = '\0';
+	close(errp[0]);
+	close(master);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == HV_EXIT_TIMEOUT, "status %d: %s", st, err);
+	cr_assert(strstr(err, "nobody is reading hv's output"), "%s", err);
 }
