@@ -158,17 +158,10 @@ void irq_before_run(struct vm *vm)
 
 /* ---- HLT with interrupts on ---- */
 
-static uint64_t irq_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The halted guest can go on: record how long it slept (not hv's time: summary.c). */
 static bool irq_woke(struct vm *vm, uint64_t t0)
 {
-	uint64_t slept = irq_now_ns() - t0;
+	uint64_t slept = vm_now_ns() - t0;
 	vm->ns_halted += slept;
 	trace_device(vm->trace, HVT_IRQ, HVT_IRQ_WAKE, 0, 0, slept, 0, 0);
 	return true;
@@ -185,7 +178,7 @@ bool irq_wait_halted(struct vm *vm)
 {
 	if (!vm->pic)
 		return false;
-	uint64_t t0 = irq_now_ns();
+	uint64_t t0 = vm_now_ns();
 	pthread_mutex_lock(&vm->irq_lock);
 	for (;;) {
 		uint64_t seen = vm->irq_events;

@@ -59,26 +59,17 @@ static uint64_t summary_devices(FILE *out, const struct vm *vm, const void *disk
 	return disk_exits;
 }
 
-/* Requests as the controller counts them: ATA commands, or virtio-blk requests. */
-static uint64_t summary_requests(const struct vm *vm)
-{
-	if (vm->ata)
-		return vm->ata->commands;
-	if (vm->vblk) {
-		struct virtio_blk_stats st;
-		virtio_blk_get_stats(vm->vblk, &st);
-		return st.requests;
-	}
-	return 0;
-}
-
 void summary_print(FILE *out, const struct vm *vm)
 {
 	summary_exits(out, vm);
 	const void *disk_dev = vm->ata ? (const void *)vm->ata : (const void *)vm->vblk;
 	uint64_t disk_exits = summary_devices(out, vm, disk_dev);
 	if (vm->have_disk) {
-		uint64_t req = summary_requests(vm);
+		/* Requests as the controller counts them: ATA commands, or virtio-blk requests. */
+		struct virtio_blk_stats st = { 0 };
+		if (vm->vblk)
+			virtio_blk_get_stats(vm->vblk, &st);
+		uint64_t req = vm->ata ? vm->ata->commands : st.requests;
 		double kib = (double)(vm->disk.bytes_read + vm->disk.bytes_written) / 1024.0;
 		fprintf(out, "hv: summary: disk: %s (cache=%s), %" PRIu64 " requests, %.1f KiB, %" PRIu64
 			     " exits to the controller: %.2f per request, %.3f per KiB (all exits: %.2f "
@@ -87,13 +78,10 @@ void summary_print(FILE *out, const struct vm *vm)
 			disk_exits, req ? (double)disk_exits / (double)req : 0.0,
 			kib > 0 ? (double)disk_exits / kib : 0.0,
 			req ? (double)vm->exits_seen / (double)req : 0.0);
-		if (vm->vblk) {
-			struct virtio_blk_stats st;
-			virtio_blk_get_stats(vm->vblk, &st);
+		if (vm->vblk)
 			fprintf(out, "hv: summary: virtio doorbells: %" PRIu64 " by MMIO exit, %" PRIu64
 				     " by ioeventfd; %" PRIu64 " queue errors\n",
 				st.notifies_mmio, st.notifies_eventfd, st.errors);
-		}
 	}
 	if (vm->irqs_injected)
 		fprintf(out, "hv: summary: interrupts injected: %" PRIu64 "\n", vm->irqs_injected);

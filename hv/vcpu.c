@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 
 #include "layout.h"
 #include "vm.h"
@@ -68,7 +67,8 @@ static void emit(struct vm *vm, uint8_t kind, uint64_t t, uint32_t flags)
 		.time_ns = t, .kind = kind, .flags = flags, .count = 1,
 		.rip = vm->guest_rip, .mode = vm->guest_mode, .cpl = vm->guest_cpl,
 	};
-	trace_emit(vm->trace, &r);
+	/* never held back: the loop's own records mark where held device steps go */
+	trace_emit_now(vm->trace, &r);
 }
 
 /* Record the exit that just happened, then the return from KVM_RUN to hv (step 4 -> 5).
@@ -88,11 +88,7 @@ static void record_exit(struct vm *vm, struct hvt_record *exit, uint64_t t_retur
 	exit->duration_ns = t_now - t_return;
 	/* These two go out now; what the device recorded while handling follows (trace_hold). */
 	trace_emit_now(vm->trace, exit);
-	struct hvt_record ret = {
-		.time_ns = t_return, .kind = HVT_RUN_RETURN, .count = 1,
-		.rip = vm->guest_rip, .mode = vm->guest_mode, .cpl = vm->guest_cpl,
-	};
-	trace_emit_now(vm->trace, &ret);
+	emit(vm, HVT_RUN_RETURN, t_return, 0);
 	trace_release(vm->trace);
 }
 
@@ -241,19 +237,11 @@ static void rearm_after_kick(struct vm *vm)
 		vm->run->immediate_exit = 1;
 }
 
-/* Monotonic nanoseconds, for the summary's "in guest / in hv" split (vDSO: no system call). */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void *vcpu_thread_main(void *arg)
 {
 	struct vm *vm = arg;
 	uint64_t t_call = vm->trace ? trace_now(vm->trace) : 0;
-	uint64_t ns_call = mono_ns();
+	uint64_t ns_call = vm_now_ns();
 
 	pthread_mutex_lock(&vm->irq_lock); /* kickers read it under this lock (irq.c) */
 	vm->vcpu_running = true;
@@ -266,7 +254,7 @@ void *vcpu_thread_main(void *arg)
 		int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
 		int err = errno;
 		uint64_t t_return = vm->trace ? trace_now(vm->trace) : 0;
-		uint64_t ns_return = mono_ns();
+		uint64_t ns_return = vm_now_ns();
 		struct hvt_record r = { .count = 1 };
 
 		vm->ns_in_run += ns_return - ns_call;
@@ -285,7 +273,7 @@ void *vcpu_thread_main(void *arg)
 		if (!vm->stop.requested)
 			irq_before_run(vm); /* a pending interrupt goes in with this entry (irq.c) */
 		t_call = vm->trace ? trace_now(vm->trace) : 0;
-		ns_call = mono_ns();
+		ns_call = vm_now_ns();
 		vm->ns_in_hv += ns_call - ns_return;
 		if (!vm->stop.requested)
 			record_entry(vm, t_call);

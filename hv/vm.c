@@ -240,15 +240,13 @@ static int add_disk(struct vm *vm, const struct vm_options *opt)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	vm->have_disk = true;
 	if (opt->disk_path == DISK_PATH_LEGACY) {
-		vm->disk.trace_dev = HVT_DISK_ATA;
-		vm->ata = ata_create(&vm->disk);
+		vm->ata = ata_create(&vm->disk); /* names itself in the disk's records */
 		if (!vm->ata)
 			return fail(HV_EXIT_HOST, "out of memory creating the ATA controller");
 		/* Two windows, as on a PC: the command block and the control block's one port. */
 		rc = bus_register(&vm->bus, BUS_PIO, HV_PORT_ATA_CMD, ATA_CMD_LEN, &ata_cmd_ops, vm->ata);
 		rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_ATA_CTL, ATA_CTL_LEN, &ata_ctl_ops, vm->ata);
 	} else {
-		vm->disk.trace_dev = HVT_DISK_VIRTIO;
 		/* The device follows guest addresses (rings, buffers) only through vm->mem. */
 		vm->vblk = virtio_blk_create(&vm->mem, &vm->disk);
 		if (!vm->vblk)
@@ -410,11 +408,18 @@ static void on_stop_signal(int sig)
 	got_stop_signal = 1;
 }
 
-static double now_s(void)
+/* Monotonic nanoseconds (vDSO: no system call). The one clock of the exit loop's accounting,
+ * irq.c's sleep times and --timeout. */
+uint64_t vm_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double now_s(void)
+{
+	return (double)vm_now_ns() * 1e-9;
 }
 
 /*

@@ -112,6 +112,9 @@ void vm_stop_with(struct vm *vm, int status, const char *why);
  * registers, CPU mode, and what it most likely means on this host. Sets the exit status. */
 void diag_report(struct vm *vm);
 
+/* Monotonic nanoseconds, for time accounting (vm.c). */
+uint64_t vm_now_ns(void);
+
 /* Create the VM and its devices, load the guest, set up the CPU. On failure prints the
  * one-line reason and returns the exit status to use (HV_EXIT_USAGE or HV_EXIT_HOST). */
 int vm_create(struct vm *vm, const struct vm_options *opt);
