@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,16 +114,9 @@ bool iothread_may_wake(struct vm *vm)
 	return __atomic_load_n(&vm->iothread_busy, __ATOMIC_SEQ_CST) != 0;
 }
 
-/* Started with SIGINT/SIGTERM blocked, like the vCPU thread: those belong to the main thread. */
 int iothread_start(struct vm *vm)
 {
-	sigset_t stop, old;
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &stop, &old);
-	int rc = pthread_create(&vm->iothread, NULL, iothread_main, vm);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = vm_start_thread(&vm->iothread, iothread_main, vm);
 	if (rc != 0)
 		return rc;
 	vm->iothread_running = true;

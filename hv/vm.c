@@ -469,16 +469,17 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 	pthread_join(vm->vcpu_thread, NULL);
 }
 
-/* Start the vCPU thread with SIGINT/SIGTERM blocked, so that those always reach the main
- * thread's handler; the thread inherits the mask, the main thread gets its own back. */
-static int start_vcpu(struct vm *vm)
+/* Start a thread of hv (the vCPU, the I/O thread) with SIGINT/SIGTERM blocked, so that those
+ * always reach the main thread's handler; the thread inherits the mask, the main thread gets
+ * its own back. Returns pthread_create's error number. */
+int vm_start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
 {
 	sigset_t stop, old;
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, &old);
-	int rc = pthread_create(&vm->vcpu_thread, NULL, vcpu_thread_main, vm);
+	int rc = pthread_create(thread, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
@@ -498,7 +499,7 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	if (vm->notify_fd >= 0 && (rc = iothread_start(vm)) != 0)
 		return fail(HV_EXIT_HOST, "cannot start the I/O thread for --ioeventfd: %s",
 			    strerror(rc));
-	if ((rc = start_vcpu(vm)) != 0) {
+	if ((rc = vm_start_thread(&vm->vcpu_thread, vcpu_thread_main, vm)) != 0) {
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the vCPU thread: %s", strerror(rc));
 	}

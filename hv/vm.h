@@ -112,6 +112,9 @@ void vm_stop_with(struct vm *vm, int status, const char *why);
  * registers, CPU mode, and what it most likely means on this host. Sets the exit status. */
 void diag_report(struct vm *vm);
 
+/* A thread of hv, created with SIGINT/SIGTERM blocked (they belong to the main thread). */
+int vm_start_thread(pthread_t *thread, void *(*fn)(void *), void *arg);
+
 /* Monotonic nanoseconds, for time accounting (vm.c). */
 uint64_t vm_now_ns(void);
 
