@@ -32,6 +32,7 @@
 
 #include "dev/ata.h"
 #include "dev/pic.h"
+#include "dev/pit.h"
 #include "dev/virtio.h"
 #include "layout.h"
 #include "vm.h"
@@ -48,6 +49,7 @@ static void irq_line(struct vm *vm, unsigned irq, int level)
 static void irq_line_uart(void *ctx, int level) { irq_line(ctx, HV_IRQ_UART0, level); }
 static void irq_line_virtio(void *ctx, int level) { irq_line(ctx, HV_IRQ_VIRTIO_BLK, level); }
 static void irq_line_ata(void *ctx, int level) { irq_line(ctx, HV_IRQ_ATA, level); }
+static void irq_line_pit(void *ctx, int level) { irq_line(ctx, HV_IRQ_PIT, level); }
 
 /*
  * The PIC's INTR output may have risen. On the vCPU thread nothing is needed: the exit loop
@@ -88,15 +90,18 @@ int irq_setup(struct vm *vm)
 	pthread_mutex_init(&vm->irq_lock, NULL);
 	pthread_cond_init(&vm->irq_cond, NULL);
 	vm->pic = pic_create();
-	if (!vm->pic)
+	vm->pit = pit_create(vm_now_ns);
+	if (!vm->pic || !vm->pit)
 		return -1;
 	int rc = bus_register(&vm->bus, BUS_PIO, HV_PORT_PIC_MASTER, PIC_LEN, &pic_master_ops, vm->pic);
 	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_PIC_SLAVE, PIC_LEN, &pic_slave_ops, vm->pic);
 	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_ELCR, ELCR_LEN, &pic_elcr_ops, vm->pic);
+	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_PIT, PIT_LEN, &pit_ops, vm->pit);
 	if (rc)
 		return -1;
 	pic_connect_intr(vm->pic, irq_intr_changed, vm);
 	uart_connect_irq(vm->uart, irq_line_uart, vm);
+	pit_connect_irq(vm->pit, irq_line_pit, vm);
 	return 0;
 }
 
@@ -111,6 +116,8 @@ void irq_connect_disk(struct vm *vm)
 
 void irq_teardown(struct vm *vm)
 {
+	pit_destroy(vm->pit); /* stops its thread first, if it still runs */
+	vm->pit = NULL;
 	if (!vm->pic)
 		return;
 	pic_destroy(vm->pic);
@@ -170,8 +177,9 @@ static bool irq_woke(struct vm *vm, uint64_t t0)
 /*
  * The guest executed HLT with IF = 1: "wake me with an interrupt". Returns true if the guest
  * may go on (a request is pending now, or came while it slept), false if nothing can ever wake
- * it. Only the I/O thread (--ioeventfd) raises lines while the vCPU sleeps; every other device
- * acts only when the guest touches it, which a halted guest cannot. A real CPU would sleep
+ * it. Only two threads raise lines while the vCPU sleeps: the I/O thread (--ioeventfd) and the
+ * PIT's tick thread (a programmed timer); every other device acts only when the guest touches
+ * it, which a halted guest cannot. A real CPU would sleep
  * forever; hv says so and stops instead (vcpu.c).
  */
 bool irq_wait_halted(struct vm *vm)
@@ -190,7 +198,7 @@ bool irq_wait_halted(struct vm *vm)
 			return true;
 		/* Nothing in flight that could raise a line: the guest would sleep forever. The
 		 * PIC is asked once more, since a request that just finished may have raised one. */
-		if (!iothread_may_wake(vm))
+		if (!iothread_may_wake(vm) && !(vm->pit && pit_may_wake(vm->pit)))
 			return pic_intr(vm->pic) ? irq_woke(vm, t0) : false;
 		/* Sleep until a line changes, waking every 50 ms to notice --timeout / Ctrl-C. */
 		struct timespec until;

@@ -87,9 +87,19 @@
 #define HV_PORT_ELCR       0x4D0u /* edge/level control: 0x4D0 (IRQ 0-7), 0x4D1 (IRQ 8-15) */
 #define HV_IRQ_UART0       4u
 
+/* The 8254 timer (chapter 5 "A guest OS", section "The timer"): counters at 0x40-0x42, the
+ * control word at 0x43; counter 0 drives IRQ 0, the PC's clock tick. */
+#define HV_PORT_PIT        0x40u
+#define HV_IRQ_PIT         0u
+
 /* The scratch disk hv creates when --disk-path is given without --disk: an unlinked temporary
  * file of this size (2048 sectors) that vanishes when hv exits. */
 #define HV_SCRATCH_DISK_MIB 1u
+
+/* hv run --step: instructions stepped when --step-count is not given, and the most allowed
+ * (every one is a VM exit and a trace record: stepping is for short windows). */
+#define HV_STEP_DEFAULT    16u
+#define HV_STEP_MAX        100000u
 
 /* hv run --trace-limit: the default cap on a trace file (about 4 million exits). */
 #define HV_TRACE_LIMIT_DEFAULT_MIB 1024u

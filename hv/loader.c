@@ -409,3 +409,85 @@ uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, 
 	*len = got;
 	return buf;
 }
+
+/* ---- symbols (hv run --step SYMBOL) ---- */
+
+/* Section header i's type, offset, size, link and entry size, whichever the ELF class. */
+struct sect {
+	uint32_t type, link;
+	uint64_t offset, size, entsize;
+};
+
+static int read_sect(const uint8_t *img, size_t len, int is64, uint64_t shoff, uint64_t i,
+		     struct sect *s)
+{
+	size_t sz = is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+	if (!in_file(len, shoff, (i + 1) * sz))
+		return -1;
+	if (is64) {
+		Elf64_Shdr h;
+		memcpy(&h, img + shoff + i * sz, sz);
+		*s = (struct sect){ h.sh_type, h.sh_link, h.sh_offset, h.sh_size, h.sh_entsize };
+	} else {
+		Elf32_Shdr h;
+		memcpy(&h, img + shoff + i * sz, sz);
+		*s = (struct sect){ h.sh_type, h.sh_link, h.sh_offset, h.sh_size, h.sh_entsize };
+	}
+	return in_file(len, s->offset, s->size) ? 0 : -1;
+}
+
+/* Does the NUL-terminated string at strtab[off] equal name? (Never reads past the table.) */
+static int str_equals(const uint8_t *strtab, uint64_t tabsize, uint64_t off, const char *name)
+{
+	size_t n = strlen(name);
+	return off < tabsize && n < tabsize - off && memcmp(strtab + off, name, n + 1) == 0;
+}
+
+/*
+ * The static symbol table (.symtab, SHT_SYMTAB) maps the names the linker saw to addresses;
+ * its names live in the string table its sh_link names. Debuggers read the same table (gdb's
+ * "info address os_step_window"). A stripped file has none. Every offset is checked against
+ * the file: the file is the user's, and may be anything.
+ */
+int loader_find_symbol(const uint8_t *img, size_t len, const char *name, uint64_t *addr)
+{
+	int is64;
+	uint64_t phoff, phnum, entry, shoff, shnum;
+	char err[8];
+	if (len < 4 || memcmp(img, ELFMAG, SELFMAG) != 0 ||
+	    elf_check_header(img, len, "", &is64, &phoff, &phnum, &entry, err, sizeof err) < 0)
+		return -1;
+	if (is64) {
+		Elf64_Ehdr h;
+		memcpy(&h, img, sizeof(h));
+		shoff = h.e_shoff, shnum = h.e_shnum;
+	} else {
+		Elf32_Ehdr h;
+		memcpy(&h, img, sizeof(h));
+		shoff = h.e_shoff, shnum = h.e_shnum;
+	}
+	size_t symsize = is64 ? sizeof(Elf64_Sym) : sizeof(Elf32_Sym);
+	for (uint64_t i = 0; i < shnum; i++) {
+		struct sect tab, str;
+		if (read_sect(img, len, is64, shoff, i, &tab) < 0 || tab.type != SHT_SYMTAB ||
+		    tab.entsize != symsize || read_sect(img, len, is64, shoff, tab.link, &str) < 0)
+			continue;
+		for (uint64_t off = 0; off + symsize <= tab.size; off += symsize) {
+			uint64_t name_off, value;
+			if (is64) {
+				Elf64_Sym s;
+				memcpy(&s, img + tab.offset + off, sizeof(s));
+				name_off = s.st_name, value = s.st_value;
+			} else {
+				Elf32_Sym s;
+				memcpy(&s, img + tab.offset + off, sizeof(s));
+				name_off = s.st_name, value = s.st_value;
+			}
+			if (str_equals(img + str.offset, str.size, name_off, name)) {
+				*addr = value;
+				return 0;
+			}
+		}
+	}
+	return -1;
+}

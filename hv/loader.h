@@ -37,4 +37,8 @@ uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, 
 
 const char *boot_mode_name(enum boot_mode mode);
 
+/* The address of symbol `name` in an ELF file's symbol table (.symtab): 0, or -1 if the file
+ * is not an ELF, has no symbol table (stripped, or a .bin), or no such symbol. */
+int loader_find_symbol(const uint8_t *img, size_t len, const char *name, uint64_t *addr);
+
 #endif

@@ -8,7 +8,7 @@
  *   hv run [--mem MiB] [--mode real|protected|long] [--trace FILE] [--cmdline STR]
  *          [--timeout SEC] [--disk FILE] [--disk-path legacy|virtio]
  *          [--cache writeback|writethrough|none|unsafe] [--ioeventfd] [--read-only]
- *          [--trace-limit MiB] [--quiet] GUEST
+ *          [--trace-limit MiB] [--quiet] [--step SYMBOL [--step-count N]] GUEST
  *   hv trace stats FILE          exits by reason, port/address, mode; KVM's counters
  *   hv trace dump [--json] FILE  one line per event
  *   hv doctor [--json]           which KVM this host has and what works on it
@@ -34,7 +34,8 @@ static const char usage[] =
 	"usage: hv run [--mem MiB] [--mode real|protected|long] [--trace FILE]\n"
 	"              [--cmdline STR] [--timeout SEC] [--disk FILE]\n"
 	"              [--disk-path legacy|virtio] [--cache writeback|writethrough|none|unsafe]\n"
-	"              [--ioeventfd] [--read-only] [--trace-limit MiB] [--quiet] GUEST\n"
+	"              [--ioeventfd] [--read-only] [--trace-limit MiB] [--quiet]\n"
+	"              [--step SYMBOL|ADDRESS [--step-count N]] GUEST\n"
 	"       hv trace stats FILE\n"
 	"       hv trace dump [--json] FILE\n"
 	"       hv doctor [--json]\n"
@@ -93,6 +94,7 @@ static int cmd_run(int argc, char **argv)
 		{ "cache", required_argument, 0, 'C' }, { "ioeventfd", no_argument, 0, 'e' },
 		{ "quiet", no_argument, 0, 'q' },      { "read-only", no_argument, 0, 'r' },
 		{ "trace-limit", required_argument, 0, 'L' },
+		{ "step", required_argument, 0, 's' },  { "step-count", required_argument, 0, 'n' },
 		{ 0, 0, 0, 0 },
 	};
 	struct vm_options opt = { .mem_mib = HV_MEM_DEFAULT_MIB, .mode = BOOT_AUTO,
@@ -169,6 +171,17 @@ static int cmd_run(int argc, char **argv)
 			opt.trace_limit = (uint64_t)v << 20;
 			break;
 		case 'q': opt.quiet = true; break;
+		/* Single-stepping (hv/step.c, textbook chapter 5): each instruction is one exit,
+		 * so the window is short by design. The symbol is looked up after loading. */
+		case 's': opt.step_at = optarg; break;
+		case 'n':
+			if (parse_uint(optarg, 1, HV_STEP_MAX, &v) < 0) {
+				fprintf(stderr, "hv: bad --step-count '%s' (instructions, 1 to %u)\n", optarg,
+					HV_STEP_MAX);
+				return HV_EXIT_USAGE;
+			}
+			opt.step_count = (uint32_t)v;
+			break;
 		/* The image is opened O_RDONLY; virtio-blk offers VIRTIO_BLK_F_RO, the ATA disk
 		 * aborts writes. Good for sharing one image between several runs. */
 		case 'r': opt.read_only = true; break;
@@ -184,6 +197,12 @@ static int cmd_run(int argc, char **argv)
 		return HV_EXIT_USAGE;
 	}
 	opt.guest_path = argv[optind];
+	if (opt.step_count && !opt.step_at) {
+		fprintf(stderr, "hv: --step-count needs --step SYMBOL (where to start stepping)\n");
+		return HV_EXIT_USAGE;
+	}
+	if (opt.step_at && !opt.step_count)
+		opt.step_count = HV_STEP_DEFAULT;
 	if (opt.disk_file && opt.disk_path == DISK_PATH_NONE)
 		opt.disk_path = DISK_PATH_VIRTIO;
 	/* Options that only mean something with a disk are refused without one, not ignored. */

@@ -27,6 +27,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "pvtrace.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -525,8 +527,8 @@ static int header_parse(const uint8_t *buf, size_t len, struct trace_header *h, 
 	uint32_t host = get_le32(buf + 20);
 	/*
 	 * Known versions only: a future version promises nothing about its layout, so guessing
-	 * would print plausible nonsense. Version 2 only added record kinds, so a version 1 file
-	 * is a valid version 2 file. A wrong record_size would misalign every record after the
+	 * would print plausible nonsense. Versions 2 and 3 only added record kinds and flags, so
+	 * an older file is a valid newer file. A wrong record_size would misalign every record after the
 	 * first, so it is refused too rather than "mostly" read.
 	 */
 	if (version < HVT_VERSION_MIN || version > HVT_VERSION)
@@ -730,9 +732,20 @@ const char *hvt_kind_name(unsigned kind)
 		[HVT_RUN_CALL] = "run-call", [HVT_ENTRY] = "entry",
 		[HVT_COUNTER] = "counter", [HVT_GUEST_ERROR] = "guest-error",
 		[HVT_VQ] = "vq",           [HVT_DISK] = "disk",
-		[HVT_IRQ] = "irq",
+		[HVT_IRQ] = "irq",         [HVT_RING] = "ring",
 	};
 	return NAME_OF(names, kind);
+}
+
+const char *hvt_ring_op_name(unsigned op)
+{
+	static const char *const names[] = {
+		[HV_PVT_SYSCALL] = "syscall",       [HV_PVT_SYSRET] = "sysret",
+		[HV_PVT_EXCEPTION] = "exception",   [HV_PVT_INTERRUPT] = "interrupt",
+		[HV_PVT_IRET] = "iret",             [HV_PVT_TASK_START] = "task-start",
+		[HV_PVT_TASK_EXIT] = "task-exit",   [HV_PVT_TASK_KILL] = "task-kill",
+	};
+	return NAME_OF(names, op);
 }
 
 const char *hvt_reason_name(unsigned reason)

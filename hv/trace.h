@@ -34,7 +34,8 @@
 #include <stdio.h>
 
 #define HVT_MAGIC       "HVLTRACE"
-#define HVT_VERSION     2u /* 2 added HVT_VQ and HVT_DISK; version 1 files are read too */
+#define HVT_VERSION     3u /* 2 added HVT_VQ, HVT_DISK, HVT_IRQ; 3 added HVT_RING and stepped
+			      exits. Older files are read too: each version only added kinds/flags */
 #define HVT_VERSION_MIN 1u
 #define HVT_HEADER_SIZE 128u
 #define HVT_RECORD_SIZE 64u
@@ -50,7 +51,9 @@ enum hvt_kind {
 	HVT_VQ = 7,          /* one step of a virtio device working on its queue (enum hvt_vq_op) */
 	HVT_DISK = 8,        /* backend I/O on the disk image file (enum hvt_disk_op) */
 	HVT_IRQ = 9,         /* an interrupt line, controller or injection step (enum hvt_irq_op) */
-	HVT_KIND_MAX = 9
+	HVT_RING = 10,       /* a ring change inside the guest, reported by its kernel through the
+				para-virtual trace page (hv/pvtrace.h): guest ring 3 <-> ring 0 */
+	HVT_KIND_MAX = 10
 };
 
 /*
@@ -103,9 +106,26 @@ enum hvt_host_kind {
 #define HVT_F_EVENTFD      0x10u /* HVT_VQ: the doorbell came through an ioeventfd: KVM
 				    signalled it in the kernel, no exit reached hv */
 #define HVT_F_ERROR        0x20u /* HVT_DISK: the host system call failed; data = errno */
+#define HVT_F_GUEST_CLOCK  0x40u /* HVT_RING: time_ns comes from the guest's TSC (pvtrace.c,
+				    "The clock"), not from hv's clock */
+#define HVT_F_STEPPED      0x80u /* HVT_EXIT (reason debug): hv single-stepped this
+				    instruction (hv run --step); not a natural exit */
+
+/*
+ * HVT_RING fields (one record per record the guest kernel wrote in its trace page):
+ *   reason  enum hv_pvtrace_kind (syscall, sysret, exception, interrupt, iret, task-start,
+ *           task-exit, task-kill)
+ *   cpl     the guest's CPL before the change; size: the CPL after it
+ *   addr    the vector (0x80 for a system call)
+ *   data    low 32 bits: system call number, error code or exit status (per kind);
+ *           high 32 bits: the kind's argument (return value, CR2, first argument)
+ *   rip     the guest instruction the change happened at; count: the guest's task id
+ */
 
 /* HVT_VQ and HVT_DISK records written by a device's I/O thread (--ioeventfd), not a vCPU. */
 #define HVT_VCPU_IOTHREAD 0xFFFFu
+/* HVT_IRQ line records written by the PIT's tick thread (hv/dev/pit.c). */
+#define HVT_VCPU_TIMER    0xFFFEu
 
 /*
  * HVT_VQ: what a virtio device does, step by step (textbook chapter 4, "One request, step by
@@ -329,6 +349,7 @@ const char *hvt_vq_op_name(unsigned op);          /* "notify", "desc", ... */
 const char *hvt_vq_error_name(unsigned err);      /* "Q4-loop", ... */
 const char *hvt_disk_op_name(unsigned op);        /* "read", "write", "flush" */
 const char *hvt_irq_op_name(unsigned op);         /* "line", "inject", "window", "wake" */
+const char *hvt_ring_op_name(unsigned op);        /* "syscall", "sysret", "exception", ... */
 
 /* A device event (HVT_VQ or HVT_DISK) stamped with the writer's clock. Used by devices, which
  * never see the exit loop. t = NULL: nothing happens. */

@@ -18,6 +18,8 @@
 #include "trace.h"
 #include "dev/ata.h"
 #include "layout.h"
+#include "pvtrace.h"
+#include "tracepage.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -76,8 +78,10 @@ static void flags_format(uint32_t flags, char *buf, size_t len)
 		{ HVT_F_STRING, "string" },
 		{ HVT_F_EVENTFD, "eventfd" },
 		{ HVT_F_ERROR, "error" },
+		{ HVT_F_GUEST_CLOCK, "guest-clock" },
+		{ HVT_F_STEPPED, "stepped" },
 	};
-	/* The longest text, all six names and a hex rest, is 64 bytes: n stays below len (96),
+	/* The longest text, all eight names and a hex rest, is 80 bytes: n stays below len (96),
 	 * and `len - n` never wraps. */
 	size_t n = 0;
 	buf[0] = '\0';
@@ -639,7 +643,55 @@ static const char *reason_word(const struct hvt_record *r)
 		return hvt_disk_op_name(r->reason);
 	if (r->kind == HVT_IRQ)
 		return hvt_irq_op_name(r->reason);
+	if (r->kind == HVT_RING)
+		return hvt_ring_op_name(r->reason);
 	return hvt_reason_name(r->reason);
+}
+
+/* The mini OS's system call numbers (pvtrace.h), so a dump reads "nr=4(write)". */
+static const char *syscall_name(uint32_t nr)
+{
+	switch (nr) {
+	case HV_SYS_EXIT: return "exit";
+	case HV_SYS_WRITE: return "write";
+	case HV_SYS_GETPID: return "getpid";
+	case HV_SYS_DISK_READ: return "disk_read";
+	case HV_SYS_DISK_WRITE: return "disk_write";
+	case HV_SYS_DISK_FLUSH: return "disk_flush";
+	case HV_SYS_TICKS: return "ticks";
+	default: return "?";
+	}
+}
+
+/*
+ * An HVT_RING record: a ring change the guest kernel reported through its trace page
+ * (tracepage.c). `ring syscall 3->0 vector=0x80 nr=4(write) arg=0x... task=1 rip=0x...`.
+ * What nr and arg mean depends on the kind (pvtrace.h).
+ */
+static void dump_ring(FILE *out, const struct hvt_record *r)
+{
+	uint32_t nr = (uint32_t)r->data, arg = (uint32_t)(r->data >> 32);
+	char flags[96];
+	flags_format(r->flags, flags, sizeof flags);
+	fprintf(out, " %s %s %u->%u vector=0x%" PRIx64, hvt_ring_op_name(r->reason),
+		hvt_mode_name(r->mode), r->cpl, r->size, r->addr);
+	if (r->reason == HV_PVT_SYSCALL || r->reason == HV_PVT_SYSRET)
+		fprintf(out, " nr=%" PRIu32 "(%s)", nr, syscall_name(nr));
+	else
+		fprintf(out, " nr=0x%" PRIx32, nr);
+	fprintf(out, " arg=0x%" PRIx32 " task=%" PRIu32 " rip=0x%" PRIx64 " flags=%s\n", arg, r->count,
+		r->rip, flags);
+}
+
+/* A guest-error record of the trace page's port (tracepage.h, enum tracepage_error). */
+static const char *tracepage_error_name(uint64_t code)
+{
+	static const char *const names[] = {
+		[TP_GE_BAD_ADDRESS] = "P1-page-address", [TP_GE_BAD_HEADER] = "P2-header-damaged",
+		[TP_GE_HEAD_JUMP] = "P3-head-jump",      [TP_GE_BAD_RECORD] = "P4-bad-record",
+		[TP_GE_BAD_WIDTH] = "bad-width",
+	};
+	return code < sizeof names / sizeof names[0] && names[code] ? names[code] : "?";
 }
 
 /* A guest-error record of the legacy disk (hv/dev/ata.h, enum ata_guest_error), in words. */
@@ -681,9 +733,10 @@ static void dump_guest_error(FILE *out, const struct hvt_record *r)
 {
 	int ata = (r->addr >= HV_PORT_ATA_CMD && r->addr < HV_PORT_ATA_CMD + 8) ||
 		  r->addr == HV_PORT_ATA_CTL;
+	const char *name = ata ? ata_error_name(r->data)
+			       : r->addr == HV_PORT_PVTRACE ? tracepage_error_name(r->data) : "?";
 	fprintf(out, " port=0x%" PRIx64 " size=%u %s error=%s code=%" PRIu64 " detail=0x%" PRIx64 "\n",
-		r->addr, r->size, (r->flags & HVT_F_WRITE) ? "out" : "in",
-		ata ? ata_error_name(r->data) : "?", r->data, r->arg);
+		r->addr, r->size, (r->flags & HVT_F_WRITE) ? "out" : "in", name, r->data, r->arg);
 }
 
 /* ---- dump ---- */
@@ -700,12 +753,16 @@ static void dump_text(FILE *out, const struct hvt_record *r)
 	/* The device's I/O thread (--ioeventfd) is no vCPU: it gets its own name. */
 	if (r->vcpu == HVT_VCPU_IOTHREAD)
 		fprintf(out, "iothread %s", hvt_kind_name(r->kind));
+	else if (r->vcpu == HVT_VCPU_TIMER)
+		fprintf(out, "timer %s", hvt_kind_name(r->kind));
 	else
 		fprintf(out, "vcpu%u %s", r->vcpu, hvt_kind_name(r->kind));
 	/* Device steps have their own vocabulary (trace.h tables). */
 	if (r->kind == HVT_VQ || r->kind == HVT_DISK || r->kind == HVT_GUEST_ERROR ||
-	    r->kind == HVT_IRQ) {
-		if (r->kind == HVT_VQ)
+	    r->kind == HVT_IRQ || r->kind == HVT_RING) {
+		if (r->kind == HVT_RING)
+			dump_ring(out, r);
+		else if (r->kind == HVT_VQ)
 			dump_vq(out, r);
 		else if (r->kind == HVT_DISK)
 			dump_disk(out, r);

@@ -34,6 +34,7 @@
 #include "vm.h"
 
 #define RFLAGS_IF (1u << 9) /* interrupt flag: the CPU accepts maskable interrupts */
+#define MSR_IA32_TSC 0x10u  /* the time stamp counter, as the guest reads it with RDTSC */
 
 /*
  * Guest rip, mode and CPL at this exit. With KVM_CAP_SYNC_REGS, KVM already copied the
@@ -99,6 +100,29 @@ static void record_entry(struct vm *vm, uint64_t t_call)
 		return;
 	emit(vm, HVT_RUN_CALL, t_call, 0);
 	emit(vm, HVT_ENTRY, t_call, HVT_F_TIME_BOUND);
+}
+
+/*
+ * The guest kernel's ring changes since the last exit (tracepage.c): they happened before this
+ * exit, so they go into the trace before its record. The guest's TSC is read only when there
+ * is something to place in time: one ioctl, not one per exit.
+ */
+static void drain_tracepage(struct vm *vm, uint64_t t_entry, uint64_t t_exit)
+{
+	struct tracepage *tp = &vm->tracepage;
+	if (!tracepage_pending(tp))
+		return;
+	struct tracepage_clock clk = { .tsc_khz = vm->tsc_khz, .floor_ns = t_entry, .ceil_ns = t_exit };
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} msr = { .hdr.nmsrs = 1, .e.index = MSR_IA32_TSC };
+	if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, &msr) != 1)
+		clk.tsc_khz = 0; /* no reading: every record gets the exit's time, flagged time-bound */
+	clk.now_ns = trace_now(vm->trace);
+	clk.guest_tsc = msr.e.data;
+	tp->mode = vm->guest_mode;
+	tracepage_drain(tp, &clk);
 }
 
 /* ---- exit handlers: each may ask the VM to stop (vm_stop_with); otherwise hv re-enters ---- */
@@ -203,6 +227,14 @@ static void handle_exit(struct vm *vm, struct hvt_record *r)
 	/* hv asked for it (irq.c): the guest can take an interrupt now; injected before the next
 	 * KVM_RUN. */
 	case KVM_EXIT_IRQ_WINDOW_OPEN: r->reason = HVT_R_IRQ_WINDOW; break;
+	/* hv run --step: a breakpoint or one stepped instruction (step.c). Without --step a
+	 * debug exit is unexpected, and fatal like any other. */
+	case KVM_EXIT_DEBUG:
+		if (vm->step.count)
+			step_handle_debug(vm, r);
+		else
+			handle_fatal(vm, r);
+		break;
 	default: handle_fatal(vm, r); break;
 	}
 }
@@ -250,6 +282,9 @@ void *vcpu_thread_main(void *arg)
 	irq_before_run(vm);
 	record_entry(vm, t_call);
 	while (!vm->stop.requested) {
+		step_before_run(vm); /* --step: breakpoint or trap flag, set again every time */
+		if (vm->stop.requested)
+			break;
 		/* Steps 2-4 happen inside this call: the guest runs until it needs us. */
 		int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
 		int err = errno;
@@ -264,6 +299,7 @@ void *vcpu_thread_main(void *arg)
 				rearm_after_kick(vm);
 		} else {
 			vm->exits_seen++;
+			drain_tracepage(vm, t_call, t_return); /* step 1's records, if the guest keeps them */
 			trace_hold(vm->trace); /* device steps wait for the exit's own record */
 			handle_exit(vm, &r); /* step 5 */
 			vm->exits_by_reason[r.reason <= HVT_REASON_MAX ? r.reason : HVT_R_OTHER]++;
@@ -278,6 +314,8 @@ void *vcpu_thread_main(void *arg)
 		if (!vm->stop.requested)
 			record_entry(vm, t_call);
 	}
+	/* Records written after the last exit (a guest that stopped by a fatal exit). */
+	drain_tracepage(vm, t_call, vm->trace ? trace_now(vm->trace) : 0);
 	irq_vcpu_exiting(vm);
 	return NULL;
 }

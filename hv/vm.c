@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "dev/ata.h"
+#include "dev/pit.h"
 #include "dev/virtio.h"
 #include "layout.h"
 #include "vm.h"
@@ -216,8 +217,14 @@ static int add_devices(struct vm *vm)
 	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_EXIT, EXITDEV_LEN, &exitdev_ops, vm->exitdev);
 	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_TESTDEV, TESTDEV_PIO_LEN, &testdev_pio_ops, vm->testdev);
 	rc |= bus_register(&vm->bus, BUS_MMIO, HV_MMIO_TESTDEV, TESTDEV_MMIO_LEN, &testdev_mmio_ops, vm->testdev);
+	/* The para-virtual trace page's port: a guest kernel registers its page here (chapter 5). */
+	tracepage_init(&vm->tracepage, &vm->mem, NULL);
+	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_PVTRACE, TRACEPAGE_LEN, &tracepage_ops, &vm->tracepage);
 	if (rc)
 		return fail(HV_EXIT_HOST, "device address map is inconsistent: %s", strerror(errno));
+	/* The TSC's rate, to place the trace page's records in time (tracepage.c "The clock"). */
+	int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+	vm->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
 	/* The interrupt controller, and the UART's line to it (irq.c). */
 	if (irq_setup(vm) < 0)
 		return fail(HV_EXIT_HOST, "cannot set up the interrupt controller: %s",
@@ -277,9 +284,28 @@ static int build_cmdline(struct vm *vm, const struct vm_options *opt)
 			      n ? " " : "", HV_VIRTIO_MMIO_LEN, HV_MMIO_VIRTIO_BLK, HV_IRQ_VIRTIO_BLK);
 	else if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_LEGACY)
 		n += snprintf(vm->cmdline + n, cap - (size_t)n, "%shvlab.disk=legacy", n ? " " : "");
+	/* Where a guest kernel registers its trace page (pvtrace.h): any guest may, few do. */
+	if (n >= 0 && (size_t)n < cap)
+		n += snprintf(vm->cmdline + n, cap - (size_t)n, "%shvlab.pvtrace=0x%x", n ? " " : "",
+			      HV_PORT_PVTRACE);
 	if (n < 0 || (size_t)n >= cap)
 		return fail(HV_EXIT_USAGE, "the guest command line would be %d bytes; at most %zu fit "
 			    "(shorten --cmdline)", n, cap - 1);
+	return 0;
+}
+
+/* --step SYMBOL: an address (0x...) or a name in the ELF's symbol table (step.c). */
+static int find_step(struct vm *vm, const struct vm_options *opt, const uint8_t *img, size_t len)
+{
+	char *end;
+	errno = 0;
+	uint64_t addr = strtoull(opt->step_at, &end, 0);
+	bool numeric = opt->step_at[0] >= '0' && opt->step_at[0] <= '9' && *end == '\0' && !errno;
+	if (!numeric && loader_find_symbol(img, len, opt->step_at, &addr) < 0)
+		return fail(HV_EXIT_USAGE, "--step %s: no such symbol in %s (give the guest's .elf, which "
+			    "has a symbol table, or an address such as 0x400000)", opt->step_at,
+			    opt->guest_path);
+	vm->step = (struct step_state){ .phase = STEP_WAIT, .addr = addr, .count = opt->step_count };
 	return 0;
 }
 
@@ -294,6 +320,8 @@ static int load_guest(struct vm *vm, const struct vm_options *opt)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	int rc = loader_load(&vm->mem, img, len, opt->guest_path, opt->mode, &vm->boot, err,
 			     sizeof(err));
+	if (rc == 0 && opt->step_at)
+		rc = find_step(vm, opt, img, len);
 	free(img);
 	if (rc < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
@@ -317,6 +345,7 @@ static int open_trace(struct vm *vm, const struct vm_options *opt)
 	trace_set_limit(vm->trace, opt->trace_limit);
 	/* The devices that record their own steps (chapter 4) write into the same trace. */
 	vm->disk.trace = vm->trace;
+	vm->tracepage.trace = vm->trace;
 	if (vm->ata)
 		vm->ata->trace = vm->trace;
 	if (vm->vblk)
@@ -353,6 +382,7 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 	memset(vm, 0, sizeof(*vm));
 	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
 	vm->notify_fd = vm->iothread_stop_fd = vm->disk.fd = -1;
+	vm->quiet = opt->quiet;
 	int rc;
 	if ((rc = open_kvm(vm)) || (rc = add_ram(vm, opt->mem_mib)) || (rc = add_vcpu(vm)) ||
 	    (rc = add_devices(vm)) ||
@@ -499,13 +529,19 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	if (vm->notify_fd >= 0 && (rc = iothread_start(vm)) != 0)
 		return fail(HV_EXIT_HOST, "cannot start the I/O thread for --ioeventfd: %s",
 			    strerror(rc));
+	if ((rc = pit_start(vm->pit, vm_start_thread)) != 0) {
+		iothread_stop(vm);
+		return fail(HV_EXIT_HOST, "cannot start the timer thread: %s", strerror(rc));
+	}
 	if ((rc = vm_start_thread(&vm->vcpu_thread, vcpu_thread_main, vm)) != 0) {
+		pit_stop(vm->pit);
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the vCPU thread: %s", strerror(rc));
 	}
 	wait_vcpu(vm, opt->timeout_s);
 	/* The guest is gone; a doorbell it rang last is still served before the trace closes. */
 	iothread_stop(vm);
+	pit_stop(vm->pit);
 	/* Only now that the vCPU thread is gone: the console has no lock. */
 	console_flush(&vm->console);
 	record_counters(vm, &before);
@@ -524,6 +560,9 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	}
 	if (vm->why[0] && vm->stop.status != HV_EXIT_OK)
 		fprintf(stderr, "hv: %s\n", vm->why);
+	if (vm->step.phase == STEP_WAIT)
+		fprintf(stderr, "hv: --step %s: the guest never executed 0x%llx, so nothing was stepped\n",
+			opt->step_at, (unsigned long long)vm->step.addr);
 	if (!opt->quiet)
 		summary_print(stderr, vm);
 	return vm->stop.status;

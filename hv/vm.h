@@ -25,6 +25,7 @@
 #include "layout.h"
 #include "loader.h"
 #include "trace.h"
+#include "tracepage.h"
 
 /* Which controller the disk hangs on (hv run --disk-path). */
 enum disk_path { DISK_PATH_NONE = 0, DISK_PATH_LEGACY = 1, DISK_PATH_VIRTIO = 2 };
@@ -46,6 +47,16 @@ struct vm_options {
 	bool ioeventfd;          /* virtio doorbell through an in-kernel eventfd */
 	bool read_only;          /* --read-only: the guest may read the image, never write it */
 	bool quiet;              /* no end-of-run summary */
+	const char *step_at;     /* --step SYMBOL or address: single-step from there (step.c) */
+	uint32_t step_count;     /* --step-count N: instructions to step */
+};
+
+/* hv run --step (step.c): waiting for the breakpoint, stepping, done (disarm once), off. */
+enum step_phase { STEP_OFF = 0, STEP_WAIT = 1, STEP_STEPPING = 2, STEP_DONE = 3 };
+struct step_state {
+	enum step_phase phase;
+	uint64_t addr;           /* guest address of the window's first instruction */
+	uint32_t count, done;    /* instructions to record, recorded so far */
 };
 
 struct vm {
@@ -68,6 +79,7 @@ struct vm {
 
 	/* interrupts (irq.c): device lines -> PIC -> KVM_INTERRUPT */
 	struct pic *pic;
+	struct pit *pit;           /* the 8254 timer and its tick thread (dev/pit.c) */
 	pthread_mutex_t irq_lock;  /* with irq_cond: a halted vCPU sleeps until a line changes */
 	pthread_cond_t irq_cond;
 	uint64_t irq_events;       /* times the PIC's output may have risen */
@@ -87,12 +99,16 @@ struct vm {
 
 	/* recording */
 	struct trace_writer *trace;
+	struct tracepage tracepage; /* the guest kernel's ring changes (tracepage.c) */
+	uint32_t tsc_khz;      /* the guest TSC's rate (KVM_GET_TSC_KHZ), 0 if unknown */
 	bool sync_regs;        /* KVM copies registers into kvm_run on each exit */
 	uint64_t guest_rip;    /* where the guest stands, as of the last exit (for the trace) */
 	uint8_t guest_mode, guest_cpl;
 
 	/* run control */
 	struct boot_info boot;
+	struct step_state step;
+	bool quiet;            /* --quiet: no summary, no step lines */
 	pthread_t vcpu_thread;
 	volatile bool vcpu_running; /* the vCPU thread started: other threads may kick it */
 	volatile int kick;     /* why the main thread kicked the vCPU out of KVM_RUN (KICK_*) */
@@ -148,6 +164,9 @@ void irq_vcpu_exiting(struct vm *vm); /* the vCPU thread ends: no more kicks */
 
 /* summary.c: the end-of-run summary on stderr (hv run without --quiet). */
 void summary_print(FILE *out, const struct vm *vm);
+
+void step_before_run(struct vm *vm);
+void step_handle_debug(struct vm *vm, struct hvt_record *r);
 
 /* vcpu.c: the exit loop, run on the vCPU thread. */
 void *vcpu_thread_main(void *arg);

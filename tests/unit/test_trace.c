@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvtrace.h"
 #include "trace.h"
 
 /* ---- fixture: a private temporary directory ---- */
@@ -232,7 +233,7 @@ Test(trace, header_and_record_bytes_are_little_endian_at_documented_offsets)
 	uint8_t *b = trace_bytes(2, &len);
 	cr_assert_eq(len, 128 + 2 * 64);
 	cr_assert_eq(memcmp(b, "HVLTRACE", 8), 0);
-	cr_assert_eq(le32_at(b + 8), 2);   /* version */
+	cr_assert_eq(le32_at(b + 8), 3);   /* version */
 	cr_assert_eq(le32_at(b + 12), 64); /* record_size */
 	cr_assert_eq(le32_at(b + 16), 128); /* header_size */
 	cr_assert_eq(le32_at(b + 20), HVT_HOST_SVM);
@@ -415,12 +416,12 @@ Test(trace, rejects_bad_magic)
 	free(b);
 }
 
-Test(trace, rejects_version_3_and_0)
+Test(trace, rejects_version_4_and_0)
 {
 	size_t len;
 	uint8_t *b = trace_bytes(1, &len);
-	put32_at(b + 8, 3);
-	parse_rejects(b, len, "unknown version 3 (this program reads versions 1 to 2)");
+	put32_at(b + 8, 4);
+	parse_rejects(b, len, "unknown version 4 (this program reads versions 1 to 3)");
 	put32_at(b + 8, 0);
 	parse_rejects(b, len, "unknown version 0");
 	free(b);
@@ -502,7 +503,7 @@ Test(trace, rejects_unknown_kind)
 	size_t len;
 	uint8_t *b = trace_bytes(3, &len);
 	b[128 + 64 * 1 + 18] = HVT_KIND_MAX + 1;
-	parse_rejects(b, len, "record 1: unknown kind 10");
+	parse_rejects(b, len, "record 1: unknown kind 11");
 	b[128 + 64 * 1 + 18] = 0; /* 0 is not a kind either: kinds start at 1 */
 	parse_rejects(b, len, "record 1: unknown kind 0");
 	free(b);
@@ -563,7 +564,11 @@ Test(trace, names_match_the_spec_and_out_of_range_is_question_mark)
 	cr_assert_str_eq(hvt_kind_name(HVT_VQ), "vq");
 	cr_assert_str_eq(hvt_kind_name(HVT_DISK), "disk");
 	cr_assert_str_eq(hvt_kind_name(HVT_IRQ), "irq");
-	cr_assert_str_eq(hvt_kind_name(10), "?");
+	cr_assert_str_eq(hvt_kind_name(HVT_RING), "ring");
+	cr_assert_str_eq(hvt_kind_name(11), "?");
+	cr_assert_str_eq(hvt_ring_op_name(HV_PVT_SYSCALL), "syscall");
+	cr_assert_str_eq(hvt_ring_op_name(HV_PVT_TASK_KILL), "task-kill");
+	cr_assert_str_eq(hvt_ring_op_name(9), "?");
 	cr_assert_str_eq(hvt_irq_op_name(HVT_IRQ_INJECT), "inject");
 	cr_assert_str_eq(hvt_reason_name(HVT_R_IRQ_WINDOW), "irq-window");
 	cr_assert_str_eq(hvt_vq_op_name(HVT_VQ_DESC), "desc");

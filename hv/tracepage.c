@@ -1,0 +1,215 @@
+/*
+ * tracepage.c - hv's side of the para-virtual trace page: the guest kernel writes a record at
+ * every ring change into a page of its own RAM, and hv copies them into the trace whenever
+ * the guest stops anyway.
+ *
+ * Concept: what hv cannot see. A system call inside the guest (ring 3 -> ring 0 -> ring 3)
+ * never leaves the guest: the CPU switches rings through the guest's own IDT and TSS, in
+ * non-root mode, and KVM is not involved. So the six steps of chapter 3 have a first step no
+ * VMM can observe. A guest that cooperates can *tell* the host, the way para-virtualized
+ * guests tell KVM about their clock (kvmclock) or their stolen time: a shared page, registered
+ * once with one exit, then filled with no exits at all (pvtrace.h has the protocol). hv reads
+ * it at each VM exit, when the vCPU is stopped and the page cannot change under it, and puts
+ * the records into the trace *before* that exit's own record: the guest wrote them before it
+ * exited, so that is where they happened.
+ * Textbook: chapter 5 "A guest OS", section "Seeing ring changes: the trace page".
+ *
+ * The page belongs to the guest, and a guest may be hostile. Hostile-guest checklist rows:
+ *   P1  the registered address must be page-aligned and the whole page guest RAM
+ *   P2  the header's magic, version, record size and capacity must stay what they were; a
+ *       damaged header is reported once and the page is not read until it is repaired
+ *   P3  head - tail may not exceed capacity: a head that "jumped" (or went backwards, which
+ *       in unsigned arithmetic is a huge jump) is reported, and hv skips to it
+ *   P4  a record with an unknown kind or a CPL above 3 is reported and skipped
+ * Every read goes through gm_read (the one checked path into guest memory), at most
+ * `capacity` records are read per drain, and nothing is allocated: a guest cannot make hv
+ * read outside its RAM, loop, or grow. Each report is one HVT_GUEST_ERROR record.
+ */
+#include "tracepage.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "layout.h"
+
+void tracepage_init(struct tracepage *tp, const struct guest_mem *gm, struct trace_writer *trace)
+{
+	memset(tp, 0, sizeof(*tp));
+	tp->gm = gm;
+	tp->trace = trace;
+}
+
+/* One guest error: counted, and traced. `now` means "before the exit record" (found while
+ * draining); otherwise it goes out with the exit's device steps (found by the port). */
+static void tp_error(struct tracepage *tp, enum tracepage_error why, uint64_t arg, bool now)
+{
+	tp->errors++;
+	if (!tp->trace)
+		return;
+	struct hvt_record r = {
+		.time_ns = trace_now(tp->trace), .vcpu = trace_thread_id(),
+		.kind = HVT_GUEST_ERROR, .reason = HVT_R_IO, .size = 4, .addr = HV_PORT_PVTRACE,
+		.data = why, .arg = arg, .count = 1, .flags = HVT_F_WRITE,
+	};
+	if (now)
+		trace_emit_now(tp->trace, &r);
+	else
+		trace_emit(tp->trace, &r);
+}
+
+/* P2: is this the header the protocol promises? */
+static bool header_ok(const struct hv_pvtrace_header *h)
+{
+	return h->magic == HV_PVTRACE_MAGIC && h->version == HV_PVTRACE_VERSION &&
+	       h->record_size == HV_PVTRACE_REC_SIZE && h->capacity == HV_PVTRACE_CAPACITY;
+}
+
+/*
+ * Registration (and "drain me"): the guest OUTs the page's address. A new address starts a
+ * new page: hv takes the guest's head as its starting point, so records written before the
+ * registration are not read. The same address again only asks for the drain that every exit
+ * does anyway (vcpu.c drains before handling the exit): nothing more to do here.
+ */
+static void tp_register(struct tracepage *tp, uint64_t gpa)
+{
+	struct hv_pvtrace_header h;
+	if (tp->page && gpa == tp->page)
+		return;
+	/* P1: aligned, and every byte of the page is RAM (gm_ptr checks the whole range). */
+	if (gpa == 0 || (gpa & (HV_PVTRACE_PAGE - 1)) || !gm_ptr(tp->gm, gpa, HV_PVTRACE_PAGE)) {
+		tp_error(tp, TP_GE_BAD_ADDRESS, gpa, false);
+		return;
+	}
+	if (gm_read(tp->gm, gpa, &h, sizeof h) < 0 || !header_ok(&h)) {
+		tp_error(tp, TP_GE_BAD_HEADER, h.magic, false);
+		return;
+	}
+	tp->page = gpa;
+	tp->tail = h.head;
+	tp->header_bad = false;
+	tp->registrations++;
+}
+
+static void tracepage_read(void *dev, uint64_t offset, uint8_t *data, uint32_t size)
+{
+	(void)dev, (void)offset;
+	memset(data, 0xFF, size); /* nothing to read: all ones, as from an empty bus */
+}
+
+static void tracepage_write(void *dev, uint64_t offset, const uint8_t *data, uint32_t size)
+{
+	struct tracepage *tp = dev;
+	uint32_t gpa;
+	if (offset != 0 || size != 4) {
+		tp_error(tp, TP_GE_BAD_WIDTH, offset << 8 | size, false);
+		return;
+	}
+	memcpy(&gpa, data, 4);
+	tp_register(tp, gpa);
+}
+
+const struct device_ops tracepage_ops = {
+	.name = "pvtrace",
+	.read = tracepage_read,
+	.write = tracepage_write,
+	.reset = NULL,
+};
+
+/* The guest's head, or false if the page cannot be read. */
+static bool read_head(const struct tracepage *tp, uint32_t *head)
+{
+	return gm_read(tp->gm, tp->page + offsetof(struct hv_pvtrace_header, head), head, 4) == 0;
+}
+
+bool tracepage_pending(const struct tracepage *tp)
+{
+	uint32_t head;
+	return tp->page && read_head(tp, &head) && head != tp->tail;
+}
+
+/*
+ * The clock. A record carries the guest's TSC; hv knows, at this drain, the guest's TSC and
+ * its own trace clock at (nearly) the same instant, and the TSC's rate. A record `delta` ticks
+ * older than now happened delta / tsc_khz milliseconds before now. The error is the time
+ * between the two reads of "now" (one ioctl, a microsecond or two) plus the rate's rounding to
+ * whole kHz (under 1 ppm of delta). The result is then held inside [floor, ceil], the last VM
+ * entry and this exit, between which the guest wrote the record for certain, and never before
+ * the previous record: so the order in the file is always the order of events.
+ */
+static uint64_t record_time(struct tracepage *tp, const struct tracepage_clock *clk, uint64_t tsc)
+{
+	uint64_t t = clk->ceil_ns;
+	if (clk->tsc_khz && tsc <= clk->guest_tsc) {
+		uint64_t delta = clk->guest_tsc - tsc;
+		/* delta * 1e6 / khz without overflowing 64 bits, for any delta */
+		uint64_t ns = delta / clk->tsc_khz * 1000000u + delta % clk->tsc_khz * 1000000u / clk->tsc_khz;
+		t = ns < clk->now_ns ? clk->now_ns - ns : 0;
+	}
+	if (t > clk->ceil_ns)
+		t = clk->ceil_ns;
+	if (t < clk->floor_ns)
+		t = clk->floor_ns;
+	if (t < tp->last_ns)
+		t = tp->last_ns;
+	tp->last_ns = t;
+	return t;
+}
+
+/* P4, then one HVT_RING record (trace.h has the field layout). */
+static bool emit_record(struct tracepage *tp, const struct tracepage_clock *clk,
+			const struct hv_pvtrace_record *g)
+{
+	if (g->kind < 1 || g->kind > HV_PVT_KIND_MAX || g->from_cpl > 3 || g->to_cpl > 3) {
+		tp_error(tp, TP_GE_BAD_RECORD,
+			 (uint64_t)g->kind << 8 | (g->from_cpl & 0xFu) << 4 | (g->to_cpl & 0xFu), true);
+		return false;
+	}
+	tp->records++;
+	if (!tp->trace)
+		return true;
+	struct hvt_record r = {
+		.time_ns = record_time(tp, clk, g->tsc), .vcpu = trace_thread_id(),
+		.kind = HVT_RING, .reason = g->kind, .cpl = g->from_cpl, .size = g->to_cpl,
+		.mode = tp->mode, .addr = g->vector, .data = (uint64_t)g->arg << 32 | g->nr,
+		.rip = g->rip, .count = g->task,
+		.flags = clk->tsc_khz ? HVT_F_GUEST_CLOCK : HVT_F_TIME_BOUND,
+	};
+	trace_emit_now(tp->trace, &r);
+	return true;
+}
+
+unsigned tracepage_drain(struct tracepage *tp, const struct tracepage_clock *clk)
+{
+	struct hv_pvtrace_header h;
+	unsigned written = 0;
+	if (!tp->page)
+		return 0;
+	tp->drains++;
+	if (gm_read(tp->gm, tp->page, &h, sizeof h) < 0)
+		return 0; /* cannot happen: P1 checked the page is RAM, and RAM does not move */
+	if (!header_ok(&h)) {
+		if (!tp->header_bad) /* P2: once per damage, not once per exit */
+			tp_error(tp, TP_GE_BAD_HEADER, h.magic, true);
+		tp->header_bad = true;
+		return 0;
+	}
+	tp->header_bad = false;
+	uint32_t n = h.head - tp->tail; /* unsigned: correct across the 2^32 wrap */
+	if (n > HV_PVTRACE_CAPACITY) {
+		/* P3: the guest claims more records than the ring holds. Skip to its head. */
+		tp_error(tp, TP_GE_HEAD_JUMP, n, true);
+		tp->tail = h.head;
+		n = 0;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct hv_pvtrace_record g;
+		uint64_t slot = (tp->tail + i) % HV_PVTRACE_CAPACITY;
+		uint64_t at = tp->page + HV_PVTRACE_HDR_SIZE + slot * HV_PVTRACE_REC_SIZE;
+		if (gm_read(tp->gm, at, &g, sizeof g) == 0 && emit_record(tp, clk, &g))
+			written++;
+	}
+	tp->tail += n;
+	/* Give the slots back: the guest compares its head with this tail to see free room. */
+	gm_write(tp->gm, tp->page + offsetof(struct hv_pvtrace_header, tail), &tp->tail, 4);
+	return written;
+}
