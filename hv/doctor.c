@@ -69,7 +69,8 @@ static const struct works works_pvm = {
 	"yes, fully (I/O, MMIO, INT n, injected interrupts), but emulated (~2 M instr/s)",
 	"emulated",
 	"yes in ring 0, but emulated instruction by instruction (~2 M instr/s)", "emulated",
-	"no: use the lab VM ('make labvm')", "no",
+	"no: the mini OS's ring-3 tasks run in the lab VM\n"
+	"                            ('make labvm' for a shell, 'make test-labvm' for their tests)", "no",
 	"~7-8 us per exit (KVM's emulator runs every guest instruction; measured with\n"
 	"                            the insn_emulation counter in 'hv trace stats')",
 };

@@ -22,6 +22,7 @@
 
 #include "dev/ata.h"
 #include "dev/virtio.h"
+#include "dev/pit.h"
 #include "vm.h"
 
 static void summary_exits(FILE *out, const struct vm *vm)
@@ -85,6 +86,16 @@ void summary_print(FILE *out, const struct vm *vm)
 	}
 	if (vm->irqs_injected)
 		fprintf(out, "hv: summary: interrupts injected: %" PRIu64 "\n", vm->irqs_injected);
+	if (vm->pit && vm->pit->ticks)
+		fprintf(out, "hv: summary: timer (PIT) ticks: %" PRIu64 "\n", vm->pit->ticks);
+	/* Ring changes the guest kernel reported on its trace page (chapter 5): they cost no exit. */
+	if (vm->tracepage.registrations || vm->tracepage.errors)
+		fprintf(out, "hv: summary: guest ring changes reported on the trace page: %" PRIu64
+			     " (%" PRIu64 " damaged-page reports)\n",
+			vm->tracepage.records, vm->tracepage.errors);
+	if (vm->step.count)
+		fprintf(out, "hv: summary: stepped %" PRIu32 " of %" PRIu32 " instructions\n",
+			vm->step.done, vm->step.count);
 	fprintf(out, "hv: summary: time: in guest (KVM_RUN) %.3f ms, in hv %.3f ms",
 		(double)vm->ns_in_run / 1e6, (double)(vm->ns_in_hv - vm->ns_halted) / 1e6);
 	if (vm->ns_halted)

@@ -320,11 +320,12 @@ static int load_guest(struct vm *vm, const struct vm_options *opt)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	int rc = loader_load(&vm->mem, img, len, opt->guest_path, opt->mode, &vm->boot, err,
 			     sizeof(err));
-	if (rc == 0 && opt->step_at)
-		rc = find_step(vm, opt, img, len);
+	int step_rc = rc == 0 && opt->step_at ? find_step(vm, opt, img, len) : 0;
 	free(img);
 	if (rc < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
+	if (step_rc)
+		return step_rc; /* find_step printed why */
 	if (cpu_setup(vm, vm->cmdline[0] ? vm->cmdline : NULL, err, sizeof(err)) < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	return 0;

@@ -57,6 +57,7 @@ struct step_state {
 	enum step_phase phase;
 	uint64_t addr;           /* guest address of the window's first instruction */
 	uint32_t count, done;    /* instructions to record, recorded so far */
+	uint64_t handler;        /* an `int n` is being stepped: breakpoint on its handler */
 };
 
 struct vm {

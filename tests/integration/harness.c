@@ -2,6 +2,7 @@
  * harness.c - fork/exec the hv binary with pipes for stdout and stderr (see harness.h).
  */
 #include "harness.h"
+#include "hostinfo.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -118,6 +119,17 @@ void require_kvm(void)
 	if (access("/dev/kvm", R_OK | W_OK) != 0)
 		cr_skip_test("/dev/kvm is not usable here (%s): KVM integration test skipped",
 			     strerror(errno));
+}
+
+void require_ring3(void)
+{
+	require_kvm();
+	struct host_info hi;
+	hostinfo_probe(&hi);
+	if (hi.kind == HVT_HOST_PVM)
+		cr_skip_test("PVM host: KVM here cannot run ring 3 or deliver interrupts through a "
+			     "protected-mode IDT; this test runs in the lab VM, which 'make test' starts "
+			     "next (or run 'make test-labvm')");
 }
 
 int count_lines(const char *s)

@@ -31,6 +31,11 @@ const char *tmp_path(const char *name);
 /* Skip the current test when /dev/kvm is not usable, printing why. */
 void require_kvm(void);
 
+/* Skip the current test, printing why, on a host whose KVM cannot run ring-3 code or deliver
+ * interrupts through a protected-mode IDT (PVM). Such tests run in the nested lab VM instead,
+ * which `make test` starts next on such hosts (tests/labvm/, textbook chapter 5). */
+void require_ring3(void);
+
 /* Number of lines in a string. */
 int count_lines(const char *s);
 
