@@ -65,8 +65,8 @@ static void print_host_hint(struct vm *vm)
 	fprintf(stderr,
 		"  host  this is PVM (para-virtualized KVM): guests run in KVM's instruction emulator,\n"
 		"        and IDT interrupt delivery or iret to ring 3 fail here although they work on\n"
-		"        VT-x/AMD-V. If the guest is correct, this may be the cause: try it in the lab\n"
-		"        VM or on a machine with hardware virtualization (see 'hv doctor').\n");
+		"        VT-x/AMD-V. If the guest is correct, this may be the cause: run it in the\n"
+		"        lab VM ('make labvm') or on a machine with VT-x/AMD-V (see 'hv doctor').\n");
 }
 
 static void explain(struct vm *vm, const char *what, const char *meaning, int status)

@@ -163,7 +163,7 @@ static int load_raw(const struct guest_mem *gm, const uint8_t *img, size_t len,
  * fields in different widths and order (ELF64 moves p_flags second, for alignment). */
 struct elf_phdr_info {
 	uint32_t type;
-	uint64_t offset, paddr, filesz, memsz;
+	uint64_t offset, paddr, filesz, memsz, vaddr;
 };
 
 /*
@@ -179,11 +179,13 @@ static void elf_get_phdr(const uint8_t *img, int is64, uint64_t at, struct elf_p
 	if (is64) {
 		Elf64_Phdr p;
 		memcpy(&p, img + at, sizeof(p)); /* memcpy: the file need not be aligned */
-		*ph = (struct elf_phdr_info){ p.p_type, p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz };
+		*ph = (struct elf_phdr_info){ p.p_type, p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz,
+					      p.p_vaddr };
 	} else {
 		Elf32_Phdr p;
 		memcpy(&p, img + at, sizeof(p));
-		*ph = (struct elf_phdr_info){ p.p_type, p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz };
+		*ph = (struct elf_phdr_info){ p.p_type, p.p_offset, p.p_paddr, p.p_filesz, p.p_memsz,
+					      p.p_vaddr };
 	}
 }
 
@@ -487,6 +489,32 @@ int loader_find_symbol(const uint8_t *img, size_t len, const char *name, uint64_
 				*addr = value;
 				return 0;
 			}
+		}
+	}
+	return -1;
+}
+
+/*
+ * Where did the loader put the byte a program sees at virtual address `vaddr`? In the PT_LOAD
+ * segment whose [p_vaddr, p_vaddr + p_filesz) holds it, at p_paddr + (vaddr - p_vaddr). For
+ * hv's small guests the two are equal; the mini OS links its user programs at 0x400000 but
+ * stores them after the kernel, and copies them up before each task (guest/os/os.ld).
+ */
+int loader_load_address(const uint8_t *img, size_t len, uint64_t vaddr, uint64_t *paddr)
+{
+	int is64;
+	uint64_t phoff, phnum, entry;
+	char err[8];
+	if (len < 4 || memcmp(img, ELFMAG, SELFMAG) != 0 ||
+	    elf_check_header(img, len, "", &is64, &phoff, &phnum, &entry, err, sizeof err) < 0)
+		return -1;
+	size_t phentsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+	for (uint64_t i = 0; i < phnum; i++) {
+		struct elf_phdr_info ph;
+		elf_get_phdr(img, is64, phoff + i * phentsize, &ph);
+		if (ph.type == PT_LOAD && vaddr >= ph.vaddr && vaddr - ph.vaddr < ph.filesz) {
+			*paddr = ph.paddr + (vaddr - ph.vaddr);
+			return 0;
 		}
 	}
 	return -1;

@@ -41,4 +41,9 @@ const char *boot_mode_name(enum boot_mode mode);
  * is not an ELF, has no symbol table (stripped, or a .bin), or no such symbol. */
 int loader_find_symbol(const uint8_t *img, size_t len, const char *name, uint64_t *addr);
 
+/* The guest-physical address where loader_load put the file byte of virtual address vaddr
+ * (p_paddr + (vaddr - p_vaddr) of its PT_LOAD segment): 0, or -1 if no segment's file bytes
+ * hold it (or img is not an ELF). */
+int loader_load_address(const uint8_t *img, size_t len, uint64_t vaddr, uint64_t *paddr);
+
 #endif

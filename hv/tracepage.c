@@ -115,16 +115,32 @@ const struct device_ops tracepage_ops = {
 	.reset = NULL,
 };
 
-/* The guest's head, or false if the page cannot be read. */
-static bool read_head(const struct tracepage *tp, uint32_t *head)
+/*
+ * At every exit: is the header intact (P2), and how many records are new? A head that claims
+ * more than the ring holds (P3) is reported and hv skips to it. Reading 64 bytes per exit is
+ * the whole cost of the page when the guest wrote nothing.
+ */
+unsigned tracepage_poll(struct tracepage *tp)
 {
-	return gm_read(tp->gm, tp->page + offsetof(struct hv_pvtrace_header, head), head, 4) == 0;
-}
-
-bool tracepage_pending(const struct tracepage *tp)
-{
-	uint32_t head;
-	return tp->page && read_head(tp, &head) && head != tp->tail;
+	struct hv_pvtrace_header h;
+	if (!tp->page || gm_read(tp->gm, tp->page, &h, sizeof h) < 0)
+		return 0; /* nothing registered (P1 made sure a registered page is RAM) */
+	if (!header_ok(&h)) {
+		if (!tp->header_bad) /* P2: once per damage, not once per exit */
+			tp_error(tp, TP_GE_BAD_HEADER, h.magic, true);
+		tp->header_bad = true;
+		return 0;
+	}
+	tp->header_bad = false;
+	uint32_t n = h.head - tp->tail; /* unsigned: correct across the 2^32 wrap */
+	if (n > HV_PVTRACE_CAPACITY) {
+		/* P3: the guest claims more records than the ring holds. Skip to its head. */
+		tp_error(tp, TP_GE_HEAD_JUMP, n, true);
+		tp->tail = h.head;
+		gm_write(tp->gm, tp->page + offsetof(struct hv_pvtrace_header, tail), &tp->tail, 4);
+		return 0;
+	}
+	return n;
 }
 
 /*
@@ -180,27 +196,11 @@ static bool emit_record(struct tracepage *tp, const struct tracepage_clock *clk,
 
 unsigned tracepage_drain(struct tracepage *tp, const struct tracepage_clock *clk)
 {
-	struct hv_pvtrace_header h;
 	unsigned written = 0;
-	if (!tp->page)
+	uint32_t n = tracepage_poll(tp);
+	if (!n)
 		return 0;
 	tp->drains++;
-	if (gm_read(tp->gm, tp->page, &h, sizeof h) < 0)
-		return 0; /* cannot happen: P1 checked the page is RAM, and RAM does not move */
-	if (!header_ok(&h)) {
-		if (!tp->header_bad) /* P2: once per damage, not once per exit */
-			tp_error(tp, TP_GE_BAD_HEADER, h.magic, true);
-		tp->header_bad = true;
-		return 0;
-	}
-	tp->header_bad = false;
-	uint32_t n = h.head - tp->tail; /* unsigned: correct across the 2^32 wrap */
-	if (n > HV_PVTRACE_CAPACITY) {
-		/* P3: the guest claims more records than the ring holds. Skip to its head. */
-		tp_error(tp, TP_GE_HEAD_JUMP, n, true);
-		tp->tail = h.head;
-		n = 0;
-	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct hv_pvtrace_record g;
 		uint64_t slot = (tp->tail + i) % HV_PVTRACE_CAPACITY;

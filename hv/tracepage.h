@@ -51,8 +51,9 @@ void tracepage_init(struct tracepage *tp, const struct guest_mem *gm, struct tra
 extern const struct device_ops tracepage_ops;
 #define TRACEPAGE_LEN 4u
 
-/* Does the page hold records hv has not read? (Cheap: two 4-byte reads.) */
-bool tracepage_pending(const struct tracepage *tp);
+/* Check the page at an exit: reports a damaged header (P2, once) or a head that jumped (P3,
+ * then resyncs), and returns how many new records wait (0 if none, or if damaged). */
+unsigned tracepage_poll(struct tracepage *tp);
 
 /* Read every new record into the trace (if there is one), validated, and give the slots back
  * to the guest. Returns the number of valid records drained. */

@@ -110,7 +110,7 @@ static void record_entry(struct vm *vm, uint64_t t_call)
 static void drain_tracepage(struct vm *vm, uint64_t t_entry, uint64_t t_exit)
 {
 	struct tracepage *tp = &vm->tracepage;
-	if (!tracepage_pending(tp))
+	if (!tracepage_poll(tp))
 		return;
 	struct tracepage_clock clk = { .tsc_khz = vm->tsc_khz, .floor_ns = t_entry, .ceil_ns = t_exit };
 	struct {

@@ -305,7 +305,12 @@ static int find_step(struct vm *vm, const struct vm_options *opt, const uint8_t 
 		return fail(HV_EXIT_USAGE, "--step %s: no such symbol in %s (give the guest's .elf, which "
 			    "has a symbol table, or an address such as 0x400000)", opt->step_at,
 			    opt->guest_path);
-	vm->step = (struct step_state){ .phase = STEP_WAIT, .addr = addr, .count = opt->step_count };
+	/* The INT3 goes where the loader put the byte (step.c); raw guests: at the address. */
+	uint64_t gpa = addr;
+	loader_load_address(img, len, addr, &gpa);
+	if (step_arm(vm, addr, gpa, opt->step_count) < 0)
+		return fail(HV_EXIT_USAGE, "--step %s: 0x%llx is not in guest RAM (give an address "
+			    "inside the guest)", opt->step_at, (unsigned long long)addr);
 	return 0;
 }
 

@@ -53,11 +53,18 @@ struct vm_options {
 
 /* hv run --step (step.c): waiting for the breakpoint, stepping, done (disarm once), off. */
 enum step_phase { STEP_OFF = 0, STEP_WAIT = 1, STEP_STEPPING = 2, STEP_DONE = 3 };
+struct step_bp {           /* one INT3 hv wrote into guest memory */
+	uint64_t la, gpa;        /* where the CPU will meet it (linear), where hv wrote it */
+	uint8_t orig;            /* the byte it covers */
+	bool set;
+};
 struct step_state {
 	enum step_phase phase;
 	uint64_t addr;           /* guest address of the window's first instruction */
 	uint32_t count, done;    /* instructions to record, recorded so far */
-	uint64_t handler;        /* an `int n` is being stepped: breakpoint on its handler */
+	struct step_bp window;   /* at addr */
+	struct step_bp handler;  /* an `int n` is being stepped: on its handler */
+	bool reinject_bp;        /* the guest's own INT3 was intercepted: give it back */
 };
 
 struct vm {
@@ -166,6 +173,7 @@ void irq_vcpu_exiting(struct vm *vm); /* the vCPU thread ends: no more kicks */
 /* summary.c: the end-of-run summary on stderr (hv run without --quiet). */
 void summary_print(FILE *out, const struct vm *vm);
 
+int step_arm(struct vm *vm, uint64_t addr, uint64_t load_gpa, uint32_t count);
 void step_before_run(struct vm *vm);
 void step_handle_debug(struct vm *vm, struct hvt_record *r);
 

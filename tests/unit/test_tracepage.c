@@ -124,12 +124,12 @@ Test(tracepage, registered_records_are_drained_in_order_with_their_fields)
 	guest_fill_header();
 	guest_register(PAGE);
 	cr_assert_eq(tp.registrations, 1);
-	cr_assert(!tracepage_pending(&tp));
+	cr_assert_eq(tracepage_poll(&tp), 0);
 	guest_append(HV_PVT_SYSCALL, 3, 0, HV_SYS_WRITE, 0);
 	guest_append(HV_PVT_SYSRET, 0, 3, HV_SYS_WRITE, 0);
-	cr_assert(tracepage_pending(&tp));
+	cr_assert_eq(tracepage_poll(&tp), 2);
 	cr_assert_eq(tracepage_drain(&tp, &no_clock), 2);
-	cr_assert(!tracepage_pending(&tp));
+	cr_assert_eq(tracepage_poll(&tp), 0);
 	/* hv gave the slots back: the guest sees tail == head */
 	cr_assert_eq(hdr()->tail, 2);
 	finish();
@@ -156,7 +156,7 @@ Test(tracepage, records_written_before_registration_are_not_read)
 	guest_fill_header();
 	guest_append(HV_PVT_SYSCALL, 3, 0, 1, 0);
 	guest_register(PAGE);
-	cr_assert(!tracepage_pending(&tp));
+	cr_assert_eq(tracepage_poll(&tp), 0);
 	cr_assert_eq(tracepage_drain(&tp, &no_clock), 0);
 }
 
@@ -334,4 +334,15 @@ Test(tracepage, without_a_trace_records_are_counted_and_slots_given_back)
 	cr_assert_eq(tracepage_drain(&tp, &no_clock), 1);
 	cr_assert_eq(tp.records, 1);
 	cr_assert_eq(hdr()->tail, 1);
+}
+
+Test(tracepage, p2_damage_is_seen_at_the_next_exit_even_with_nothing_new)
+{
+	guest_fill_header();
+	guest_register(PAGE);
+	hdr()->version = 7; /* head unchanged: nothing to drain, but the header is broken */
+	cr_assert_eq(tracepage_poll(&tp), 0);
+	cr_assert_eq(tracepage_poll(&tp), 0);
+	finish();
+	cr_assert_eq(guest_errors(TP_GE_BAD_HEADER), 1);
 }
