@@ -100,6 +100,10 @@
  * (every one is a VM exit and a trace record: stepping is for short windows). */
 #define HV_STEP_DEFAULT    16u
 #define HV_STEP_MAX        100000u
+/* Where a breakpoint cannot stop the CPU (the lab VM), --step stops it at an `int n` handler
+ * with `out %al, $0x80` instead (hv/step.c). 0x80 is the PC's POST-code port, which nothing
+ * else uses; hv claims an OUT there only at the address where it planted one. */
+#define HV_PORT_STEPTRAP   0x80u
 
 /* hv run --trace-limit: the default cap on a trace file (about 4 million exits). */
 #define HV_TRACE_LIMIT_DEFAULT_MIB 1024u

@@ -8,7 +8,7 @@
  *   hv run [--mem MiB] [--mode real|protected|long] [--trace FILE] [--cmdline STR]
  *          [--timeout SEC] [--disk FILE] [--disk-path legacy|virtio]
  *          [--cache writeback|writethrough|none|unsafe] [--ioeventfd] [--read-only]
- *          [--trace-limit MiB] [--quiet] [--step SYMBOL [--step-count N]] GUEST
+ *          [--trace-limit MiB] [--quiet] [--step SYMBOL [--step-count N] [--step-seek]] GUEST
  *   hv trace stats FILE          exits by reason, port/address, mode; KVM's counters
  *   hv trace dump [--json] FILE  one line per event
  *   hv doctor [--json]           which KVM this host has and what works on it
@@ -35,7 +35,7 @@ static const char usage[] =
 	"              [--cmdline STR] [--timeout SEC] [--disk FILE]\n"
 	"              [--disk-path legacy|virtio] [--cache writeback|writethrough|none|unsafe]\n"
 	"              [--ioeventfd] [--read-only] [--trace-limit MiB] [--quiet]\n"
-	"              [--step SYMBOL|ADDRESS [--step-count N]] GUEST\n"
+	"              [--step SYMBOL|ADDRESS [--step-count N] [--step-seek]] GUEST\n"
 	"       hv trace stats FILE\n"
 	"       hv trace dump [--json] FILE\n"
 	"       hv doctor [--json]\n"
@@ -95,6 +95,7 @@ static int cmd_run(int argc, char **argv)
 		{ "quiet", no_argument, 0, 'q' },      { "read-only", no_argument, 0, 'r' },
 		{ "trace-limit", required_argument, 0, 'L' },
 		{ "step", required_argument, 0, 's' },  { "step-count", required_argument, 0, 'n' },
+		{ "step-seek", no_argument, 0, 'S' },
 		{ 0, 0, 0, 0 },
 	};
 	struct vm_options opt = { .mem_mib = HV_MEM_DEFAULT_MIB, .mode = BOOT_AUTO,
@@ -174,6 +175,7 @@ static int cmd_run(int argc, char **argv)
 		/* Single-stepping (hv/step.c, textbook chapter 5): each instruction is one exit,
 		 * so the window is short by design. The symbol is looked up after loading. */
 		case 's': opt.step_at = optarg; break;
+		case 'S': opt.step_seek = true; break;
 		case 'n':
 			if (parse_uint(optarg, 1, HV_STEP_MAX, &v) < 0) {
 				fprintf(stderr, "hv: bad --step-count '%s' (instructions, 1 to %u)\n", optarg,
@@ -197,8 +199,9 @@ static int cmd_run(int argc, char **argv)
 		return HV_EXIT_USAGE;
 	}
 	opt.guest_path = argv[optind];
-	if (opt.step_count && !opt.step_at) {
-		fprintf(stderr, "hv: --step-count needs --step SYMBOL (where to start stepping)\n");
+	if ((opt.step_count || opt.step_seek) && !opt.step_at) {
+		fprintf(stderr, "hv: --step-count and --step-seek need --step SYMBOL (where to start "
+			"stepping)\n");
 		return HV_EXIT_USAGE;
 	}
 	if (opt.step_at && !opt.step_count)

@@ -6,20 +6,22 @@
  * the guest's help or knowledge. Two x86 mechanisms, both turned into VM exits by KVM:
  *   - breakpoints, to stop at SYMBOL. hv sets two, because each works where the other fails:
  *     a hardware breakpoint (debug register DR0 = the address, DR7 enables it for execution;
- *     the CPU raises #DB *before* executing the instruction), and a software breakpoint: the
- *     one-byte instruction INT3 (0xCC) written over the instruction's first byte, which raises
- *     #BP when executed. With KVM_GUESTDBG_USE_HW_BP and USE_SW_BP, KVM intercepts both and
- *     returns KVM_EXIT_DEBUG instead of delivering them to the guest. Whichever fires, hv puts
- *     the original byte back, so the guest runs its real instruction (gdb does the same to a
- *     process through ptrace). Measured: PVM honours DR0 but cannot intercept #BP in protected
- *     mode; the nested lab VM (SVM emulated by QEMU) intercepts #BP but never fires DR0.
+ *     the CPU raises #DB *before* executing the instruction), and a software breakpoint: a
+ *     one-byte instruction written over the instruction's first byte that raises #DB when
+ *     executed. That byte is ICEBP (0xF1, "INT1"), not the debuggers' usual INT3 (0xCC, #BP):
+ *     with KVM_GUESTDBG_USE_HW_BP, KVM intercepts every #DB and returns KVM_EXIT_DEBUG instead
+ *     of delivering it to the guest. Whichever fires, hv puts the original byte back, so the
+ *     guest runs its real instruction (gdb does the same to a process through ptrace).
+ *     Measured: PVM honours DR0 but cannot intercept a breakpoint instruction in protected
+ *     mode; the nested lab VM (SVM emulated by QEMU's TCG) never fires DR0 and delivers INT3
+ *     to the guest as a software interrupt, but intercepts ICEBP's #DB.
  *   - the trap flag (RFLAGS.TF): with KVM_GUESTDBG_SINGLESTEP, KVM sets it in the guest and
  *     intercepts the #DB the CPU raises after every instruction.
  * Textbook: chapter 5 "A guest OS", section "Watching one instruction at a time".
  *
- * Where the INT3 goes: at the byte the loader put in guest memory for SYMBOL. Usually that is
+ * Where the ICEBP goes: at the byte the loader put in guest memory for SYMBOL. Usually that is
  * SYMBOL's own address; the mini OS links its user programs at 0x400000 but the loader puts
- * them after the kernel and the kernel copies them up before each task, so hv writes the INT3
+ * them after the kernel and the kernel copies them up before each task, so hv writes the ICEBP
  * into the loaded copy (loader_load_address), and the kernel's copy carries it up.
  *
  * Why the debug state is set again before *every* KVM_RUN: TF lives in the guest's RFLAGS,
@@ -29,7 +31,7 @@
  * the stepping right where it becomes interesting: the switch to ring 0. So:
  *   - before every KVM_RUN hv arms TF again, so after any exit inside a handler it is back on;
  *   - before stepping over an `int n` (opcode CD nn) hv reads the guest's IDT gate n and puts
- *     an INT3 on the handler's first instruction. The CPU enters the handler, stops there
+ *     an ICEBP (and DR0) on the handler's first instruction. The CPU enters the handler, stops there
  *     before executing anything, hv restores the byte, and stepping goes on from there.
  * The CPL sequence then shows 3, 3, 0, 0, ..., 0, 3: the system call as the CPU lives it.
  * (The final `iret` reloads RFLAGS with the TF the CPU pushed: stepping continues in ring 3.)
@@ -46,9 +48,10 @@
 
 #include "vm.h"
 
-#define INT3 0xCCu
+#define ICEBP 0xF1u /* INT1: raises #DB, which KVM intercepts while hv debugs the guest */
 
 
+#define RFLAGS_TF 0x100u /* the trap flag: #DB after every instruction */
 #define DR7_L0    0x1u   /* local enable of breakpoint 0 (R/W0 = 00: on execution, LEN0 = 00) */
 #define DR7_FIXED 0x400u /* bit 10 of DR7 always reads as 1 */
 
@@ -58,10 +61,11 @@ static int step_set_debug(struct vm *vm, uint32_t control, uint64_t hw)
 	struct kvm_guest_debug dbg;
 	memset(&dbg, 0, sizeof dbg);
 	dbg.control = control;
+	dbg.arch.debugreg[7] = DR7_FIXED; /* no breakpoint enabled... */
 	if (hw) {
 		dbg.control |= KVM_GUESTDBG_USE_HW_BP;
 		dbg.arch.debugreg[0] = hw;
-		dbg.arch.debugreg[7] = DR7_FIXED | DR7_L0;
+		dbg.arch.debugreg[7] = DR7_FIXED | DR7_L0; /* ...unless hw: DR0, on execution */
 	}
 	return ioctl(vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg);
 }
@@ -96,39 +100,71 @@ static int read_linear(struct vm *vm, uint64_t la, void *dst, uint32_t len)
 
 /* ---- software breakpoints ---- */
 
-/* Put an INT3 at guest-physical gpa, keeping the byte it covers. */
+/* Put an ICEBP at guest-physical gpa, keeping the byte it covers. */
 static int bp_plant(struct vm *vm, struct step_bp *bp, uint64_t la, uint64_t gpa)
 {
-	uint8_t cc = INT3;
-	if (gm_read(&vm->mem, gpa, &bp->orig, 1) < 0 || gm_write(&vm->mem, gpa, &cc, 1) < 0)
+	uint8_t cc = ICEBP;
+	if (gm_read(&vm->mem, gpa, bp->orig, 1) < 0 || gm_write(&vm->mem, gpa, &cc, 1) < 0)
 		return -1;
-	bp->la = la;
-	bp->gpa = gpa;
-	bp->set = true;
+	*bp = (struct step_bp){ .la = la, .gpa = gpa, .orig = { bp->orig[0] }, .len = 1, .set = true };
+	return 0;
+}
+
+/*
+ * The I/O trap, for hosts where no breakpoint stops the CPU (QEMU's TCG): `out %al, $0x80`
+ * (E6 80) over the first two bytes of ring-0 code. Every KVM passes port I/O to hv, so the CPU
+ * stops there with an ordinary I/O exit; hv then puts both bytes back and moves rip onto them
+ * (step_io_trap). Port 0x80 is the PC's POST-code port: writing AL there changes nothing.
+ * Only for kernel code: in ring 3 an OUT would fault.
+ */
+static int trap_plant(struct vm *vm, struct step_bp *bp, uint64_t la, uint64_t gpa)
+{
+	static const uint8_t out80[2] = { 0xE6, HV_PORT_STEPTRAP };
+	uint8_t orig[2];
+	if ((gpa & 4095) == 4095 || gm_read(&vm->mem, gpa, orig, 2) < 0 ||
+	    gm_write(&vm->mem, gpa, out80, 2) < 0)
+		return -1; /* across a page the two bytes need not be neighbours: not planted */
+	*bp = (struct step_bp){ .la = la, .gpa = gpa, .orig = { orig[0], orig[1] }, .len = 2,
+				.io_trap = true, .set = true };
 	return 0;
 }
 
 /* Give the guest its byte back: where it was planted, and where the CPU met it (the two differ
  * when the guest copied the code, as the mini OS copies its user programs). Only where the
- * INT3 still is: a guest that rewrote the byte meanwhile keeps what it wrote. */
+ * ICEBP still is: a guest that rewrote the byte meanwhile keeps what it wrote. */
 static void bp_remove(struct vm *vm, struct step_bp *bp, uint64_t pc)
 {
 	uint64_t where[2] = { bp->gpa, 0 };
 	int n = 1;
 	if (linear_to_gpa(vm, pc, &where[1]) == 0 && where[1] != bp->gpa)
 		n = 2;
+	uint8_t planted = bp->io_trap ? 0xE6 : ICEBP;
 	for (int i = 0; i < n; i++) {
 		uint8_t b;
-		if (gm_read(&vm->mem, where[i], &b, 1) == 0 && b == INT3)
-			gm_write(&vm->mem, where[i], &bp->orig, 1);
+		if (gm_read(&vm->mem, where[i], &b, 1) == 0 && b == planted)
+			gm_write(&vm->mem, where[i], bp->orig, bp->len);
 	}
 	bp->set = false;
 }
 
-int step_arm(struct vm *vm, uint64_t addr, uint64_t load_gpa, uint32_t count)
+int step_arm(struct vm *vm, uint64_t addr, uint64_t load_gpa, uint32_t count, bool seek)
 {
 	struct step_state *s = &vm->step;
 	*s = (struct step_state){ .phase = STEP_WAIT, .addr = addr, .count = count };
+	/* --step-seek: no breakpoint at all; TF from the first instruction, silently, until the
+	 * CPU stands at addr. Slow (one exit per instruction until then), but it needs nothing
+	 * but the trap flag, which every KVM intercepts. */
+	if (seek && addr != vm->boot.entry) {
+		s->phase = STEP_SEEK;
+		s->no_bp = true;
+		return 0;
+	}
+	/* From the guest's very first instruction no breakpoint is needed: TF from the first
+	 * entry on. (Step 0 is then the state after that first instruction.) */
+	if (addr == vm->boot.entry) {
+		s->phase = STEP_STEPPING;
+		return 0;
+	}
 	return bp_plant(vm, &s->window, addr, load_gpa);
 }
 
@@ -169,19 +205,22 @@ static uint64_t int_handler(struct vm *vm)
 	return off; /* the handler's code segment is flat in every kernel hv runs (base 0) */
 }
 
-/* About to step over `int n`: an INT3 on its handler catches the CPU there (TF will not). */
+/* About to step over `int n`: a breakpoint on its handler catches the CPU there (TF will not). */
 static void catch_int_handler(struct vm *vm)
 {
 	struct step_state *s = &vm->step;
 	uint64_t la = int_handler(vm), gpa;
 	if (!la || s->handler.set || linear_to_gpa(vm, la, &gpa) < 0)
 		return;
-	bp_plant(vm, &s->handler, la, gpa);
+	if (s->no_bp)
+		trap_plant(vm, &s->handler, la, gpa);
+	else
+		bp_plant(vm, &s->handler, la, gpa);
 }
 
-/* Before every KVM_RUN: #BP intercepted while waiting for SYMBOL; TF (and #BP, for a handler's
- * INT3) while stepping; once, nothing at all when the window is done. A guest's own INT3 that
- * hv intercepted by mistake is handed back to it (KVM_GUESTDBG_INJECT_BP). */
+/* Before every KVM_RUN: the breakpoint (DR0; its ICEBP raises #DB, intercepted with it) while
+ * waiting for SYMBOL; TF, and a breakpoint on an `int n` handler, while stepping; once, nothing
+ * at all when the window is done. While hv debugs, the guest's own #DBs are not delivered. */
 void step_before_run(struct vm *vm)
 {
 	struct step_state *s = &vm->step;
@@ -189,20 +228,21 @@ void step_before_run(struct vm *vm)
 	uint64_t hw = 0;
 	switch (s->phase) {
 	case STEP_WAIT:
-		control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
+		control = KVM_GUESTDBG_ENABLE;
 		hw = s->addr;
 		break;
 	case STEP_STEPPING:
 		catch_int_handler(vm);
-		control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_SW_BP;
-		hw = s->handler.set ? s->handler.la : 0;
+		control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+		hw = s->handler.set && !s->handler.io_trap ? s->handler.la : 0;
 		break;
-	case STEP_DONE: control = 0; break;
-	default: return; /* STEP_OFF, or already disarmed */
-	}
-	if (s->reinject_bp) {
-		control |= KVM_GUESTDBG_INJECT_BP;
-		s->reinject_bp = false;
+	case STEP_SEEK: control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP; break;
+	/* After the window: no trap flag, no breakpoint, but #DB still comes to hv. A frame the
+	 * CPU pushed while stepping (an `int 0x80` in the window) holds TF = 1; the guest's iret
+	 * will load it long after, and the #DB it then raises belongs to hv, not to the guest
+	 * (step_handle_debug clears TF). */
+	case STEP_DONE: control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP; break;
+	default: return; /* STEP_OFF, or STEP_LINGER: already set */
 	}
 	if (step_set_debug(vm, control, hw) < 0) {
 		char why[160];
@@ -214,7 +254,7 @@ void step_before_run(struct vm *vm)
 	if (s->phase == STEP_DONE) {
 		if (s->handler.set) /* a handler hv was waiting for that never ran */
 			bp_remove(vm, &s->handler, s->handler.la);
-		s->phase = STEP_OFF;
+		s->phase = STEP_LINGER;
 	}
 }
 
@@ -231,33 +271,105 @@ static void step_print(const struct vm *vm, uint32_t n)
 }
 
 /*
- * KVM_EXIT_DEBUG. While waiting, the INT3 at SYMBOL (step 0: the CPU stands at the window's
- * first instruction, not yet executed; hv restores its byte). While stepping, either TF's #DB
- * (one more instruction executed) or the INT3 on an `int n` handler. After `count` records the
+ * Did the CPU stop at breakpoint bp? DR0 stops it *before* the instruction (pc = the address);
+ * the ICEBP raises a trap, reported after it (pc = the address + 1) by real CPUs, at it by
+ * QEMU's TCG. After the ICEBP, rip is moved back one byte, onto the restored instruction.
+ */
+static bool at_breakpoint(struct vm *vm, struct step_bp *bp, uint64_t pc)
+{
+	if (!bp->set || (pc != bp->la && pc != bp->la + 1))
+		return false;
+	bp_remove(vm, bp, bp->la);
+	struct kvm_regs regs;
+	if (pc == bp->la + 1 && ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0) {
+		regs.rip -= 1;
+		ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
+	}
+	return true;
+}
+
+/* One stepped instruction: an exit of reason debug, flagged, numbered (trace.h). */
+static void record_step(struct vm *vm, struct hvt_record *r)
+{
+	struct step_state *s = &vm->step;
+	r->reason = HVT_R_DEBUG;
+	r->flags |= HVT_F_STEPPED;
+	r->data = s->done;
+	step_print(vm, s->done);
+	if (++s->done >= s->count)
+		s->phase = STEP_DONE;
+}
+
+/* A #DB after the window: TF came back from a frame pushed while stepping. Take it out, so
+ * the guest runs on as if it had never been stepped. */
+static void clear_tf(struct vm *vm)
+{
+	struct kvm_regs regs;
+	vm->step.late_db++;
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0 && (regs.rflags & RFLAGS_TF)) {
+		regs.rflags &= ~(uint64_t)RFLAGS_TF;
+		ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
+	}
+}
+
+/*
+ * KVM_EXIT_DEBUG. While waiting, the breakpoint at SYMBOL (step 0: the CPU stands at the
+ * window's first instruction, not yet executed). While stepping, either TF's #DB (one more
+ * instruction executed) or the breakpoint on an `int n` handler. After `count` records the
  * window is closed.
  */
 void step_handle_debug(struct vm *vm, struct hvt_record *r)
 {
 	struct step_state *s = &vm->step;
 	uint64_t pc = vm->run->debug.arch.pc;
-	bool is_bp = vm->run->debug.arch.exception == 3; /* #BP, what INT3 raises (else #DB, 1) */
 	r->reason = HVT_R_DEBUG;
-	/* Our INT3 or our DR0, whichever fired first: the CPU stands at the instruction. */
-	if (s->window.set && pc == s->window.la) {
-		bp_remove(vm, &s->window, pc);
+	if (s->phase == STEP_LINGER) {
+		clear_tf(vm);
+		return;
+	}
+	if (s->phase == STEP_SEEK) {
+		if (pc != s->addr) {
+			s->seek_steps++;
+			s->hide = true; /* not part of the window: no trace record, no line */
+			return;
+		}
+		s->phase = STEP_STEPPING; /* the CPU stands at addr: step 0 */
+	} else if (at_breakpoint(vm, &s->window, pc)) {
 		if (s->phase == STEP_WAIT)
 			s->phase = STEP_STEPPING;
-	} else if (s->handler.set && pc == s->handler.la) {
-		bp_remove(vm, &s->handler, pc);
-	} else if (is_bp) {
-		s->reinject_bp = true; /* the guest's own INT3: deliver it as if hv were not there */
-		return;
+	} else if (at_breakpoint(vm, &s->handler, pc)) {
+		/* the first instruction of the handler: record it like any step */
 	}
 	if (s->phase != STEP_STEPPING)
 		return; /* a late #DB after the window closed: nothing to record */
-	r->flags |= HVT_F_STEPPED;
-	r->data = s->done;
-	step_print(vm, s->done);
-	if (++s->done >= s->count)
-		s->phase = STEP_DONE;
+	record_step(vm, r);
+}
+
+/*
+ * An I/O exit at port 0x80: is it hv's own trap on an `int n` handler (trap_plant)? Then the
+ * CPU stands at the handler's first instruction: put the bytes back, let KVM finish the OUT
+ * it is holding (KVM_RUN with immediate_exit completes a pending I/O without entering the
+ * guest), move rip back onto the restored instruction, and record the step.
+ */
+bool step_io_trap(struct vm *vm, struct hvt_record *r)
+{
+	struct step_state *s = &vm->step;
+	struct kvm_run *run = vm->run;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	if (!s->handler.set || !s->handler.io_trap || run->io.port != HV_PORT_STEPTRAP ||
+	    run->io.direction != KVM_EXIT_IO_OUT || ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0 ||
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0 || sregs.cs.base + regs.rip != s->handler.la)
+		return false;
+	bp_remove(vm, &s->handler, s->handler.la);
+	run->immediate_exit = 1;
+	ioctl(vm->vcpu_fd, KVM_RUN, 0); /* returns EINTR at once, the OUT completed */
+	run->immediate_exit = 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (vm->kick != KICK_NONE) /* a stop request meanwhile: keep it armed (vcpu.c) */
+		run->immediate_exit = 1;
+	ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs); /* rip as it was: on the handler's first byte */
+	run->s.regs.regs.rip = regs.rip;           /* and what the trace reads (sync regs) */
+	record_step(vm, r);
+	return true;
 }

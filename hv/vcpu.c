@@ -78,6 +78,11 @@ static void record_exit(struct vm *vm, struct hvt_record *exit, uint64_t t_retur
 {
 	if (!vm->trace)
 		return;
+	if (vm->step.hide) { /* a silent --step-seek step: no record, only the held steps go out */
+		vm->step.hide = false;
+		trace_release(vm->trace);
+		return;
+	}
 	guest_state(vm, exit);
 	vm->guest_rip = exit->rip;
 	vm->guest_mode = exit->mode;
@@ -147,6 +152,8 @@ static void handle_io(struct vm *vm, struct hvt_record *r)
 		vm_stop_with(vm, HV_EXIT_HOST, "KVM reported an I/O exit with data outside kvm_run");
 		return;
 	}
+	if (vm->step.count && step_io_trap(vm, r)) /* hv run --step planted this OUT (step.c) */
+		return;
 	for (uint32_t i = 0; i < count; i++)
 		res |= bus_dispatch(&vm->bus, BUS_PIO, run->io.port, data + i * size, size, out);
 	bus_count_exit(&vm->bus, BUS_PIO, run->io.port);

@@ -49,13 +49,16 @@ struct vm_options {
 	bool quiet;              /* no end-of-run summary */
 	const char *step_at;     /* --step SYMBOL or address: single-step from there (step.c) */
 	uint32_t step_count;     /* --step-count N: instructions to step */
+	bool step_seek;          /* --step-seek: reach the window by stepping, not a breakpoint */
 };
 
 /* hv run --step (step.c): waiting for the breakpoint, stepping, done (disarm once), off. */
-enum step_phase { STEP_OFF = 0, STEP_WAIT = 1, STEP_STEPPING = 2, STEP_DONE = 3 };
-struct step_bp {           /* one INT3 hv wrote into guest memory */
+enum step_phase { STEP_OFF = 0, STEP_WAIT = 1, STEP_STEPPING = 2, STEP_DONE = 3, STEP_SEEK = 4,
+		  STEP_LINGER = 5 };
+struct step_bp {           /* one breakpoint: DR0 and an ICEBP hv wrote into guest memory */
 	uint64_t la, gpa;        /* where the CPU will meet it (linear), where hv wrote it */
-	uint8_t orig;            /* the byte it covers */
+	uint8_t orig[2], len;    /* the bytes it covers */
+	bool io_trap;            /* `out %al, $0x80` instead (hosts without breakpoints) */
 	bool set;
 };
 struct step_state {
@@ -64,7 +67,10 @@ struct step_state {
 	uint32_t count, done;    /* instructions to record, recorded so far */
 	struct step_bp window;   /* at addr */
 	struct step_bp handler;  /* an `int n` is being stepped: on its handler */
-	bool reinject_bp;        /* the guest's own INT3 was intercepted: give it back */
+	uint64_t seek_steps;     /* --step-seek: instructions stepped silently to reach addr */
+	uint64_t late_db;        /* #DBs after the window, from TF left in a pushed RFLAGS */
+	bool hide;               /* this exit was a silent seek step: not recorded */
+	bool no_bp;              /* --step-seek: this KVM cannot stop at breakpoints; plant none */
 };
 
 struct vm {
@@ -173,9 +179,10 @@ void irq_vcpu_exiting(struct vm *vm); /* the vCPU thread ends: no more kicks */
 /* summary.c: the end-of-run summary on stderr (hv run without --quiet). */
 void summary_print(FILE *out, const struct vm *vm);
 
-int step_arm(struct vm *vm, uint64_t addr, uint64_t load_gpa, uint32_t count);
+int step_arm(struct vm *vm, uint64_t addr, uint64_t load_gpa, uint32_t count, bool seek);
 void step_before_run(struct vm *vm);
 void step_handle_debug(struct vm *vm, struct hvt_record *r);
+bool step_io_trap(struct vm *vm, struct hvt_record *r); /* port 0x80: hv's own trap? */
 
 /* vcpu.c: the exit loop, run on the vCPU thread. */
 void *vcpu_thread_main(void *arg);

@@ -28,8 +28,10 @@ _start:					/* load address + 16 = 0x100010 */
 	movl	$__bss_start, %edi
 	movl	$__bss_end, %ecx
 	subl	%edi, %ecx
+	shrl	$2, %ecx		/* dwords: the linker scripts align both ends to 4 bytes */
 	xorl	%eax, %eax
-	rep stosb
+	rep stosl			/* 4 bytes per iteration: a debugger single-stepping the
+					   boot (hv run --step-seek) sees a quarter of the steps */
 
 	pushl	%esi			/* cdecl: argument on the stack */
 	call	guest_main		/* void guest_main(uint32_t start_info_paddr) */

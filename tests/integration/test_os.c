@@ -239,7 +239,7 @@ Test(os, step_options_are_checked)
 	cr_assert(strstr(r.err, "give the guest's .elf"), "%s", r.err);
 	hv_exec(&r, (const char *[]){ "run", "--step-count", "5", guest("hello32.elf"), NULL });
 	cr_assert_eq(r.status, HV_EXIT_USAGE);
-	cr_assert(strstr(r.err, "--step-count needs --step"), "%s", r.err);
+	cr_assert(strstr(r.err, "--step-count and --step-seek need --step"), "%s", r.err);
 	hv_exec(&r, (const char *[]){ "run", "--step", "guest_main", "--step-count", "0",
 				      guest("hello32.elf"), NULL });
 	cr_assert_eq(r.status, HV_EXIT_USAGE);
