@@ -3,6 +3,7 @@
 # Included by the top-level Makefile (paths are relative to the repository root).
 #   make guests     build/guest/NAME.elf (with symbols, for gdb) and NAME.bin (flat image
 #                   for `hv run`) for NAME in hello16 hello32 hello64 modeswitch exits diskio irq16
+#                   os (the mini OS with ring-3 tasks: guest/os/)
 #
 # Concept: no cross compiler is needed to write a kernel-like program. The host gcc can
 # emit real-mode (-m16), 32-bit (-m32) and 64-bit (-m64) code; -ffreestanding and -nostdlib
@@ -20,7 +21,7 @@ GUEST_OBJCOPY ?= objcopy
 
 GUEST_OUT := build/guest
 GUEST_OBJ := $(GUEST_OUT)/obj
-GUEST_NAMES := hello16 hello32 hello64 modeswitch exits diskio irq16
+GUEST_NAMES := hello16 hello32 hello64 modeswitch exits diskio irq16 os
 
 # -ffreestanding       no hosted libc assumptions (main is not special, no builtin printf)
 # -fno-pic -fno-pie    absolute addresses: the guest runs exactly where it is linked
@@ -78,6 +79,14 @@ $(GUEST_OBJ)/64/%.o: guest/lib/%.S
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_CFLAGS64) -c -o $@ $<
 
+# ---- os: kernel and user objects (guest/os/ and guest/os/user/), 32-bit ----
+$(GUEST_OBJ)/os/%.o: guest/os/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_CFLAGS32) -Iguest/os -c -o $@ $<
+$(GUEST_OBJ)/os/%.o: guest/os/%.S
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_CFLAGS32) -Iguest/os -c -o $@ $<
+
 # ---- modeswitch: 16-, 32- and 64-bit code in ONE 64-bit ELF ----
 # ld cannot link ELF32 and ELF64 objects together, and converting an ELF32 object with
 # objcopy silently breaks its relocations (i386 keeps addends in the code, x86-64 in the
@@ -124,6 +133,14 @@ GUEST_hello64_OBJS    := 64/entry64.o 64/hello64.o 64/uart.o
 GUEST_hello64_LD      := -m elf_x86_64 -T guest/long64.ld
 GUEST_modeswitch_OBJS := ms/modeswitch.o ms/uart16.o ms/uart32.o ms/uart64.o
 GUEST_modeswitch_LD   := -m elf_x86_64 -T guest/real16.ld
+# os: the mini OS with ring-3 tasks (textbook ch. 5 "A guest OS"). The kernel reuses the 32-bit
+# boot path and drivers from guest/lib; the objects from guest/os/user/ form the user image,
+# which os.ld picks out by their path (os/user/) and links to run at 4 MiB.
+GUEST_OS_KERNEL := main console gdt paging idt trapasm trap syscall timer disk task pvtrace
+GUEST_OS_USER   := ulib hello disk priv fault ticks badcall
+GUEST_os_OBJS   := 32/entry32.o 32/uart.o 32/cmdline.o 32/pic.o 32/ata.o 32/virtio_blk.o \
+	$(GUEST_OS_KERNEL:%=os/%.o) $(GUEST_OS_USER:%=os/user/%.o)
+GUEST_os_LD     := -m elf_i386 -T guest/os/os.ld
 
 define GUEST_LINK_RULE
 $(GUEST_OUT)/$(1).elf: $(addprefix $(GUEST_OBJ)/,$(GUEST_$(1)_OBJS)) $(lastword $(GUEST_$(1)_LD)) guest/guest.mk
@@ -136,4 +153,4 @@ $(foreach n,$(GUEST_NAMES),$(eval $(call GUEST_LINK_RULE,$(n))))
 $(GUEST_OUT)/%.bin: $(GUEST_OUT)/%.elf
 	$(GUEST_OBJCOPY) -O binary $< $@
 
--include $(wildcard $(GUEST_OBJ)/*/*.d)
+-include $(wildcard $(GUEST_OBJ)/*/*.d $(GUEST_OBJ)/os/user/*.d)
