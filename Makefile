@@ -4,7 +4,10 @@
 #   make deps       install missing Debian packages (as root) or print the apt-get line
 #   make demo       deps + build + run the mode-switching guest with a trace, then its stats,
 #                   then the diskio guest through the legacy and the virtio disk
-#   make test       deps + build + every test (unit, then integration under KVM)
+#   make test       deps + build + every test (unit, then integration under KVM; on a host
+#                   whose KVM cannot run ring 3 (PVM), the ring-3 tests again in the lab VM)
+#   make labvm      boot the nested lab VM (QEMU + a Debian kernel with kvm_amd): a shell
+#   make test-labvm run the ring-3 and interrupt tests inside it
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace
 #   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
@@ -73,10 +76,22 @@ unit: $(O)/tests/unit
 integration: $(O)/tests/integration $(O)/hv guests
 	HV=$(O)/hv GUESTDIR=build/guest $(O)/tests/integration $(CRITERION_FLAGS)
 
+# The tests that need VT-x/AMD-V: ring-3 tasks and interrupts through a protected-mode IDT
+# (suite ring3, and the legacy disk in interrupt mode). On a host whose KVM cannot run them
+# (PVM: `hv doctor` says "ring 3 and IDT interrupts no") they skip themselves with a reason in
+# `make integration`, and `make test` then runs them in the nested lab VM (tests/labvm/).
+LABVM_TESTS := @(ring3/*|disk/legacy_interrupt*)
+
 test: deps
 	$(MAKE) --no-print-directory all $(O)/tests/unit $(O)/tests/integration
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration
+	@if $(O)/hv doctor --json | grep -q '"ring3_idt_interrupts":"no"'; then \
+	  echo "== this host's KVM cannot run ring 3 or IDT interrupts: running those tests in the lab VM =="; \
+	  $(MAKE) --no-print-directory test-labvm LABVM_FILTER='$(LABVM_TESTS)'; \
+	else \
+	  echo "== ring-3 and interrupt tests ran above, on this host's KVM (no lab VM needed) =="; \
+	fi
 
 demo: deps
 	$(MAKE) --no-print-directory all
@@ -101,6 +116,10 @@ bench: $(O)/bench/exitbench $(O)/hv guests
 # ELFs on QEMU microvm too). `make deps` installs the missing ones when run as
 # root, and otherwise prints the exact command to run.
 DEB_PKGS := gcc make binutils libc6-dev libcriterion-dev coreutils qemu-system-x86
+# The lab VM (tests/labvm/labvm.mk) also boots on qemu-system-x86, reads kernel modules with
+# binutils' objcopy, and unpacks modules that newer Debian kernels ship compressed (.ko.xz,
+# .ko.zst). Its kernel and busybox come with apt-get download, not from this list.
+DEB_PKGS += xz-utils zstd
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -115,5 +134,8 @@ deps:
 
 clean:
 	rm -rf build
+
+# make labvm, make test-labvm: the nested lab VM where /dev/kvm is AMD-V (see that file)
+include tests/labvm/labvm.mk
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)
