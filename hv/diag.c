@@ -69,11 +69,40 @@ static void print_host_hint(struct vm *vm)
 		"        lab VM ('make labvm') or on a machine with VT-x/AMD-V (see 'hv doctor').\n");
 }
 
+/*
+ * On AMD-V the registers after a shutdown are not the guest's: the VMCB is undefined after a
+ * SHUTDOWN intercept, so KVM re-initializes the vCPU (an INIT) before it reports the exit, and
+ * hv finds the reset state, CS:IP = F000:FFF0. What hv still knows is where the guest stood
+ * at its previous exit (when tracing) or at boot.
+ */
+static void print_reset_note(struct vm *vm)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0 ||
+	    s.cs.selector != 0xF000 || r.rip != 0xFFF0)
+		return;
+	static const char *const words[] = {
+		[HVT_MODE_REAL] = "real mode", [HVT_MODE_PROT16] = "protected mode (16-bit)",
+		[HVT_MODE_PROT32] = "protected mode (32-bit)", [HVT_MODE_COMPAT] = "compatibility mode",
+		[HVT_MODE_LONG] = "long mode (64-bit)",
+	};
+	const char *mode = vm->guest_mode <= HVT_MODE_MAX && words[vm->guest_mode]
+				   ? words[vm->guest_mode] : "an unknown mode";
+	fprintf(stderr,
+		"  note  these are the CPU's reset values: on AMD-V, KVM re-initializes the vCPU after a\n"
+		"        shutdown. The guest was last seen in %s at rip 0x%llx (its\n"
+		"        previous exit, or its start); --trace and 'hv trace dump' show the exits before.\n",
+		mode, (unsigned long long)vm->guest_rip);
+}
+
 static void explain(struct vm *vm, const char *what, const char *meaning, int status)
 {
 	vm_stop_with(vm, status, NULL); /* the report below is the message */
 	fprintf(stderr, "hv: guest stopped: %s\n", what);
 	print_registers(vm);
+	if (status == HV_EXIT_SHUTDOWN)
+		print_reset_note(vm);
 	fprintf(stderr, "  means %s\n", meaning);
 	print_host_hint(vm);
 }

@@ -344,6 +344,17 @@ static int load_guest(struct vm *vm, const struct vm_options *opt)
 		return step_rc; /* find_step printed why */
 	if (cpu_setup(vm, vm->cmdline[0] ? vm->cmdline : NULL, err, sizeof(err)) < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
+	/* Before the first exit the guest stands where cpu_setup put it: read it back from the
+	 * vCPU, so the first trace events (and a report of a guest that dies at once, diag.c)
+	 * show what KVM really holds. */
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0 &&
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) == 0) {
+		vm->guest_rip = regs.rip;
+		vm->guest_mode = cpu_mode(&sregs);
+		vm->guest_cpl = cpu_cpl(&sregs);
+	}
 	return 0;
 }
 
@@ -367,16 +378,6 @@ static int open_trace(struct vm *vm, const struct vm_options *opt)
 		vm->ata->trace = vm->trace;
 	if (vm->vblk)
 		virtio_blk_set_trace(vm->vblk, vm->trace);
-	/* Before the first exit the guest stands where cpu_setup put it: read it back from the
-	 * vCPU, so the first trace events show what KVM really holds. */
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0 &&
-	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) == 0) {
-		vm->guest_rip = regs.rip;
-		vm->guest_mode = cpu_mode(&sregs);
-		vm->guest_cpl = cpu_cpl(&sregs);
-	}
 	/*
 	 * Without sync regs, each traced exit would cost KVM_GET_REGS and KVM_GET_SREGS, two
 	 * more trips into the kernel (textbook ch 3, "What an exit costs"). kvm_dirty_regs stays
