@@ -7,6 +7,7 @@
 #   make fuzz-virtio, make fuzz-ata                    fuzz the two disk controllers as a hostile
 #                                                      guest would drive them (60 s: FUZZ_SECONDS=60)
 #   make fuzz-dev-corpus                               regenerate their seeds (gen_dev_corpus.c)
+#   make fuzz-tracepage                                fuzz the trace page as a hostile guest kernel
 #
 # Can also be included from the top-level Makefile (`include tests/fuzz/fuzz.mk`): every
 # variable here has a FUZZ_ prefix so nothing clashes. Needs clang and its libFuzzer runtime
@@ -94,3 +95,16 @@ $(FUZZ_OUT)/gen_dev_corpus: tests/fuzz/gen_dev_corpus.c
 fuzz-dev-corpus: $(FUZZ_OUT)/gen_dev_corpus
 	@mkdir -p tests/fuzz/corpus/virtio tests/fuzz/corpus/ata
 	$(FUZZ_OUT)/gen_dev_corpus tests/fuzz/corpus/virtio tests/fuzz/corpus/ata
+
+# ---- the para-virtual trace page (hv/tracepage.c, rows P1-P4; textbook chapter 5) ----
+FUZZ_TRACEPAGE_SRCS := tests/fuzz/fuzz_tracepage.c hv/tracepage.c hv/trace.c hv/guestmem.c
+
+.PHONY: fuzz-tracepage
+$(FUZZ_OUT)/fuzz_tracepage: $(FUZZ_TRACEPAGE_SRCS) hv/tracepage.h hv/pvtrace.h hv/trace.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_TRACEPAGE_SRCS)
+
+fuzz-tracepage: $(FUZZ_OUT)/fuzz_tracepage
+	@mkdir -p $(FUZZ_OUT)/corpus-tracepage
+	$(FUZZ_OUT)/fuzz_tracepage -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus-tracepage
