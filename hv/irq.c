@@ -138,7 +138,13 @@ void irq_teardown(struct vm *vm)
 void irq_before_run(struct vm *vm)
 {
 	struct kvm_run *run = vm->run;
-	if (!vm->pic || !pic_intr(vm->pic)) {
+	/*
+	 * While hv single-steps a window (hv run --step), interrupts wait in the PIC: a timer tick
+	 * injected now would take the CPU into the timer's handler, and the window would show that
+	 * instead of the code asked for. Debuggers do the same (KVM_GUESTDBG_BLOCKIRQ for an
+	 * in-kernel irqchip, QEMU's gdbstub). The window is short; the tick arrives after it.
+	 */
+	if (!vm->pic || !pic_intr(vm->pic) || vm->step.phase == STEP_STEPPING) {
 		run->request_interrupt_window = 0;
 		return;
 	}
