@@ -12,9 +12,12 @@
  *     with KVM_GUESTDBG_USE_HW_BP, KVM intercepts every #DB and returns KVM_EXIT_DEBUG instead
  *     of delivering it to the guest. Whichever fires, hv puts the original byte back, so the
  *     guest runs its real instruction (gdb does the same to a process through ptrace).
- *     Measured: PVM honours DR0 but cannot intercept a breakpoint instruction in protected
- *     mode; the nested lab VM (SVM emulated by QEMU's TCG) never fires DR0 and delivers INT3
- *     to the guest as a software interrupt, but intercepts ICEBP's #DB.
+ *     Measured: PVM honours DR0 but cannot deliver a breakpoint instruction in protected
+ *     mode. The nested lab VM (SVM emulated by QEMU's TCG) stops at neither: it never fires
+ *     DR0, and hands INT3 and ICEBP to the guest. There only the trap flag works, so hv
+ *     reaches SYMBOL by stepping silently from the first instruction (--step-seek, chosen by
+ *     itself on that host) and stops at an `int n` handler with `out %al, $0x80` instead
+ *     (trap_plant): port I/O reaches hv on every KVM.
  *   - the trap flag (RFLAGS.TF): with KVM_GUESTDBG_SINGLESTEP, KVM sets it in the guest and
  *     intercepts the #DB the CPU raises after every instruction.
  * Textbook: chapter 5 "A guest OS", section "Watching one instruction at a time".
@@ -35,7 +38,9 @@
  *     before executing anything, hv restores the byte, and stepping goes on from there.
  * The CPL sequence then shows 3, 3, 0, 0, ..., 0, 3: the system call as the CPU lives it.
  * (The final `iret` reloads RFLAGS with the TF the CPU pushed: stepping continues in ring 3.)
- * Hardware interrupts that arrive while stepping are not followed into their handlers.
+ * While the window is stepped, hv injects no interrupt (irq.c), so a timer tick cannot take the
+ * CPU elsewhere; after it, a TF the guest pops from a frame pushed during the window is taken
+ * out again when it fires (clear_tf), so the guest never sees a #DB of hv's.
  *
  * Every stepped instruction is one VM exit, recorded as an exit of reason "debug" with the
  * "stepped" flag and data = the step's number (0 = the breakpoint at SYMBOL). So stepping is
