@@ -347,6 +347,11 @@ static void probe_kvm(struct host_info *hi)
 	close(fd);
 }
 
+int hostinfo_is_emulated_svm(const struct host_info *hi)
+{
+	return hi->kind == HVT_HOST_NESTED && hi->cpu_svm && strstr(hi->cpu_model, "QEMU") != NULL;
+}
+
 int hostinfo_probe(struct host_info *hi)
 {
 	/*

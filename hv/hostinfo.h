@@ -48,6 +48,14 @@ struct host_info {
 int hostinfo_probe(struct host_info *hi);
 
 /*
+ * Is this KVM's "hardware" QEMU's TCG emulating SVM (the lab VM: a NESTED kind whose CPU model
+ * is QEMU's)? Two of its deviations from real AMD CPUs matter to hv, and hv works around each
+ * only there: it stops at no breakpoint (step.c, --step-seek), and it may open an interrupt
+ * window inside an STI shadow (irq.c). Textbook chapter 5, "The lab VM".
+ */
+int hostinfo_is_emulated_svm(const struct host_info *hi);
+
+/*
  * Open /dev/kvm for the VMM (O_RDWR | O_CLOEXEC) and check its API version. Returns the fd, or
  * -1 with a one-line reason and fix in err (no "hv: " prefix: the caller adds its name).
  */

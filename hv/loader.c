@@ -474,17 +474,23 @@ int loader_find_symbol(const uint8_t *img, size_t len, const char *name, uint64_
 		if (read_sect(img, len, is64, shoff, i, &tab) < 0 || tab.type != SHT_SYMTAB ||
 		    tab.entsize != symsize || read_sect(img, len, is64, shoff, tab.link, &str) < 0)
 			continue;
-		for (uint64_t off = 0; off + symsize <= tab.size; off += symsize) {
+		/* Entry 0 is the null symbol; undefined, section and file symbols name no code. */
+		for (uint64_t off = symsize; off + symsize <= tab.size; off += symsize) {
 			uint64_t name_off, value;
+			unsigned type, shndx;
 			if (is64) {
 				Elf64_Sym s;
 				memcpy(&s, img + tab.offset + off, sizeof(s));
 				name_off = s.st_name, value = s.st_value;
+				type = ELF64_ST_TYPE(s.st_info), shndx = s.st_shndx;
 			} else {
 				Elf32_Sym s;
 				memcpy(&s, img + tab.offset + off, sizeof(s));
 				name_off = s.st_name, value = s.st_value;
+				type = ELF32_ST_TYPE(s.st_info), shndx = s.st_shndx;
 			}
+			if (shndx == SHN_UNDEF || type == STT_SECTION || type == STT_FILE)
+				continue;
 			if (str_equals(img + str.offset, str.size, name_off, name)) {
 				*addr = value;
 				return 0;

@@ -174,7 +174,12 @@ static int cmd_run(int argc, char **argv)
 		case 'q': opt.quiet = true; break;
 		/* Single-stepping (hv/step.c, textbook chapter 5): each instruction is one exit,
 		 * so the window is short by design. The symbol is looked up after loading. */
-		case 's': opt.step_at = optarg; break;
+		case 's':
+			if (!optarg[0])
+				return usage_error("empty --step (give a symbol of the guest's ELF or an "
+						   "address):", optarg);
+			opt.step_at = optarg;
+			break;
 		case 'S': opt.step_seek = true; break;
 		case 'n':
 			if (parse_uint(optarg, 1, HV_STEP_MAX, &v) < 0) {

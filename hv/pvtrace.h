@@ -30,13 +30,13 @@
  * hv turns it into trace time at each drain: it reads the guest's TSC (KVM_GET_MSRS) and its
  * own monotonic clock back to back, and places a record `delta` TSC ticks before that instant
  * at `delta / tsc_khz` earlier (KVM_GET_TSC_KHZ). Accuracy: a few microseconds, the time
- * between those two reads (hv/pvtrace.c, "The clock").
+ * between those two reads (hv/tracepage.c, "The clock").
  *
  * A hostile guest owns this page: it can write anything at any time. hv reads it only
  * through the checked guest-memory functions, reads at most `capacity` records per drain, and
  * treats a wrong magic/version/size, a head that moved backwards or more than capacity
  * records, or a record with impossible fields as a guest error: traced, counted, and the
- * bad part skipped (hostile-guest checklist, row P1-P4 in hv/pvtrace.c).
+ * bad part skipped (hostile-guest checklist, rows P1-P4 in hv/tracepage.c).
  */
 #ifndef HV_PVTRACE_H
 #define HV_PVTRACE_H
@@ -49,8 +49,14 @@
 #define HV_PVTRACE_PAGE     4096u
 #define HV_PVTRACE_HDR_SIZE 64u
 #define HV_PVTRACE_REC_SIZE 32u
-/* (4096 - 64) / 32 = 126 records fit in one page. */
-#define HV_PVTRACE_CAPACITY ((HV_PVTRACE_PAGE - HV_PVTRACE_HDR_SIZE) / HV_PVTRACE_REC_SIZE)
+/*
+ * (4096 - 64) / 32 = 126 records would fit in the page, but the ring holds 64: a power of two,
+ * so that slot = head % capacity stays continuous when the free-running head wraps from
+ * 2^32 - 1 to 0 (2^32 is a multiple of 64, not of 126). The rest of the page is unused.
+ */
+#define HV_PVTRACE_CAPACITY 64u
+_Static_assert(HV_PVTRACE_HDR_SIZE + HV_PVTRACE_CAPACITY * HV_PVTRACE_REC_SIZE <= HV_PVTRACE_PAGE,
+	       "the ring must fit in one page");
 
 /* What happened. "enter" kinds go into the kernel (to_cpl 0), "leave" kinds go back out. */
 enum hv_pvtrace_kind {

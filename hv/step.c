@@ -39,8 +39,9 @@
  * The CPL sequence then shows 3, 3, 0, 0, ..., 0, 3: the system call as the CPU lives it.
  * (The final `iret` reloads RFLAGS with the TF the CPU pushed: stepping continues in ring 3.)
  * While the window is stepped, hv injects no interrupt (irq.c), so a timer tick cannot take the
- * CPU elsewhere; after it, a TF the guest pops from a frame pushed during the window is taken
- * out again when it fires (clear_tf), so the guest never sees a #DB of hv's.
+ * CPU elsewhere. After it, hv still intercepts #DB for the rest of the run: a TF the guest pops
+ * from a frame pushed during the window is taken out when it fires (after_window_db), so the
+ * guest never sees a #DB of hv's, and a #DB of the guest's own is given back to it.
  *
  * Every stepped instruction is one VM exit, recorded as an exit of reason "debug" with the
  * "stepped" flag and data = the step's number (0 = the breakpoint at SYMBOL). So stepping is
@@ -202,6 +203,16 @@ static uint64_t int_handler(struct vm *vm)
 	if ((uint64_t)n * size + size - 1 > sregs.idt.limit ||
 	    read_linear(vm, sregs.idt.base + (uint64_t)n * size, gate, size) < 0)
 		return 0;
+	/*
+	 * Only a gate the CPU will really go through: present (P, bit 7 of byte 5), an interrupt
+	 * or trap gate (type 0xE/0xF; 0x6/0x7 are their 16-bit forms outside long mode; a task gate
+	 * switches tasks instead), and DPL >= CPL, or `int n` raises #GP and never gets there. Else
+	 * no breakpoint: hv must not write into bytes the guest never runs as code.
+	 */
+	unsigned type = gate[5] & 0xF, dpl = (gate[5] >> 5) & 3;
+	bool type_ok = type == 0xE || type == 0xF || (size == 8 && (type == 0x6 || type == 0x7));
+	if (!(gate[5] & 0x80) || !type_ok || dpl < cpu_cpl(&sregs))
+		return 0;
 	uint64_t off = (uint64_t)gate[0] | (uint64_t)gate[1] << 8 | (uint64_t)gate[6] << 16 |
 		       (uint64_t)gate[7] << 24;
 	if (size == 16)
@@ -276,9 +287,9 @@ static void step_print(const struct vm *vm, uint32_t n)
 }
 
 /*
- * Did the CPU stop at breakpoint bp? DR0 stops it *before* the instruction (pc = the address);
- * the ICEBP raises a trap, reported after it (pc = the address + 1) by real CPUs, at it by
- * QEMU's TCG. After the ICEBP, rip is moved back one byte, onto the restored instruction.
+ * Did the CPU stop at breakpoint bp? DR0 stops it *before* the instruction (pc = the address).
+ * For the ICEBP, KVM on VT-x reports the #DB at it, KVM on AMD-V after it (pc = the address +
+ * 1); then rip is moved back one byte, onto the restored instruction.
  */
 static bool at_breakpoint(struct vm *vm, struct step_bp *bp, uint64_t pc)
 {
@@ -305,16 +316,45 @@ static void record_step(struct vm *vm, struct hvt_record *r)
 		s->phase = STEP_DONE;
 }
 
-/* A #DB after the window: TF came back from a frame pushed while stepping. Take it out, so
- * the guest runs on as if it had never been stepped. */
-static void clear_tf(struct vm *vm)
+/*
+ * A #DB that is not hv's: the guest's own INT1, or its own TF or debug registers. It belongs to
+ * the guest, so hv delivers it as the CPU would have (KVM_SET_VCPU_EVENTS queues the
+ * exception for the next entry). VT-x stops *at* an INT1 (0xF1) when KVM passes the #DB to
+ * user space; the CPU would have pushed the address after it, so rip moves past it first.
+ * Without this the guest would execute its INT1 again, forever.
+ */
+static void give_back_db(struct vm *vm, uint64_t pc)
 {
 	struct kvm_regs regs;
-	vm->step.late_db++;
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0 && (regs.rflags & RFLAGS_TF)) {
-		regs.rflags &= ~(uint64_t)RFLAGS_TF;
+	struct kvm_vcpu_events ev;
+	uint8_t b;
+	vm->step.foreign_db++;
+	if (read_linear(vm, pc, &b, 1) == 0 && b == ICEBP && ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0) {
+		regs.rip += 1;
 		ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
 	}
+	if (ioctl(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return;
+	ev.exception.injected = 1;
+	ev.exception.nr = 1; /* #DB */
+	ev.exception.has_error_code = 0;
+	ev.flags = 0; /* change nothing else (NMI, SIPI, interrupt shadow) */
+	ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &ev);
+}
+
+/* A #DB after the window. If TF is set, it came back from a frame pushed while stepping:
+ * take it out, so the guest runs on as if it had never been stepped. Otherwise it is the
+ * guest's own. */
+static void after_window_db(struct vm *vm, uint64_t pc)
+{
+	struct kvm_regs regs;
+	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0 && (regs.rflags & RFLAGS_TF)) {
+		vm->step.late_db++;
+		regs.rflags &= ~(uint64_t)RFLAGS_TF;
+		ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
+		return;
+	}
+	give_back_db(vm, pc);
 }
 
 /*
@@ -329,7 +369,7 @@ void step_handle_debug(struct vm *vm, struct hvt_record *r)
 	uint64_t pc = vm->run->debug.arch.pc;
 	r->reason = HVT_R_DEBUG;
 	if (s->phase == STEP_LINGER) {
-		clear_tf(vm);
+		after_window_db(vm, pc);
 		return;
 	}
 	if (s->phase == STEP_SEEK) {
@@ -344,9 +384,12 @@ void step_handle_debug(struct vm *vm, struct hvt_record *r)
 			s->phase = STEP_STEPPING;
 	} else if (at_breakpoint(vm, &s->handler, pc)) {
 		/* the first instruction of the handler: record it like any step */
+	} else if (s->phase == STEP_WAIT) {
+		give_back_db(vm, pc); /* not our breakpoint: the guest's own #DB */
+		return;
 	}
 	if (s->phase != STEP_STEPPING)
-		return; /* a late #DB after the window closed: nothing to record */
+		return;
 	record_step(vm, r);
 }
 
@@ -362,19 +405,27 @@ bool step_io_trap(struct vm *vm, struct hvt_record *r)
 	struct kvm_run *run = vm->run;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
+	/* KVM leaves rip on the OUT until the I/O completes; older KVMs moved it past first. */
 	if (!s->handler.set || !s->handler.io_trap || run->io.port != HV_PORT_STEPTRAP ||
 	    run->io.direction != KVM_EXIT_IO_OUT || ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0 ||
-	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0 || sregs.cs.base + regs.rip != s->handler.la)
+	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0 ||
+	    (sregs.cs.base + regs.rip != s->handler.la && sregs.cs.base + regs.rip != s->handler.la + 2))
 		return false;
 	bp_remove(vm, &s->handler, s->handler.la);
 	run->immediate_exit = 1;
-	ioctl(vm->vcpu_fd, KVM_RUN, 0); /* returns EINTR at once, the OUT completed */
+	int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0); /* -1/EINTR at once, with the OUT completed */
+	int err = errno;
 	run->immediate_exit = 0;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vm->kick != KICK_NONE) /* a stop request meanwhile: keep it armed (vcpu.c) */
 		run->immediate_exit = 1;
-	ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs); /* rip as it was: on the handler's first byte */
-	run->s.regs.regs.rip = regs.rip;           /* and what the trace reads (sync regs) */
+	regs.rip = s->handler.la - sregs.cs.base; /* onto the handler's restored first byte */
+	if ((rc < 0 && err != EINTR) || ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
+		vm_stop_with(vm, HV_EXIT_HOST, "--step: could not complete the I/O trap on a handler "
+			     "(KVM_RUN with immediate_exit, then KVM_SET_REGS, failed)");
+		return true;
+	}
+	run->s.regs.regs.rip = regs.rip; /* and what the trace reads (sync regs) */
 	record_step(vm, r);
 	return true;
 }

@@ -86,6 +86,9 @@ void summary_print(FILE *out, const struct vm *vm)
 	}
 	if (vm->irqs_injected)
 		fprintf(out, "hv: summary: interrupts injected: %" PRIu64 "\n", vm->irqs_injected);
+	if (vm->hlt_after_injection)
+		fprintf(out, "hv: summary: HLTs resumed because an interrupt was delivered just before them "
+			     "(inside the STI shadow): %" PRIu64 "\n", vm->hlt_after_injection);
 	if (vm->pit && vm->pit->ticks)
 		fprintf(out, "hv: summary: timer (PIT) ticks: %" PRIu64 "\n", vm->pit->ticks);
 	/* Ring changes the guest kernel reported on its trace page (chapter 5): they cost no exit. */

@@ -106,7 +106,7 @@ enum hvt_host_kind {
 #define HVT_F_EVENTFD      0x10u /* HVT_VQ: the doorbell came through an ioeventfd: KVM
 				    signalled it in the kernel, no exit reached hv */
 #define HVT_F_ERROR        0x20u /* HVT_DISK: the host system call failed; data = errno */
-#define HVT_F_GUEST_CLOCK  0x40u /* HVT_RING: time_ns comes from the guest's TSC (pvtrace.c,
+#define HVT_F_GUEST_CLOCK  0x40u /* HVT_RING: time_ns comes from the guest's TSC (tracepage.c,
 				    "The clock"), not from hv's clock */
 #define HVT_F_STEPPED      0x80u /* HVT_EXIT (reason debug): hv single-stepped this
 				    instruction (hv run --step); not a natural exit */

@@ -72,7 +72,7 @@ static bool header_ok(const struct hv_pvtrace_header *h)
  */
 static void tp_register(struct tracepage *tp, uint64_t gpa)
 {
-	struct hv_pvtrace_header h;
+	struct hv_pvtrace_header h = { 0 };
 	if (tp->page && gpa == tp->page)
 		return;
 	/* P1: aligned, and every byte of the page is RAM (gm_ptr checks the whole range). */
@@ -122,7 +122,7 @@ const struct device_ops tracepage_ops = {
  */
 unsigned tracepage_poll(struct tracepage *tp)
 {
-	struct hv_pvtrace_header h;
+	struct hv_pvtrace_header h = { 0 };
 	if (!tp->page || gm_read(tp->gm, tp->page, &h, sizeof h) < 0)
 		return 0; /* nothing registered (P1 made sure a registered page is RAM) */
 	if (!header_ok(&h)) {
@@ -157,9 +157,15 @@ static uint64_t record_time(struct tracepage *tp, const struct tracepage_clock *
 	uint64_t t = clk->ceil_ns;
 	if (clk->tsc_khz && tsc <= clk->guest_tsc) {
 		uint64_t delta = clk->guest_tsc - tsc;
-		/* delta * 1e6 / khz without overflowing 64 bits, for any delta */
-		uint64_t ns = delta / clk->tsc_khz * 1000000u + delta % clk->tsc_khz * 1000000u / clk->tsc_khz;
-		t = ns < clk->now_ns ? clk->now_ns - ns : 0;
+		/* delta * 1e6 / khz in 64 bits: whole kHz periods, then the rest. A delta of more than
+		 * 2^64 ns (584 years; a guest that rewrote its TSC) is simply "before the floor". */
+		uint64_t whole = delta / clk->tsc_khz;
+		if (whole > UINT64_MAX / 1000000u) {
+			t = 0;
+		} else {
+			uint64_t ns = whole * 1000000u + delta % clk->tsc_khz * 1000000u / clk->tsc_khz;
+			t = ns < clk->now_ns ? clk->now_ns - ns : 0;
+		}
 	}
 	if (t > clk->ceil_ns)
 		t = clk->ceil_ns;

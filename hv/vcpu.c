@@ -78,11 +78,6 @@ static void record_exit(struct vm *vm, struct hvt_record *exit, uint64_t t_retur
 {
 	if (!vm->trace)
 		return;
-	if (vm->step.hide) { /* a silent --step-seek step: no record, only the held steps go out */
-		vm->step.hide = false;
-		trace_release(vm->trace);
-		return;
-	}
 	guest_state(vm, exit);
 	vm->guest_rip = exit->rip;
 	vm->guest_mode = exit->mode;
@@ -203,6 +198,16 @@ static void handle_hlt(struct vm *vm, struct hvt_record *r)
 		 * KVM_RUN, and the guest resumes after its HLT, in its handler first (irq.c). */
 		if (irq_wait_halted(vm))
 			return;
+		/*
+		 * This very HLT was where the last interrupt was injected: the interrupt was taken
+		 * before it instead of waking it (irq.c, note_injection_rip). Resume once, as a
+		 * spurious wake-up; a guest that halts again with nothing pending is stopped below.
+		 */
+		if (vm->inject_at_hlt && regs.rip == vm->inject_rip + 1) {
+			vm->inject_at_hlt = false;
+			vm->hlt_after_injection++;
+			return;
+		}
 		vm_stop_with(vm, HV_EXIT_GUEST_ERROR,
 			     "guest executed HLT with interrupts enabled, but no interrupt is pending "
 			     "and no device can raise one: it would sleep forever");
@@ -307,20 +312,32 @@ void *vcpu_thread_main(void *arg)
 			if (!vm->stop.requested)
 				rearm_after_kick(vm);
 		} else {
-			vm->exits_seen++;
 			drain_tracepage(vm, t_call, t_return); /* step 1's records, if the guest keeps them */
 			trace_hold(vm->trace); /* device steps wait for the exit's own record */
 			handle_exit(vm, &r); /* step 5 */
+		}
+		/*
+		 * A silent --step-seek step (step.c) is an exit hv made only to find the window: it is
+		 * neither counted nor recorded, and neither is the entry after it, so the trace keeps
+		 * its exit/entry rhythm and shows the run as if hv had not been looking.
+		 */
+		bool hidden = vm->step.hide;
+		vm->step.hide = false;
+		if (rc >= 0 && !hidden) {
+			vm->exits_seen++;
 			vm->exits_by_reason[r.reason <= HVT_REASON_MAX ? r.reason : HVT_R_OTHER]++;
 		}
 		/* Step 6: record, then go back into the guest unless something asked to stop. */
-		record_exit(vm, &r, t_return, vm->trace ? trace_now(vm->trace) : 0);
+		if (hidden)
+			trace_release(vm->trace);
+		else
+			record_exit(vm, &r, t_return, vm->trace ? trace_now(vm->trace) : 0);
 		if (!vm->stop.requested)
 			irq_before_run(vm); /* a pending interrupt goes in with this entry (irq.c) */
 		t_call = vm->trace ? trace_now(vm->trace) : 0;
 		ns_call = vm_now_ns();
 		vm->ns_in_hv += ns_call - ns_return;
-		if (!vm->stop.requested)
+		if (!vm->stop.requested && !hidden)
 			record_entry(vm, t_call);
 	}
 	/* Records written after the last exit (a guest that stopped by a fatal exit). */

@@ -313,15 +313,16 @@ static int find_step(struct vm *vm, const struct vm_options *opt, const uint8_t 
 	 * there hv finds the window with the trap flag alone. The CPU model tells TCG apart.
 	 */
 	bool seek = opt->step_seek;
-	if (!seek && vm->host.kind == HVT_HOST_NESTED && strstr(vm->host.cpu_model, "QEMU")) {
+	if (!seek && hostinfo_is_emulated_svm(&vm->host)) {
 		seek = true;
 		if (!opt->quiet)
 			fprintf(stderr, "hv: --step: QEMU's emulated SVM cannot stop at a breakpoint; "
 				"reaching %s by single-stepping from the start (--step-seek)\n", opt->step_at);
 	}
 	if (step_arm(vm, addr, gpa, opt->step_count, seek) < 0)
-		return fail(HV_EXIT_USAGE, "--step %s: 0x%llx is not in guest RAM (give an address "
-			    "inside the guest)", opt->step_at, (unsigned long long)addr);
+		return fail(HV_EXIT_USAGE, "--step %s: 0x%llx (loaded at guest-physical 0x%llx) is not in "
+			    "guest RAM (give an address inside the guest)", opt->step_at,
+			    (unsigned long long)addr, (unsigned long long)gpa);
 	return 0;
 }
 

@@ -69,6 +69,7 @@ struct step_state {
 	struct step_bp handler;  /* an `int n` is being stepped: on its handler */
 	uint64_t seek_steps;     /* --step-seek: instructions stepped silently to reach addr */
 	uint64_t late_db;        /* #DBs after the window, from TF left in a pushed RFLAGS */
+	uint64_t foreign_db;     /* the guest's own #DBs, given back to it */
 	bool hide;               /* this exit was a silent seek step: not recorded */
 	bool no_bp;              /* --step-seek: this KVM cannot stop at breakpoints; plant none */
 };
@@ -98,6 +99,9 @@ struct vm {
 	pthread_cond_t irq_cond;
 	uint64_t irq_events;       /* times the PIC's output may have risen */
 	uint64_t irqs_injected;
+	bool inject_at_hlt;        /* the last injection found the guest about to execute HLT */
+	uint64_t inject_rip;       /* ...at this rip (irq_before_run) */
+	uint64_t hlt_after_injection; /* HLTs resumed once because of that (vcpu.c, handle_hlt) */
 
 	/* the disk and its controller (chapter 4): at most one of ata/vblk exists */
 	struct disk disk;

@@ -28,9 +28,11 @@
 #include "portio.h"
 #include "pvtrace.h"
 
+/* The header, the 64-record ring, and the rest of the page unused (pvtrace.h says why 64). */
 struct pvtrace_page {
 	struct hv_pvtrace_header h;
 	struct hv_pvtrace_record rec[HV_PVTRACE_CAPACITY];
+	uint8_t unused[HV_PVTRACE_PAGE - HV_PVTRACE_HDR_SIZE - HV_PVTRACE_CAPACITY * HV_PVTRACE_REC_SIZE];
 };
 
 _Static_assert(sizeof(struct pvtrace_page) == HV_PVTRACE_PAGE, "the trace page is one page");

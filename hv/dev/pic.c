@@ -559,6 +559,25 @@ void pic_set_irq(struct pic *p, unsigned irq, int level)
 	pic_unlock_notify(p, before);
 }
 
+/*
+ * Could a request on line irq ever reach the CPU as things stand: both chips initialized, the
+ * line unmasked (and for the slave's lines, the cascade IR2 on the master too)? irq.c asks
+ * before it lets a halted guest wait for a timer tick: a masked timer never wakes anyone.
+ */
+bool pic_line_enabled(struct pic *p, unsigned irq)
+{
+	if (irq > 15)
+		return false;
+	pthread_mutex_lock(&p->lock);
+	const struct pic_chip *m = &p->chip[0], *s = &p->chip[1];
+	bool on = m->icw_step == 0 && !(m->imr & (1u << (irq & 7)));
+	if (irq >= 8)
+		on = m->icw_step == 0 && !(m->imr & (1u << 2)) && s->icw_step == 0 &&
+		     !(s->imr & (1u << (irq - 8)));
+	pthread_mutex_unlock(&p->lock);
+	return on;
+}
+
 bool pic_intr(struct pic *p)
 {
 	pthread_mutex_lock(&p->lock);

@@ -78,6 +78,9 @@ void pic_set_irq(struct pic *p, unsigned irq, int level);
  * service, through the cascade? Thread-safe. */
 bool pic_intr(struct pic *p);
 
+/* Initialized and unmasked all the way to the CPU (slave lines: through the cascade too)? */
+bool pic_line_enabled(struct pic *p, unsigned irq);
+
 /* The INTA cycle: the vector to deliver now, and the IRR/ISR bookkeeping that goes with it.
  * Without a request: the spurious vector (IR7 of the chip, as the real chip answers).
  * `irq_out` (may be NULL) gets the line number, or -1 for spurious. Thread-safe. */

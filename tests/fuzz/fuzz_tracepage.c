@@ -6,7 +6,7 @@
  * such a guest: its input is a script of "write these bytes into the page, register this
  * address, let an exit happen with this clock", and AddressSanitizer turns any read or write
  * outside the synthetic guest RAM into a crash. After every drain the invariants of
- * hv/tracepage.c must hold: at most 126 records per exit, hv's tail never more than 126 behind
+ * hv/tracepage.c must hold: at most 64 records per exit, hv's tail never more than 64 behind
  * the guest's head when the header is good, and trace time never going backwards.
  * Build and run: make fuzz-tracepage   (clang; not part of `make test`)
  * Textbook: chapter 5 "A guest OS", section "Seeing ring changes: the trace page".

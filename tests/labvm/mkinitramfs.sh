@@ -64,9 +64,18 @@ for p in "$@"; do
 		done
 done
 
-# newc is the cpio format the kernel reads. Sorted, so the same inputs give the same archive.
+# newc is the cpio format the kernel reads. Sorted in the C locale so the file order does not
+# depend on the user's language (the archive still records mtimes: not byte-for-byte stable).
+# cpio's own complaints are kept (they say which file it could not read); set -e does not see a
+# failure inside the pipeline, so the archive is checked below.
 BUSYBOX=$(cd "$LABVM" && pwd)/busybox
-(cd "$ROOT" && find . | sort | "$BUSYBOX" cpio -o -H newc 2>/dev/null) >"$OUT.tmp"
+(cd "$ROOT" && find . | LC_ALL=C sort | "$BUSYBOX" cpio -o -H newc) >"$OUT.tmp"
+# A complete archive ends with the "TRAILER!!!" entry; a failed cpio leaves none.
+if ! grep -q 'TRAILER!!!' "$OUT.tmp"; then
+	echo "labvm: packing $OUT failed (cpio's message above names the file it could not read)" >&2
+	rm -f "$OUT.tmp"
+	exit 1
+fi
 mv "$OUT.tmp" "$OUT"
 rm -rf "$ROOT"
 echo "labvm: $OUT: $(($(wc -c <"$OUT") / 1048576)) MiB, carries $* and build/guest/"

@@ -92,7 +92,8 @@ timeout -k 5 "$TIMEOUT" $QEMU "${ARGS[@]}" -display none -serial stdio -append "
 qemu_status=${PIPESTATUS[0]}
 took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
-[ "$qemu_status" = 124 ] &&
+# 124: timeout stopped QEMU with SIGTERM; 137: QEMU ignored that and was killed 5 s later.
+[ "$qemu_status" = 124 ] || [ "$qemu_status" = 137 ] &&
 	die 124 "the lab VM did not finish within $TIMEOUT s and was stopped (LABVM_TIMEOUT=seconds to allow more)"
 line=$(grep '^LABVM-RESULT ' "$LOG" | tail -n 1)
 [ -n "$line" ] ||

@@ -361,3 +361,22 @@ Test(hostinfo, probe_is_consistent_on_this_host)
 		cr_assert_eq(hi.api_version, -1);
 	}
 }
+
+/* The lab VM's "CPU" (chapter 5): QEMU's TCG emulating SVM, told apart by its model name. */
+Test(hostinfo, emulated_svm_is_the_lab_vm_and_nothing_else)
+{
+	struct host_info hi;
+	memset(&hi, 0, sizeof hi);
+	hi.kind = HVT_HOST_NESTED;
+	hi.cpu_svm = 1;
+	strcpy(hi.cpu_model, "QEMU Virtual CPU version 2.5+");
+	cr_assert(hostinfo_is_emulated_svm(&hi));
+	strcpy(hi.cpu_model, "AMD EPYC 7B13"); /* a cloud VM with real nested AMD-V */
+	cr_assert(!hostinfo_is_emulated_svm(&hi));
+	strcpy(hi.cpu_model, "QEMU Virtual CPU version 2.5+");
+	hi.kind = HVT_HOST_PVM;
+	cr_assert(!hostinfo_is_emulated_svm(&hi));
+	hi.kind = HVT_HOST_NESTED;
+	hi.cpu_svm = 0; /* QEMU offering VT-x */
+	cr_assert(!hostinfo_is_emulated_svm(&hi));
+}

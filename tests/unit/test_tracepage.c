@@ -113,10 +113,25 @@ static int guest_errors(enum tracepage_error why)
 
 /* ---- the protocol ---- */
 
-Test(tracepage, a_page_capacity_is_126_records)
+Test(tracepage, the_ring_holds_64_records_a_power_of_two)
 {
-	/* (4096 - 64) / 32 = 126: the figure chapter 5 quotes. */
-	cr_assert_eq(HV_PVTRACE_CAPACITY, 126);
+	/* 64 (chapter 5): 2^32 is a multiple of it, so slots stay in order across head's wrap. */
+	cr_assert_eq(HV_PVTRACE_CAPACITY, 64);
+	cr_assert_eq((1ull << 32) % HV_PVTRACE_CAPACITY, 0);
+}
+
+Test(tracepage, slots_stay_in_order_across_the_2_pow_32_wrap_of_head)
+{
+	guest_fill_header();
+	hdr()->head = hdr()->tail = 0xFFFFFFF0u; /* 16 records before head wraps */
+	guest_register(PAGE);
+	for (uint32_t i = 0; i < 40; i++)
+		guest_append(HV_PVT_INTERRUPT, 3, 0, i, 0);
+	cr_assert_eq(hdr()->head, 40 - 16);
+	cr_assert_eq(tracepage_drain(&tp, &no_clock), 40);
+	finish();
+	for (uint64_t i = 0; i < 40; i++)
+		cr_assert_eq((uint32_t)tf.records[i].data, i, "record %llu", (unsigned long long)i);
 }
 
 Test(tracepage, registered_records_are_drained_in_order_with_their_fields)
@@ -164,15 +179,15 @@ Test(tracepage, the_ring_wraps_past_capacity)
 {
 	guest_fill_header();
 	guest_register(PAGE);
-	/* Three rounds of 100: 300 records through a 126-slot ring, drained after each round. */
-	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < 100; i++)
-			guest_append(HV_PVT_INTERRUPT, 3, 0, (uint32_t)(round * 100 + i), 0);
-		cr_assert_eq(tracepage_drain(&tp, &no_clock), 100);
+	/* Five rounds of 50: 250 records through a 64-slot ring, drained after each round. */
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 50; i++)
+			guest_append(HV_PVT_INTERRUPT, 3, 0, (uint32_t)(round * 50 + i), 0);
+		cr_assert_eq(tracepage_drain(&tp, &no_clock), 50);
 	}
 	finish();
-	cr_assert_eq(tf.count, 300);
-	for (uint64_t i = 0; i < 300; i++)
+	cr_assert_eq(tf.count, 250);
+	for (uint64_t i = 0; i < 250; i++)
 		cr_assert_eq((uint32_t)tf.records[i].data, i, "record %llu out of order", (unsigned long long)i);
 }
 
@@ -289,7 +304,7 @@ Test(tracepage, p3_a_head_that_jumps_is_reported_and_hv_skips_to_it)
 {
 	guest_fill_header();
 	guest_register(PAGE);
-	hdr()->head += 100000; /* claims 100000 records in a 126-slot ring */
+	hdr()->head += 100000; /* claims 100000 records in a 64-slot ring */
 	cr_assert_eq(tracepage_drain(&tp, &no_clock), 0);
 	cr_assert_eq(tp.tail, 100000);
 	guest_append(HV_PVT_SYSCALL, 3, 0, 4, 0); /* from there on it works again */
