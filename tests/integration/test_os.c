@@ -227,6 +227,69 @@ Test(os, step_mode_follows_int_n_into_its_handler)
 	trace_free(&tf);
 }
 
+/*
+ * --step-seek (the lab VM's way to a window, chosen there by itself): the silent steps leave
+ * nothing in the trace, so it keeps the exit / run-return / run-call / entry rhythm, and the
+ * only debug exits in it are the window's own.
+ */
+Test(os, step_seek_leaves_only_the_window_in_the_trace)
+{
+	require_kvm();
+	struct hv_result r;
+	const char *t = tmp_path("seek.hvt");
+	hv_exec(&r, (const char *[]){ "run", "--trace", t, "--step-seek", "--step", "guest_main",
+				      "--step-count", "3", guest("hello32.elf"), NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.err, "stepped 3 of 3 instructions ("), "%s", r.err);
+	cr_assert(!strstr(r.err, "(0 more stepped silently"), "seeking took steps: %s", r.err);
+	struct trace_file tf;
+	load(t, &tf);
+	int debug = 0, entries = 0, exits = 0;
+	uint8_t last = 0;
+	for (uint64_t i = 0; i < tf.count; i++) {
+		const struct hvt_record *e = &tf.records[i];
+		if (e->kind == HVT_EXIT) {
+			cr_assert(last == HVT_ENTRY, "record %llu: an exit without an entry before it",
+				  (unsigned long long)i);
+			exits++;
+			debug += e->reason == HVT_R_DEBUG;
+			cr_assert(e->reason != HVT_R_DEBUG || (e->flags & HVT_F_STEPPED));
+		}
+		if (e->kind == HVT_ENTRY) {
+			cr_assert(last != HVT_ENTRY, "record %llu: two entries without an exit",
+				  (unsigned long long)i);
+			entries++;
+		}
+		if (e->kind == HVT_EXIT || e->kind == HVT_ENTRY)
+			last = e->kind;
+	}
+	cr_assert_eq(debug, 3);
+	cr_assert(entries == exits || entries == exits + 1);
+	trace_free(&tf);
+}
+
+/*
+ * A guest that programs the timer but leaves IRQ 0 masked in the PIC (here: never initializes
+ * the PIC, whose lines start masked) and then waits with `sti; hlt` sleeps forever on real
+ * hardware. hv must still say so at once, not wait for a tick that cannot arrive.
+ *   mov $0x34, %al; out %al, $0x43     counter 0, LSB then MSB, mode 2
+ *   mov $0x9c, %al; out %al, $0x40     11932 = 100 Hz
+ *   mov $0x2e, %al; out %al, $0x40
+ *   sti; hlt; jmp .
+ */
+Test(os, a_programmed_timer_behind_a_masked_line_wakes_nobody, .timeout = 30)
+{
+	require_kvm();
+	static const uint8_t g[] = { 0xEB, 0x0E, 'H', 'V', 'L', 'B', 16, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+				     0xB0, 0x34, 0xE6, 0x43, 0xB0, 0x9C, 0xE6, 0x40, 0xB0, 0x2E, 0xE6, 0x40,
+				     0xFB, 0xF4, 0xEB, 0xFE };
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--quiet", "--timeout", "20",
+				      write_tmp("pitmask.bin", g, sizeof g), NULL });
+	cr_assert_eq(r.status, HV_EXIT_GUEST_ERROR, "%s", r.err);
+	cr_assert(strstr(r.err, "no device can raise one"), "%s", r.err);
+}
+
 Test(os, step_options_are_checked)
 {
 	struct hv_result r;
@@ -244,6 +307,9 @@ Test(os, step_options_are_checked)
 				      guest("hello32.elf"), NULL });
 	cr_assert_eq(r.status, HV_EXIT_USAGE);
 	cr_assert(strstr(r.err, "bad --step-count"), "%s", r.err);
+	hv_exec(&r, (const char *[]){ "run", "--step", "", guest("hello32.elf"), NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE);
+	cr_assert(strstr(r.err, "empty --step"), "%s", r.err);
 }
 
 /* On PVM, the first `iret` to ring 3 kills the VM. hv must say what happened and where to go. */
