@@ -105,7 +105,8 @@ struct hv_pvtrace_record {
 	uint8_t to_cpl;       /* 10: privilege level after (0-3) */
 	uint8_t vector;       /* 11: interrupt/exception vector (0x80 for int 0x80 system calls) */
 	uint32_t nr;          /* 12: system call number, error code or exit status */
-	uint64_t rip;         /* 16: the instruction the change happened at (ring 3 side) */
+	uint64_t rip;         /* 16: for a fault, the faulting instruction; for int 0x80 and an
+				 interrupt, where ring 3 resumes; for sysret/iret, the target */
 	uint32_t task;        /* 24: the task's id (1, 2, ...; 0 = the kernel itself) */
 	uint32_t arg;         /* 28: return value, CR2, or first argument (per kind) */
 };

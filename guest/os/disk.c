@@ -146,7 +146,14 @@ static int vblk_one(int err)
 	if (err != VBLK_OK)
 		return err;
 	vblk_kick();
-	return vblk_wait_all();
+	err = vblk_wait_all();
+	/* A device that did not answer may still write into the buffer later, which by then
+	 * belongs to another task: stop trusting it. (The kernel does not reset it: a guest
+	 * that gives up on a device should stop using it, and hv's device would answer a
+	 * reset; a dead one might not.) */
+	if (err != VBLK_OK && err != VBLK_EARG)
+		ready = DISK_NONE;
+	return err;
 }
 
 int disk_read(uint32_t lba, void *buf, uint32_t nsect)

@@ -4,9 +4,10 @@
  *
  * Concept: privilege in protected mode lives in the segment registers. The low two bits of
  * CS are the current privilege level (CPL): 0 for the kernel, 3 for tasks. The CPU changes
- * CPL only through gates (idt.c) and IRET, and every time it enters ring 0 from ring 3 it
- * switches to a kernel stack it reads from the task-state segment (TSS): SS0:ESP0. Without a
- * TSS there is no way into ring 0 at all. The segments themselves are flat (base 0, limit
+ * CPL, in this kernel, only through its gates (idt.c) and IRET (SYSENTER/SYSCALL, far
+ * calls through call gates and hardware task switches are other ways that it does not use),
+ * and every time it enters ring 0 from ring 3 through a gate it switches to a kernel stack it
+ * reads from the task-state segment (TSS): SS0:ESP0. Without a TSS, no gate from ring 3 works. The segments themselves are flat (base 0, limit
  * 4 GiB): memory protection comes from paging (paging.c), as in every modern OS.
  * Textbook: chapter 5 "A guest OS", section "Segments, rings and the TSS".
  * Intel SDM vol. 3, sections 3.4.5 "Segment descriptors", 7.2.1 "Task-state segment" and
@@ -43,7 +44,8 @@ struct seg_desc {
 _Static_assert(sizeof(struct seg_desc) == 8, "a segment descriptor is 8 bytes");
 
 /*
- * The 32-bit TSS (SDM figure 7-2). Of its 104 bytes the CPU reads only SS0:ESP0 here: we
+ * The 32-bit TSS (SDM figure 7-2). Of its 104 bytes the CPU uses only SS0:ESP0 and the I/O map
+ * base here (the latter on every ring-3 IN/OUT, which is why those fault): we
  * never switch tasks in hardware (that is what the rest of it was for), and the I/O map base
  * points past the end, so there is no I/O permission bitmap and every IN/OUT in ring 3 faults
  * (IOPL is 0).

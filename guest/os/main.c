@@ -173,9 +173,19 @@ void guest_main(uint32_t start_info_paddr)
 	user_region_check(start_info_paddr);
 	kprintf("os: hvlab mini OS (32-bit protected mode), disk=%s\n", disk_name());
 
+	/* PVH promises IF = TF = 0 and nothing else about EFLAGS: NT = 1 would turn our first
+	 * IRET into a task return, AC or IOPL would change what ring 3 may do. Start clean,
+	 * as Linux's head_32.S does. */
+	__asm__ volatile("pushl $2; popfl" ::: "memory", "cc");
+	/* No x87/MMX for tasks: CR0.EM = 1 makes any use a #NM (the task is killed) instead of
+	 * a unit whose registers nobody saves between tasks. MP = 1 as the SDM pairs them. */
+	uint32_t cr0;
+	__asm__ volatile("movl %%cr0, %0" : "=r"(cr0));
+	__asm__ volatile("movl %0, %%cr0" : : "r"(cr0 | 0x6u) : "memory");
 	gdt_init();     /* our segments and TSS; the loader's GDT is forgotten */
 	idt_init();     /* from here on a fault gets a clear report instead of a triple fault */
-	paging_init();  /* from here on ring 3 cannot touch kernel memory */
+	paging_init();  /* from here on ring 3 cannot touch kernel memory (if the host allows
+			   paging at all: task.c runs no task without it) */
 	pvtrace_init();
 	pvtrace_corrupt();
 	timer_init();

@@ -92,7 +92,7 @@ static uint32_t task_user_stack(uint32_t slot, const char *arg)
 		len++;
 	sp = (top - (len + 1u)) & ~15u;                  /* the string, 16-byte aligned below */
 	kmemcpy((void *)(uintptr_t)sp, arg, len + 1u);
-	sp -= 8u;                                        /* keep esp + 4 16-byte aligned at entry */
+	sp -= 8u;                                        /* return address and argument below it */
 	((uint32_t *)(uintptr_t)sp)[1] = sp + 8u;        /* main's argument: the string */
 	((uint32_t *)(uintptr_t)sp)[0] = (uint32_t)(uintptr_t)user_return;
 	return sp;
@@ -221,6 +221,14 @@ void tasks_run(void)
 	if (!os_user_ram) {
 		kprintf("os: no RAM at 0x%08x-0x%08x for the tasks (hv run --mem 8 or more)\n",
 			OS_USER_BASE, OS_USER_END - 1u);
+		return;
+	}
+	/* Ring 3 is only a wall if paging keeps tasks out of the kernel. Without it a task could
+	 * rewrite the IDT or the TSS, and the next trap would run its code: no tasks, unless the
+	 * user asks for them anyway (on a PVM host, to watch hv explain the failing IRET). */
+	if (!paging_enabled() && !os_option_is("os.unprotected", "1")) {
+		kprintf("os: paging is off, so ring 3 would not protect the kernel: tasks not run "
+			"(os.unprotected=1 runs them anyway)\n");
 		return;
 	}
 	for (uint32_t start = 0, i = 0; i <= len; i++) {

@@ -86,6 +86,8 @@ static const char *trap_explain(const struct trapframe *tf, uint32_t cr2)
 			return "ring 3 touched kernel memory";
 		return "a protection check failed";
 	case T_GP:
+		if (tf->err & 1u) /* EXT: raised while delivering an external event, not by the task */
+			return "an external event hit a bad gate";
 		if (tf->err & 2u)
 			return "int n through a gate ring 3 may not use";
 		if (is_privileged_insn(tf->eip))
@@ -133,9 +135,13 @@ static void trap_exception(struct trapframe *tf)
 
 	if (tf_cpl(tf) == 0) {
 		if (paging_fixup(tf))
-			return; /* an expected fault: IRET resumes the kernel past it */
+			return; /* an expected fault: the kernel resumes past it */
 		trap_panic(tf, cr2);
 	}
+	/* #DF (8) and #MC (18) are aborts: the saved state may be garbage and the cause is the
+	 * machine or the kernel's tables, not the task. Stop, whoever was running. */
+	if (tf->trapno == 8 || tf->trapno == 18)
+		trap_panic(tf, cr2);
 	pvtrace_emit(HV_PVT_EXCEPTION, (uint8_t)tf_cpl(tf), 0, (uint8_t)tf->trapno, tf->err,
 		     tf->eip, cr2);
 	task_kill(tf, cr2, trap_explain(tf, cr2));
