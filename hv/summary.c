@@ -98,8 +98,10 @@ void summary_print(FILE *out, const struct vm *vm)
 			vm->tracepage.records, vm->tracepage.errors);
 	if (vm->step.count)
 		fprintf(out, "hv: summary: stepped %" PRIu32 " of %" PRIu32 " instructions (%" PRIu64
-			     " more stepped silently to reach the window, %" PRIu64 " late #DB)\n",
-			vm->step.done, vm->step.count, vm->step.seek_steps, vm->step.late_db);
+			     " more stepped silently to reach the window, %" PRIu64 " late #DB, %" PRIu64
+			     " #DB of the guest's own given back)\n",
+			vm->step.done, vm->step.count, vm->step.seek_steps, vm->step.late_db,
+			vm->step.foreign_db);
 	fprintf(out, "hv: summary: time: in guest (KVM_RUN) %.3f ms, in hv %.3f ms",
 		(double)vm->ns_in_run / 1e6, (double)(vm->ns_in_hv - vm->ns_halted) / 1e6);
 	if (vm->ns_halted)

@@ -206,7 +206,6 @@ unsigned tracepage_drain(struct tracepage *tp, const struct tracepage_clock *clk
 	uint32_t n = tracepage_poll(tp);
 	if (!n)
 		return 0;
-	tp->drains++;
 	for (uint32_t i = 0; i < n; i++) {
 		struct hv_pvtrace_record g;
 		uint64_t slot = (tp->tail + i) % HV_PVTRACE_CAPACITY;

@@ -42,7 +42,7 @@ struct tracepage {
 	uint64_t last_ns;           /* time of the last record written: trace time never goes back */
 	uint8_t mode;               /* enum hvt_mode to stamp records with (the guest's last exit) */
 	/* statistics for the summary and tests */
-	uint64_t registrations, drains, records, errors;
+	uint64_t registrations, records, errors;
 };
 
 void tracepage_init(struct tracepage *tp, const struct guest_mem *gm, struct trace_writer *trace);
