@@ -261,6 +261,17 @@ static void trace_flush(struct trace_writer *t)
 	t->used = 0;
 }
 
+/* Live mode (hv run --viz, hv/vizlink.c): each exit's records reach the file as soon as they
+ * exist, so hvviz can show them. Whole records only: the buffer never holds a partial one. */
+void trace_flush_now(struct trace_writer *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	trace_flush(t);
+	pthread_mutex_unlock(&t->lock);
+}
+
 /*
  * One record at the offsets of struct hvt_record (trace.h): 64 bytes, little-endian. Every one
  * of the 64 bytes is stored, reserved included: the buffer is reused, and a byte left unwritten
@@ -485,7 +496,7 @@ int trace_close(struct trace_writer *t, char *err, size_t errlen)
  * bytes again: parse once, then validate the copy (the same discipline device code uses for
  * guest memory, hostile-guest checklist Q11).
  */
-static void record_parse(const uint8_t *p, struct hvt_record *r)
+void trace_record_parse(const uint8_t *p, struct hvt_record *r)
 {
 	r->seq = get_le64(p + 0);
 	r->time_ns = get_le64(p + 8);
@@ -508,8 +519,8 @@ static void record_parse(const uint8_t *p, struct hvt_record *r)
  * The header rules, in the order a person would check them by hand with a hex dump: is it
  * long enough, is it ours, is it a version we understand, is its geometry the one we expect.
  */
-static int header_parse(const uint8_t *buf, size_t len, struct trace_header *h, char *err,
-			size_t errlen)
+int trace_header_parse(const uint8_t *buf, size_t len, struct trace_header *h, char *err,
+		       size_t errlen)
 {
 	/* Magic first, on the bytes there are: a short text file is "not a trace", not a
 	 * "truncated trace". */
@@ -558,7 +569,7 @@ static int header_parse(const uint8_t *buf, size_t len, struct trace_header *h, 
 /* The per-record rules. i is the record's index, which its seq must equal. */
 /* Not checked here: addr, data, rip, count, cpl and durations may hold any value. Code that
  * prints them must not index a table with them (tracefmt.c). */
-static int record_check(const struct hvt_record *r, uint64_t i, char *err, size_t errlen)
+int trace_record_check(const struct hvt_record *r, uint64_t i, char *err, size_t errlen)
 {
 	/*
 	 * seq == index catches a lost buffer (a gap), two traces concatenated (seq restarts at 0)
@@ -595,7 +606,7 @@ static int record_check(const struct hvt_record *r, uint64_t i, char *err, size_
 int trace_parse(const uint8_t *buf, size_t len, struct trace_file *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
-	if (header_parse(buf, len, &out->header, err, errlen) < 0)
+	if (trace_header_parse(buf, len, &out->header, err, errlen) < 0)
 		return -1;
 	/*
 	 * The record count comes from the file's length, never from a number stored in the file:
@@ -621,8 +632,8 @@ int trace_parse(const uint8_t *buf, size_t len, struct trace_file *out, char *er
 	 * mistake.
 	 */
 	for (uint64_t i = 0; i < count; i++) {
-		record_parse(buf + HVT_HEADER_SIZE + i * HVT_RECORD_SIZE, &recs[i]);
-		if (record_check(&recs[i], i, err, errlen) < 0) {
+		trace_record_parse(buf + HVT_HEADER_SIZE + i * HVT_RECORD_SIZE, &recs[i]);
+		if (trace_record_check(&recs[i], i, err, errlen) < 0) {
 			free(recs);
 			memset(out, 0, sizeof *out);
 			return -1;

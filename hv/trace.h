@@ -309,6 +309,9 @@ void trace_use_reserve(struct trace_writer *t);
 uint64_t trace_dropped(struct trace_writer *t);
 /* trace_emit that is never held back (the exit loop's own records). */
 void trace_emit_now(struct trace_writer *t, struct hvt_record *rec);
+/* Hand the buffered records to the kernel now, not when 1024 have gathered: hv run --viz,
+ * where hvviz reads the file while it grows (hv/vizlink.c). t = NULL: no-op. */
+void trace_flush_now(struct trace_writer *t);
 /* Monotonic nanoseconds since the writer was created (the time_ns of a record); 0 if t is NULL. */
 uint64_t trace_now(const struct trace_writer *t);
 /* Flush and close. Returns 0, or -1 with a reason in err (disk full, ...). */
@@ -338,6 +341,17 @@ int trace_load(const char *path, struct trace_file *out, char *err, size_t errle
 /* Same, from bytes in memory (used by the loader above and by fuzzers). */
 int trace_parse(const uint8_t *buf, size_t len, struct trace_file *out, char *err, size_t errlen);
 void trace_free(struct trace_file *tf);
+/*
+ * The pieces trace_parse is made of, for readers that do not load a whole file (hvviz maps
+ * it and checks records as it indexes them, viz/model.c). trace_header_parse checks the
+ * first len bytes (len >= HVT_HEADER_SIZE for success) and fills h. trace_record_parse copies
+ * one on-disk record (HVT_RECORD_SIZE bytes) into r; trace_record_check applies the per-record
+ * rules to that copy, i being its index in the file. Both checks: 0, or -1 with a reason.
+ */
+int trace_header_parse(const uint8_t *buf, size_t len, struct trace_header *h, char *err,
+		       size_t errlen);
+void trace_record_parse(const uint8_t *p, struct hvt_record *r);
+int trace_record_check(const struct hvt_record *r, uint64_t i, char *err, size_t errlen);
 
 /* Names for printing: "io", "mmio", "real", "prot32", ... ("?" when out of range). */
 const char *hvt_kind_name(unsigned kind);
@@ -363,5 +377,8 @@ uint16_t trace_thread_id(void);
 /* `hv trace stats|dump`: print a loaded trace. json: one JSON object per line. */
 void trace_print_stats(FILE *out, const struct trace_file *tf);
 void trace_print_dump(FILE *out, const struct trace_file *tf, int json);
+/* One record as `hv trace dump` prints it, without the newline, into buf (always terminated;
+ * cut at len - 1 bytes). hvviz's timeline and search use the same words. */
+void trace_format_record(char *buf, size_t len, const struct hvt_record *r);
 
 #endif

@@ -837,3 +837,22 @@ void trace_print_dump(FILE *out, const struct trace_file *tf, int json)
 			dump_text(out, &tf->records[i]);
 	}
 }
+
+/* The dump line in a caller's buffer: fmemopen lets the one printer above serve both. */
+void trace_format_record(char *buf, size_t len, const struct hvt_record *r)
+{
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	FILE *f = fmemopen(buf, len, "w");
+	if (!f)
+		return;
+	/* No buffer of stdio's own: what fits goes straight into buf, the rest is dropped. */
+	setvbuf(f, NULL, _IONBF, 0);
+	dump_text(f, r);
+	fclose(f);
+	buf[len - 1] = '\0';
+	size_t n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+}
