@@ -1,15 +1,19 @@
-# Makefile - builds hvlab: the VMM (build/hv), the guests (build/guest/) and the tests.
+# Makefile - builds hvlab: the VMM (build/hv), the visualizer (build/hvviz), the guests
+# (build/guest/) and the tests.
 #
 #   make            build everything
 #   make deps       install missing Debian packages (as root) or print the apt-get line
 #   make demo       deps + build + run the mode-switching guest with a trace, then its stats,
-#                   then the diskio guest through the legacy and the virtio disk
+#                   then the diskio guest through the legacy and the virtio disk, and last
+#                   hvviz comparing the two (on a terminal; otherwise its screen as text)
 #   make test       deps + build + every test (unit, then integration under KVM; on a host
 #                   whose KVM cannot run ring 3 (PVM), the ring-3 tests again in the lab VM)
 #   make labvm      boot the nested lab VM (QEMU + a Debian kernel with kvm_amd): a shell
 #   make test-labvm run the ring-3 and interrupt tests inside it
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
-#   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace
+#   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace; and hvviz
+#                   opening a generated 10-million-event trace (time and memory)
+#   make golden-update  re-render hvviz's golden screens after an intended change
 #   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
 #   make fuzz-virtio, make fuzz-ata     libFuzzer on the two disk controllers, driven as a hostile guest
 #
@@ -18,7 +22,7 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ihv -pthread
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ihv -Iviz -pthread
 LDFLAGS += -pthread
 
 # SAN=1: sanitizers. Objects go to a separate tree so the two builds never mix.
@@ -35,12 +39,18 @@ HV_OBJS   := $(HV_SRCS:%.c=$(O)/obj/%.o)
 # Everything but main(): linked into the unit tests too.
 HV_LIB    := $(filter-out $(O)/obj/hv/main.o,$(HV_OBJS))
 
+# hvviz, the visualizer (viz/): its trace model and views, linked with hv's trace reader.
+# Plain ncurses (no wide characters): every screen is ASCII, so golden screens compare as text.
+VIZ_SRCS  := $(wildcard viz/*.c)
+VIZ_OBJS  := $(VIZ_SRCS:%.c=$(O)/obj/%.o)
+VIZ_LIB   := $(filter-out $(O)/obj/viz/main.o,$(VIZ_OBJS))
+CURSES_LIBS := -lncurses -ltinfo
+
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 INTEG_SRCS:= $(wildcard tests/integration/*.c)
-BENCH_SRCS:= $(wildcard bench/*.c)
 
-.PHONY: all deps demo test unit integration bench clean
-all: $(O)/hv guests
+.PHONY: all deps demo test unit integration bench clean golden-update
+all: $(O)/hv $(O)/hvviz guests
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -49,22 +59,31 @@ $(O)/obj/%.o: %.c
 $(O)/hv: $(HV_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
 
+$(O)/hvviz: $(VIZ_OBJS) $(HV_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS)
+
 include guest/guest.mk
 # libFuzzer targets (not part of make test): make fuzz-trace
 include tests/fuzz/fuzz.mk
 
 # ---- tests (Criterion: see README "Why Criterion") ----
-$(O)/tests/unit: $(UNIT_SRCS:%.c=$(O)/obj/%.o) $(HV_LIB)
+$(O)/tests/unit: $(UNIT_SRCS:%.c=$(O)/obj/%.o) $(VIZ_LIB) $(HV_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion
+	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(CURSES_LIBS)
 
 $(O)/tests/integration: $(INTEG_SRCS:%.c=$(O)/obj/%.o) $(HV_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion
 
-$(O)/bench/exitbench: $(BENCH_SRCS:%.c=$(O)/obj/%.o) $(HV_LIB)
+# One program per bench/*.c: exitbench (what an exit costs) and vizbench (hvviz on a
+# 10-million-event trace, generated once into build/bench/10m.hvt, 640 MB).
+$(O)/bench/exitbench: $(O)/obj/bench/exitbench.o $(HV_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
+
+$(O)/bench/vizbench: $(O)/obj/bench/vizbench.o $(VIZ_LIB) $(HV_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS)
 
 # Criterion runs tests in parallel worker processes; -j1 keeps KVM tests from competing for
 # the two cores of a CI machine, and --verbose names each test and every skip reason.
@@ -73,8 +92,8 @@ CRITERION_FLAGS ?= -j1 --verbose=0
 unit: $(O)/tests/unit
 	$(O)/tests/unit $(CRITERION_FLAGS)
 
-integration: $(O)/tests/integration $(O)/hv guests
-	HV=$(O)/hv GUESTDIR=build/guest $(O)/tests/integration $(CRITERION_FLAGS)
+integration: $(O)/tests/integration $(O)/hv $(O)/hvviz guests
+	HV=$(O)/hv HVVIZ=$(O)/hvviz GUESTDIR=build/guest $(O)/tests/integration $(CRITERION_FLAGS)
 
 # The tests that need VT-x/AMD-V: ring-3 tasks and interrupts through a protected-mode IDT
 # (suite ring3, and the legacy disk in interrupt mode). On a host whose KVM cannot run them
@@ -93,6 +112,12 @@ test: deps
 	  echo "== ring-3 and interrupt tests ran above, on this host's KVM (no lab VM needed) =="; \
 	fi
 
+# golden-update: re-render hvviz's golden screens (tests/viz/golden/) after an intended change
+# to a view; read `git diff tests/viz/golden` before committing it.
+golden-update: $(O)/tests/integration $(O)/hvviz
+	HVVIZ_UPDATE_GOLDEN=1 HV=$(O)/hv HVVIZ=$(O)/hvviz GUESTDIR=build/guest \
+	  $(O)/tests/integration $(CRITERION_FLAGS) --filter='golden/*'
+
 demo: deps
 	$(MAKE) --no-print-directory all
 	@echo "== hv doctor =="
@@ -107,15 +132,28 @@ demo: deps
 	@echo "== exits per request: legacy ATA vs virtio-blk =="
 	@$(O)/hv trace stats build/demo-legacy.hvt | sed -n '/^Disk I\/O/,/^$$/p'
 	@$(O)/hv trace stats build/demo-virtio.hvt | sed -n '/^Disk I\/O/,/^$$/p'
+	@# The last step is the visualizer, when there is a person at a terminal to look at it.
+	@if [ -t 0 ] && [ -t 1 ]; then \
+	  echo "== hvviz --compare: the two paths request by request (? for keys, q to quit) =="; \
+	  sleep 2; $(O)/hvviz --compare build/demo-legacy.hvt build/demo-virtio.hvt; \
+	else \
+	  echo "== not a terminal, so hvviz prints its Compare screen after the last request as text =="; \
+	  $(O)/hvviz --screen 100x32 --keys End --compare build/demo-legacy.hvt build/demo-virtio.hvt; \
+	  echo "== on a terminal: $(O)/hvviz --compare build/demo-legacy.hvt build/demo-virtio.hvt =="; \
+	fi
 
-bench: $(O)/bench/exitbench $(O)/hv guests
+bench: $(O)/bench/exitbench $(O)/bench/vizbench $(O)/hv guests
 	$(O)/bench/exitbench build/guest/exits.bin
+	$(O)/bench/vizbench build/bench/10m.hvt
 
 # ---- dependencies ----
 # Debian packages the build and tests need (qemu-system-x86: the PVH boot test runs our guest
 # ELFs on QEMU microvm too). `make deps` installs the missing ones when run as
 # root, and otherwise prints the exact command to run.
 DEB_PKGS := gcc make binutils libc6-dev libcriterion-dev coreutils qemu-system-x86
+# hvviz: ncurses to draw, its terminfo database, and tmux for the test that drives hvviz in a
+# real terminal.
+DEB_PKGS += libncurses-dev ncurses-base tmux
 # The lab VM (tests/labvm/labvm.mk) also boots on qemu-system-x86, reads kernel modules with
 # binutils' objcopy, and unpacks modules that newer Debian kernels ship compressed (.ko.xz,
 # .ko.zst). Its kernel and busybox come with apt-get download, not from this list.

@@ -1,0 +1,294 @@
+/*
+ * test_viz.c - hvviz as a user meets it: golden screens of every view, bad input, and the
+ * real binary in a real terminal (tmux).
+ *
+ * Golden screens: `hvviz --screen COLSxROWS --keys "..." TRACE` presses the keys with no
+ * terminal and prints the screen as text. Each case below compares that text with a checked-in
+ * screen in tests/viz/golden/, for every view at 80x24 and 120x40. The traces are real ones,
+ * checked in (tests/viz/traces/README.md says how each was recorded), so the screens are
+ * reproducible. When a change to a view is intended, regenerate the screens with
+ * `make golden-update`, read the diff, and commit it with the change.
+ *
+ * The tmux test runs hvviz in a pseudo-terminal, as a person would: keys go in with
+ * `tmux send-keys`, the screen comes out with `tmux capture-pane`, and resizing the window
+ * checks the too-small message and the recovery from it.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define TRACES "tests/viz/traces/"
+#define GOLDEN "tests/viz/golden/"
+
+static const char *hvviz(void)
+{
+	const char *p = getenv("HVVIZ");
+	return p ? p : "build/hvviz";
+}
+
+/* A checked-in trace; the .xz ones are unpacked once per test process. */
+static const char *trace(const char *name)
+{
+	static char path[4][512];
+	static int slot;
+	char xz[512];
+	snprintf(xz, sizeof xz, TRACES "%s.xz", name);
+	if (access(xz, R_OK) != 0) {
+		snprintf(path[slot], sizeof path[slot], TRACES "%s", name);
+		return path[slot++ % 4];
+	}
+	const char *out = tmp_path(name);
+	if (access(out, R_OK) != 0) {
+		char cmd[1200];
+		snprintf(cmd, sizeof cmd, "xz -dc '%s' > '%s'", xz, out);
+		cr_assert_eq(system(cmd), 0, "cannot unpack %s (is xz-utils installed?)", xz);
+	}
+	return out;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	static char buf[2][65536];
+	static int slot;
+	char *b = buf[slot++ % 2];
+	size_t n = fread(b, 1, sizeof buf[0] - 1, f);
+	b[n] = '\0';
+	fclose(f);
+	return b;
+}
+
+/* The first line where two screens differ, for a readable failure. */
+static void first_difference(const char *want, const char *got, char *msg, size_t len)
+{
+	int line = 1;
+	while (*want && *want == *got) {
+		if (*want == '\n')
+			line++;
+		want++;
+		got++;
+	}
+	const char *we = strchr(want, '\n'), *ge = strchr(got, '\n');
+	int wl = we ? (int)(we - want) : (int)strlen(want), gl = ge ? (int)(ge - got) : (int)strlen(got);
+	snprintf(msg, len, "line %d:\n  expected: ...%.*s\n  got:      ...%.*s", line, wl, want, gl, got);
+}
+
+/*
+ * Render NAME at COLSxROWS after KEYS and compare it with tests/viz/golden/NAME-COLSxROWS.txt.
+ * HVVIZ_UPDATE_GOLDEN=1 (make golden-update) writes the file instead.
+ */
+static void golden(const char *name, int cols, int rows, const char *keys, const char *t1,
+		   const char *t2)
+{
+	char size[32], file[256];
+	snprintf(size, sizeof size, "%dx%d", cols, rows);
+	snprintf(file, sizeof file, GOLDEN "%s-%s.txt", name, size);
+	struct hv_result r;
+	const char *argv[10] = { hvviz(), "--screen", size, "--keys", keys };
+	int n = 5;
+	if (t2)
+		argv[n++] = "--compare";
+	argv[n++] = t1;
+	if (t2)
+		argv[n++] = t2;
+	argv[n] = NULL;
+	cmd_exec(&r, argv);
+	cr_assert_eq(r.status, 0, "hvviz failed: %s", r.err);
+	cr_assert_eq(count_lines(r.out), rows, "a screen of %d rows prints %d lines", rows, rows);
+	const char *update = getenv("HVVIZ_UPDATE_GOLDEN");
+	if (update && !strcmp(update, "1")) {
+		FILE *f = fopen(file, "w");
+		cr_assert(f, "cannot write %s", file);
+		fputs(r.out, f);
+		fclose(f);
+		return;
+	}
+	const char *want = slurp(file);
+	cr_assert(want, "no golden screen %s: run make golden-update and check it", file);
+	if (strcmp(want, r.out) != 0) {
+		char msg[800];
+		first_difference(want, r.out, msg, sizeof msg);
+		cr_assert_fail("screen differs from %s (make golden-update accepts an intended change)\n%s\n"
+			       "whole screen:\n%s", file, msg, r.out);
+	}
+}
+
+/* Every view at both sizes, each at a moment worth showing. */
+static void both_sizes(const char *name, const char *keys, const char *t1, const char *t2)
+{
+	golden(name, 80, 24, keys, t1, t2);
+	golden(name, 120, 40, keys, t1, t2);
+}
+
+/* Path: the OS trace at the first write system call, then at its VM exit (step 3). */
+Test(golden, path_view_at_a_write_system_call)
+{
+	both_sizes("path-syscall", "/ nr=4 Enter", trace("os-ring3.hvt"), NULL);
+}
+
+Test(golden, path_view_at_the_vm_exit_of_a_uart_write)
+{
+	both_sizes("path-exit", "/ nr=4 Enter / port=0x3f8 Enter", trace("os-ring3.hvt"), NULL);
+}
+
+/* Timeline: filtered to MMIO exits of the virtio disk, after two steps. */
+Test(golden, timeline_view_filtered)
+{
+	both_sizes("timeline-filter", "2 f kind=exit Space dev=virtio-blk Enter j j",
+		   trace("diskio-virtio.hvt"), NULL);
+}
+
+Test(golden, timeline_view_of_the_os_trace)
+{
+	both_sizes("timeline-os", "2 / syscall Enter", trace("os-ring3.hvt"), NULL);
+}
+
+/* Virtqueue: the device reading the third descriptor of the first write request. */
+Test(golden, virtqueue_view_at_a_descriptor)
+{
+	both_sizes("virtq-desc", "3 / index=13 Space Enter", trace("diskio-virtio.hvt"), NULL);
+}
+
+/* Compare: legacy vs virtio, three requests in. */
+Test(golden, compare_view_three_requests_in)
+{
+	both_sizes("compare", "Space Space Space", trace("diskio-legacy.hvt"), trace("diskio-virtio.hvt"));
+}
+
+Test(golden, compare_view_with_one_trace_explains_itself)
+{
+	golden("compare-one", 80, 24, "4", trace("modeswitch.hvt"), NULL);
+}
+
+/* Stats: exits by reason and device, the legacy disk (33 000 port exits). */
+Test(golden, stats_view)
+{
+	both_sizes("stats", "5", trace("diskio-legacy.hvt"), NULL);
+}
+
+Test(golden, help_lists_every_key)
+{
+	both_sizes("help", "?", trace("modeswitch.hvt"), NULL);
+}
+
+Test(golden, a_terminal_too_small_gets_a_message)
+{
+	golden("too-small", 60, 20, "", trace("modeswitch.hvt"), NULL);
+}
+
+/* Breakpoint on "exit:io", continue twice; then a bad goto: one line on the bottom row. */
+Test(golden, breakpoint_continue_and_a_bad_goto)
+{
+	golden("breakpoint", 80, 24, "/ exit Space io Enter b c c", trace("modeswitch.hvt"), NULL);
+	golden("bad-goto", 80, 24, "g 99999999 Enter", trace("modeswitch.hvt"), NULL);
+}
+
+/* ---- bad input: one line, the file named, a fix, status 2 ---- */
+
+static void bad_input(const char *path, const char *want)
+{
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ hvviz(), "--screen", "80x24", path, NULL });
+	cr_assert_eq(r.status, 2, "%s: status %d", path, r.status);
+	cr_assert_eq(count_lines(r.err), 1, "one line: %s", r.err);
+	cr_assert(strncmp(r.err, "hvviz: ", 7) == 0, "%s", r.err);
+	cr_assert(strstr(r.err, want), "want '%s' in: %s", want, r.err);
+}
+
+Test(vizcli, bad_input_gets_one_line_and_status_2)
+{
+	bad_input("/nonexistent/t.hvt", "No such file");
+	bad_input(write_tmp("notes.txt", "hello, this is text\n", 20), "not an hvlab trace");
+	/* A real trace cut in the middle of a record. */
+	FILE *f = fopen(TRACES "modeswitch.hvt", "rb");
+	cr_assert(f);
+	static unsigned char buf[65536];
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	bad_input(write_tmp("cut.hvt", buf, n - 10), "truncated");
+	/* Version 99 at offset 8 (hv/trace.h header layout). */
+	buf[8] = 99;
+	bad_input(write_tmp("v99.hvt", buf, n), "unknown version 99");
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ hvviz(), "--frobnicate", "x", NULL });
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "unknown option '--frobnicate'"), "%s", r.err);
+	cmd_exec(&r, (const char *[]){ hvviz(), NULL });
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "no trace given"), "%s", r.err);
+}
+
+Test(vizcli, unreadable_trace_names_the_problem)
+{
+	if (geteuid() == 0)
+		cr_skip_test("running as root: a mode-000 file is still readable; nothing to test");
+	const char *p = write_tmp("locked.hvt", "HVLTRACE", 8);
+	chmod(p, 0);
+	bad_input(p, "ermission denied");
+}
+
+/* Without a terminal and without --screen, hvviz says how to get text instead. */
+Test(vizcli, no_terminal_says_what_to_use_instead)
+{
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ hvviz(), TRACES "modeswitch.hvt", NULL });
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "needs a terminal"), "%s", r.err);
+}
+
+/* ---- the real binary in a real terminal ---- */
+
+static void tmux(const char *args, struct hv_result *r)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "tmux -L hvviz-test-%d %s", (int)getpid(), args);
+	cmd_exec(r, (const char *[]){ "sh", "-c", cmd, NULL });
+}
+
+/* Poll the pane until it shows `want` (hvviz draws asynchronously), at most ~5 s. */
+static int pane_shows(const char *want, struct hv_result *r)
+{
+	for (int i = 0; i < 100; i++) {
+		tmux("capture-pane -p -t viz", r);
+		if (strstr(r->out, want))
+			return 1;
+		usleep(50000);
+	}
+	return 0;
+}
+
+Test(tmux, hvviz_in_a_real_terminal_steps_resizes_and_quits)
+{
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ "sh", "-c", "command -v tmux", NULL });
+	cr_assert_eq(r.status, 0, "tmux is not installed (make deps installs it)");
+	char start[1024];
+	snprintf(start, sizeof start,
+		 "new-session -d -s viz -x 100 -y 30 'TERM=xterm %s " TRACES "modeswitch.hvt; "
+		 "echo hvviz-exit=$?; sleep 30'", hvviz());
+	tmux(start, &r);
+	cr_assert_eq(r.status, 0, "tmux: %s", r.err);
+	cr_assert(pane_shows("[1 Path]", &r), "hvviz did not draw its Path view:\n%s", r.out);
+	cr_assert(pane_shows("event 0/", &r), "%s", r.out);
+	/* Three steps forward with three different keys. */
+	tmux("send-keys -t viz Space l Right", &r);
+	cr_assert(pane_shows("event 3/", &r), "space, l and Right each go one event on:\n%s", r.out);
+	tmux("send-keys -t viz Tab", &r);
+	cr_assert(pane_shows("[2 Timeline]", &r), "%s", r.out);
+	/* Smaller than 80x24: the message, not a broken screen; larger again: the view is back. */
+	tmux("resize-window -t viz -x 70 -y 20", &r);
+	cr_assert(pane_shows("at least 80x24", &r), "too-small message missing:\n%s", r.out);
+	tmux("resize-window -t viz -x 100 -y 30", &r);
+	cr_assert(pane_shows("[2 Timeline]", &r), "the view must come back:\n%s", r.out);
+	tmux("send-keys -t viz q", &r);
+	int quit = pane_shows("hvviz-exit=0", &r);
+	tmux("kill-server", &r);
+	cr_assert(quit, "q must end hvviz with status 0");
+}

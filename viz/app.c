@@ -1,0 +1,508 @@
+/*
+ * app.c - hvviz's application: one screen, one current event, five views.
+ *
+ * Concept: a trace is read like a debugger session. There is always one current event (the
+ * one being explained); keys move it forward and back, jump to a sequence number, search the
+ * text, or run to the next event of a kind, like a breakpoint. The views (viz/view_*.c) are
+ * different pictures of the same moment: the Path across host and guest, the Timeline around
+ * it, the Virtqueue as the device saw it, two I/O paths side by side, the Stats of the whole
+ * run. This file owns what they share: the title line, the bottom line (messages and the
+ * prompts of g, / and f), the help screen printed from the key table, the too-small message,
+ * and every action a view does not take over.
+ * Textbook: chapter 6 "Watching it happen".
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "live.h"
+#include "viz.h"
+
+static const struct view_ops *const views[VIEW_COUNT] = {
+	[VIEW_PATH] = &view_path,     [VIEW_TIMELINE] = &view_timeline,
+	[VIEW_VIRTQ] = &view_virtq,   [VIEW_COMPARE] = &view_compare,
+	[VIEW_STATS] = &view_stats,
+};
+
+void app_init(struct app *a, struct model **models, int n)
+{
+	memset(a, 0, sizeof *a);
+	a->nmodels = n;
+	for (int i = 0; i < n && i < 2; i++)
+		a->m[i] = models[i];
+	a->ctl_fd = -1;
+	a->compare.req = SIZE_MAX;
+	a->timeline.filter.kind = -1;
+	a->timeline.filter.reason = -1;
+	a->timeline.filter.dev = -1;
+	a->timeline.filter.vcpu = -1;
+	/* Two traces were given to be compared: start where they are. */
+	a->view = n == 2 ? VIEW_COMPARE : VIEW_PATH;
+}
+
+struct model *app_model(const struct app *a)
+{
+	return a->m[a->shown];
+}
+
+uint64_t app_cur(const struct app *a)
+{
+	return a->cur[a->shown];
+}
+
+void app_goto(struct app *a, uint64_t seq)
+{
+	const struct model *m = app_model(a);
+	if (m->count == 0)
+		seq = 0;
+	else if (seq >= m->count)
+		seq = m->count - 1;
+	a->cur[a->shown] = seq;
+}
+
+void app_message(struct app *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->message, sizeof a->message, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- breakpoints: a kind, refined by the reason or operation where the kind has one ---- */
+
+static struct breakpoint breakpoint_of(const struct hvt_record *r)
+{
+	struct breakpoint b = { .kind = r->kind, .sub = -1 };
+	if (r->kind == HVT_EXIT || r->kind == HVT_VQ || r->kind == HVT_DISK || r->kind == HVT_IRQ ||
+	    r->kind == HVT_RING)
+		b.sub = r->reason;
+	return b;
+}
+
+static void breakpoint_name(const struct breakpoint *b, char *buf, size_t len)
+{
+	const char *sub = NULL;
+	if (b->sub >= 0) {
+		unsigned s = (unsigned)b->sub;
+		sub = b->kind == HVT_EXIT ? hvt_reason_name(s) :
+		      b->kind == HVT_VQ ? hvt_vq_op_name(s) :
+		      b->kind == HVT_DISK ? hvt_disk_op_name(s) :
+		      b->kind == HVT_IRQ ? hvt_irq_op_name(s) : hvt_ring_op_name(s);
+	}
+	snprintf(buf, len, "%s%s%s", hvt_kind_name(b->kind), sub ? ":" : "", sub ? sub : "");
+}
+
+static int breakpoint_hit(const struct hvt_record *r, void *arg)
+{
+	const struct app *a = arg;
+	struct breakpoint b = breakpoint_of(r);
+	for (int i = 0; i < a->nbrk; i++)
+		if (a->brk[i].kind == b.kind && a->brk[i].sub == b.sub)
+			return 1;
+	return 0;
+}
+
+static void breakpoint_toggle(struct app *a)
+{
+	struct model *m = app_model(a);
+	if (m->count == 0)
+		return;
+	struct hvt_record r;
+	model_get(m, app_cur(a), &r);
+	struct breakpoint b = breakpoint_of(&r);
+	char name[64];
+	breakpoint_name(&b, name, sizeof name);
+	for (int i = 0; i < a->nbrk; i++) {
+		if (a->brk[i].kind == b.kind && a->brk[i].sub == b.sub) {
+			a->brk[i] = a->brk[--a->nbrk];
+			app_message(a, "breakpoint on %s removed (%d left)", name, a->nbrk);
+			return;
+		}
+	}
+	if (a->nbrk == VIZ_MAX_BREAKPOINTS) {
+		app_message(a, "at most %d breakpoints: remove one first (b on an event of its kind)",
+			    VIZ_MAX_BREAKPOINTS);
+		return;
+	}
+	a->brk[a->nbrk++] = b;
+	app_message(a, "breakpoint on %s set: c runs to the next one", name);
+}
+
+static void breakpoint_continue(struct app *a)
+{
+	if (a->nbrk == 0) {
+		app_message(a, "no breakpoints: press b on an event to break on its kind");
+		return;
+	}
+	uint64_t at = model_find(app_model(a), app_cur(a), +1, breakpoint_hit, a);
+	if (at == MODEL_NONE) {
+		app_message(a, "no breakpoint hit after event %" PRIu64, app_cur(a));
+		return;
+	}
+	app_goto(a, at);
+	struct hvt_record r;
+	model_get(app_model(a), at, &r);
+	struct breakpoint b = breakpoint_of(&r);
+	char name[64];
+	breakpoint_name(&b, name, sizeof name);
+	app_message(a, "breakpoint: %s at event %" PRIu64, name, at);
+}
+
+/* ---- search ---- */
+
+static int search_hit(const struct hvt_record *r, void *arg)
+{
+	return search_match(arg, r);
+}
+
+static void search_step(struct app *a, int dir)
+{
+	if (!a->search[0]) {
+		app_message(a, "no search yet: / starts one");
+		return;
+	}
+	uint64_t at = model_find(app_model(a), app_cur(a), dir, search_hit, a->search);
+	if (at == MODEL_NONE) {
+		app_message(a, "'%s' not found %s event %" PRIu64 " (%s searches the other way)",
+			    a->search, dir > 0 ? "after" : "before", app_cur(a), dir > 0 ? "N" : "n");
+		return;
+	}
+	app_goto(a, at);
+	app_message(a, "'%s' at event %" PRIu64, a->search, at);
+}
+
+/* ---- prompts: g, / and f read a line on the bottom row ---- */
+
+static const char *prompt_label(enum action p)
+{
+	return p == A_GOTO ? "go to event: " : p == A_SEARCH ? "/" : "filter: ";
+}
+
+static void prompt_open(struct app *a, enum action p)
+{
+	a->prompt = p;
+	a->input_len = 0;
+	a->input[0] = '\0';
+	/* Editing a filter starts from the one in force. */
+	if (p == A_FILTER) {
+		snprintf(a->input, sizeof a->input, "%s", a->timeline.filter.text);
+		a->input_len = strlen(a->input);
+	}
+}
+
+static void goto_commit(struct app *a, const char *text)
+{
+	const struct model *m = app_model(a);
+	char *end;
+	errno = 0;
+	unsigned long long seq = strtoull(text, &end, 0);
+	if (!text[0] || *end || errno || text[0] == '-') {
+		app_message(a, "'%s' is not an event number (type e.g. 120 or 0x78)", text);
+		return;
+	}
+	if (seq >= m->count) {
+		app_message(a, "no event %llu: this trace has events 0 to %" PRIu64, seq,
+			    m->count ? m->count - 1 : 0);
+		return;
+	}
+	app_goto(a, seq);
+}
+
+static void filter_commit(struct app *a, const char *text)
+{
+	struct filter f;
+	char err[200];
+	if (filter_parse(text, &f, err, sizeof err) < 0) {
+		app_message(a, "%s", err);
+		return;
+	}
+	a->timeline.filter = f;
+	app_message(a, f.active ? "filter: %s" : "filter cleared%s", f.active ? f.text : "");
+}
+
+static void prompt_commit(struct app *a)
+{
+	enum action p = a->prompt;
+	a->prompt = A_NONE;
+	if (p == A_GOTO) {
+		goto_commit(a, a->input);
+	} else if (p == A_SEARCH) {
+		if (a->input[0])
+			snprintf(a->search, sizeof a->search, "%s", a->input);
+		search_step(a, +1);
+	} else if (p == A_FILTER) {
+		filter_commit(a, a->input);
+	}
+}
+
+static void prompt_key(struct app *a, int key)
+{
+	if (key == 27) {
+		a->prompt = A_NONE;
+		app_message(a, "cancelled");
+	} else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+		prompt_commit(a);
+	} else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
+		if (a->input_len > 0)
+			a->input[--a->input_len] = '\0';
+	} else if (key >= 0x20 && key < 0x7f && a->input_len + 1 < sizeof a->input) {
+		a->input[a->input_len++] = (char)key;
+		a->input[a->input_len] = '\0';
+	}
+}
+
+/* ---- actions every view shares ---- */
+
+static int body_rows(const struct app *a)
+{
+	return a->rows > 2 ? a->rows - 2 : 1;
+}
+
+static void step_next(struct app *a)
+{
+	const struct model *m = app_model(a);
+	if (m->count > 0 && app_cur(a) + 1 < m->count) {
+		app_goto(a, app_cur(a) + 1);
+		return;
+	}
+	/* At the end of a live trace in step mode, "next" is what lets the guest run. */
+	if (live_request_step(a))
+		app_message(a, "running the guest to its next exit ...");
+	else
+		app_message(a, "this is the last event (%" PRIu64 ")", m->count ? m->count - 1 : 0);
+}
+
+static void move_by(struct app *a, int64_t delta)
+{
+	uint64_t cur = app_cur(a);
+	if (delta < 0 && (uint64_t)-delta > cur)
+		app_goto(a, 0);
+	else
+		app_goto(a, cur + (uint64_t)delta);
+}
+
+static void view_switch(struct app *a, int view)
+{
+	a->view = view;
+	a->help_open = 0;
+}
+
+static void app_action(struct app *a, enum action act)
+{
+	const struct model *m = app_model(a);
+	switch (act) {
+	case A_NEXT: case A_DOWN: step_next(a); break;
+	case A_PREV: case A_UP:
+		if (app_cur(a) == 0)
+			app_message(a, "this is the first event");
+		move_by(a, -1);
+		break;
+	case A_PAGE_DOWN: move_by(a, body_rows(a)); break;
+	case A_PAGE_UP: move_by(a, -(int64_t)body_rows(a)); break;
+	case A_HOME: app_goto(a, 0); break;
+	case A_END: app_goto(a, m->count ? m->count - 1 : 0); break;
+	case A_GOTO: case A_SEARCH: case A_FILTER: prompt_open(a, act); break;
+	case A_SEARCH_NEXT: search_step(a, +1); break;
+	case A_SEARCH_PREV: search_step(a, -1); break;
+	case A_BREAK: breakpoint_toggle(a); break;
+	case A_CONTINUE: breakpoint_continue(a); break;
+	case A_HELP: a->help_open = 1; a->help_scroll = 0; break;
+	case A_CLOSE: break;
+	case A_QUIT: a->quit = 1; break;
+	case A_VIEW_NEXT: view_switch(a, (a->view + 1) % VIEW_COUNT); break;
+	case A_VIEW_PREV: view_switch(a, (a->view + VIEW_COUNT - 1) % VIEW_COUNT); break;
+	case A_VIEW_PATH: view_switch(a, VIEW_PATH); break;
+	case A_VIEW_TIMELINE: view_switch(a, VIEW_TIMELINE); break;
+	case A_VIEW_VIRTQ: view_switch(a, VIEW_VIRTQ); break;
+	case A_VIEW_COMPARE: view_switch(a, VIEW_COMPARE); break;
+	case A_VIEW_STATS: view_switch(a, VIEW_STATS); break;
+	case A_SWAP:
+		if (a->nmodels < 2) {
+			app_message(a, "w needs two traces (hvviz --compare A.hvt B.hvt)");
+			break;
+		}
+		a->shown ^= 1;
+		app_message(a, "showing %s", a->m[a->shown]->path);
+		break;
+	default:
+		app_message(a, "nothing to do for this key in the %s view", views[a->view]->name);
+		break;
+	}
+}
+
+/* The help screen takes the keys while it is open: scrolling, closing, quitting. */
+static void help_key(struct app *a, enum action act)
+{
+	if (act == A_CLOSE || act == A_HELP)
+		a->help_open = 0;
+	else if (act == A_QUIT)
+		a->quit = 1;
+	else if (act == A_DOWN || act == A_PAGE_DOWN)
+		a->help_scroll += act == A_DOWN ? 1 : body_rows(a) - 2;
+	else if ((act == A_UP || act == A_PAGE_UP) && a->help_scroll > 0)
+		a->help_scroll -= act == A_UP ? 1 : body_rows(a) - 2;
+	if (a->help_scroll < 0)
+		a->help_scroll = 0;
+}
+
+void app_key(struct app *a, int key)
+{
+	if (key == KEY_RESIZE)
+		return; /* the next draw reads the new size */
+	if (a->prompt != A_NONE) {
+		prompt_key(a, key);
+		return;
+	}
+	a->message[0] = '\0';
+	enum action act = keys_lookup(key, a->view);
+	if (a->help_open) {
+		help_key(a, act);
+		return;
+	}
+	if (act == A_NONE) {
+		app_message(a, "that key does nothing here: ? lists every key");
+		return;
+	}
+	/* An empty trace has no current event: only views, help and quit mean anything. */
+	if (views[a->view]->act && views[a->view]->act(a, act, body_rows(a)))
+		return;
+	app_action(a, act);
+}
+
+/* ---- drawing ---- */
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static void draw_title(struct app *a)
+{
+	const struct model *m = app_model(a);
+	attr_t t = ui_attr(a, UI_TITLE);
+	/* The view tabs: the current one in brackets, so it shows without reverse video too. */
+	char tabs[160] = "";
+	size_t off = 0;
+	for (int v = 0; v < VIEW_COUNT && off < sizeof tabs; v++)
+		off += (size_t)snprintf(tabs + off, sizeof tabs - off, v == a->view ? "%s[%d %s]" : "%s%d %s",
+					v ? " " : "", v + 1, views[v]->name);
+	int x = a->cols - (int)strlen(tabs) - 1;
+	/* The file name gets what the tabs leave; "hvviz" only when there is room to spare. */
+	ui_text(stdscr, 0, 0, a->cols, 1, t, "%s%s (%s%s)", a->cols >= 100 ? " hvviz  " : " ",
+		base_name(m->path), hvt_host_name(m->header.host_kind), a->live ? ", live" : "");
+	ui_text(stdscr, 0, x - 1, a->cols - x + 1, 1, t, " %s", tabs);
+}
+
+static void draw_bottom(struct app *a)
+{
+	int y = a->rows - 1;
+	if (a->prompt != A_NONE) {
+		ui_text(stdscr, y, 0, a->cols, 1, A_NORMAL, "%s%s_  (Enter: ok, Esc: cancel)",
+			prompt_label(a->prompt), a->input);
+		return;
+	}
+	if (a->message[0]) {
+		ui_text(stdscr, y, 0, a->cols, 1, ui_attr(a, UI_HEADER), "%s", a->message);
+		return;
+	}
+	const struct model *m = app_model(a);
+	char status[96] = "";
+	if (a->live)
+		snprintf(status, sizeof status, "%s  ", a->vm_done ? "VM stopped" :
+			 a->waiting ? "guest running..." :
+			 a->step_mode ? "LIVE step: space at the end runs one exit" : "LIVE");
+	char when[32] = "-";
+	if (m->count) {
+		struct hvt_record r;
+		model_get(m, app_cur(a), &r);
+		ui_time(when, sizeof when, r.time_ns);
+	}
+	char bps[24] = "";
+	if (a->nbrk)
+		snprintf(bps, sizeof bps, "  %d bp", a->nbrk);
+	ui_text(stdscr, y, 0, a->cols, 1, ui_attr(a, UI_DIM),
+		"%sevent %" PRIu64 "/%" PRIu64 "  t=%s%s  | space next  h prev  Tab view  ? help  q quit",
+		status, m->count ? app_cur(a) : 0, m->count, when, bps);
+}
+
+/* Help lines from the key table: keys with the same action and scope share a line. */
+static int help_lines(char lines[][120], int max)
+{
+	int n = 0;
+	for (size_t i = 0; i < viz_key_count && n < max; i++) {
+		const struct key_binding *k = &viz_keys[i];
+		if (i > 0 && viz_keys[i - 1].action == k->action && viz_keys[i - 1].view == k->view)
+			continue;
+		char keys[48] = "";
+		size_t off = 0;
+		for (size_t j = i; j < viz_key_count && viz_keys[j].action == k->action &&
+				   viz_keys[j].view == k->view && off < sizeof keys; j++)
+			off += (size_t)snprintf(keys + off, sizeof keys - off, "%s%s", j > i ? " " : "",
+						viz_keys[j].name);
+		/* A view's own key says which view; the rest work everywhere. */
+		snprintf(lines[n++], 120, "%-14s %s%s%s", keys,
+			 k->view == VIEW_ANY ? "" : views[k->view]->name,
+			 k->view == VIEW_ANY ? "" : ": ", k->help);
+	}
+	return n;
+}
+
+static void draw_help(struct app *a)
+{
+	char lines[64][120];
+	int n = help_lines(lines, 64);
+	int h = a->rows - 2, w = a->cols;
+	WINDOW *win = derwin(stdscr, h, w, 1, 0);
+	if (!win)
+		return;
+	werase(win);
+	/* ASCII corners: the screen must read the same as text (golden screens, any terminal). */
+	wborder(win, '|', '|', '-', '-', '+', '+', '+', '+');
+	ui_text(win, 0, 2, w - 4, 0, ui_attr(a, UI_HEADER), " keys (from the key table)  Esc or ? closes ");
+	int shown = h - 2;
+	if (a->help_scroll > n - shown)
+		a->help_scroll = n - shown > 0 ? n - shown : 0;
+	for (int i = 0; i < shown && a->help_scroll + i < n; i++)
+		ui_text(win, 1 + i, 2, w - 4, 1, A_NORMAL, "%s", lines[a->help_scroll + i]);
+	if (a->help_scroll + shown < n)
+		ui_text(win, h - 1, 2, w - 4, 0, ui_attr(a, UI_DIM), " more: Down/j ");
+	delwin(win);
+}
+
+static void draw_too_small(struct app *a)
+{
+	const char *lines[] = { "hvviz needs a terminal of at least 80x24.", "",
+				"Make this window larger, or press q to quit." };
+	char size[64];
+	snprintf(size, sizeof size, "This one is %dx%d.", a->cols, a->rows);
+	int y = a->rows / 2 - 2;
+	for (int i = 0; i < 3; i++)
+		ui_text(stdscr, y + i, 0, a->cols, 0, A_BOLD, "%s", i == 1 ? size : lines[i]);
+}
+
+void app_draw(struct app *a)
+{
+	getmaxyx(stdscr, a->rows, a->cols);
+	werase(stdscr);
+	if (a->rows < VIZ_MIN_ROWS || a->cols < VIZ_MIN_COLS) {
+		draw_too_small(a);
+		return;
+	}
+	draw_title(a);
+	WINDOW *body = derwin(stdscr, a->rows - 2, a->cols, 1, 0);
+	if (body) {
+		if (app_model(a)->count == 0 && a->view != VIEW_COMPARE)
+			ui_text(body, 1, 2, a->cols - 4, 0, A_NORMAL,
+				"This trace has no events yet%s.", a->live ? " (the guest has not run)" : "");
+		else
+			views[a->view]->draw(a, body);
+		delwin(body);
+	}
+	draw_bottom(a);
+	if (a->help_open)
+		draw_help(a);
+}

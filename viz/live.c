@@ -1,0 +1,192 @@
+/*
+ * live.c - hvviz watching a VM that is still running (hv run --viz, hv run --viz=step).
+ *
+ * Concept: a trace file that is still being written is just a file that grows. hv flushes each
+ * exit's records as soon as they exist (hv/vizlink.c), so "live" needs nothing new from the model:
+ * every tenth of a second the main loop calls live_poll, which asks model_refresh for the
+ * records appended since the last look. The only other channel is a socket to hv:
+ *
+ *   we send    one byte per "next" on the last event, in step mode: hv waits for it before
+ *              every KVM_RUN, so one key runs the guest to exactly one more exit. This is the
+ *              exit loop of textbook chapter 3 slowed down to human speed: the guest is
+ *              stopped between exits, which is exactly where hv is in control.
+ *   hv sends   "S <status>\n" when the VM has stopped, then closes its end.
+ *   we close   when the user quits: hv sees end-of-file and stops the VM (status 16, like
+ *              Ctrl-C), so quitting hvviz never leaves a guest running unseen.
+ *
+ * Order matters when reading: the socket first, then the file. hv writes the last records
+ * before it sends "S", so once we have read "S", a refresh is sure to find them all.
+ * Textbook: chapter 6 "Watching it happen", section "Live".
+ */
+#include "live.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "layout.h"
+
+void live_init(struct app *a, int ctl_fd, int step_mode)
+{
+	a->live = 1;
+	a->step_mode = step_mode;
+	a->waiting = 0;
+	a->vm_done = 0;
+	a->ctl_fd = ctl_fd;
+	/*
+	 * Non-blocking: live_poll runs between two keys and must never wait for hv. Close-on-exec:
+	 * nothing hvviz might start should hold hv's socket open (hv would then never see our
+	 * end-of-file). A descriptor that is not open means hv did not start us: no control.
+	 */
+	if (ctl_fd >= 0) {
+		int fl = fcntl(ctl_fd, F_GETFL);
+		if (fl < 0 || fcntl(ctl_fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    fcntl(ctl_fd, F_SETFD, FD_CLOEXEC) < 0) {
+			app_message(a, "live: --control-fd %d is not open: hvviz cannot control the VM",
+				    ctl_fd);
+			a->ctl_fd = -1;
+		}
+	}
+}
+
+/*
+ * hv's exit statuses (hv/layout.h) in words: even ones are hv's, odd ones the guest's own
+ * value V written to the exit port, as ((V << 1) | 1) & 0xFF.
+ */
+static const char *status_text(int status, char *buf, size_t len)
+{
+	switch (status) {
+	case HV_EXIT_OK: return "the guest halted";
+	case HV_EXIT_USAGE: return "hv refused to start: see the log";
+	case HV_EXIT_HOST: return "a host problem: see the log";
+	case HV_EXIT_SHUTDOWN: return "triple fault";
+	case HV_EXIT_FAIL_ENTRY: return "VM entry failed";
+	case HV_EXIT_INTERNAL: return "KVM internal error";
+	case HV_EXIT_GUEST_ERROR: return "hv stopped the guest: see the log";
+	case HV_EXIT_TIMEOUT: return "--timeout expired";
+	case HV_EXIT_INTERRUPTED: return "stopped by Ctrl-C";
+	}
+	if (status & 1)
+		snprintf(buf, len, "the guest wrote %d to the exit port", (status >> 1) & 0x7F);
+	else
+		snprintf(buf, len, "status %d", status);
+	return buf;
+}
+
+static void vm_stopped(struct app *a, int status)
+{
+	char buf[64];
+	a->vm_done = 1;
+	if (status < 0)
+		app_message(a, "hv closed the connection: the VM has stopped; the trace stays here to "
+			    "read (q quits)");
+	else
+		app_message(a, "the VM has stopped (status %d: %s); the trace stays here to read (q "
+			    "quits)", status, status_text(status, buf, sizeof buf));
+}
+
+/*
+ * Everything hv has sent since the last look. hv sends at most one short line, "S <status>",
+ * in one write just before closing, so it arrives whole; end-of-file without it still means
+ * the VM is gone (hv was killed, for one).
+ */
+static int read_control(struct app *a)
+{
+	char buf[128];
+	size_t used = 0;
+	int eof = 0;
+	/* Non-blocking reads until the socket is empty (EAGAIN) or closed (0). A read of 0
+	 * bytes is how a stream socket says "the other side closed": there is no other signal. */
+	while (a->ctl_fd >= 0) {
+		ssize_t n = read(a->ctl_fd, buf + used, sizeof(buf) - 1 - used);
+		if (n > 0) {
+			used += (size_t)n;
+			if (used < sizeof(buf) - 1)
+				continue;
+		}
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			eof = 1;
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
+	buf[used] = '\0';
+	int status;
+	const char *s = strstr(buf, "S ");
+	int changed = 0;
+	if (!a->vm_done && s && sscanf(s, "S %d", &status) == 1) {
+		vm_stopped(a, status);
+		changed = 1;
+	}
+	if (eof) {
+		if (!a->vm_done) {
+			vm_stopped(a, -1);
+			changed = 1;
+		}
+		close(a->ctl_fd);
+		a->ctl_fd = -1;
+	}
+	return changed;
+}
+
+static int is_exit(const struct hvt_record *r, void *arg)
+{
+	(void)arg;
+	return r->kind == HVT_EXIT;
+}
+
+int live_poll(struct app *a)
+{
+	if (!a->live)
+		return 0;
+	int redraw = read_control(a);
+	struct model *m = app_model(a);
+	uint64_t before = m->count;
+	char err[256];
+	int64_t added = model_refresh(m, err, sizeof err);
+	if (added < 0) {
+		app_message(a, "live: %s", err);
+		return 1;
+	}
+	if (added > 0)
+		redraw = 1;
+	/*
+	 * We asked for one more exit: show it. The new records start with hv calling KVM_RUN and
+	 * the VM entry; the exit is what the user wants to see. model_find starts after `before`
+	 * and stops at the first exit, so this looks only at the records just added.
+	 */
+	if (a->waiting && m->count > before) {
+		uint64_t at = model_find(m, before ? before - 1 : MODEL_NONE, +1, is_exit, NULL);
+		app_goto(a, at != MODEL_NONE ? at : before);
+		a->waiting = 0;
+		if (!a->vm_done)
+			a->message[0] = '\0'; /* "running the guest ..." is over */
+		redraw = 1;
+	} else if (a->waiting && a->vm_done) {
+		a->waiting = 0; /* the VM stopped instead of exiting once more */
+		redraw = 1;
+	}
+	return redraw;
+}
+
+int live_request_step(struct app *a)
+{
+	if (!a->live || !a->step_mode || a->vm_done || a->ctl_fd < 0)
+		return 0;
+	/* One key, one exit: asking again before the first answer came would run two. */
+	if (a->waiting)
+		return 1;
+	/* MSG_NOSIGNAL: if hv is gone, the answer is EPIPE, not a SIGPIPE that kills us. */
+	ssize_t n = send(a->ctl_fd, "n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n == 1) {
+		a->waiting = 1;
+		return 1;
+	}
+	if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+		vm_stopped(a, -1);
+	return 0;
+}

@@ -1,0 +1,47 @@
+/*
+ * sixstep.h - where an event stands on the path of a guest device access: which of the four
+ * lanes it leaves and enters, which of the six steps it is, and what happens there.
+ *
+ * Concept: the seed notes' path of one device access (hv/vcpu.c, textbook chapter 3 "The six
+ * steps"), drawn across the four places code runs on a virtualized machine:
+ *
+ *   lane 0  guest ring 3   (VMX non-root / SVM guest mode, user)      the guest's process
+ *   lane 1  guest ring 0   (non-root, kernel)                          the guest's kernel/driver
+ *   lane 2  KVM            (VMX root / host mode, ring 0)              the host kernel
+ *   lane 3  hv             (root, ring 3)                              the VMM, a user process
+ *
+ *   1. guest process asks its kernel (system call)            lane 0 -> lane 1  (HVT_RING)
+ *   2. the kernel's driver executes the device access           lane 1 (the exit record's rip)
+ *   3. VM exit: the CPU leaves the guest                        lane 1 -> lane 2  (HVT_EXIT)
+ *   4. KVM_RUN returns to hv                                    lane 2 -> lane 3  (RUN_RETURN)
+ *   5. hv plays the device                                      lane 3  (VQ, DISK, IRQ records)
+ *   6. back: KVM_RUN again, VM entry, the guest goes on         lane 3 -> 2 -> 1 (RUN_CALL,
+ *                                                               ENTRY; a sysret/iret to lane 0)
+ *
+ * Guest code in ring 3 can also exit directly (lane 0 -> lane 2). An exit that is not a device
+ * access (HLT, a debug step, a signal) moves across the same lanes but is not one of the six
+ * steps: step = 0. Pure functions of one record: unit-tested in tests/unit/test_sixstep.c.
+ */
+#ifndef VIZ_SIXSTEP_H
+#define VIZ_SIXSTEP_H
+
+#include <stddef.h>
+
+#include "trace.h"
+
+enum lane { LANE_GUEST3 = 0, LANE_GUEST0 = 1, LANE_KVM = 2, LANE_HV = 3, LANE_COUNT = 4,
+	    LANE_NONE = -1 };
+
+struct path_step {
+	int from, to;   /* lanes (enum lane); from == to: work inside one lane; LANE_NONE: none */
+	int step;       /* 1..6 on the device-access path, 0: not one of the six steps */
+	char title[48]; /* short: "VM exit", "KVM_RUN returns", "hv emulates the device", ... */
+	char explain[240]; /* one line: what the hardware and the software do at this event,
+			      with this record's values (port, reason, vector, ...) */
+};
+
+void sixstep_classify(const struct hvt_record *r, struct path_step *out);
+const char *lane_name(int lane); /* "guest ring 3", "guest ring 0", "KVM", "hv" */
+const char *lane_where(int lane); /* "non-root ring 3", "non-root ring 0", "root ring 0", "root ring 3" */
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * ui.c - hvviz's drawing helpers: roles instead of colours, clipped text, bars, times.
+ *
+ * Concept: a screen for learning must read the same in colour, in black and white, and when
+ * someone sets NO_COLOR (no-color.org). So views never pick colours: they name a role
+ * ("current event", "touched entry", "lane of KVM") and this file maps it to colour plus an
+ * attribute, or to an attribute alone. The meaning itself is always carried by text too (a
+ * '>' mark, a '*', brackets), so even a screen dump without attributes says everything; the
+ * golden-screen tests compare exactly that text.
+ * Textbook: chapter 6 "Watching it happen".
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viz.h"
+
+/* Colour pairs, one per role that has a colour. */
+static const struct {
+	enum ui_role role;
+	short fg;
+	short bg;
+	attr_t mono; /* the attribute used with colour and without it */
+} roles[] = {
+	{ UI_NORMAL, -1, -1, A_NORMAL },
+	{ UI_TITLE, COLOR_BLACK, COLOR_CYAN, A_REVERSE },
+	{ UI_CURRENT, COLOR_BLACK, COLOR_YELLOW, A_REVERSE | A_BOLD },
+	{ UI_TOUCHED, COLOR_GREEN, -1, A_BOLD },
+	{ UI_DIM, COLOR_BLUE, -1, A_DIM },
+	{ UI_ERROR, COLOR_RED, -1, A_BOLD },
+	{ UI_HEADER, COLOR_CYAN, -1, A_UNDERLINE },
+	{ UI_LANE0, COLOR_GREEN, -1, A_NORMAL },   /* guest ring 3 */
+	{ UI_LANE1, COLOR_CYAN, -1, A_NORMAL },    /* guest ring 0 */
+	{ UI_LANE2, COLOR_MAGENTA, -1, A_NORMAL }, /* KVM */
+	{ UI_LANE3, COLOR_YELLOW, -1, A_NORMAL },  /* hv */
+	{ UI_BAR_A, COLOR_RED, -1, A_NORMAL },
+	{ UI_BAR_B, COLOR_GREEN, -1, A_NORMAL },
+};
+
+void ui_init_colors(struct app *a)
+{
+	/* NO_COLOR: "when present and not an empty string, prevents the addition of ANSI color". */
+	const char *no_color = getenv("NO_COLOR");
+	a->color = has_colors() && !(no_color && no_color[0]);
+	if (!a->color)
+		return;
+	start_color();
+	use_default_colors();
+	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+		if (roles[i].fg != -1 || roles[i].bg != -1)
+			init_pair((short)(roles[i].role + 1), roles[i].fg, roles[i].bg);
+}
+
+attr_t ui_attr(const struct app *a, enum ui_role role)
+{
+	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+		if (roles[i].role != role)
+			continue;
+		attr_t at = roles[i].mono;
+		if (a->color && (roles[i].fg != -1 || roles[i].bg != -1))
+			at |= COLOR_PAIR(role + 1);
+		return at;
+	}
+	return A_NORMAL;
+}
+
+void ui_text(WINDOW *w, int y, int x, int width, int pad, attr_t at, const char *fmt, ...)
+{
+	int rows, cols;
+	getmaxyx(w, rows, cols);
+	if (y < 0 || y >= rows || x < 0 || x >= cols || width <= 0)
+		return;
+	if (width > cols - x)
+		width = cols - x;
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	/* Control characters would move the cursor: a trace's guest name is the file's bytes. */
+	int n = 0;
+	for (; buf[n] && n < width; n++)
+		if ((unsigned char)buf[n] < 0x20 || (unsigned char)buf[n] >= 0x7f)
+			buf[n] = '?';
+	if (pad)
+		for (; n < width && n < (int)sizeof buf - 1; n++)
+			buf[n] = ' ';
+	buf[n] = '\0';
+	wattrset(w, at);
+	mvwaddnstr(w, y, x, buf, n);
+	wattrset(w, A_NORMAL);
+}
+
+void ui_bar(const struct app *a, WINDOW *w, int y, int x, int width, uint64_t value,
+	    uint64_t max, enum ui_role role)
+{
+	if (width <= 0)
+		return;
+	/* Any non-zero value gets at least one mark: "a few" must not look like "none". */
+	int n = 0;
+	if (max > 0 && value > 0) {
+		n = (int)((double)value / (double)max * width + 0.5);
+		if (n < 1)
+			n = 1;
+		if (n > width)
+			n = width;
+	}
+	char buf[512];
+	if (n > (int)sizeof buf - 1)
+		n = (int)sizeof buf - 1;
+	memset(buf, role == UI_BAR_B ? '=' : '#', (size_t)n);
+	buf[n] = '\0';
+	ui_text(w, y, x, width, 0, ui_attr(a, role), "%s", buf);
+}
+
+void ui_time(char *buf, size_t len, uint64_t ns)
+{
+	if (ns >= 1000000000ull)
+		snprintf(buf, len, "%.3f s", (double)ns / 1e9);
+	else if (ns >= 1000000ull)
+		snprintf(buf, len, "%.3f ms", (double)ns / 1e6);
+	else if (ns >= 1000ull)
+		snprintf(buf, len, "%.1f us", (double)ns / 1e3);
+	else
+		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+}

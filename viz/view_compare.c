@@ -1,0 +1,492 @@
+/*
+ * view_compare.c - hvviz's Compare view: two traces of the same disk workload, side by side,
+ * one request at a time.
+ *
+ * Concept: full virtualization and para-virtualization of a disk do the same work, and the
+ * only honest way to compare them is request by request. The diskio guest makes the same 34
+ * requests through the legacy ATA disk and through virtio-blk (guest/diskio.c); this view
+ * steps through them in lockstep, left trace and right trace, and shows what each request
+ * cost: VM exits, mode transitions, time. On the ATA side a 4 KiB write is some two thousand
+ * exits, one per 16-bit word; on the virtio side it is one doorbell for a whole batch, and
+ * most requests cost no exit at all. The bars at the bottom make that difference visible
+ * without colour ('#' for the left trace, '=' for the right one).
+ * Where a request starts and ends is decided in viz/requests.c (the model cuts the trace
+ * while it checks it); this file only draws that index and a few records of each request.
+ * Textbook: chapter 4 "Two I/O paths", section "One workload, two controllers"; chapter 6
+ * "Watching it happen", section "Compare".
+ *
+ * Speed: drawing reads the request index and at most one screenful of records per side. The
+ * running totals add up the requests before the current one: the index has one entry per
+ * request, never one per event.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "viz.h"
+
+/* Rows of the body that are not the event lists (see compare_layout). */
+#define TOP_ROWS    7 /* file, counts, request, table header, this request, so far, events */
+#define BOTTOM_ROWS 7 /* separator, then two ratio lines with two bars each */
+#define LINE_MAX    512
+
+/* ---- numbers for people ---- */
+
+/* 10324 -> "10,324": exit counts span six orders of magnitude between the two paths. */
+static void fmt_count(char *buf, size_t len, uint64_t v)
+{
+	char digits[32];
+	int n = snprintf(digits, sizeof digits, "%" PRIu64, v);
+	size_t o = 0;
+	for (int i = 0; i < n && o + 1 < len; i++) {
+		if (i > 0 && (n - i) % 3 == 0 && o + 2 < len)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+}
+
+/* "3441x", "2.5x", "0.33x": how many times the left trace's number is the right one's. */
+static void fmt_ratio(char *buf, size_t len, uint64_t left, uint64_t right)
+{
+	if (right == 0) {
+		snprintf(buf, len, left ? "none on the right" : "both none");
+		return;
+	}
+	double r = (double)left / (double)right;
+	if (r >= 10.0)
+		snprintf(buf, len, "%.0fx", r);
+	else if (r >= 1.0)
+		snprintf(buf, len, "%.1fx", r);
+	else if (r >= 0.01)
+		snprintf(buf, len, "%.2fx", r);
+	else
+		snprintf(buf, len, "%.4fx", r);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+/* Which I/O path a trace's requests went through (all of one trace's go through one). */
+static int side_path(const struct model *m)
+{
+	return m->requests.n ? m->requests.v[0].path : 0;
+}
+
+static const char *path_long(const struct model *m)
+{
+	switch (side_path(m)) {
+	case HVT_DISK_ATA: return "legacy ATA";
+	case HVT_DISK_VIRTIO: return "virtio-blk";
+	default: return "no disk requests";
+	}
+}
+
+/* The short name a ratio line uses: the path when the two sides took different ones (the
+ * usual legacy-against-virtio comparison), else the file name (two virtio runs with different
+ * batch sizes, say). */
+static const char *side_label(const struct app *a, int side)
+{
+	int p = side_path(a->m[side]), q = side_path(a->m[!side]);
+	if (p != q && p == HVT_DISK_ATA && q != 0)
+		return "legacy";
+	if (p != q && p == HVT_DISK_VIRTIO && q != 0)
+		return "virtio";
+	return base_name(a->m[side]->path);
+}
+
+/* ---- what a side shows ---- */
+
+/* How many requests both sides can step through together: the shorter list. */
+static size_t compare_steps(const struct app *a)
+{
+	size_t l = a->m[0]->requests.n, r = a->m[1]->requests.n;
+	return l < r ? l : r;
+}
+
+/*
+ * The events of request k of one side, [*start, *end). k = SIZE_MAX is the set-up: the
+ * events before the first request (the whole trace if it has none).
+ */
+static void side_range(const struct model *m, size_t k, uint64_t *start, uint64_t *end)
+{
+	const struct requests *rq = &m->requests;
+	*start = *end = 0;
+	if (k == SIZE_MAX) {
+		*end = rq->n ? rq->v[0].start : m->count;
+	} else if (k < rq->n) {
+		*start = rq->v[k].start;
+		*end = rq->v[k].end;
+	}
+	if (*end > m->count)
+		*end = m->count;
+	if (*start > *end)
+		*start = *end;
+}
+
+struct totals {
+	uint64_t exits, transitions, ns;
+};
+
+/* Request k alone (or the set-up for SIZE_MAX). */
+static void side_this(const struct model *m, size_t k, struct totals *t)
+{
+	const struct requests *rq = &m->requests;
+	memset(t, 0, sizeof *t);
+	if (k == SIZE_MAX) {
+		t->exits = rq->setup_exits;
+		t->transitions = rq->setup_transitions;
+		/* the set-up lasts from the first record to the first request's first record */
+		uint64_t start, end;
+		side_range(m, k, &start, &end);
+		if (end > 0) {
+			struct hvt_record first, last;
+			model_get(m, 0, &first);
+			model_get(m, end < m->count ? end : end - 1, &last);
+			t->ns = last.time_ns > first.time_ns ? last.time_ns - first.time_ns : 0;
+		}
+	} else if (k < rq->n) {
+		t->exits = rq->v[k].exits;
+		t->transitions = rq->v[k].transitions;
+		t->ns = rq->v[k].ns;
+	}
+}
+
+/* Requests 0..k together: the running totals ("so far"), without the set-up. */
+static void side_so_far(const struct model *m, size_t k, struct totals *t)
+{
+	const struct requests *rq = &m->requests;
+	memset(t, 0, sizeof *t);
+	if (k == SIZE_MAX)
+		return;
+	for (size_t i = 0; i <= k && i < rq->n; i++) {
+		t->exits += rq->v[i].exits;
+		t->transitions += rq->v[i].transitions;
+		t->ns += rq->v[i].ns;
+	}
+}
+
+/*
+ * One record, as `hv trace dump` prints it, with what does not fit a half screen left out:
+ * the time and vCPU (every record here is one request's), the mode and CPL, the RIP, the
+ * flags, and fields that are zero or one by default. "790 exit mmio addr=0xd0001050 size=4
+ * write data=0x0" is what the student needs to recognise the doorbell.
+ */
+static void event_line(char *out, size_t len, const struct hvt_record *r)
+{
+	static const char *const drop_prefix[] = { "cpl", "rip=", "flags=", "handled_us=", "vcpu",
+						   "size=" };
+	static const char *const drop_word[] = { "none", "-", "count=1", "size=0", "addr=0x0",
+						 "data=0x0" };
+	char line[LINE_MAX];
+	size_t o = 0;
+	int word = 0;
+
+	trace_format_record(line, sizeof line, r);
+	out[0] = '\0';
+	for (char *save = NULL, *t = strtok_r(line, " ", &save); t;
+	     t = strtok_r(NULL, " ", &save), word++) {
+		int keep = word != 1; /* word 1 is the time */
+		for (size_t i = 0; keep && i < sizeof drop_prefix / sizeof drop_prefix[0]; i++)
+			keep = strncmp(t, drop_prefix[i], strlen(drop_prefix[i])) != 0;
+		for (size_t i = 0; keep && i < sizeof drop_word / sizeof drop_word[0]; i++)
+			keep = strcmp(t, drop_word[i]) != 0;
+		for (unsigned m = 1; keep && m <= HVT_MODE_MAX; m++)
+			keep = strcmp(t, hvt_mode_name(m)) != 0;
+		if (!keep)
+			continue;
+		int n = snprintf(out + o, len - o, "%s%s", o ? " " : "", t);
+		if (n < 0 || (size_t)n >= len - o)
+			break;
+		o += (size_t)n;
+	}
+}
+
+/* ---- drawing ---- */
+
+struct layout {
+	int rows, cols;
+	int x[2], width[2]; /* the two columns */
+	int list_rows;      /* events shown per request */
+	int ratio_y;        /* first row of the ratio block */
+};
+
+static void compare_layout(WINDOW *w, struct layout *l)
+{
+	getmaxyx(w, l->rows, l->cols);
+	l->width[0] = (l->cols - 1) / 2;
+	l->x[0] = 0;
+	l->x[1] = l->width[0] + 1; /* one column for the '|' between them */
+	l->width[1] = l->cols - l->x[1];
+	l->list_rows = l->rows - TOP_ROWS - BOTTOM_ROWS;
+	if (l->list_rows < 1)
+		l->list_rows = 1;
+	l->ratio_y = TOP_ROWS + l->list_rows;
+}
+
+/* The list height for paging, from the body's height alone (act() has no window). */
+static int compare_list_rows(int rows)
+{
+	int n = rows - TOP_ROWS - BOTTOM_ROWS;
+	return n < 1 ? 1 : n;
+}
+
+/* One column: the file, the current request, its totals, and its first events. */
+static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side)
+{
+	const struct model *m = a->m[side];
+	const struct requests *rq = &m->requests;
+	const int x = l->x[side], wd = l->width[side];
+	const size_t k = a->compare.req;
+	char c1[32], c2[32], c3[32], t[32];
+	struct totals th, sf;
+
+	ui_text(w, 0, x, wd, 1, ui_attr(a, UI_HEADER), "%s: %s", base_name(m->path),
+		path_long(m));
+	fmt_count(c1, sizeof c1, rq->setup_exits);
+	ui_text(w, 1, x, wd, 1, A_NORMAL, "%zu requests; set-up %s exits", rq->n, c1);
+
+	if (rq->n == 0) {
+		ui_text(w, 2, x, wd, 1, ui_attr(a, UI_ERROR), "no disk requests in this trace");
+		ui_text(w, 3, x, wd, 1, A_NORMAL, "(is it a run of build/guest/diskio.bin?)");
+	} else if (k == SIZE_MAX) {
+		ui_text(w, 2, x, wd, 1, ui_attr(a, UI_CURRENT), "> set-up, before request 1");
+	} else if (k < rq->n) {
+		const struct request *q = &rq->v[k];
+		if (q->sectors)
+			ui_text(w, 2, x, wd, 1, ui_attr(a, UI_CURRENT),
+				"> request %zu/%zu: %s sector %" PRIu64 " +%" PRIu32, k + 1, rq->n,
+				req_type_name(q->type), q->sector, q->sectors);
+		else
+			ui_text(w, 2, x, wd, 1, ui_attr(a, UI_CURRENT), "> request %zu/%zu: %s",
+				k + 1, rq->n, req_type_name(q->type));
+	} else {
+		ui_text(w, 2, x, wd, 1, ui_attr(a, UI_DIM), "  request %zu: none (%zu here)", k + 1,
+			rq->n);
+	}
+
+	/* A small table: this request (or the set-up) and the running totals. */
+	side_this(m, k, &th);
+	side_so_far(m, k, &sf);
+	ui_text(w, 3, x, wd, 1, ui_attr(a, UI_HEADER), "%-6s %9s %11s %10s", "", "exits",
+		"transitions", "time");
+	fmt_count(c1, sizeof c1, th.exits);
+	fmt_count(c2, sizeof c2, th.transitions);
+	ui_time(t, sizeof t, th.ns);
+	ui_text(w, 4, x, wd, 1, A_NORMAL, "%-6s %9s %11s %10s", k == SIZE_MAX ? "set-up" : "this",
+		c1, c2, t);
+	fmt_count(c1, sizeof c1, sf.exits);
+	fmt_count(c2, sizeof c2, sf.transitions);
+	ui_time(c3, sizeof c3, sf.ns);
+	ui_text(w, 5, x, wd, 1, A_NORMAL, "%-6s %9s %11s %10s", "so far", c1, c2, c3);
+
+	/* The request's first events, from the scroll position on. */
+	uint64_t start, end;
+	side_range(m, k, &start, &end);
+	uint64_t n = end - start, from = (uint64_t)a->compare.scroll;
+	if (from >= n)
+		from = n ? n - 1 : 0;
+	fmt_count(c1, sizeof c1, n);
+	if (n == 0) {
+		ui_text(w, 6, x, wd, 1, ui_attr(a, UI_DIM), "no events");
+		return;
+	}
+	uint64_t last = from + (uint64_t)l->list_rows;
+	if (last > n)
+		last = n;
+	ui_text(w, 6, x, wd, 1, ui_attr(a, UI_DIM), "events %" PRIu64 "-%" PRIu64 " of %s:",
+		from + 1, last, c1);
+	for (uint64_t i = from; i < last; i++) {
+		struct hvt_record r;
+		char line[LINE_MAX];
+		model_get(m, start + i, &r);
+		event_line(line, sizeof line, &r);
+		ui_text(w, TOP_ROWS + (int)(i - from), x, wd, 1, A_NORMAL, " %s", line);
+	}
+}
+
+/* "so far: legacy 10,324 exits, virtio 3 exits (3441x)" and a bar for each side. */
+static void draw_ratio(struct app *a, WINDOW *w, const struct layout *l, int y,
+		       const char *what, uint64_t left, uint64_t right)
+{
+	char c0[32], c1[32], r[32];
+	const char *n0 = side_label(a, 0), *n1 = side_label(a, 1);
+
+	fmt_count(c0, sizeof c0, left);
+	fmt_count(c1, sizeof c1, right);
+	fmt_ratio(r, sizeof r, left, right);
+	ui_text(w, y, 0, l->cols, 1, A_NORMAL, "%s: %s %s exit%s, %s %s exit%s (%s)", what, n0, c0,
+		left == 1 ? "" : "s", n1, c1, right == 1 ? "" : "s", r);
+	/* label (16) and number (12), then the bar; both bars share one scale */
+	uint64_t max = left > right ? left : right;
+	int bx = 2 + 16 + 12 + 1, bw = l->cols - bx;
+	ui_text(w, y + 1, 2, 28, 1, A_NORMAL, "%-16.16s %11s", n0, c0);
+	ui_bar(a, w, y + 1, bx, bw, left, max, UI_BAR_A);
+	ui_text(w, y + 2, 2, 28, 1, A_NORMAL, "%-16.16s %11s", n1, c1);
+	ui_bar(a, w, y + 2, bx, bw, right, max, UI_BAR_B);
+}
+
+static void draw_needs_two(struct app *a, WINDOW *w)
+{
+	static const char record[] =
+		"(record them with hv run --disk-path legacy|virtio --trace FILE build/guest/diskio.bin)";
+	int rows, cols, y = 1;
+	getmaxyx(w, rows, cols);
+	(void)rows;
+	ui_text(w, y++, 2, cols - 2, 0, ui_attr(a, UI_ERROR),
+		"Compare needs two traces: hvviz --compare legacy.hvt virtio.hvt");
+	if (cols - 2 >= (int)sizeof record - 1) {
+		ui_text(w, y++, 2, cols - 2, 0, A_NORMAL, "%s", record);
+	} else {
+		/* at 80 columns the command goes on its own line rather than being clipped */
+		ui_text(w, y++, 2, cols - 2, 0, A_NORMAL, "(record them with");
+		ui_text(w, y++, 4, cols - 4, 0, A_NORMAL,
+			"hv run --disk-path legacy|virtio --trace FILE build/guest/diskio.bin)");
+	}
+	ui_text(w, y + 1, 2, cols - 2, 0, ui_attr(a, UI_DIM),
+		"Both make the same 34 requests; this view steps through them side by side.");
+}
+
+static void compare_draw(struct app *a, WINDOW *w)
+{
+	struct layout l;
+	struct totals t0, t1;
+
+	if (a->nmodels != 2 || !a->m[0] || !a->m[1]) {
+		draw_needs_two(a, w);
+		return;
+	}
+	compare_layout(w, &l);
+	draw_side(a, w, &l, 0);
+	draw_side(a, w, &l, 1);
+	for (int y = 0; y < l.ratio_y; y++)
+		ui_text(w, y, l.width[0], 1, 0, ui_attr(a, UI_DIM), "|");
+
+	/* The ratio block: the current request (or the set-up), then the running totals. */
+	const size_t k = a->compare.req;
+	char sep[LINE_MAX];
+	int n = l.cols < (int)sizeof sep - 1 ? l.cols : (int)sizeof sep - 1;
+	memset(sep, '-', (size_t)n);
+	sep[n] = '\0';
+	ui_text(w, l.ratio_y, 0, l.cols, 0, ui_attr(a, UI_DIM), "%s", sep);
+	side_this(a->m[0], k, &t0);
+	side_this(a->m[1], k, &t1);
+	draw_ratio(a, w, &l, l.ratio_y + 1, k == SIZE_MAX ? "set-up" : "this request", t0.exits,
+		   t1.exits);
+	side_so_far(a->m[0], k, &t0);
+	side_so_far(a->m[1], k, &t1);
+	draw_ratio(a, w, &l, l.ratio_y + 4, "so far", t0.exits, t1.exits);
+}
+
+/* ---- actions ---- */
+
+/* The other views follow: each side's current event is its request's first event. */
+static void compare_sync(struct app *a)
+{
+	for (int i = 0; i < 2; i++) {
+		uint64_t start, end;
+		side_range(a->m[i], a->compare.req, &start, &end);
+		a->cur[i] = start;
+	}
+	a->compare.scroll = 0;
+}
+
+/* The longer of the two current event lists, for the scroll limit. */
+static uint64_t compare_list_len(const struct app *a)
+{
+	uint64_t best = 0;
+	for (int i = 0; i < 2; i++) {
+		uint64_t start, end;
+		side_range(a->m[i], a->compare.req, &start, &end);
+		if (end - start > best)
+			best = end - start;
+	}
+	return best;
+}
+
+static void compare_scroll(struct app *a, int64_t by)
+{
+	uint64_t len = compare_list_len(a);
+	int64_t s = (int64_t)a->compare.scroll + by;
+	int64_t max = len > 0 ? (int64_t)len - 1 : 0;
+	if (max > INT32_MAX)
+		max = INT32_MAX;
+	if (s > max)
+		s = max;
+	if (s < 0)
+		s = 0;
+	a->compare.scroll = (int)s;
+}
+
+/* Next request of both sides; at the end, say why it stops. */
+static void compare_next(struct app *a)
+{
+	size_t steps = compare_steps(a);
+	const struct model *l = a->m[0], *r = a->m[1];
+
+	if (steps == 0) {
+		app_message(a, "nothing to step through: %s has no disk requests",
+			    base_name((l->requests.n == 0 ? l : r)->path));
+		return;
+	}
+	if (a->compare.req == SIZE_MAX) {
+		a->compare.req = 0;
+	} else if (a->compare.req + 1 < steps) {
+		a->compare.req++;
+	} else if (l->requests.n != r->requests.n) {
+		app_message(a, "stopped at request %zu: %s has %zu requests, %s has %zu", steps,
+			    base_name(l->path), l->requests.n, base_name(r->path), r->requests.n);
+		return;
+	} else {
+		app_message(a, "this is the last request (%zu)", steps);
+		return;
+	}
+	compare_sync(a);
+}
+
+static void compare_prev(struct app *a)
+{
+	if (a->compare.req == SIZE_MAX) {
+		app_message(a, "this is the set-up, before the first request");
+		return;
+	}
+	a->compare.req = a->compare.req == 0 ? SIZE_MAX : a->compare.req - 1;
+	compare_sync(a);
+}
+
+static int compare_act(struct app *a, enum action act, int rows)
+{
+	if (a->nmodels != 2 || !a->m[0] || !a->m[1])
+		return 0;
+	size_t steps = compare_steps(a);
+	int page = compare_list_rows(rows);
+
+	switch (act) {
+	case A_NEXT: compare_next(a); return 1;
+	case A_PREV: compare_prev(a); return 1;
+	case A_HOME:
+	case A_END:
+		if (steps == 0) {
+			app_message(a, "no requests to go to");
+			return 1;
+		}
+		a->compare.req = act == A_HOME ? 0 : steps - 1;
+		compare_sync(a);
+		return 1;
+	case A_UP: compare_scroll(a, -1); return 1;
+	case A_DOWN: compare_scroll(a, 1); return 1;
+	case A_PAGE_UP: compare_scroll(a, -page); return 1;
+	case A_PAGE_DOWN: compare_scroll(a, page); return 1;
+	default: return 0;
+	}
+}
+
+const struct view_ops view_compare = {
+	.name = "Compare",
+	.id = VIEW_COMPARE,
+	.draw = compare_draw,
+	.act = compare_act,
+};

@@ -1,0 +1,543 @@
+/*
+ * view_virtq.c - the Virtqueue view: the three tables of a split virtqueue at the current event.
+ *
+ * Concept: para-virtual I/O is a data structure shared by two CPUs. The driver fills the
+ * descriptor table (one buffer per entry), offers chains of descriptors in the avail ring and
+ * rings a doorbell; the device walks them, does the work and reports each finished chain in
+ * the used ring. This view shows those three tables *as the device has seen them* at the
+ * current event, rebuilt from the trace (viz/vqstate.c), so a student stepping through a
+ * trace watches the device read avail.idx, take a head, follow a chain of descriptors, and
+ * publish the result. Each step has one line saying what it means.
+ * Textbook: chapter 4 "Two I/O paths", section "One request, step by step"; chapter 6
+ * "Watching it happen", section "Virtqueue"; virtio 1.1, section 2.6 "Split Virtqueues".
+ *
+ * Screen (the body window):
+ *   0      > the current event, as `hv trace dump` prints it
+ *   1-2    what this step means
+ *   3-4    the queue: size, addresses, the device's positions, counters so far
+ *   5      legend of the marks
+ *   6      column names, then one row per index: desc[i] | avail.ring[i] | used.ring[i]
+ * Marks never rely on colour: '*' an entry the current event touched, '?' an entry the
+ * device has not read yet, '<' the slot the device uses next.
+ *
+ * Scrolling: the three tables scroll together (row i is index i in all three). The view
+ * "follows" the device: if the current event touches a row that is off screen, it scrolls
+ * there. Once the user scrolls by hand the view stops following until the next action that
+ * is not a scroll (stepping, jumping, searching), so a scroll is never undone under the
+ * user's fingers. struct virtq_state_ui has only `scroll`, so the mode is kept in its sign:
+ * scroll >= 0 is "following, first row = scroll", scroll < 0 is "by hand, first row =
+ * -scroll - 1" (virtq_top, virtq_set_top). A zeroed app starts following at row 0.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "viz.h"
+#include "vqstate.h"
+
+/* vqstate.h's "no record has set this entry": the device has not read it, so neither have we.
+ * Showing a zero instead would teach something false (that descriptor 5 has length 0). */
+#define VQ_UNSEEN UINT64_MAX
+
+/* Rows above the table: dump line, two teaching lines, two queue lines, legend, columns. */
+#define TABLE_TOP 7
+
+/* virtio 1.1, section 5.2.6: request types of virtio-blk. */
+#define BLK_T_IN     0u
+#define BLK_T_OUT    1u
+#define BLK_T_FLUSH  4u
+#define BLK_T_GET_ID 8u
+
+/* virtio 1.1, section 2.1: DEVICE_NEEDS_RESET in the device status. */
+#define STATUS_NEEDS_RESET 0x40u
+
+/* ---- scroll mode (see the top of the file) -------------------------------------------------- */
+
+/* The first table row shown, whichever mode we are in. */
+static int virtq_top(const struct app *a)
+{
+	return a->virtq.scroll >= 0 ? a->virtq.scroll : -a->virtq.scroll - 1;
+}
+
+/* 1 while the view follows the device's steps, 0 after a scroll by hand. */
+static int virtq_following(const struct app *a)
+{
+	return a->virtq.scroll >= 0;
+}
+
+/* Store both in the one int: -top - 1 maps 0, 1, 2 ... to -1, -2, -3 ..., so no value of
+ * one mode can be mistaken for the other. */
+static void virtq_set_top(struct app *a, int top, int following)
+{
+	if (top < 0)
+		top = 0;
+	a->virtq.scroll = following ? top : -top - 1;
+}
+
+/* ---- words for values ----------------------------------------------------------------------- */
+
+/*
+ * Descriptor flags as words: "NEXT|WRITE", "-" for none, unknown bits in hex. The bits are
+ * virtio 1.1, section 2.6.5: NEXT (1) the chain continues at `next`; WRITE (2) the buffer is
+ * device-writable (the device puts data there, e.g. a disk read or the status byte), without
+ * it the device only reads it; INDIRECT (4) hv does not offer, so a driver using it is
+ * refused (checklist Q9) and the view shows the word so a student sees why.
+ */
+static void flags_words(uint16_t f, char *buf, size_t len)
+{
+	static const struct { uint16_t bit; const char *name; } names[] = {
+		{ VIRTQ_DESC_F_NEXT, "NEXT" },
+		{ VIRTQ_DESC_F_WRITE, "WRITE" },
+		{ VIRTQ_DESC_F_INDIRECT, "INDIRECT" },
+	};
+	size_t off = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof names / sizeof names[0] && off < len; i++)
+		if (f & names[i].bit) {
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "|" : "",
+						names[i].name);
+			f &= (uint16_t)~names[i].bit;
+		}
+	if (f && off < len)
+		off += (size_t)snprintf(buf + off, len - off, "%s0x%x", off ? "|" : "", f);
+	if (off == 0)
+		snprintf(buf, len, "-");
+}
+
+/* A virtio-blk request's type in the direction a student thinks in: IN/OUT are named from the
+ * driver's side (IN brings data into the guest), which is the opposite of "read"/"write" for
+ * a buffer (a disk read fills a device-writable buffer). */
+static const char *blk_type_words(uint64_t type)
+{
+	switch (type) {
+	case BLK_T_IN: return "read (IN: disk to guest)";
+	case BLK_T_OUT: return "write (OUT: guest to disk)";
+	case BLK_T_FLUSH: return "flush";
+	case BLK_T_GET_ID: return "get-id (the disk's serial)";
+	default: return "an unknown type";
+	}
+}
+
+/* ---- what one step means -------------------------------------------------------------------- */
+
+/*
+ * One descriptor: where the buffer is, how long, who writes it, and whether the chain goes
+ * on. A virtio-blk request is normally three: a 16-byte header the device reads, the data
+ * (read or written), and a 1-byte status the device writes last (virtio 1.1, section 5.2.6).
+ */
+static void explain_desc(char *buf, size_t len, const struct hvt_record *r)
+{
+	uint16_t flags = (uint16_t)(r->arg & 0xFFFFu), next = (uint16_t)(r->arg >> 16);
+	/* WRITE is from the device's side: a buffer it fills (read data, the status byte).
+	 * Without it the buffer carries something the driver wrote (a header, data to write). */
+	const char *dir = (flags & VIRTQ_DESC_F_WRITE) ? "the device writes (VIRTQ_DESC_F_WRITE)"
+						      : "the device reads";
+	char tail[48];
+	if (flags & VIRTQ_DESC_F_NEXT)
+		snprintf(tail, sizeof tail, "; the chain goes on at descriptor %u (NEXT)", next);
+	else
+		snprintf(tail, sizeof tail, "; no NEXT: the chain ends here");
+	snprintf(buf, len, "the device reads descriptor %" PRIu32 ": a %" PRIu64 "-byte buffer %s%s",
+		 r->count, r->data, dir, tail);
+}
+
+/*
+ * avail.idx is how many chains the driver has ever offered; last_avail how many the device has
+ * taken. Their difference is the work of this doorbell (hv refuses a difference above the
+ * queue size, checklist Q1, so one doorbell never means more than N chains).
+ */
+static void explain_avail_idx(char *buf, size_t len, const struct hvt_record *r)
+{
+	/* Both counters run freely over 16 bits, so the difference is taken modulo 65536. */
+	uint16_t fresh = (uint16_t)((uint16_t)r->data - (uint16_t)r->count);
+	if (fresh == 0)
+		snprintf(buf, len, "the device reads avail.idx = %u: equal to its last_avail, so "
+			 "nothing new (a spurious doorbell is harmless)", (uint16_t)r->data);
+	else
+		snprintf(buf, len, "the device reads avail.idx = %u: the driver offered %u new "
+			 "chain%s since last_avail %u", (uint16_t)r->data, fresh, fresh == 1 ? "" : "s",
+			 (uint16_t)r->count);
+}
+
+/* Device status (virtio 1.1, section 2.1): the driver sets ACKNOWLEDGE (1), DRIVER (2),
+ * FEATURES_OK (8), DRIVER_OK (4) in turn; the device may add DEVICE_NEEDS_RESET (0x40) when the
+ * guest broke the ring. The record's arg is the old status, data the new one. */
+static void explain_status(char *buf, size_t len, const struct hvt_record *r)
+{
+	if ((r->data & STATUS_NEEDS_RESET) && !(r->arg & STATUS_NEEDS_RESET))
+		snprintf(buf, len, "device status 0x%" PRIx64 ": DEVICE_NEEDS_RESET, the device gave "
+			 "up on the queue until the driver resets it", r->data);
+	else
+		snprintf(buf, len, "device status 0x%" PRIx64 " -> 0x%" PRIx64 ": one step of the "
+			 "driver's set-up handshake (virtio 1.1, section 3.1)", r->arg, r->data);
+}
+
+/*
+ * One sentence per step of textbook chapter 4, "One request, step by step": doorbell, read
+ * avail.idx, take a head, follow the chain, do the request, write the used element, publish
+ * used.idx, interrupt (or not). The values come from the record (field table in trace.h).
+ */
+static void explain_vq(char *buf, size_t len, const struct hvt_record *r)
+{
+	switch (r->reason) {
+	case HVT_VQ_NOTIFY:
+		if (r->flags & HVT_F_EVENTFD)
+			snprintf(buf, len, "doorbell: the driver wrote %" PRIu64 " to QueueNotify; KVM "
+				 "signalled an ioeventfd in the kernel, no exit reached hv", r->data);
+		else
+			snprintf(buf, len, "doorbell: the driver wrote %" PRIu64 " to QueueNotify, an "
+				 "MMIO exit: now the device looks at the avail ring", r->data);
+		break;
+	case HVT_VQ_READY:
+		snprintf(buf, len, "QueueReady = 1: the device learns where the three tables are "
+			 "(%" PRIu32 " entries each) and starts its positions at 0", r->count);
+		break;
+	case HVT_VQ_STATUS:
+		explain_status(buf, len, r);
+		break;
+	case HVT_VQ_AVAIL_IDX:
+		explain_avail_idx(buf, len, r);
+		break;
+	case HVT_VQ_AVAIL_ENTRY:
+		snprintf(buf, len, "the device reads avail.ring[%" PRIu32 "]: the next chain starts at "
+			 "descriptor %" PRIu64, r->count, r->data);
+		break;
+	case HVT_VQ_DESC:
+		explain_desc(buf, len, r);
+		break;
+	case HVT_VQ_REQUEST:
+		snprintf(buf, len, "virtio-blk decodes chain %" PRIu32 ": %s, %" PRIu64 " data bytes "
+			 "at sector %" PRIu64, r->count, blk_type_words(r->arg), r->data, r->addr);
+		break;
+	case HVT_VQ_USED_ELEM:
+		snprintf(buf, len, "the device writes used.ring[%" PRIu32 "] = {id %" PRIu64 ", len %"
+			 PRIu64 "}: chain %" PRIu64 " is done, %" PRIu64 " bytes written into it",
+			 r->count, r->arg, r->data, r->arg, r->data);
+		break;
+	case HVT_VQ_USED_IDX:
+		snprintf(buf, len, "the device publishes used.idx = %" PRIu64 " (after a fence): now "
+			 "the driver can see the finished chain", r->data);
+		break;
+	case HVT_VQ_IRQ_RAISE:
+		snprintf(buf, len, "the device raises its interrupt (InterruptStatus 0x%" PRIx64 "): "
+			 "the driver's handler will read the used ring", r->data);
+		break;
+	case HVT_VQ_IRQ_SUPPRESS:
+		snprintf(buf, len, "%s", r->data == HVT_IRQ_NO_INTERRUPT_FLAG
+			 ? "no interrupt: the driver set VIRTQ_AVAIL_F_NO_INTERRUPT, it polls used.idx"
+			 : "no interrupt: no interrupt line is wired, so the driver has to poll");
+		break;
+	case HVT_VQ_ERROR:
+		snprintf(buf, len, "the device refused something the guest wrote: %s (a row of the "
+			 "hostile-guest checklist)",
+			 r->data <= HVT_VQE_MAX ? hvt_vq_error_name((unsigned)r->data) : "?");
+		break;
+	case HVT_VQ_RESET:
+		snprintf(buf, len, "the driver wrote 0 to Status: the device forgets the queue, every "
+			 "entry is unknown again");
+		break;
+	default:
+		snprintf(buf, len, "a virtqueue step this version of hvviz does not know (op %u)",
+			 r->reason);
+		break;
+	}
+}
+
+/* The teaching line for the current event, whatever its kind: most events of a trace are not
+ * virtqueue steps (exits, KVM_RUN calls), and the tables simply stay as they were. */
+static void explain(char *buf, size_t len, const struct hvt_record *r, unsigned queue)
+{
+	if (r->kind != HVT_VQ)
+		snprintf(buf, len, "event %" PRIu64 " is not a virtqueue step: the tables are as the "
+			 "device had seen them by then", r->seq);
+	else if (r->size != queue)
+		snprintf(buf, len, "this step is for queue %u, not queue %u (] and [ change the queue)",
+			 r->size, queue);
+	else
+		explain_vq(buf, len, r);
+}
+
+/* Text over up to two rows, split at the last space that fits (never wrapped by curses). */
+static void draw_two_lines(WINDOW *w, int y, int cols, attr_t at, const char *text)
+{
+	size_t n = strlen(text);
+	if ((int)n <= cols || cols < 2) {
+		ui_text(w, y, 0, cols, 1, at, "%s", text);
+		ui_text(w, y + 1, 0, cols, 1, at, "%s", "");
+		return;
+	}
+	int cut = cols;
+	while (cut > 0 && text[cut] != ' ')
+		cut--;
+	if (cut == 0)
+		cut = cols;
+	ui_text(w, y, 0, cols, 1, at, "%.*s", cut, text);
+	ui_text(w, y + 1, 0, cols, 1, at, "  %s", text + cut + (text[cut] == ' '));
+}
+
+/* ---- the queue header ----------------------------------------------------------------------- */
+
+/* Which header fields the current record set, so they carry a '*' like table entries: the
+ * device's own positions are as much a part of the protocol as the tables are. */
+struct touched_fields {
+	int ready, avail_idx, last_avail, used_idx, requests, notifies, interrupts;
+};
+
+static struct touched_fields touched_of(const struct hvt_record *r, unsigned queue)
+{
+	struct touched_fields t = { 0 };
+	if (r->kind != HVT_VQ || r->size != queue)
+		return t;
+	t.ready = r->reason == HVT_VQ_READY || r->reason == HVT_VQ_RESET;
+	t.avail_idx = r->reason == HVT_VQ_AVAIL_IDX;
+	t.last_avail = r->reason == HVT_VQ_AVAIL_IDX || r->reason == HVT_VQ_AVAIL_ENTRY;
+	t.used_idx = r->reason == HVT_VQ_USED_IDX;
+	t.requests = r->reason == HVT_VQ_REQUEST;
+	t.notifies = r->reason == HVT_VQ_NOTIFY;
+	t.interrupts = r->reason == HVT_VQ_IRQ_RAISE;
+	return t;
+}
+
+/*
+ * Two lines: what the driver told the device at QueueReady (size and the three guest-physical
+ * addresses), then the positions. avail.idx is the driver's counter as the device last read
+ * it, last_avail the device's own (how many chains it has taken), used.idx the device's
+ * counter of finished chains. In a quiet queue all three are equal.
+ */
+static void draw_header(const struct app *a, WINDOW *w, int y, int cols, const struct vq_state *s,
+			const struct touched_fields *t)
+{
+	attr_t at = ui_attr(a, UI_HEADER);
+	if (s->ready)
+		ui_text(w, y, 0, cols, 1, at, "queue %u of %u  size %" PRIu32 "  ready%s  desc 0x%" PRIx64
+			"  avail 0x%" PRIx64 "  used 0x%" PRIx64, a->virtq.queue, VQ_MAX_QUEUES, s->size,
+			t->ready ? "*" : "", s->desc_gpa, s->avail_gpa, s->used_gpa);
+	else
+		ui_text(w, y, 0, cols, 1, at, "queue %u of %u  not ready%s", a->virtq.queue,
+			VQ_MAX_QUEUES, t->ready ? "*" : "");
+	/* last_avail moves with each AVAIL_ENTRY (the device took one more), so it is touched
+	 * by both avail records; avail.idx only by AVAIL_IDX. */
+	ui_text(w, y + 1, 0, cols, 1, ui_attr(a, UI_NORMAL),
+		"avail.idx %u%s  last_avail %u%s  used.idx %u%s   requests %" PRIu64 "%s  notifies %"
+		PRIu64 "%s  interrupts %" PRIu64 "%s",
+		s->avail_idx, t->avail_idx ? "*" : "", s->last_avail, t->last_avail ? "*" : "",
+		s->used_idx, t->used_idx ? "*" : "", s->requests, t->requests ? "*" : "",
+		s->notifies, t->notifies ? "*" : "", s->interrupts, t->interrupts ? "*" : "");
+}
+
+/* ---- the tables ----------------------------------------------------------------------------- */
+
+/* Column positions and widths: wide from 100 columns (full 64-bit addresses), else compact. */
+struct layout {
+	int wide;
+	int xd, wd, xa, wa, xu, wu;
+};
+
+static struct layout layout_for(int cols)
+{
+	struct layout l = { .wide = cols >= 100 };
+	/* mark + index(4) + addr + len + flags(10) + next(4), one space between columns */
+	l.wd = l.wide ? 1 + 4 + 1 + 18 + 1 + 10 + 1 + 10 + 1 + 4 : 1 + 4 + 1 + 12 + 1 + 6 + 1 + 10 + 1 + 4;
+	l.wa = 1 + 5 + 1 + 5 + 2;                     /* mark, slot, head, " <" */
+	l.wu = l.wide ? 1 + 4 + 1 + 5 + 1 + 10 + 2 : 1 + 4 + 1 + 5 + 1 + 6 + 2; /* mark, slot, id, len */
+	int gap = l.wide ? 3 : 2;
+	l.xd = 0;
+	l.xa = l.xd + l.wd + gap;
+	l.xu = l.xa + l.wa + gap;
+	return l;
+}
+
+/* Column names, printed with the same widths as the rows below them so they line up. The
+ * first column of each table is its index: desc i, avail.ring[i], used.ring[i]. */
+static void draw_columns(const struct app *a, WINDOW *w, int y, const struct layout *l)
+{
+	attr_t at = ui_attr(a, UI_HEADER);
+	int aw = l->wide ? 18 : 12, lw = l->wide ? 10 : 6;
+	ui_text(w, y, l->xd, l->wd, 1, at, " %4s %-*s %*s %-10s %4s", "desc", aw, "addr", lw, "len",
+		"flags", "next");
+	ui_text(w, y, l->xa, l->wa, 1, at, " %5s %5s", "avail", "head");
+	ui_text(w, y, l->xu, l->wu, 1, at, " %4s %5s %*s", "used", "id", lw, "len");
+}
+
+/* The attribute and the mark of an entry: touched now, never seen, or plain. */
+static attr_t entry_look(const struct app *a, uint64_t seq, uint64_t cur, char *mark)
+{
+	*mark = seq == cur ? '*' : ' ';
+	if (seq == cur)
+		return ui_attr(a, UI_TOUCHED);
+	return ui_attr(a, seq == VQ_UNSEEN ? UI_DIM : UI_NORMAL);
+}
+
+/* desc[i]: the buffer's guest-physical address, its length, flags and next (virtq.h). */
+static void draw_desc(const struct app *a, WINDOW *w, int y, const struct layout *l,
+		      const struct vq_desc_view *d, unsigned i, uint64_t cur)
+{
+	char mark;
+	attr_t at = entry_look(a, d->seq, cur, &mark);
+	int aw = l->wide ? 18 : 12, lw = l->wide ? 10 : 6;
+	if (d->seq == VQ_UNSEEN) {
+		ui_text(w, y, l->xd, l->wd, 1, at, "%c%4u %-*s %*s %-10s %4s", mark, i, aw, "?", lw, "?",
+			"?", "?");
+		return;
+	}
+	char addr[24], flags[32];
+	snprintf(addr, sizeof addr, "0x%" PRIx64, d->addr);
+	flags_words(d->flags, flags, sizeof flags);
+	ui_text(w, y, l->xd, l->wd, 1, at, "%c%4u %-*s %*" PRIu32 " %-10s %4u", mark, i, aw, addr, lw,
+		d->len, flags, d->next);
+}
+
+/*
+ * One ring slot. avail.ring[i] holds a head (the first descriptor of a chain the driver
+ * offers); used.ring[i] holds {id, len}: the head of a finished chain and how many bytes the
+ * device wrote into it. '<' marks the slot the device will use next (last_avail % N in the
+ * avail ring, used.idx % N in the used ring): the rings are circular, so it wraps to 0.
+ */
+static void draw_slot(const struct app *a, WINDOW *w, int y, int x, int width, int lw,
+		      const struct vq_slot_view *v, unsigned i, int is_next, int with_len, uint64_t cur)
+{
+	char mark;
+	attr_t at = entry_look(a, v->seq, cur, &mark);
+	char value[16], len[16];
+	if (v->seq == VQ_UNSEEN) {
+		snprintf(value, sizeof value, "?");
+		snprintf(len, sizeof len, "?");
+	} else {
+		snprintf(value, sizeof value, "%" PRIu32, v->value);
+		snprintf(len, sizeof len, "%" PRIu32, v->len);
+	}
+	if (with_len)
+		ui_text(w, y, x, width, 1, at, "%c%4u %5s %*s %c", mark, i, value, lw, len,
+			is_next ? '<' : ' ');
+	else
+		ui_text(w, y, x, width, 1, at, "%c%5u %5s %c", mark, i, value, is_next ? '<' : ' ');
+}
+
+/* The first row to show: the user's, or (following) moved just enough to show a touched row. */
+static int table_top(struct app *a, const struct vq_state *s, uint64_t cur, int visible)
+{
+	int size = (int)s->size, top = virtq_top(a);
+	if (virtq_following(a)) {
+		int touched = -1;
+		for (int i = 0; i < size && touched < 0; i++)
+			if (s->desc[i].seq == cur || s->avail[i].seq == cur || s->used[i].seq == cur)
+				touched = i;
+		if (touched >= 0 && touched < top)
+			top = touched;
+		else if (touched >= 0 && touched >= top + visible)
+			top = touched - visible + 1;
+	}
+	int max = size > visible ? size - visible : 0;
+	if (top > max)
+		top = max;
+	virtq_set_top(a, top, virtq_following(a));
+	return top;
+}
+
+/* The three tables side by side, row i = index i of each; only the rows that fit. */
+static void draw_tables(struct app *a, WINDOW *w, int y, int rows, int cols,
+			const struct vq_state *s, uint64_t cur)
+{
+	struct layout l = layout_for(cols);
+	draw_columns(a, w, y, &l);
+	int visible = rows - y - 1;
+	if (visible <= 0)
+		return;
+	int top = table_top(a, s, cur, visible);
+	unsigned next_avail = s->last_avail % s->size, next_used = s->used_idx % s->size;
+	int lw = l.wide ? 10 : 6;
+	for (int k = 0; k < visible && top + k < (int)s->size; k++) {
+		unsigned i = (unsigned)(top + k);
+		draw_desc(a, w, y + 1 + k, &l, &s->desc[i], i, cur);
+		draw_slot(a, w, y + 1 + k, l.xa, l.wa, 0, &s->avail[i], i, i == next_avail, 0, cur);
+		draw_slot(a, w, y + 1 + k, l.xu, l.wu, lw, &s->used[i], i, i == next_used, 1, cur);
+	}
+}
+
+/* ---- the view ------------------------------------------------------------------------------- */
+
+/*
+ * The body. Never a loop over the trace: one record for the dump line, and vq_state_at, which
+ * replays at most VQ_CHECKPOINT_EVERY records from the nearest checkpoint (fast on a
+ * 10-million-event trace). The rest is bounded by the queue size.
+ */
+static void virtq_draw(struct app *a, WINDOW *w)
+{
+	int rows, cols;
+	getmaxyx(w, rows, cols);
+	const struct model *m = app_model(a);
+	if (!m || m->count == 0) {
+		ui_text(w, 0, 0, cols, 1, ui_attr(a, UI_NORMAL), "this trace has no events");
+		return;
+	}
+	uint64_t cur = app_cur(a);
+	struct hvt_record r;
+	model_get(m, cur, &r);
+	char line[512];
+	trace_format_record(line, sizeof line, &r);
+	ui_text(w, 0, 0, cols, 1, ui_attr(a, UI_CURRENT), "> %s", line);
+	attr_t norm = ui_attr(a, UI_NORMAL);
+	if (m->vq.vq_records == 0) {
+		ui_text(w, 2, 0, cols, 1, norm, "this trace has no virtqueue: it was recorded with the "
+			"legacy disk or no disk;");
+		ui_text(w, 3, 0, cols, 1, norm, "try 'hv run --disk-path virtio --trace FILE GUEST'");
+		return;
+	}
+	unsigned q = a->virtq.queue < VQ_MAX_QUEUES ? a->virtq.queue : 0;
+	a->virtq.queue = q;
+	/* 7 KiB on the stack; rebuilt at every draw from the nearest checkpoint (vqstate.h). */
+	struct vq_state s;
+	vq_state_at(m, q, cur, &s);
+
+	explain(line, sizeof line, &r, q);
+	draw_two_lines(w, 1, cols, norm, line);
+	struct touched_fields t = touched_of(&r, q);
+	draw_header(a, w, 3, cols, &s, &t);
+	ui_text(w, 5, 0, cols, 1, ui_attr(a, UI_DIM),
+		"* touched now  ? not read by the device yet  < the next slot the device uses");
+	if (!(m->vq.queues_seen & (1u << q))) {
+		ui_text(w, TABLE_TOP, 0, cols, 1, norm, "no record names queue %u: virtio-blk uses "
+			"queue 0 only (] and [ change the queue)", q);
+		return;
+	}
+	if (!s.ready) {
+		ui_text(w, TABLE_TOP, 0, cols, 1, norm, "queue %u is not set up at this event: no "
+			"queue-ready record yet (or a reset since)", q);
+		return;
+	}
+	draw_tables(a, w, TABLE_TOP - 1, rows, cols, &s, cur);
+}
+
+/* Queue switching and scrolling are ours; every other action goes on to the app (return 0). */
+static int virtq_act(struct app *a, enum action act, int rows)
+{
+	int page = rows - TABLE_TOP > 1 ? rows - TABLE_TOP : 1;
+	int top = virtq_top(a);
+	switch (act) {
+	case A_QUEUE_NEXT:
+	case A_QUEUE_PREV:
+		/* Both directions wrap around, so every queue is one key away. */
+		a->virtq.queue = (a->virtq.queue + (act == A_QUEUE_NEXT ? 1u : VQ_MAX_QUEUES - 1u)) %
+				 VQ_MAX_QUEUES;
+		virtq_set_top(a, 0, 1);
+		app_message(a, "queue %u", a->virtq.queue);
+		return 1;
+	/* Scrolling by hand: the view stops following the device (the upper bound is clamped
+	 * by the next draw, which knows the queue size). */
+	case A_UP: virtq_set_top(a, top - 1, 0); return 1;
+	case A_DOWN: virtq_set_top(a, top + 1, 0); return 1;
+	case A_PAGE_UP: virtq_set_top(a, top - page, 0); return 1;
+	case A_PAGE_DOWN: virtq_set_top(a, top + page, 0); return 1;
+	default:
+		/* Anything else (a step, a jump, a search) may change the event: follow again. */
+		virtq_set_top(a, top, 1);
+		return 0;
+	}
+}
+
+const struct view_ops view_virtq = {
+	.name = "Virtqueue",
+	.id = VIEW_VIRTQ,
+	.draw = virtq_draw,
+	.act = virtq_act,
+};
