@@ -3,12 +3,14 @@
  *
  * Concept: this file is only the front door. It turns the command line into options and
  * calls the pieces in the order a VM comes to life: vm_create (hv/vm.c) builds the machine,
- * vm_run starts the vCPU thread whose exit loop (hv/vcpu.c) is the heart of hv.
+ * vm_run starts the vCPU thread whose exit loop (hv/vcpu.c) is the heart of hv. With --viz,
+ * hvviz watches the run on the terminal (hv/vizlink.c).
  *
  *   hv run [--mem MiB] [--mode real|protected|long] [--trace FILE] [--cmdline STR]
  *          [--timeout SEC] [--disk FILE] [--disk-path legacy|virtio]
  *          [--cache writeback|writethrough|none|unsafe] [--ioeventfd] [--read-only]
- *          [--trace-limit MiB] [--quiet] [--step SYMBOL [--step-count N] [--step-seek]] GUEST
+ *          [--trace-limit MiB] [--quiet] [--step SYMBOL [--step-count N] [--step-seek]]
+ *          [--viz[=step]] GUEST
  *   hv trace stats FILE          exits by reason, port/address, mode; KVM's counters
  *   hv trace dump [--json] FILE  one line per event
  *   hv doctor [--json]           which KVM this host has and what works on it
@@ -24,6 +26,7 @@
 #include <string.h>
 
 #include "layout.h"
+#include "vizlink.h"
 #include "vm.h"
 
 #define HV_VERSION "0.1"
@@ -35,7 +38,8 @@ static const char usage[] =
 	"              [--cmdline STR] [--timeout SEC] [--disk FILE]\n"
 	"              [--disk-path legacy|virtio] [--cache writeback|writethrough|none|unsafe]\n"
 	"              [--ioeventfd] [--read-only] [--trace-limit MiB] [--quiet]\n"
-	"              [--step SYMBOL|ADDRESS [--step-count N] [--step-seek]] GUEST\n"
+	"              [--step SYMBOL|ADDRESS [--step-count N] [--step-seek]]\n"
+	"              [--viz[=step]] GUEST\n"
 	"       hv trace stats FILE\n"
 	"       hv trace dump [--json] FILE\n"
 	"       hv doctor [--json]\n"
@@ -96,11 +100,13 @@ static int cmd_run(int argc, char **argv)
 		{ "trace-limit", required_argument, 0, 'L' },
 		{ "step", required_argument, 0, 's' },  { "step-count", required_argument, 0, 'n' },
 		{ "step-seek", no_argument, 0, 'S' },
+		{ "viz", optional_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
 	struct vm_options opt = { .mem_mib = HV_MEM_DEFAULT_MIB, .mode = BOOT_AUTO,
 				  .trace_limit = (uint64_t)HV_TRACE_LIMIT_DEFAULT_MIB << 20 };
 	bool cache_given = false;
+	struct viz viz = { .on = false }; /* --viz: off until given */
 	unsigned long v;
 	int c;
 	/*
@@ -192,6 +198,13 @@ static int cmd_run(int argc, char **argv)
 		/* The image is opened O_RDONLY; virtio-blk offers VIRTIO_BLK_F_RO, the ATA disk
 		 * aborts writes. Good for sharing one image between several runs. */
 		case 'r': opt.read_only = true; break;
+		/* Watch the run in hvviz (hv/vizlink.c): --viz runs freely, --viz=step waits for the
+		 * user before every entry. Only the "=" form: "--viz step" would make "step" the
+		 * guest file. */
+		case 'V':
+			if (viz_parse(&viz, optarg) < 0)
+				return usage_error("bad --viz (use --viz or --viz=step):", optarg);
+			break;
 		case 'h': fputs(usage, stdout); return 0;
 		/* getopt returns '?' for an unknown option or one without its argument;
 		 * argv[optind - 1] is the word it stopped at. */
@@ -229,6 +242,10 @@ static int cmd_run(int argc, char **argv)
 			"(use --disk-path virtio)\n");
 		return HV_EXIT_USAGE;
 	}
+	/* --viz needs a terminal, hvviz, and a trace file (a temporary one without --trace). */
+	int status = viz.on ? viz_prepare(&viz, &opt) : 0;
+	if (status)
+		return status;
 
 	/*
 	 * struct vm is about 7 KiB (the console's 4 KiB buffer, the bus table) and is shared
@@ -240,13 +257,18 @@ static int cmd_run(int argc, char **argv)
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		fprintf(stderr, "hv: out of memory\n");
+		viz_end(&viz, HV_EXIT_HOST);
 		return HV_EXIT_HOST;
 	}
-	int status = vm_create(vm, &opt);
+	status = vm_create(vm, &opt);
+	/* --viz: hvviz starts once the trace file exists; the VM has not run yet. */
+	if (status == 0 && viz.on)
+		status = viz_start(&viz, vm);
 	if (status == 0)
 		status = vm_run(vm, &opt);
 	vm_destroy(vm);
 	free(vm);
+	viz_end(&viz, status); /* --viz: name the log; a temporary trace is removed */
 	return status;
 }
 

@@ -31,6 +31,7 @@
 #include <sys/ioctl.h>
 
 #include "layout.h"
+#include "vizlink.h"
 #include "vm.h"
 
 #define RFLAGS_IF (1u << 9) /* interrupt flag: the CPU accepts maskable interrupts */
@@ -263,6 +264,8 @@ static void handle_run_error(struct vm *vm, int err, struct hvt_record *r)
 		else if (vm->kick == KICK_SIGNAL)
 			vm_stop_with(vm, HV_EXIT_INTERRUPTED, vm->trace ? "interrupted; the trace was saved"
 								    : "interrupted");
+		else if (vm->kick == KICK_VIZ)
+			viz_stop_vm(vm); /* the user quit hvviz (hv run --viz) */
 		return;
 	}
 	char why[128];
@@ -286,15 +289,17 @@ static void rearm_after_kick(struct vm *vm)
 void *vcpu_thread_main(void *arg)
 {
 	struct vm *vm = arg;
-	uint64_t t_call = vm->trace ? trace_now(vm->trace) : 0;
-	uint64_t ns_call = vm_now_ns();
 
 	pthread_mutex_lock(&vm->irq_lock); /* kickers read it under this lock (irq.c) */
 	vm->vcpu_running = true;
 	pthread_mutex_unlock(&vm->irq_lock);
+	viz_before_run(vm); /* --viz=step: the user starts the guest from hvviz (vizlink.c) */
+	uint64_t t_call = vm->trace ? trace_now(vm->trace) : 0;
+	uint64_t ns_call = vm_now_ns();
 	/* Step 6 for the very first entry: hv calls KVM_RUN, KVM enters the guest. */
 	irq_before_run(vm);
-	record_entry(vm, t_call);
+	if (!vm->stop.requested) /* (hvviz may have quit before the first entry) */
+		record_entry(vm, t_call);
 	while (!vm->stop.requested) {
 		step_before_run(vm); /* --step: breakpoint or trap flag, set again every time */
 		if (vm->stop.requested)
@@ -334,9 +339,12 @@ void *vcpu_thread_main(void *arg)
 			record_exit(vm, &r, t_return, vm->trace ? trace_now(vm->trace) : 0);
 		if (!vm->stop.requested)
 			irq_before_run(vm); /* a pending interrupt goes in with this entry (irq.c) */
+		/* --viz: hvviz sees this exit now; with =step the guest waits for the user's "next",
+		 * time that is neither the guest's nor hv's (vizlink.c). Hidden exits show nothing. */
+		uint64_t paused = hidden ? 0 : viz_before_run(vm);
 		t_call = vm->trace ? trace_now(vm->trace) : 0;
 		ns_call = vm_now_ns();
-		vm->ns_in_hv += ns_call - ns_return;
+		vm->ns_in_hv += ns_call - ns_return - paused;
 		if (!vm->stop.requested && !hidden)
 			record_entry(vm, t_call);
 	}

@@ -32,6 +32,7 @@
 #include "dev/pit.h"
 #include "dev/virtio.h"
 #include "layout.h"
+#include "vizlink.h"
 #include "vm.h"
 
 /* One-line error, then the exit status that goes with it. */
@@ -514,6 +515,11 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 			kick_vcpu(vm, KICK_TIMEOUT);
 			break;
 		}
+		/* hv run --viz: the user quit hvviz, which stops the VM like Ctrl-C (vizlink.c) */
+		if (viz_closed(vm)) {
+			kick_vcpu(vm, KICK_VIZ);
+			break;
+		}
 	}
 	pthread_join(vm->vcpu_thread, NULL);
 }
@@ -564,6 +570,9 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	/* Only now that the vCPU thread is gone: the console has no lock. */
 	console_flush(&vm->console);
 	record_counters(vm, &before);
+	/* --viz: hvviz gets the last records and the status, hv its terminal back when the user
+	 * leaves hvviz; the messages below go to the terminal again (vizlink.c). */
+	viz_finish(vm);
 
 	/* A trace write error (disk full) is reported but keeps the guest's exit status. */
 	if (vm->trace) {

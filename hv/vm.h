@@ -30,8 +30,10 @@
 /* Which controller the disk hangs on (hv run --disk-path). */
 enum disk_path { DISK_PATH_NONE = 0, DISK_PATH_LEGACY = 1, DISK_PATH_VIRTIO = 2 };
 
-/* Why the main thread stopped the vCPU thread. */
-enum { KICK_NONE = 0, KICK_TIMEOUT = 1, KICK_SIGNAL = 2 };
+/* Why the main thread stopped the vCPU thread. KICK_VIZ: the user quit hvviz (hv/vizlink.c). */
+enum { KICK_NONE = 0, KICK_TIMEOUT = 1, KICK_SIGNAL = 2, KICK_VIZ = 3 };
+
+struct viz; /* hv run --viz (hv/vizlink.h) */
 
 struct vm_options {
 	uint32_t mem_mib;        /* guest RAM size */
@@ -136,6 +138,7 @@ struct vm {
 	uint64_t ns_in_hv;     /* time between KVM_RUNs: hv handling exits (step 5) */
 	uint64_t ns_halted;    /* of that, a halted guest waiting for an interrupt (irq.c) */
 	char why[256];         /* why the run stopped, for the final message */
+	struct viz *viz;       /* hv run --viz: hvviz is watching (vizlink.c); NULL otherwise */
 };
 
 /* Ask the VM to stop with an exit status and a reason (NULL: a normal end). The first

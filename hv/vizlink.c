@@ -1,0 +1,341 @@
+/*
+ * vizlink.c - `hv run --viz[=step]`: hv starts hvviz on its own trace and lets it watch the run.
+ *
+ * Concept: a VMM and the tool that shows its exits are two programs, and they need to share
+ * surprisingly little. The trace file already says everything about an exit (hv/trace.h), so
+ * hv only has to make each exit's records reach the file at once instead of 1024 at a time.
+ * What the file cannot say travels on a socket pair (two connected descriptors, one per
+ * process, like a pipe in both directions):
+ *
+ *   hvviz -> hv   --viz=step: one byte = "run the guest to its next exit". The vCPU thread
+ *                 reads it before every KVM_RUN, so the guest runs exactly one exit per key.
+ *   hv -> hvviz   "S <status>\n" when the VM has stopped, then the socket closes.
+ *   either side   closing its end: end-of-file on the other. hvviz quitting stops the VM (as
+ *                 Ctrl-C would: status HV_EXIT_INTERRUPTED, trace saved).
+ *
+ * One terminal, two programs: hvviz draws on it with curses, so everything hv would print
+ * during the run (the guest's console, hv's messages) goes to TRACE.log instead, and hv takes
+ * the terminal back to print its summary once the user has left hvviz.
+ * Textbook: chapter 6 "Watching it happen", section "Live".
+ */
+#include "vizlink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "vm.h"
+
+int viz_parse(struct viz *v, const char *arg)
+{
+	/* -1 everywhere: descriptor 0 is stdin and pid 0 would mean "any child" to waitpid */
+	*v = (struct viz){ .fd = -1, .pid = -1, .tty_out = -1, .tty_err = -1 };
+	if (arg && strcmp(arg, "step"))
+		return -1;
+	v->on = true;
+	v->step = arg != NULL;
+	return 0;
+}
+
+/*
+ * hvviz is looked for next to hv's own binary, not in PATH: `build/hv` must start the hvviz
+ * of the same build (a different one might read the trace differently). /proc/self/exe is the
+ * kernel's link to the file this process runs, whatever argv[0] says.
+ */
+static int find_hvviz(struct viz *v)
+{
+	char self[sizeof(v->hvviz) - sizeof("/hvviz")]; /* room left for the name */
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "hv: --viz: cannot find hv's own binary: /proc/self/exe: %s (is /proc "
+			"mounted?)\n", strerror(errno));
+		return HV_EXIT_HOST;
+	}
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	*slash = '\0'; /* readlink gives an absolute path: there is always a '/' */
+	snprintf(v->hvviz, sizeof(v->hvviz), "%s/hvviz", self);
+	if (access(v->hvviz, X_OK) < 0) {
+		fprintf(stderr, "hv: --viz: cannot start hvviz: %s: %s (run make)\n", v->hvviz,
+			strerror(errno));
+		return HV_EXIT_HOST;
+	}
+	return 0;
+}
+
+/* No --trace: a file of our own in $TMPDIR (or /tmp), removed when hv ends (viz_end). */
+static int make_temp_trace(struct viz *v)
+{
+	const char *dir = getenv("TMPDIR");
+	if (!dir || !dir[0])
+		dir = "/tmp";
+	int n = snprintf(v->trace, sizeof(v->trace), "%s/hv-viz-XXXXXX.hvt", dir);
+	/* mkstemps fills in the six X's and creates the file, so no other program can take the
+	 * same name between our choosing it and opening it. The suffix is 4 bytes, ".hvt". */
+	int fd = n > 0 && (size_t)n < sizeof(v->trace) ? mkstemps(v->trace, 4) : -1;
+	if (fd < 0) {
+		fprintf(stderr, "hv: --viz: cannot create a temporary trace in %s: %s (set TMPDIR to a "
+			"writable directory, or give --trace FILE)\n", dir,
+			n > 0 && (size_t)n < sizeof(v->trace) ? strerror(errno) : "name too long");
+		return HV_EXIT_HOST;
+	}
+	close(fd);
+	v->temp_trace = true;
+	return 0;
+}
+
+int viz_prepare(struct viz *v, struct vm_options *opt)
+{
+	/* hvviz reads keys from stdin and draws on stdout: both must be the user's terminal. */
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "hv: --viz needs a terminal (run it in a terminal, or record with "
+			"--trace FILE and open it later with hvviz FILE)\n");
+		return HV_EXIT_USAGE;
+	}
+	int rc = find_hvviz(v);
+	if (rc)
+		return rc;
+	if (opt->trace_path) {
+		int n = snprintf(v->trace, sizeof(v->trace), "%s", opt->trace_path);
+		if (n < 0 || (size_t)n + 4 >= sizeof(v->trace)) {
+			fprintf(stderr, "hv: --viz: trace path too long: %.40s... (use a shorter path)\n",
+				opt->trace_path);
+			return HV_EXIT_USAGE;
+		}
+	} else if ((rc = make_temp_trace(v)) != 0) {
+		return rc;
+	}
+	opt->trace_path = v->trace;
+	/* "TRACE.log": the name says which run it belongs to, and it sits where the user looks. */
+	snprintf(v->log, sizeof(v->log), "%s.log", v->trace);
+	return 0;
+}
+
+/*
+ * The child: the socket end it keeps must survive exec (the pair was made close-on-exec, so
+ * that no *other* program hv might start inherits it), then hvviz replaces this process.
+ * Only async-signal-safe calls would be required if hv had threads here; it has none yet
+ * (vm_run starts them), but the code keeps to simple calls anyway.
+ */
+static void exec_hvviz(const struct viz *v, int fd)
+{
+	char fdbuf[16];
+	snprintf(fdbuf, sizeof(fdbuf), "%d", fd);
+	fcntl(fd, F_SETFD, 0); /* clear FD_CLOEXEC on this one descriptor */
+	const char *argv[] = { v->hvviz, "--live", v->trace, "--control-fd", fdbuf,
+			       v->step ? "--step" : NULL, NULL };
+	execv(v->hvviz, (char *const *)argv);
+	dprintf(STDERR_FILENO, "hv: --viz: cannot run %s: %s (run make)\n", v->hvviz, strerror(errno));
+	_exit(127);
+}
+
+int viz_start(struct viz *v, struct vm *vm)
+{
+	int log = open(v->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (log < 0) {
+		fprintf(stderr, "hv: --viz: cannot create log '%s': %s (check the directory of the "
+			"trace)\n", v->log, strerror(errno));
+		return HV_EXIT_HOST;
+	}
+	/*
+	 * A socket pair rather than two pipes: one descriptor per side carries both directions,
+	 * and either side closing it is seen by the other as end-of-file, which is exactly the
+	 * "the other program is gone" signal both need. SOCK_STREAM keeps the bytes in order.
+	 */
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		fprintf(stderr, "hv: --viz: socketpair failed: %s\n", strerror(errno));
+		close(log);
+		return HV_EXIT_HOST;
+	}
+	/* curses changes the terminal's modes and restores them at endwin; a hvviz killed by a
+	 * signal never gets there, so hv keeps a copy (viz_finish). */
+	v->have_termios = tcgetattr(STDIN_FILENO, &v->termios) == 0;
+	/* fork copies stdio's buffers too: empty them first, or both processes print them. */
+	fflush(stdout);
+	fflush(stderr);
+	/*
+	 * fork now, before vm_run starts any thread: the child is a copy of a single-threaded
+	 * process, so it holds no lock another thread had taken. The VM (KVM descriptors, guest
+	 * RAM) is copied into the child only until execv replaces it; the descriptors are all
+	 * close-on-exec, so hvviz holds none of them.
+	 */
+	pid_t pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "hv: --viz: fork failed: %s\n", strerror(errno));
+		close(sv[0]), close(sv[1]), close(log);
+		return HV_EXIT_HOST;
+	}
+	if (pid == 0)
+		exec_hvviz(v, sv[1]);
+	/* Our copy of hvviz's end must go: while hv held it, hv would never see end-of-file
+	 * when hvviz quits (a socket is closed only when its last descriptor is). */
+	close(sv[1]);
+	v->fd = sv[0];
+	v->pid = pid;
+	v->started = true;
+	/*
+	 * From here on hvviz owns the terminal. hv's descriptors 1 and 2 (the guest's console
+	 * writes to 1, every "hv: ..." message to 2) now lead to the log; copies of the terminal's
+	 * are kept (close-on-exec, above 2) to be put back when hvviz has exited.
+	 */
+	v->tty_out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	v->tty_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	/* dup2(a, b): descriptor b now refers to what a refers to. Every later write(1, ...)
+	 * of the console goes to the log, with no change to the console's code. */
+	dup2(log, STDOUT_FILENO);
+	dup2(log, STDERR_FILENO);
+	close(log);
+	vm->viz = v;
+	return 0;
+}
+
+/*
+ * Step mode: block until hvviz sends its byte. poll with a timeout rather than a bare read():
+ * a stop kick (Ctrl-C, --timeout: kick_vcpu in vm.c) sent just before the read would be lost
+ * and the thread would sleep on; looking at vm->kick every tenth of a second closes that gap.
+ * The socket is looked at first, so hvviz's end is always noticed as such.
+ */
+static void wait_for_step(struct vm *vm, struct viz *v)
+{
+	struct pollfd p = { .fd = v->fd, .events = POLLIN };
+	for (;;) {
+		int rc = poll(&p, 1, 100);
+		if (rc > 0) {
+			char b;
+			ssize_t n = read(v->fd, &b, 1);
+			if (n == 1)
+				return; /* "next": one more KVM_RUN */
+			if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+				viz_stop_vm(vm); /* end-of-file: the user quit hvviz */
+				return;
+			}
+			continue;
+		}
+		/* A stop kick: KVM_RUN will return at once (immediate_exit) and the exit loop
+		 * ends the run as usual. Interrupt kicks (irq.c) leave kick at KICK_NONE. */
+		if (vm->kick != KICK_NONE && poll(&p, 1, 0) == 0)
+			return;
+	}
+}
+
+uint64_t viz_before_run(struct vm *vm)
+{
+	struct viz *v = vm->viz;
+	if (!v)
+		return 0;
+	/* hvviz reads the file, not hv's buffer: hand it this exit's records now. One write()
+	 * per exit instead of one per 1024 records: live mode is slower, and says so nowhere
+	 * else, which is why --viz is for watching, not for measuring (chapter 3). */
+	trace_flush_now(vm->trace);
+	if (!v->step || vm->stop.requested || v->fd < 0)
+		return 0;
+	uint64_t t0 = vm_now_ns();
+	wait_for_step(vm, v);
+	return vm_now_ns() - t0;
+}
+
+/*
+ * The main thread looks every 50 ms (wait_vcpu in vm.c). That also covers a guest that never
+ * exits, which the vCPU thread could not notice. MSG_PEEK in step mode: a "next" byte waiting
+ * there is the vCPU thread's, only end-of-file matters here. In free mode hvviz sends nothing,
+ * but anything it did send is read and dropped, so it cannot hide the end-of-file behind it.
+ */
+bool viz_closed(struct vm *vm)
+{
+	struct viz *v = vm->viz;
+	if (!v || v->fd < 0)
+		return false;
+	char buf[64];
+	ssize_t n = recv(v->fd, buf, v->step ? 1 : sizeof(buf),
+			 MSG_DONTWAIT | (v->step ? MSG_PEEK : 0));
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+void viz_stop_vm(struct vm *vm)
+{
+	char why[96];
+	snprintf(why, sizeof(why), "hvviz closed: VM stopped at exit %llu",
+		 (unsigned long long)vm->exits_seen);
+	vm_stop_with(vm, HV_EXIT_INTERRUPTED, why);
+}
+
+/* Put the terminal's stdout/stderr back over the log's. */
+static void restore_terminal(struct viz *v)
+{
+	fflush(stdout);
+	fflush(stderr);
+	if (v->tty_out >= 0) {
+		dup2(v->tty_out, STDOUT_FILENO);
+		close(v->tty_out);
+		v->tty_out = -1;
+	}
+	if (v->tty_err >= 0) {
+		dup2(v->tty_err, STDERR_FILENO);
+		close(v->tty_err);
+		v->tty_err = -1;
+	}
+}
+
+static void finish(struct viz *v, int status)
+{
+	if (!v->started || v->finished)
+		return;
+	v->finished = true;
+	if (v->fd >= 0) {
+		/* The last word, then end-of-file. MSG_NOSIGNAL: a hvviz that already quit must
+		 * not kill hv with SIGPIPE. */
+		char line[32];
+		int n = snprintf(line, sizeof(line), "S %d\n", status);
+		(void)send(v->fd, line, (size_t)n, MSG_NOSIGNAL);
+		close(v->fd);
+		v->fd = -1;
+	}
+	/* The user reads the end of the run in hvviz as long as they like: hv waits. EINTR: a
+	 * Ctrl-C reached hv too (same terminal); hvviz decides about its own. */
+	int st = 0;
+	/* waitpid also reaps hvviz: without it, the ended process would stay a zombie until hv
+	 * itself exits. */
+	while (waitpid(v->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	v->pid = -1;
+	restore_terminal(v);
+	if (WIFSIGNALED(st) && v->have_termios)
+		tcsetattr(STDIN_FILENO, TCSANOW, &v->termios);
+	/* Ctrl-C reaches both programs (one terminal, one process group): hv says so itself. */
+	if (WIFSIGNALED(st) && WTERMSIG(st) != SIGINT)
+		fprintf(stderr, "hv: hvviz was killed by signal %d (%s)\n", WTERMSIG(st),
+			strsignal(WTERMSIG(st)));
+}
+
+void viz_finish(struct vm *vm)
+{
+	struct viz *v = vm->viz;
+	if (!v)
+		return;
+	/* Everything recorded so far, the KVM counters included, before the status line. */
+	trace_flush_now(vm->trace);
+	finish(v, vm->stop.status);
+}
+
+void viz_end(struct viz *v, int status)
+{
+	if (!v->on)
+		return;
+	finish(v, status); /* vm_run ended before viz_finish (a thread failed to start) */
+	if (v->started)
+		fprintf(stderr, "hv: guest output and messages: %s\n", v->log);
+	if (v->temp_trace)
+		unlink(v->trace);
+	else if (v->started)
+		fprintf(stderr, "hv: trace: %s (look at it again with 'hvviz %s')\n", v->trace, v->trace);
+}
