@@ -16,6 +16,7 @@
 #   make golden-update  re-render hvviz's golden screens after an intended change
 #   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
 #   make fuzz-virtio, make fuzz-ata     libFuzzer on the two disk controllers, driven as a hostile guest
+#   make fuzz-viz   libFuzzer on hvviz: damaged traces through the model and every view
 #
 # Host code is C11 with -Wall -Wextra -Werror. Guests are built by the same host gcc in
 # freestanding mode (no cross compiler), see guest/guest.mk.

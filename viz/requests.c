@@ -170,6 +170,14 @@ static void ata_command(struct requests *rq, const struct hvt_record *r)
 {
 	uint8_t cmd = (uint8_t)r->data;
 	struct request *q = request_open(rq, r->seq, r->time_ns, 0, 0);
+	/*
+	 * A virtio doorbell still waiting for its REQUEST cannot start a request any more: that
+	 * request would begin before this one and cut it to less than nothing. hv never writes
+	 * it (a doorbell's chains follow it in the same exit), but a file may say anything; the
+	 * chain's own avail entry starts such a request instead. So requests stay contiguous
+	 * and every exit is charged exactly once (tests/fuzz/fuzz_viz.c checks both).
+	 */
+	rq->doorbell_open = CAND_NONE;
 	uint32_t lba = (uint32_t)rq->ata_lba[0] | (uint32_t)rq->ata_lba[1] << 8 |
 		       (uint32_t)rq->ata_lba[2] << 16 | (uint32_t)(rq->ata_select & 0x0Fu) << 24;
 

@@ -8,6 +8,9 @@
 #                                                      guest would drive them (60 s: FUZZ_SECONDS=60)
 #   make fuzz-dev-corpus                               regenerate their seeds (gen_dev_corpus.c)
 #   make fuzz-tracepage                                fuzz the trace page as a hostile guest kernel
+#   make fuzz-viz                                      fuzz hvviz: its trace model, live refresh and
+#                                                      every view drawn headless (seeds: the real
+#                                                      traces of tests/viz/traces, fuzz-viz-corpus)
 #
 # Can also be included from the top-level Makefile (`include tests/fuzz/fuzz.mk`): every
 # variable here has a FUZZ_ prefix so nothing clashes. Needs clang and its libFuzzer runtime
@@ -108,3 +111,49 @@ fuzz-tracepage: $(FUZZ_OUT)/fuzz_tracepage
 	@mkdir -p $(FUZZ_OUT)/corpus-tracepage
 	$(FUZZ_OUT)/fuzz_tracepage -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus-tracepage
+
+# ---- hvviz: the trace model, live refresh, and every view on a headless ncurses screen ----
+# Every viz/*.c but main.c, and the hv pieces they use (trace reader and printers). The seeds
+# are real traces: tests/viz/traces plus a cut of the big legacy one (fuzz-viz-corpus), so
+# the fuzzer starts from files with real request and virtqueue structure. fuzz_viz.c repairs
+# seq/kind/reason/mode of every record (see its comment), so mutations reach the views.
+FUZZ_VIZ_SRCS := tests/fuzz/fuzz_viz.c $(filter-out viz/main.c,$(wildcard viz/*.c)) \
+                 hv/trace.c hv/tracefmt.c
+FUZZ_VIZ_SEEDS := $(FUZZ_OUT)/seeds-viz
+
+.PHONY: fuzz-viz fuzz-viz-corpus
+$(FUZZ_OUT)/fuzz_viz: $(FUZZ_VIZ_SRCS) $(wildcard viz/*.h) hv/trace.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iviz -pthread -o $@ $(FUZZ_VIZ_SRCS) -lncurses -ltinfo
+
+# Seeds: the two small traces whole, and windows of 256 records (16 KiB: fast to mutate)
+# cut from all four traces: header + records [a, a + 256). A window's seqs start at a, not 0;
+# fuzz_viz.c renumbers them, so every window is a valid trace with real structure in it
+# (doorbells, chains, ATA commands, ring changes). The legacy and ring-3 traces are xz'ed.
+# tests/fuzz/corpus/viz/script-*: compact scripts (fuzz_viz.c's 8-byte records) of a virtio
+# batch, an ATA read, ring changes, and all three mixed, for crossover to splice.
+FUZZ_VIZ_WINDOW = head -c 128 $(1) > $(2)-$(3).hvt && \
+	dd if=$(1) bs=64 skip=$$((2 + $(3))) count=256 status=none >> $(2)-$(3).hvt
+fuzz-viz-corpus:
+	@mkdir -p $(FUZZ_VIZ_SEEDS)
+	cp tests/viz/traces/modeswitch.hvt tests/viz/traces/diskio-virtio.hvt $(FUZZ_VIZ_SEEDS)/
+	xz -dc tests/viz/traces/diskio-legacy.hvt.xz > $(FUZZ_OUT)/legacy.tmp
+	xz -dc tests/viz/traces/os-ring3.hvt.xz > $(FUZZ_OUT)/ring3.tmp
+	for a in 0 256 512 768 1024; do \
+	  $(call FUZZ_VIZ_WINDOW,tests/viz/traces/diskio-virtio.hvt,$(FUZZ_VIZ_SEEDS)/virtio,$$a); \
+	  $(call FUZZ_VIZ_WINDOW,tests/viz/traces/modeswitch.hvt,$(FUZZ_VIZ_SEEDS)/modeswitch,$$a); \
+	  $(call FUZZ_VIZ_WINDOW,$(FUZZ_OUT)/ring3.tmp,$(FUZZ_VIZ_SEEDS)/ring3,$$a); \
+	done
+	for a in 0 256 512 1024 4096 65536 131072; do \
+	  $(call FUZZ_VIZ_WINDOW,$(FUZZ_OUT)/legacy.tmp,$(FUZZ_VIZ_SEEDS)/legacy,$$a); \
+	done
+	find $(FUZZ_VIZ_SEEDS) -size -129c -delete
+	rm -f $(FUZZ_OUT)/legacy.tmp $(FUZZ_OUT)/ring3.tmp
+	cp tests/fuzz/corpus/viz/* $(FUZZ_VIZ_SEEDS)/
+	cp tests/fuzz/corpus/viz-crashes/* $(FUZZ_VIZ_SEEDS)/ 2>/dev/null || true
+
+# max_len: 32 KiB, 510 records: twice a window; the whole traces are read cut to it.
+fuzz-viz: $(FUZZ_OUT)/fuzz_viz fuzz-viz-corpus
+	@mkdir -p $(FUZZ_OUT)/corpus-viz
+	$(FUZZ_OUT)/fuzz_viz -max_total_time=$(FUZZ_SECONDS) -max_len=32768 -timeout=30 \
+	  -artifact_prefix=$(FUZZ_OUT)/viz- $(FUZZ_OUT)/corpus-viz $(FUZZ_VIZ_SEEDS)

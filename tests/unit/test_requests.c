@@ -330,6 +330,43 @@ Test(requests, many_requests_grow_the_array)
 	cr_assert_eq(f.rq.n, 0);
 }
 
+/*
+ * A hostile (or mixed-up) trace: a virtio doorbell, then an ATA command, then the virtio
+ * chain. hv never writes this (a doorbell's chains follow it within the same exit), but a
+ * file may say anything. The ATA command must drop the pending doorbell: a request starting
+ * at it (seq 0) would start before the ATA request (seq 4), leave that one ending before it
+ * starts, and take the doorbell's exit back from it (an exit count that wraps around to
+ * 2^64 - 1). Found by tests/fuzz/fuzz_viz.c's request invariants.
+ * Records: 0-3 notify exit (set-up: 1 exit, 4 transitions), 4-7 ATA READ SECTORS command
+ * (request 0: 1 exit, 4 transitions), 8 avail entry, 9-11 descriptors, 12 REQUEST, 13 used
+ * element: request 1 starts at its avail entry (8) and lasts to the end (14), 0 exits.
+ */
+Test(requests, ata_command_drops_a_pending_virtio_doorbell)
+{
+	struct feed f;
+	feed_init(&f);
+	feed_exit(&f, HVT_R_MMIO, NOTIFY_GPA, 0, HVT_F_WRITE, 4);
+	feed_out8(&f, 0x1F7, 0x20);
+	feed_chain(&f, 0, 8, 4096);
+	requests_finish(&f.rq, f.seq, (f.seq - 1) * 100);
+
+	cr_assert_eq(f.rq.n, 2);
+	cr_assert_eq(f.rq.setup_exits, 1u);
+	cr_assert_eq(f.rq.setup_transitions, 4u);
+	const struct request *a = &f.rq.v[0], *b = &f.rq.v[1];
+	cr_assert_eq(a->path, HVT_DISK_ATA);
+	cr_assert_eq(a->start, 4u);
+	cr_assert_eq(a->end, 8u);
+	cr_assert_eq(a->exits, 1u);
+	cr_assert_eq(a->transitions, 4u);
+	cr_assert_eq(b->path, HVT_DISK_VIRTIO);
+	cr_assert_eq(b->start, 8u);
+	cr_assert_eq(b->end, 14u);
+	cr_assert_eq(b->exits, 0u);
+	cr_assert_eq(b->transitions, 0u);
+	requests_free(&f.rq);
+}
+
 /* ---- the two real demo traces ---- */
 
 /*
