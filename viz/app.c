@@ -39,6 +39,8 @@ void app_init(struct app *a, struct model **models, int n)
 	a->timeline.filter.reason = -1;
 	a->timeline.filter.dev = -1;
 	a->timeline.filter.vcpu = -1;
+	/* The Virtqueue view starts by following the device's steps (view_virtq.c). */
+	a->virtq.follow = 1;
 	/* Two traces were given to be compared: start where they are. */
 	a->view = n == 2 ? VIEW_COMPARE : VIEW_PATH;
 }
@@ -193,19 +195,34 @@ static void prompt_open(struct app *a, enum action p)
 	}
 }
 
+/*
+ * Sequence numbers are decimal, as `hv trace dump` prints them, or hex with 0x. Not base 0:
+ * strtoull would read "010" as octal 8, and a student typing a number from a dump line with
+ * a leading zero would land on the wrong event without noticing.
+ */
 static void goto_commit(struct app *a, const char *text)
 {
 	const struct model *m = app_model(a);
+	if (!text[0]) {
+		app_message(a, "type an event number after g (e.g. 120 or 0x78)");
+		return;
+	}
+	int hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
 	char *end;
 	errno = 0;
-	unsigned long long seq = strtoull(text, &end, 0);
-	if (!text[0] || *end || errno || text[0] == '-') {
+	unsigned long long seq = strtoull(hex ? text + 2 : text, &end, hex ? 16 : 10);
+	/* strtoull also takes spaces, a sign (and negates "-1" into a huge number): digits only. */
+	const char *digits = hex ? text + 2 : text;
+	if (!digits[0] || *end || errno || strspn(digits, "0123456789abcdefABCDEF") != strlen(digits)) {
 		app_message(a, "'%s' is not an event number (type e.g. 120 or 0x78)", text);
 		return;
 	}
 	if (seq >= m->count) {
-		app_message(a, "no event %llu: this trace has events 0 to %" PRIu64, seq,
-			    m->count ? m->count - 1 : 0);
+		if (m->count == 0)
+			app_message(a, "no event %llu: this trace has no events yet", seq);
+		else
+			app_message(a, "no event %llu: this trace has events 0 to %" PRIu64, seq,
+				    m->count - 1);
 		return;
 	}
 	app_goto(a, seq);
@@ -230,9 +247,13 @@ static void prompt_commit(struct app *a)
 	if (p == A_GOTO) {
 		goto_commit(a, a->input);
 	} else if (p == A_SEARCH) {
+		/* An empty search repeats the last one, as in less and vi. */
 		if (a->input[0])
 			snprintf(a->search, sizeof a->search, "%s", a->input);
-		search_step(a, +1);
+		if (!a->search[0])
+			app_message(a, "type some text after / (e.g. /port=0x3f8), then Enter");
+		else
+			search_step(a, +1);
 	} else if (p == A_FILTER) {
 		filter_commit(a, a->input);
 	}
@@ -271,8 +292,10 @@ static void step_next(struct app *a)
 	/* At the end of a live trace in step mode, "next" is what lets the guest run. */
 	if (live_request_step(a))
 		app_message(a, "running the guest to its next exit ...");
+	else if (m->count == 0)
+		app_message(a, "this trace has no events%s", a->live ? " yet" : "");
 	else
-		app_message(a, "this is the last event (%" PRIu64 ")", m->count ? m->count - 1 : 0);
+		app_message(a, "this is the last event (%" PRIu64 ")", m->count - 1);
 }
 
 static void move_by(struct app *a, int64_t delta)
@@ -282,6 +305,23 @@ static void move_by(struct app *a, int64_t delta)
 		app_goto(a, 0);
 	else
 		app_goto(a, cur + (uint64_t)delta);
+}
+
+/*
+ * Actions that need a current event. A trace with no events yet (a live run before the first
+ * exit, or a file of only a header) has none: those keys say so instead of pretending ("this
+ * is the last event (0)"). Stepping on is kept: in live step mode it lets the guest run.
+ */
+static int needs_event(enum action act)
+{
+	switch (act) {
+	case A_PREV: case A_UP: case A_PAGE_UP: case A_PAGE_DOWN: case A_HOME: case A_END:
+	case A_GOTO: case A_SEARCH: case A_SEARCH_NEXT: case A_SEARCH_PREV: case A_BREAK:
+	case A_CONTINUE:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static void view_switch(struct app *a, int view)
@@ -300,10 +340,19 @@ static void app_action(struct app *a, enum action act)
 			app_message(a, "this is the first event");
 		move_by(a, -1);
 		break;
-	case A_PAGE_DOWN: move_by(a, body_rows(a)); break;
-	case A_PAGE_UP: move_by(a, -(int64_t)body_rows(a)); break;
-	case A_HOME: app_goto(a, 0); break;
-	case A_END: app_goto(a, m->count ? m->count - 1 : 0); break;
+	case A_PAGE_DOWN: case A_END:
+		if (app_cur(a) + 1 >= m->count)
+			app_message(a, "this is the last event (%" PRIu64 ")", app_cur(a));
+		if (act == A_END)
+			app_goto(a, m->count - 1); /* count > 0: app_key checked */
+		else
+			move_by(a, body_rows(a));
+		break;
+	case A_PAGE_UP: case A_HOME:
+		if (app_cur(a) == 0)
+			app_message(a, "this is the first event");
+		move_by(a, act == A_HOME ? -(int64_t)app_cur(a) : -(int64_t)body_rows(a));
+		break;
 	case A_GOTO: case A_SEARCH: case A_FILTER: prompt_open(a, act); break;
 	case A_SEARCH_NEXT: search_step(a, +1); break;
 	case A_SEARCH_PREV: search_step(a, -1); break;
@@ -333,13 +382,16 @@ static void app_action(struct app *a, enum action act)
 	}
 }
 
-/* The help screen takes the keys while it is open: scrolling, closing, quitting. */
+/* The help screen takes the keys while it is open: scrolling, closing, quitting, and the
+ * view keys it lists (1-5, Tab), which close it and go there. */
 static void help_key(struct app *a, enum action act)
 {
 	if (act == A_CLOSE || act == A_HELP)
 		a->help_open = 0;
 	else if (act == A_QUIT)
 		a->quit = 1;
+	else if (act >= A_VIEW_NEXT && act <= A_VIEW_STATS)
+		app_action(a, act); /* view_switch closes the help */
 	else if (act == A_DOWN || act == A_PAGE_DOWN)
 		a->help_scroll += act == A_DOWN ? 1 : body_rows(a) - 2;
 	else if ((act == A_UP || act == A_PAGE_UP) && a->help_scroll > 0)
@@ -358,6 +410,13 @@ void app_key(struct app *a, int key)
 	}
 	a->message[0] = '\0';
 	enum action act = keys_lookup(key, a->view);
+	/* Too small, the screen shows only the message that asks for more room: a key that
+	 * changed what cannot be seen would surprise when the window grows. q still quits. */
+	if (a->rows > 0 && (a->rows < VIZ_MIN_ROWS || a->cols < VIZ_MIN_COLS)) {
+		if (act == A_QUIT)
+			a->quit = 1;
+		return;
+	}
 	if (a->help_open) {
 		help_key(a, act);
 		return;
@@ -366,9 +425,15 @@ void app_key(struct app *a, int key)
 		app_message(a, "that key does nothing here: ? lists every key");
 		return;
 	}
-	/* An empty trace has no current event: only views, help and quit mean anything. */
 	if (views[a->view]->act && views[a->view]->act(a, act, body_rows(a)))
 		return;
+	/* An empty trace has no current event: only views, help, quit and stepping (which may
+	 * let a live guest run) mean anything. */
+	if (app_model(a)->count == 0 && needs_event(act)) {
+		app_message(a, "this trace has no events%s", !a->live ? "" :
+			    a->step_mode ? " yet: space runs the guest to its first exit" : " yet");
+		return;
+	}
 	app_action(a, act);
 }
 
@@ -397,12 +462,30 @@ static void draw_title(struct app *a)
 	ui_text(stdscr, 0, x - 1, a->cols - x + 1, 1, t, " %s", tabs);
 }
 
+/*
+ * The bottom line: where you are (event, time, breakpoints), then the keys a newcomer needs.
+ * "? help  q quit" must never be cut off, so the longer hint is used only when it fits.
+ * In live step mode at the last event, space is what runs the guest one more exit: the hint
+ * says so exactly there, and nowhere else.
+ */
 static void draw_bottom(struct app *a)
 {
 	int y = a->rows - 1;
 	if (a->prompt != A_NONE) {
-		ui_text(stdscr, y, 0, a->cols, 1, A_NORMAL, "%s%s_  (Enter: ok, Esc: cancel)",
-			prompt_label(a->prompt), a->input);
+		/* The end of what is typed must stay in sight: a long filter drops the hint, then
+		 * shows only the input's last part after a '<'. */
+		static const char hint[] = "  (Enter: ok, Esc: cancel)";
+		const char *label = prompt_label(a->prompt), *in = a->input;
+		int room = a->cols - (int)strlen(label) - 2; /* the '_' and the screen's last cell */
+		if ((int)(a->input_len + sizeof hint - 1) <= room) {
+			ui_text(stdscr, y, 0, a->cols, 1, A_NORMAL, "%s%s_%s", label, in, hint);
+			return;
+		}
+		if ((int)a->input_len > room && room > 1)
+			ui_text(stdscr, y, 0, a->cols, 1, A_NORMAL, "%s<%s_", label,
+				in + a->input_len - (size_t)(room - 1));
+		else
+			ui_text(stdscr, y, 0, a->cols, 1, A_NORMAL, "%s%s_", label, in);
 		return;
 	}
 	if (a->message[0]) {
@@ -410,23 +493,35 @@ static void draw_bottom(struct app *a)
 		return;
 	}
 	const struct model *m = app_model(a);
-	char status[96] = "";
-	if (a->live)
-		snprintf(status, sizeof status, "%s  ", a->vm_done ? "VM stopped" :
-			 a->waiting ? "guest running..." :
-			 a->step_mode ? "LIVE step: space at the end runs one exit" : "LIVE");
-	char when[32] = "-";
+	const char *status = !a->live ? "" : a->vm_done ? "VM stopped  " :
+			     a->waiting ? "guest running...  " : a->step_mode ? "LIVE step  " : "LIVE  ";
+	char where[96];
 	if (m->count) {
 		struct hvt_record r;
+		char when[32];
 		model_get(m, app_cur(a), &r);
 		ui_time(when, sizeof when, r.time_ns);
+		snprintf(where, sizeof where, "event %" PRIu64 "/%" PRIu64 "  t=%s", app_cur(a),
+			 m->count, when);
+	} else {
+		snprintf(where, sizeof where, "no events yet");
 	}
 	char bps[24] = "";
 	if (a->nbrk)
 		snprintf(bps, sizeof bps, "  %d bp", a->nbrk);
-	ui_text(stdscr, y, 0, a->cols, 1, ui_attr(a, UI_DIM),
-		"%sevent %" PRIu64 "/%" PRIu64 "  t=%s%s  | space next  h prev  Tab view  ? help  q quit",
-		status, m->count ? app_cur(a) : 0, m->count, when, bps);
+	int at_end = m->count == 0 || app_cur(a) + 1 >= m->count;
+	const char *space = a->live && a->step_mode && !a->vm_done && !a->waiting && at_end
+				    ? "space runs 1 exit" : "space next";
+	/* The longest hint that fits, down to the two keys that explain all the others. */
+	char line[256];
+	int n = snprintf(line, sizeof line, "%s%s%s  | %s  h prev  Tab view  ? help  q quit",
+			 status, where, bps, space);
+	if (n > a->cols)
+		n = snprintf(line, sizeof line, "%s%s%s  | %s  ? help  q quit", status, where, bps,
+			     space);
+	if (n > a->cols)
+		snprintf(line, sizeof line, "%s%s%s  | ? help  q quit", status, where, bps);
+	ui_text(stdscr, y, 0, a->cols, 1, ui_attr(a, UI_DIM), "%s", line);
 }
 
 /* Help lines from the key table: keys with the same action and scope share a line. */
@@ -468,8 +563,11 @@ static void draw_help(struct app *a)
 		a->help_scroll = n - shown > 0 ? n - shown : 0;
 	for (int i = 0; i < shown && a->help_scroll + i < n; i++)
 		ui_text(win, 1 + i, 2, w - 4, 1, A_NORMAL, "%s", lines[a->help_scroll + i]);
-	if (a->help_scroll + shown < n)
-		ui_text(win, h - 1, 2, w - 4, 0, ui_attr(a, UI_DIM), " more: Down/j ");
+	/* Where you are in the help, when it does not fit: which lines, and how to see the rest. */
+	if (n > shown)
+		ui_text(win, h - 1, 2, w - 4, 0, ui_attr(a, UI_DIM),
+			" lines %d-%d of %d: Up/Down, PgUp/PgDn scroll ", a->help_scroll + 1,
+			a->help_scroll + shown, n);
 	delwin(win);
 }
 

@@ -37,7 +37,7 @@ const struct key_binding viz_keys[] = {
 	{ '/', "/", A_SEARCH, VIEW_ANY, "search the event text (as hv trace dump prints it)" },
 	{ 'n', "n", A_SEARCH_NEXT, VIEW_ANY, "next match of the search" },
 	{ 'N', "N", A_SEARCH_PREV, VIEW_ANY, "previous match of the search" },
-	{ 'b', "b", A_BREAK, VIEW_ANY, "breakpoint on the current event's kind (again: remove it)" },
+	{ 'b', "b", A_BREAK, VIEW_ANY, "breakpoint on this kind of event, e.g. exit:io (again: off)" },
 	{ 'c', "c", A_CONTINUE, VIEW_ANY, "continue to the next event that hits a breakpoint" },
 	/* views */
 	{ KEY_TAB, "Tab", A_VIEW_NEXT, VIEW_ANY, "next view" },

@@ -66,6 +66,18 @@ static int parse_int(const char *s, int *out)
 	return 0;
 }
 
+/* "120x40": both numbers, nothing after them ("80x24x" or "80x24 " is a typo, not a size). */
+static int parse_size(const char *s, struct options *o)
+{
+	int used = 0;
+	if (sscanf(s, "%dx%d%n", &o->screen_cols, &o->screen_rows, &used) != 2 || s[used] != '\0')
+		return -1;
+	if (o->screen_cols < 1 || o->screen_rows < 1 || o->screen_cols > 1000 ||
+	    o->screen_rows > 1000)
+		return -1;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	memset(o, 0, sizeof *o);
@@ -90,10 +102,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 				o->keys = next;
 			else if (!strcmp(a, "--control-fd") && parse_int(next, &o->ctl_fd) < 0)
 				return fail("bad --control-fd '%s' (a file descriptor number)", next);
-			else if (!strcmp(a, "--screen") &&
-				 (sscanf(next, "%dx%d", &o->screen_cols, &o->screen_rows) != 2 ||
-				  o->screen_cols < 1 || o->screen_rows < 1 || o->screen_cols > 1000 ||
-				  o->screen_rows > 1000))
+			else if (!strcmp(a, "--screen") && parse_size(next, o) < 0)
 				return fail("bad --screen '%s' (COLSxROWS, e.g. 80x24)", next);
 		} else if (a[0] == '-' && a[1]) {
 			return fail("unknown option '%s' (hvviz --help lists them)", a);

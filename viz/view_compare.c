@@ -286,9 +286,10 @@ static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side
 	/* The request's first events, from the scroll position on. */
 	uint64_t start, end;
 	side_range(m, k, &start, &end);
+	/* The scroll is shared; a side with fewer events than it shows its last page. */
 	uint64_t n = end - start, from = (uint64_t)a->compare.scroll;
-	if (from >= n)
-		from = n ? n - 1 : 0;
+	if (from + (uint64_t)l->list_rows > n)
+		from = n > (uint64_t)l->list_rows ? n - (uint64_t)l->list_rows : 0;
 	fmt_count(c1, sizeof c1, n);
 	if (n == 0) {
 		ui_text(w, 6, x, wd, 1, ui_attr(a, UI_DIM), "no events");
@@ -299,12 +300,15 @@ static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side
 		last = n;
 	ui_text(w, 6, x, wd, 1, ui_attr(a, UI_DIM), "events %" PRIu64 "-%" PRIu64 " of %s:",
 		from + 1, last, c1);
+	/* '>' marks the side's current event: the one the other views show (1, 2, 3, 5). */
 	for (uint64_t i = from; i < last; i++) {
 		struct hvt_record r;
 		char line[LINE_MAX];
+		int cur = start + i == a->cur[side];
 		model_get(m, start + i, &r);
 		event_line(line, sizeof line, &r);
-		ui_text(w, TOP_ROWS + (int)(i - from), x, wd, 1, A_NORMAL, " %s", line);
+		ui_text(w, TOP_ROWS + (int)(i - from), x, wd, 1, ui_attr(a, cur ? UI_CURRENT : UI_NORMAL),
+			"%c%s", cur ? '>' : ' ', line);
 	}
 }
 
@@ -350,6 +354,65 @@ static void draw_needs_two(struct app *a, WINDOW *w)
 		"Both make the same 34 requests; this view steps through them side by side.");
 }
 
+/*
+ * The request that holds event seq of one side: the last one starting at or before it
+ * (requests are in order and follow each other, requests.h), or SIZE_MAX for the set-up.
+ * A binary search: a trace may hold many requests, and this runs at every draw.
+ */
+static size_t request_of(const struct model *m, uint64_t seq)
+{
+	const struct requests *rq = &m->requests;
+	if (rq->n == 0 || seq < rq->v[0].start)
+		return SIZE_MAX;
+	size_t lo = 0, hi = rq->n; /* v[lo].start <= seq; the answer is below hi */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (rq->v[mid].start <= seq)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void compare_sync(struct app *a);
+
+/*
+ * The current event can move without this view: a search (n, N), g, a breakpoint (c), or a
+ * step in another view. Then the view moves to the request that holds it, on both sides, and
+ * scrolls its list to it, so what the bottom line says ("event 5120") and what this view
+ * shows always agree. A scroll by hand does not move the event, so it is left alone.
+ */
+static void compare_follow(struct app *a, int list_rows)
+{
+	int s = a->shown;
+	const struct model *m = a->m[s];
+	uint64_t cur = a->cur[s], start, end;
+	if (cur == a->compare.seen)
+		return;
+	a->compare.seen = cur;
+	side_range(m, a->compare.req, &start, &end);
+	int here = cur >= start && cur < end;
+	if (!here) {
+		/* A request only this side has is fine: the other side says "none" (draw_side). */
+		size_t k = request_of(m, cur);
+		a->compare.req = k;
+		compare_sync(a);
+		a->cur[s] = cur; /* compare_sync put it at the start; the found event is the one */
+		side_range(m, k, &start, &end);
+	}
+	if (cur < start)
+		return; /* a live trace not grown that far: nothing to scroll to */
+	/* Off screen: put it at the top, or lower near the end so the list stays full. */
+	uint64_t off = cur - start, len = end - start, rows = (uint64_t)list_rows;
+	if (off < (uint64_t)a->compare.scroll || off >= (uint64_t)a->compare.scroll + rows) {
+		uint64_t top = len > rows && off > len - rows ? len - rows : off;
+		if (len <= rows)
+			top = 0;
+		a->compare.scroll = top > INT32_MAX ? INT32_MAX : (int)top;
+	}
+}
+
 static void compare_draw(struct app *a, WINDOW *w)
 {
 	struct layout l;
@@ -360,6 +423,7 @@ static void compare_draw(struct app *a, WINDOW *w)
 		return;
 	}
 	compare_layout(w, &l);
+	compare_follow(a, l.list_rows);
 	draw_side(a, w, &l, 0);
 	draw_side(a, w, &l, 1);
 	for (int y = 0; y < l.ratio_y; y++)
@@ -392,6 +456,7 @@ static void compare_sync(struct app *a)
 		a->cur[i] = start;
 	}
 	a->compare.scroll = 0;
+	a->compare.seen = a->cur[a->shown];
 }
 
 /* The longer of the two current event lists, for the scroll limit. */
@@ -407,11 +472,13 @@ static uint64_t compare_list_len(const struct app *a)
 	return best;
 }
 
-static void compare_scroll(struct app *a, int64_t by)
+/* Scroll both lists; the last stop is the longer list's last full page (list_rows rows), so
+ * Down at the end does not pile up presses that Up must undo first. */
+static void compare_scroll(struct app *a, int64_t by, int list_rows)
 {
 	uint64_t len = compare_list_len(a);
 	int64_t s = (int64_t)a->compare.scroll + by;
-	int64_t max = len > 0 ? (int64_t)len - 1 : 0;
+	int64_t max = len > (uint64_t)list_rows ? (int64_t)(len - (uint64_t)list_rows) : 0;
 	if (max > INT32_MAX)
 		max = INT32_MAX;
 	if (s > max)
@@ -459,8 +526,19 @@ static void compare_prev(struct app *a)
 
 static int compare_act(struct app *a, enum action act, int rows)
 {
-	if (a->nmodels != 2 || !a->m[0] || !a->m[1])
-		return 0;
+	if (a->nmodels != 2 || !a->m[0] || !a->m[1]) {
+		/* With one trace this view shows no event: moving would change the current event
+		 * of the other views unseen. Say why nothing moves instead. */
+		switch (act) {
+		case A_NEXT: case A_PREV: case A_UP: case A_DOWN: case A_PAGE_UP: case A_PAGE_DOWN:
+		case A_HOME: case A_END:
+			app_message(a, "Compare needs two traces; 1 (Path) or 2 (Timeline) steps "
+				       "through this one");
+			return 1;
+		default:
+			return 0;
+		}
+	}
 	size_t steps = compare_steps(a);
 	int page = compare_list_rows(rows);
 
@@ -476,10 +554,10 @@ static int compare_act(struct app *a, enum action act, int rows)
 		a->compare.req = act == A_HOME ? 0 : steps - 1;
 		compare_sync(a);
 		return 1;
-	case A_UP: compare_scroll(a, -1); return 1;
-	case A_DOWN: compare_scroll(a, 1); return 1;
-	case A_PAGE_UP: compare_scroll(a, -page); return 1;
-	case A_PAGE_DOWN: compare_scroll(a, page); return 1;
+	case A_UP: compare_scroll(a, -1, page); return 1;
+	case A_DOWN: compare_scroll(a, 1, page); return 1;
+	case A_PAGE_UP: compare_scroll(a, -page, page); return 1;
+	case A_PAGE_DOWN: compare_scroll(a, page, page); return 1;
 	default: return 0;
 	}
 }

@@ -34,7 +34,8 @@
 #define PV_X0 2
 /* The boundary between lane 1 (guest ring 0) and lane 2 (KVM) takes three columns: " | ". */
 #define PV_DIV 3
-#define PV_MAX_ROWS 512
+/* More event rows than any terminal has lines (hvviz --screen allows up to 1000). */
+#define PV_MAX_ROWS 1024
 
 /* Column geometry for one draw, from the window's width. */
 struct pv_geom {
@@ -238,7 +239,9 @@ static void pv_strip(char *buf, size_t len, int step, int width)
 
 /*
  * The explanation is prose, so here (and only here) it wraps, at spaces, into at most `lines`
- * lines of `width`; whatever does not fit is clipped at the last line's end.
+ * lines of `width`. Whatever does not fit is cut at the last line's end with "...", so a cut
+ * sentence never reads as a whole one (sixstep.c keeps real records' text within 3 lines of
+ * 78 columns; only a damaged file's huge numbers get this far).
  */
 static void pv_wrap(WINDOW *w, int y, int x, int width, int lines, attr_t at, const char *s)
 {
@@ -250,6 +253,9 @@ static void pv_wrap(WINDOW *w, int y, int x, int width, int lines, attr_t at, co
 				n--;
 			if (n == 0)
 				n = width; /* one word longer than the line: cut it */
+		} else if (n > width && width > 3) {
+			ui_text(w, y + l, x, width, 0, at, "%.*s...", width - 3, s);
+			return;
 		}
 		ui_text(w, y + l, x, width, 0, at, "%.*s", n, s);
 		s += n;
@@ -321,13 +327,30 @@ static void path_draw(struct app *a, WINDOW *w)
 	pv_footer(a, w, PV_HEAD + n, &r);
 }
 
-/* Moving is the application's (next/previous event, search, breakpoints): nothing special. */
+/*
+ * Moving is the application's (next/previous event, search, breakpoints), except a page: the
+ * list of events here is shorter than the body (the lanes' head and the explanation take
+ * rows), and a page must be what the list shows, or PgDn would skip events never seen.
+ */
 static int path_act(struct app *a, enum action act, int rows)
 {
-	(void)a;
-	(void)act;
-	(void)rows;
-	return 0;
+	if (act != A_PAGE_UP && act != A_PAGE_DOWN)
+		return 0;
+	const struct model *m = app_model(a);
+	if (m->count == 0)
+		return 0; /* the app says there are no events */
+	uint64_t page = (uint64_t)(rows - PV_HEAD - PV_FOOT > 1 ? rows - PV_HEAD - PV_FOOT : 1);
+	uint64_t cur = app_cur(a);
+	if (act == A_PAGE_UP) {
+		if (cur == 0)
+			app_message(a, "this is the first event");
+		app_goto(a, cur > page ? cur - page : 0);
+	} else {
+		if (cur + 1 >= m->count)
+			app_message(a, "this is the last event (%" PRIu64 ")", cur);
+		app_goto(a, cur + page); /* app_goto clamps to the last event */
+	}
+	return 1;
 }
 
 const struct view_ops view_path = {

@@ -166,8 +166,9 @@ static void build_totals(struct stats_out *o, const struct model *m)
 	uint64_t nexits = s->by_kind[HVT_EXIT];
 	char items[4][STATS_ITEM], t[32];
 	int n = 0;
-	snprintf(items[n++], STATS_ITEM, "%" PRIu64 " events", m->count);
-	snprintf(items[n++], STATS_ITEM, "%" PRIu64 " exits seen by hv", nexits);
+	snprintf(items[n++], STATS_ITEM, "%" PRIu64 " event%s", m->count, m->count == 1 ? "" : "s");
+	snprintf(items[n++], STATS_ITEM, "%" PRIu64 " exit%s seen by hv", nexits,
+		 nexits == 1 ? "" : "s");
 	ui_time(t, sizeof t, s->last_ns);
 	snprintf(items[n++], STATS_ITEM, "duration %s", t);
 	/* Exits per second over the whole recording: the rate kvm_stat shows for a live VM. */
@@ -175,10 +176,13 @@ static void build_totals(struct stats_out *o, const struct model *m)
 		snprintf(items[n++], STATS_ITEM, "%.1f exits/s",
 			 (double)nexits * 1e9 / (double)s->last_ns);
 	out_list(o, UI_HEADER, m->live ? "Totals (live, growing): " : "Totals: ", items, n);
-	if (m->header.dropped)
-		out_line(o, UI_ERROR, "NOTE: %" PRIu64 " later events were not recorded "
-				      "(--trace-limit): these numbers cover the start of the run only",
-			 m->header.dropped);
+	/* Notes are lists too, so they wrap at 80 columns instead of losing their end. */
+	if (m->header.dropped) {
+		snprintf(items[0], STATS_ITEM, "%" PRIu64 " later events were not recorded "
+			 "(--trace-limit)", m->header.dropped);
+		snprintf(items[1], STATS_ITEM, "so these numbers cover the start of the run only");
+		out_list(o, UI_ERROR, "NOTE: ", items, 2);
+	}
 
 	/*
 	 * Where the time went. hv cannot see the instant of a VM entry or exit from user space:
@@ -278,11 +282,13 @@ static void build_kvm(struct stats_out *o, const struct model *m)
 	out_line(o, UI_HEADER, "Counted by KVM (exits that did not reach hv are only visible here)");
 	if (s->by_kind[HVT_COUNTER] == 0) {
 		/* Counters are written when the run ends: a live trace has none yet. */
-		if (m->live)
+		if (m->live) {
 			out_line(o, UI_DIM, "  (not yet: hv records KVM's counters when the run ends)");
-		else
-			out_line(o, UI_DIM, "  (none recorded: no KVM binary statistics on this kernel, "
-					    "or the run did not end normally)");
+		} else {
+			char items[2][STATS_ITEM] = { "no KVM binary statistics on this kernel",
+						      "or the run did not end normally)" };
+			out_list(o, UI_DIM, "  (none recorded: ", items, 2);
+		}
 		return;
 	}
 	uint64_t top = kvm > nexits ? kvm : nexits;

@@ -26,8 +26,8 @@
 #define TL_SCAN_LIMIT 100000u
 /* Rows above the list: the filter line, and the column heads (or the hidden-event note). */
 #define TL_HEAD 2
-/* More list rows than any terminal has lines. */
-#define TL_MAX_ROWS 512
+/* More list rows than any terminal has lines (hvviz --screen allows up to 1000). */
+#define TL_MAX_ROWS 1024
 
 /* ---- which events are listed ---- */
 
@@ -343,8 +343,8 @@ static void timeline_draw(struct app *a, WINDOW *w)
 				"(Down searches further) --", TL_SCAN_LIMIT);
 		else
 			ui_text(w, TL_HEAD + k, 0, width, 0, ui_attr(a, UI_DIM),
-				"  -- end of the trace (%" PRIu64 " events%s) --", s.m->count,
-				a->live ? " so far" : "");
+				"  -- end of the trace (%" PRIu64 " event%s%s) --", s.m->count,
+				s.m->count == 1 ? "" : "s", a->live ? " so far" : "");
 	}
 }
 
@@ -411,7 +411,7 @@ static int tl_page(struct app *a, int dir, int rows)
 		n = TL_MAX_ROWS;
 	struct tl_scan s = tl_scan_of(a);
 	if (s.m->count == 0)
-		return 1;
+		return 0; /* the app says there are no events */
 	uint64_t list[TL_MAX_ROWS];
 	int k = tl_fill(&s, a->timeline.top, list, n);
 	int row = tl_index(list, k, s.cur);
@@ -437,6 +437,11 @@ static int timeline_act(struct app *a, enum action act, int rows)
 		/* Without a filter every event is listed: the app's own stepping is the same
 		 * thing (and at the end of a live trace it lets the guest run one more exit). */
 		if (!f->active || app_model(a)->count == 0)
+			return 0;
+		/* At the last event of a live trace the app's step is what runs the guest on (step
+		 * mode); the filter cannot look at events that do not exist yet. */
+		if ((act == A_DOWN || act == A_NEXT) && a->live &&
+		    app_cur(a) + 1 >= app_model(a)->count)
 			return 0;
 		return tl_move(a, act == A_DOWN || act == A_NEXT ? +1 : -1);
 	case A_PAGE_DOWN: case A_PAGE_UP:

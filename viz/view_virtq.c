@@ -17,16 +17,15 @@
  *   3-4    the queue: size, addresses, the device's positions, counters so far
  *   5      legend of the marks
  *   6      column names, then one row per index: desc[i] | avail.ring[i] | used.ring[i]
+ *   last   which rows are shown, and whether the view follows the device
  * Marks never rely on colour: '*' an entry the current event touched, '?' an entry the
  * device has not read yet, '<' the slot the device uses next.
  *
  * Scrolling: the three tables scroll together (row i is index i in all three). The view
- * "follows" the device: if the current event touches a row that is off screen, it scrolls
- * there. Once the user scrolls by hand the view stops following until the next action that
- * is not a scroll (stepping, jumping, searching), so a scroll is never undone under the
- * user's fingers. struct virtq_state_ui has only `scroll`, so the mode is kept in its sign:
- * scroll >= 0 is "following, first row = scroll", scroll < 0 is "by hand, first row =
- * -scroll - 1" (virtq_top, virtq_set_top). A zeroed app starts following at row 0.
+ * "follows" the device (a->virtq.follow = 1): if the current event touches a row that is off
+ * screen, it scrolls there. Once the user scrolls by hand (follow = 0) the view stops
+ * following until the next action that is not a scroll (stepping, jumping, searching), so a
+ * scroll is never undone under the user's fingers. The last row says which mode is on.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,6 +40,8 @@
 
 /* Rows above the table: dump line, two teaching lines, two queue lines, legend, columns. */
 #define TABLE_TOP 7
+/* Rows below it: the position line ("rows 26-39 of 64, following the device"). */
+#define TABLE_BOTTOM 1
 
 /* virtio 1.1, section 5.2.6: request types of virtio-blk. */
 #define BLK_T_IN     0u
@@ -51,27 +52,11 @@
 /* virtio 1.1, section 2.1: DEVICE_NEEDS_RESET in the device status. */
 #define STATUS_NEEDS_RESET 0x40u
 
-/* ---- scroll mode (see the top of the file) -------------------------------------------------- */
-
-/* The first table row shown, whichever mode we are in. */
-static int virtq_top(const struct app *a)
+/* Table rows that fit in a body of `rows` (act() knows only the height; draw uses the same). */
+static int table_rows(int rows)
 {
-	return a->virtq.scroll >= 0 ? a->virtq.scroll : -a->virtq.scroll - 1;
-}
-
-/* 1 while the view follows the device's steps, 0 after a scroll by hand. */
-static int virtq_following(const struct app *a)
-{
-	return a->virtq.scroll >= 0;
-}
-
-/* Store both in the one int: -top - 1 maps 0, 1, 2 ... to -1, -2, -3 ..., so no value of
- * one mode can be mistaken for the other. */
-static void virtq_set_top(struct app *a, int top, int following)
-{
-	if (top < 0)
-		top = 0;
-	a->virtq.scroll = following ? top : -top - 1;
+	int n = rows - TABLE_TOP - TABLE_BOTTOM;
+	return n > 1 ? n : 1;
 }
 
 /* ---- words for values ----------------------------------------------------------------------- */
@@ -189,8 +174,16 @@ static void explain_vq(char *buf, size_t len, const struct hvt_record *r)
 				 "MMIO exit: now the device looks at the avail ring", r->data);
 		break;
 	case HVT_VQ_READY:
-		snprintf(buf, len, "QueueReady = 1: the device learns where the three tables are "
-			 "(%" PRIu32 " entries each) and starts its positions at 0", r->count);
+		/* hv refuses such a size before it ever records READY (checklist T4); a file that
+		 * says otherwise is damaged, and vqstate ignores the record. */
+		if (r->count == 0 || r->count > VIRTQ_NUM_MAX)
+			snprintf(buf, len, "QueueReady with an impossible size %" PRIu32 " (1..%u): hv "
+				 "never records that, so hvviz ignores this record", r->count,
+				 VIRTQ_NUM_MAX);
+		else
+			snprintf(buf, len, "QueueReady = 1: the device learns where the three tables "
+				 "are (%" PRIu32 " entr%s each) and starts its positions at 0", r->count,
+				 r->count == 1 ? "y" : "ies");
 		break;
 	case HVT_VQ_STATUS:
 		explain_status(buf, len, r);
@@ -416,8 +409,8 @@ static void draw_slot(const struct app *a, WINDOW *w, int y, int x, int width, i
 /* The first row to show: the user's, or (following) moved just enough to show a touched row. */
 static int table_top(struct app *a, const struct vq_state *s, uint64_t cur, int visible)
 {
-	int size = (int)s->size, top = virtq_top(a);
-	if (virtq_following(a)) {
+	int size = (int)s->size, top = a->virtq.scroll;
+	if (a->virtq.follow) {
 		int touched = -1;
 		for (int i = 0; i < size && touched < 0; i++)
 			if (s->desc[i].seq == cur || s->avail[i].seq == cur || s->used[i].seq == cur)
@@ -430,8 +423,19 @@ static int table_top(struct app *a, const struct vq_state *s, uint64_t cur, int 
 	int max = size > visible ? size - visible : 0;
 	if (top > max)
 		top = max;
-	virtq_set_top(a, top, virtq_following(a));
+	if (top < 0)
+		top = 0;
+	a->virtq.scroll = top;
 	return top;
+}
+
+/* Where the table is: which rows, and who moves it (the device's steps, or the user). */
+static void draw_position(const struct app *a, WINDOW *w, int y, int cols, int top, int shown,
+			  uint32_t size)
+{
+	ui_text(w, y, 0, cols, 1, ui_attr(a, UI_DIM), "-- rows %d-%d of %" PRIu32 ", %s --", top,
+		top + shown - 1, size, a->virtq.follow ? "following the device (Up/Down scroll)"
+						       : "scrolled by hand (a step follows again)");
 }
 
 /* The three tables side by side, row i = index i of each; only the rows that fit. */
@@ -440,18 +444,22 @@ static void draw_tables(struct app *a, WINDOW *w, int y, int rows, int cols,
 {
 	struct layout l = layout_for(cols);
 	draw_columns(a, w, y, &l);
-	int visible = rows - y - 1;
-	if (visible <= 0)
+	/* vqstate never marks a queue ready with a size of 0 or above VIRTQ_NUM_MAX (a hostile
+	 * READY record is ignored), so the modulo and the indices below are safe; check anyway,
+	 * the arrays are VIRTQ_NUM_MAX long. */
+	if (s->size == 0 || s->size > VIRTQ_NUM_MAX)
 		return;
+	int visible = table_rows(rows);
 	int top = table_top(a, s, cur, visible);
 	unsigned next_avail = s->last_avail % s->size, next_used = s->used_idx % s->size;
-	int lw = l.wide ? 10 : 6;
-	for (int k = 0; k < visible && top + k < (int)s->size; k++) {
+	int lw = l.wide ? 10 : 6, k = 0;
+	for (; k < visible && top + k < (int)s->size; k++) {
 		unsigned i = (unsigned)(top + k);
 		draw_desc(a, w, y + 1 + k, &l, &s->desc[i], i, cur);
 		draw_slot(a, w, y + 1 + k, l.xa, l.wa, 0, &s->avail[i], i, i == next_avail, 0, cur);
 		draw_slot(a, w, y + 1 + k, l.xu, l.wu, lw, &s->used[i], i, i == next_used, 1, cur);
 	}
+	draw_position(a, w, rows - TABLE_BOTTOM, cols, top, k, s->size);
 }
 
 /* ---- the view ------------------------------------------------------------------------------- */
@@ -501,36 +509,47 @@ static void virtq_draw(struct app *a, WINDOW *w)
 		return;
 	}
 	if (!s.ready) {
+		/* At most 80 columns: this is the whole message of the screen. */
 		ui_text(w, TABLE_TOP, 0, cols, 1, norm, "queue %u is not set up at this event: no "
-			"queue-ready record yet (or a reset since)", q);
+			"queue-ready record yet, or a reset", q);
 		return;
 	}
 	draw_tables(a, w, TABLE_TOP - 1, rows, cols, &s, cur);
 }
 
+/* Scroll by hand: the view stops following the device. The lower bound is kept here; the
+ * upper one by the next draw, which knows the queue size. */
+static void virtq_scroll(struct app *a, int by)
+{
+	int top = a->virtq.scroll + by;
+	/* No queue has more rows than VIRTQ_NUM_MAX: holding Down on a queue that is not set up
+	 * (nothing clamps then) must not run the int up to overflow. */
+	a->virtq.scroll = top < 0 ? 0 : top > (int)VIRTQ_NUM_MAX ? (int)VIRTQ_NUM_MAX : top;
+	a->virtq.follow = 0;
+}
+
 /* Queue switching and scrolling are ours; every other action goes on to the app (return 0). */
 static int virtq_act(struct app *a, enum action act, int rows)
 {
-	int page = rows - TABLE_TOP > 1 ? rows - TABLE_TOP : 1;
-	int top = virtq_top(a);
+	/* A page less one row, so the row at the edge stays in sight (as in less). */
+	int page = table_rows(rows) > 1 ? table_rows(rows) - 1 : 1;
 	switch (act) {
 	case A_QUEUE_NEXT:
 	case A_QUEUE_PREV:
 		/* Both directions wrap around, so every queue is one key away. */
 		a->virtq.queue = (a->virtq.queue + (act == A_QUEUE_NEXT ? 1u : VQ_MAX_QUEUES - 1u)) %
 				 VQ_MAX_QUEUES;
-		virtq_set_top(a, 0, 1);
+		a->virtq.scroll = 0;
+		a->virtq.follow = 1;
 		app_message(a, "queue %u", a->virtq.queue);
 		return 1;
-	/* Scrolling by hand: the view stops following the device (the upper bound is clamped
-	 * by the next draw, which knows the queue size). */
-	case A_UP: virtq_set_top(a, top - 1, 0); return 1;
-	case A_DOWN: virtq_set_top(a, top + 1, 0); return 1;
-	case A_PAGE_UP: virtq_set_top(a, top - page, 0); return 1;
-	case A_PAGE_DOWN: virtq_set_top(a, top + page, 0); return 1;
+	case A_UP: virtq_scroll(a, -1); return 1;
+	case A_DOWN: virtq_scroll(a, 1); return 1;
+	case A_PAGE_UP: virtq_scroll(a, -page); return 1;
+	case A_PAGE_DOWN: virtq_scroll(a, page); return 1;
 	default:
 		/* Anything else (a step, a jump, a search) may change the event: follow again. */
-		virtq_set_top(a, top, 1);
+		a->virtq.follow = 1;
 		return 0;
 	}
 }

@@ -84,10 +84,14 @@ struct timeline_state {
 struct virtq_state_ui {
 	unsigned queue;        /* which queue */
 	int scroll;            /* first descriptor row shown */
+	int follow;            /* 1: scroll to the entry the current event touches; 0: the user
+				  scrolled by hand (app_init sets 1) */
 };
 struct compare_state {
 	size_t req;            /* current request index (both traces), SIZE_MAX: before the first */
 	int scroll;
+	uint64_t seen;         /* the shown trace's current event when the view last showed it:
+				  when it differs, something else moved it (n, g, c) */
 };
 struct stats_state {
 	int scroll;

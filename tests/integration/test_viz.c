@@ -183,6 +183,23 @@ Test(golden, a_terminal_too_small_gets_a_message)
 	golden("too-small", 60, 20, "", trace("modeswitch.hvt"), NULL);
 }
 
+/* A search in Compare moves the view to the request that holds the match, on both sides, and
+ * marks the event '>' in the list (it used to move the event unseen). */
+Test(golden, compare_view_follows_a_search)
+{
+	golden("compare-search", 80, 24, "/ port=0x1f7 Enter n n", trace("diskio-legacy.hvt"),
+	       trace("diskio-virtio.hvt"));
+}
+
+/* Scrolled by hand, the Virtqueue view says so and which rows it shows; the help scrolled to
+ * its end says which lines it shows. */
+Test(golden, scrolled_views_say_where_they_are)
+{
+	golden("virtq-scrolled", 80, 24, "3 / index=13 Space Enter PgDn", trace("diskio-virtio.hvt"),
+	       NULL);
+	golden("help-end", 80, 24, "? PgDn PgDn", trace("modeswitch.hvt"), NULL);
+}
+
 /* Breakpoint on "exit:io", continue twice; then a bad goto: one line on the bottom row. */
 Test(golden, breakpoint_continue_and_a_bad_goto)
 {

@@ -36,6 +36,21 @@ Test(keys, every_binding_has_a_name_and_a_help_line)
 	}
 }
 
+/*
+ * The help screen (viz/app.c) prints "%-14s %s": the keys of one action, then its help, inside
+ * a frame of an 80-column screen, which leaves 80 - 4 = 76 columns. So a help text may have
+ * 76 - 15 = 61 characters, and a view's own key also carries "Timeline: " in front. Longer,
+ * the end of the sentence is clipped where a student cannot see it.
+ */
+Test(keys, every_help_line_fits_an_80_column_help_screen)
+{
+	for (size_t i = 0; i < viz_key_count; i++) {
+		size_t prefix = viz_keys[i].view == VIEW_ANY ? 0 : strlen("Virtqueue: ");
+		cr_assert_leq(strlen(viz_keys[i].help) + prefix, 61, "'%s': '%s' is too long",
+			      viz_keys[i].name, viz_keys[i].help);
+	}
+}
+
 /* The keys the issue names, with the meaning it gives them. */
 Test(keys, the_documented_keys_do_what_the_issue_says)
 {

@@ -209,6 +209,47 @@ Test(viewstats, dropped_events_are_announced)
 	cr_assert_eq(l->role, UI_ERROR);
 }
 
+/* Lines are clipped at the window's edge, so a note longer than 80 columns would lose its end
+ * ("... or the run did not end normally" became "... or the run did not en"). With the largest
+ * numbers a file can hold, every note of every state still fits, wrapped if need be. */
+static void assert_all_fit(int n, int width)
+{
+	for (int i = 0; i < n; i++)
+		cr_assert_leq(strlen(lines[i].text), (size_t)width, "line %d too wide: '%s'", i,
+			      lines[i].text);
+}
+
+Test(viewstats, notes_wrap_inside_80_columns_with_the_largest_numbers)
+{
+	model_exits_guest();
+	m.header.dropped = UINT64_MAX;
+	m.count = UINT64_MAX;
+	m.stats.by_kind[HVT_COUNTER] = 0;
+	int n = stats_build(&m, 80, lines, STATS_LINES_MAX);
+	assert_all_fit(n, 80);
+	/* Both halves of both notes are there: wrapped, not cut. */
+	cr_assert(any_line_has(n, "NOTE: 18446744073709551615 later events were not recorded"));
+	cr_assert(any_line_has(n, "so these numbers cover the start of the run only"));
+	cr_assert(any_line_has(n, "no KVM binary statistics on this kernel"));
+	cr_assert(any_line_has(n, "or the run did not end normally)"));
+	/* KVM's counter at its largest: the comparison row stays inside too. */
+	m.stats.by_kind[HVT_COUNTER] = 1;
+	m.stats.counters[HVT_C_EXITS] = UINT64_MAX;
+	n = stats_build(&m, 80, lines, STATS_LINES_MAX);
+	assert_all_fit(n, 80);
+	cr_assert(any_line_has(n, "  handled inside KVM     18446744073709551594"));
+}
+
+/* One event, one exit: no "1 events" (UINT64_MAX - 21 = 18446744073709551594 above). */
+Test(viewstats, one_event_is_singular)
+{
+	model_exits_guest();
+	m.count = 1;
+	m.stats.by_kind[HVT_EXIT] = 1;
+	int n = stats_build(&m, 80, lines, STATS_LINES_MAX);
+	cr_assert_not_null(find_line(n, "Totals: 1 event, 1 exit seen by hv"));
+}
+
 Test(viewstats, scroll_stops_at_the_last_page)
 {
 	/* 31 lines in a 22-row body: 21 rows of lines + the "more" marker; the last page starts

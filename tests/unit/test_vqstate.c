@@ -645,25 +645,35 @@ Test(vqview, follows_the_touched_descriptor_until_scrolled_by_hand)
 	static struct app a;
 	app_init(&a, ms, 1);
 	WINDOW *w = newpad(22, 80);
-	/* 22 body rows - 7 above the table = 15 table rows: showing 40 needs top = 40 - 14 = 26. */
+	/* 22 body rows - 7 above the table - 1 position line below it = 14 table rows: showing
+	 * 40 needs top = 40 - 13 = 27, so 40 is on row 7 + 13 = 20. */
+	cr_assert_eq(a.virtq.follow, 1, "app_init starts following");
 	draw_at(&a, w, 2);
-	cr_assert(strncmp(row_text(w, 21), "*  40 0x8000", 12) == 0, "'%s'", row_text(w, 21));
-	cr_assert(strncmp(row_text(w, 7), "   26 ", 6) == 0, "'%s'", row_text(w, 7));
-	/* The user scrolls up: the next draw keeps the user's row, not the touched one. */
+	cr_assert(strncmp(row_text(w, 20), "*  40 0x8000", 12) == 0, "'%s'", row_text(w, 20));
+	cr_assert(strncmp(row_text(w, 7), "   27 ", 6) == 0, "'%s'", row_text(w, 7));
+	cr_assert_str_eq(row_text(w, 21), "-- rows 27-40 of 64, following the device (Up/Down scroll) --");
+	/* The user scrolls up a page less one row (13): the next draw keeps the user's row, not
+	 * the touched one, and says so. */
 	cr_assert_eq(view_virtq.act(&a, A_PAGE_UP, 22), 1);
+	cr_assert_eq(a.virtq.follow, 0);
 	werase(w);
 	view_virtq.draw(&a, w);
-	cr_assert(strncmp(row_text(w, 7), "   11 ", 6) == 0, "26 - 15 = 11: '%s'", row_text(w, 7));
-	/* Scrolling never goes past the last row: 64 - 15 = 49 at most. */
+	cr_assert(strncmp(row_text(w, 7), "   14 ", 6) == 0, "27 - 13 = 14: '%s'", row_text(w, 7));
+	cr_assert_str_eq(row_text(w, 21), "-- rows 14-27 of 64, scrolled by hand (a step follows again) --");
+	/* Scrolling never goes past the last row: 64 - 14 = 50 at most. */
 	for (int i = 0; i < 10; i++)
 		view_virtq.act(&a, A_PAGE_DOWN, 22);
 	werase(w);
 	view_virtq.draw(&a, w);
-	cr_assert(strncmp(row_text(w, 7), "   49 ", 6) == 0, "'%s'", row_text(w, 7));
-	cr_assert(strncmp(row_text(w, 21), "   63 ", 6) == 0, "'%s'", row_text(w, 21));
-	cr_assert_eq(view_virtq.act(&a, A_UP, 22), 1);
+	cr_assert(strncmp(row_text(w, 7), "   50 ", 6) == 0, "'%s'", row_text(w, 7));
+	cr_assert(strncmp(row_text(w, 20), "   63 ", 6) == 0, "'%s'", row_text(w, 20));
+	/* ... nor above the first: 70 presses of Up from 50 stop at 0. */
+	for (int i = 0; i < 70; i++)
+		cr_assert_eq(view_virtq.act(&a, A_UP, 22), 1);
+	cr_assert_eq(a.virtq.scroll, 0);
 	/* A step (the app's action) makes the view follow again: back to the touched row. */
 	cr_assert_eq(view_virtq.act(&a, A_NEXT, 22), 0);
+	cr_assert_eq(a.virtq.follow, 1);
 	draw_at(&a, w, 2);
 	cr_assert(screen_has(w, "*  40 0x8000"), "touched row visible again");
 	delwin(w);

@@ -1,0 +1,253 @@
+/*
+ * test_app.c - hvviz's application (viz/app.c): what keys do at the edges of a trace, and
+ * what the title, bottom line and help say, drawn on an 80x24 screen with no terminal.
+ *
+ * What it proves: a trace with no events never claims a current event; g reads the numbers
+ * `hv trace dump` prints (decimal, or hex with 0x; never octal); the bottom line always keeps
+ * "? help  q quit" at 80 columns, and in live step mode says that space runs the guest
+ * exactly when it does; the help says which of its lines are shown; Compare with one trace
+ * does not move the other views' event behind the student's back.
+ * Textbook: chapter 6 "Watching it happen", section "Keys".
+ */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+/* The path, because hv/viz.h (hv's side of --viz) comes first in the -I order. */
+#include "../../viz/viz.h"
+
+static char trace_path[64];
+static FILE *devnull;
+static SCREEN *screen;
+static struct model m;
+static struct app a;
+
+/* A trace of n exits (port 0x3f8 OUT), seq 0..n-1, 1 us apart. */
+static void open_trace(int n)
+{
+	snprintf(trace_path, sizeof trace_path, "/tmp/hv-app-%d.hvt", (int)getpid());
+	char err[256];
+	struct trace_writer *t = trace_create(trace_path, HVT_HOST_UNKNOWN, "x.bin", err, sizeof err);
+	cr_assert_not_null(t, "%s", err);
+	for (int i = 0; i < n; i++) {
+		struct hvt_record r = { .time_ns = 1000u * (uint64_t)i, .kind = HVT_EXIT,
+					.reason = HVT_R_IO, .size = 1, .addr = 0x3f8, .count = 1,
+					.flags = HVT_F_WRITE };
+		trace_emit(t, &r);
+	}
+	cr_assert_eq(trace_close(t, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(model_open(&m, trace_path, 0, err, sizeof err), 0, "%s", err);
+	struct model *ms[1] = { &m };
+	app_init(&a, ms, 1);
+}
+
+static void screen_on(void)
+{
+	devnull = fopen("/dev/null", "w");
+	cr_assert_not_null(devnull);
+	screen = newterm("vt100", devnull, stdin);
+	cr_assert_not_null(screen, "newterm(vt100) failed: terminfo missing?");
+	resize_term(24, 80);
+}
+
+static void screen_off(void)
+{
+	model_close(&m);
+	endwin();
+	delscreen(screen);
+	fclose(devnull);
+	unlink(trace_path);
+}
+
+TestSuite(app, .init = screen_on, .fini = screen_off);
+
+/* Screen row y as text, trailing spaces removed. */
+static const char *row(int y)
+{
+	static char buf[256];
+	mvinnstr(y, 0, buf, 80);
+	size_t n = strlen(buf);
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = '\0';
+	return buf;
+}
+
+/* Press the keys as the main loop does: a key, then a draw. */
+static void press(const char *keys)
+{
+	for (const char *k = keys; *k; k++) {
+		app_key(&a, *k == '\r' ? '\n' : (unsigned char)*k);
+		app_draw(&a);
+	}
+}
+
+Test(app, an_empty_trace_has_no_current_event_to_move)
+{
+	open_trace(0);
+	app_draw(&a);
+	cr_assert_str_eq(row(23), "no events yet  | space next  h prev  Tab view  ? help  q quit");
+	/* Before the fix: "this is the first event", "no event 0: this trace has events 0 to
+	 * 0", "'x' not found after event 0". Every key that needs an event says the one truth. */
+	const char *keys[] = { "h", "b", "c", "g", "/", "n", "N" };
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		press(keys[i]);
+		cr_assert_str_eq(row(23), "this trace has no events", "key %s: '%s'", keys[i], row(23));
+		cr_assert_eq(a.prompt, A_NONE, "key %s opened a prompt", keys[i]);
+	}
+	press(" ");
+	cr_assert_str_eq(row(23), "this trace has no events");
+	cr_assert_eq(a.nbrk, 0);
+}
+
+Test(app, goto_reads_decimal_and_hex_never_octal)
+{
+	open_trace(20);
+	press("g010\r");
+	cr_assert_eq(app_cur(&a), 10, "010 is event 10 (strtoull base 0 made it 8)");
+	press("g0x11\r");
+	cr_assert_eq(app_cur(&a), 17);
+	/* A sign, junk, or nothing: a message, and the event stays. */
+	const char *bad[] = { "g-1\r", "g+5\r", "g0x\r", "g12a\r", "g0x1g\r" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		press(bad[i]);
+		cr_assert_eq(app_cur(&a), 17, "'%s' moved the event", bad[i]);
+		cr_assert(strstr(row(23), "is not an event number"), "'%s': '%s'", bad[i], row(23));
+	}
+	press("g\r");
+	cr_assert_str_eq(row(23), "type an event number after g (e.g. 120 or 0x78)");
+	press("g20\r");
+	cr_assert_str_eq(row(23), "no event 20: this trace has events 0 to 19");
+	cr_assert_eq(app_cur(&a), 17);
+}
+
+Test(app, an_empty_search_repeats_the_last_or_says_what_to_type)
+{
+	open_trace(5);
+	press("/\r");
+	cr_assert_str_eq(row(23), "type some text after / (e.g. /port=0x3f8), then Enter");
+	press("/port\r");
+	cr_assert_eq(app_cur(&a), 1, "the next match after event 0");
+	press("/\r");
+	cr_assert_eq(app_cur(&a), 2, "an empty search repeats 'port'");
+}
+
+/*
+ * The longest bottom line: live step mode, a 7-digit event of a 7-digit trace, a time in
+ * seconds and breakpoints. "LIVE step: space at the end runs one exit" used to push "? help
+ * q quit" off an 80-column screen. Here the status is short, and the hint about space says
+ * "runs 1 exit" only at the last event, where space really lets the guest run.
+ */
+Test(app, bottom_line_keeps_help_and_quit_in_live_step_mode)
+{
+	open_trace(3);
+	a.live = 1;
+	a.step_mode = 1;
+	app_draw(&a);
+	cr_assert_str_eq(row(23), "LIVE step  event 0/3  t=0 ns  | space next  h prev  Tab view  "
+				  "? help  q quit");
+	/* With breakpoints the full hint would be 82 columns: the short one keeps ? and q. */
+	a.nbrk = 12;
+	app_draw(&a);
+	cr_assert_str_eq(row(23), "LIVE step  event 0/3  t=0 ns  12 bp  | space next  ? help  q quit");
+	app_goto(&a, 2);
+	app_draw(&a);
+	const char *r = row(23);
+	cr_assert(strstr(r, "space runs 1 exit"), "'%s'", r);
+	cr_assert(strstr(r, "? help  q quit"), "'%s'", r);
+	cr_assert_leq(strlen(r), 80);
+	/* While the guest runs, the status says so; the keys stay. */
+	a.waiting = 1;
+	app_draw(&a);
+	cr_assert(strstr(row(23), "guest running...  event 2/3"), "'%s'", row(23));
+	cr_assert(strstr(row(23), "? help  q quit"), "'%s'", row(23));
+	cr_assert_null(strstr(row(23), "runs 1 exit"), "one key, one exit: not while waiting");
+}
+
+/* 29 help lines in a 24-row screen: 20 show, and the frame says which (it used to say only
+ * "more: Down/j", and nothing at all once scrolled to the end). */
+Test(app, help_says_which_lines_are_shown)
+{
+	open_trace(3);
+	press("?");
+	cr_assert(strstr(row(22), "lines 1-20 of "), "'%s'", row(22));
+	for (int i = 0; i < 5; i++)
+		app_key(&a, KEY_NPAGE);
+	app_draw(&a);
+	int n = 0;
+	cr_assert_eq(sscanf(strstr(row(22), "of ") + 3, "%d", &n), 1, "'%s'", row(22));
+	char want[64];
+	snprintf(want, sizeof want, "lines %d-%d of %d", n - 19, n, n);
+	cr_assert(strstr(row(22), want), "scrolled to the end: '%s' (want '%s')", row(22), want);
+	/* Up from the end: one line back; Esc closes. */
+	app_key(&a, KEY_UP);
+	app_draw(&a);
+	snprintf(want, sizeof want, "lines %d-%d of %d", n - 20, n - 1, n);
+	cr_assert(strstr(row(22), want), "'%s' (want '%s')", row(22), want);
+	press("\033");
+	cr_assert_eq(a.help_open, 0);
+}
+
+Test(app, compare_with_one_trace_does_not_move_the_event)
+{
+	open_trace(10);
+	press("4");
+	cr_assert_eq(a.view, VIEW_COMPARE);
+	const int keys[] = { ' ', KEY_RIGHT, KEY_END, KEY_NPAGE, KEY_DOWN };
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		app_key(&a, keys[i]);
+		app_draw(&a);
+		cr_assert_eq(app_cur(&a), 0, "key %d moved the unseen event", keys[i]);
+		cr_assert_str_eq(row(23), "Compare needs two traces; 1 (Path) or 2 (Timeline) steps "
+					  "through this one");
+	}
+}
+
+/* w with one trace: a message, and the shown trace stays the only one. */
+Test(app, swap_with_one_trace_says_it_needs_two)
+{
+	open_trace(3);
+	press("w");
+	cr_assert_eq(a.shown, 0);
+	cr_assert_str_eq(row(23), "w needs two traces (hvviz --compare A.hvt B.hvt)");
+}
+
+/* At 80x24 the Path view lists 22 - 3 (lanes' head) - 7 (explanation) = 12 events. A page is
+ * those 12: PgDn used to move by the body's 22 rows, past 10 events never shown. */
+Test(app, path_page_is_the_events_it_lists)
+{
+	open_trace(100);
+	app_draw(&a);
+	app_key(&a, KEY_NPAGE);
+	cr_assert_eq(app_cur(&a), 12);
+	app_key(&a, KEY_NPAGE);
+	app_key(&a, KEY_PPAGE);
+	cr_assert_eq(app_cur(&a), 12);
+	/* At either end a page says so, like h and space do. */
+	app_key(&a, KEY_HOME);
+	app_key(&a, KEY_PPAGE);
+	app_draw(&a);
+	cr_assert_str_eq(row(23), "this is the first event");
+	app_key(&a, KEY_END);
+	app_key(&a, KEY_NPAGE);
+	app_draw(&a);
+	cr_assert_str_eq(row(23), "this is the last event (99)");
+	cr_assert_eq(app_cur(&a), 99);
+}
+
+/* Too small, only the message shows: keys other than q do nothing (a step would be unseen). */
+Test(app, too_small_only_q_does_something)
+{
+	open_trace(10);
+	resize_term(20, 60);
+	app_draw(&a);
+	cr_assert(strstr(row(8), "at least 80x24"), "'%s'", row(8));
+	press(" l2?");
+	cr_assert_eq(app_cur(&a), 0);
+	cr_assert_eq(a.view, VIEW_PATH);
+	cr_assert_eq(a.help_open, 0);
+	press("q");
+	cr_assert_eq(a.quit, 1);
+}
