@@ -262,8 +262,9 @@ static void handle_run_error(struct vm *vm, int err, struct hvt_record *r)
 		if (vm->kick == KICK_TIMEOUT)
 			vm_stop_with(vm, HV_EXIT_TIMEOUT, "the guest ran past --timeout");
 		else if (vm->kick == KICK_SIGNAL)
-			vm_stop_with(vm, HV_EXIT_INTERRUPTED, vm->trace ? "interrupted; the trace was saved"
-								    : "interrupted");
+			vm_stop_with(vm, HV_EXIT_INTERRUPTED, vm->trace && viz_trace_kept(vm)
+							      ? "interrupted; the trace was saved"
+							      : "interrupted");
 		else if (vm->kick == KICK_VIZ)
 			viz_stop_vm(vm); /* the user quit hvviz (hv run --viz) */
 		return;
@@ -339,7 +340,7 @@ void *vcpu_thread_main(void *arg)
 			record_exit(vm, &r, t_return, vm->trace ? trace_now(vm->trace) : 0);
 		if (!vm->stop.requested)
 			irq_before_run(vm); /* a pending interrupt goes in with this entry (irq.c) */
-		/* --viz: hvviz sees this exit now; with =step the guest waits for the user's "next",
+		/* --viz=step: hvviz sees this exit now and the guest waits for the user's "next",
 		 * time that is neither the guest's nor hv's (vizlink.c). Hidden exits show nothing. */
 		uint64_t paused = hidden ? 0 : viz_before_run(vm);
 		t_call = vm->trace ? trace_now(vm->trace) : 0;

@@ -3,13 +3,15 @@
  *
  * Concept: a VMM and the tool that shows its exits are two programs, and they need to share
  * surprisingly little. The trace file already says everything about an exit (hv/trace.h), so
- * hv only has to make each exit's records reach the file at once instead of 1024 at a time.
+ * hv only has to make the records reach the file sooner than 1024 at a time: every 50 ms, and
+ * in step mode after every exit, before it waits for the user.
  * What the file cannot say travels on a socket pair (two connected descriptors, one per
  * process, like a pipe in both directions):
  *
  *   hvviz -> hv   --viz=step: one byte = "run the guest to its next exit". The vCPU thread
  *                 reads it before every KVM_RUN, so the guest runs exactly one exit per key.
- *   hv -> hvviz   "S <status>\n" when the VM has stopped, then the socket closes.
+ *   hv -> hvviz   "S <status> <why>\n" when the VM has stopped (why: the reason hv prints on
+ *                 the terminal once hvviz is gone), then the socket closes.
  *   either side   closing its end: end-of-file on the other. hvviz quitting stops the VM (as
  *                 Ctrl-C would: status HV_EXIT_INTERRUPTED, trace saved).
  *
@@ -30,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layout.h"
@@ -200,6 +203,21 @@ int viz_start(struct viz *v, struct vm *vm)
 }
 
 /*
+ * End-of-file on the socket: hvviz has gone. Usually the user quit it; but Ctrl-C ends hvviz
+ * too (one terminal, one process group), and its end can reach this thread before the main
+ * thread, which looks every 50 ms, has seen hv's own SIGINT. So the main thread decides
+ * (wait_vcpu in vm.c: a signal first, then --timeout, then hvviz's end): a kick other than
+ * KICK_VIZ makes KVM_RUN return at once and the exit loop names it, as for any kick.
+ */
+static void hvviz_gone(struct vm *vm)
+{
+	for (int ms = 0; ms < 120 && vm->kick == KICK_NONE; ms += 10)
+		poll(NULL, 0, 10);
+	if (vm->kick == KICK_NONE || vm->kick == KICK_VIZ)
+		viz_stop_vm(vm); /* the user quit hvviz */
+}
+
+/*
  * Step mode: block until hvviz sends its byte. poll with a timeout rather than a bare read():
  * a stop kick (Ctrl-C, --timeout: kick_vcpu in vm.c) sent just before the read would be lost
  * and the thread would sleep on; looking at vm->kick every tenth of a second closes that gap.
@@ -216,7 +234,7 @@ static void wait_for_step(struct vm *vm, struct viz *v)
 			if (n == 1)
 				return; /* "next": one more KVM_RUN */
 			if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-				viz_stop_vm(vm); /* end-of-file: the user quit hvviz */
+				hvviz_gone(vm); /* end-of-file */
 				return;
 			}
 			continue;
@@ -228,33 +246,77 @@ static void wait_for_step(struct vm *vm, struct viz *v)
 	}
 }
 
+/*
+ * --trace-limit reached: records are dropped from now on (trace.c), so hvviz would wait for
+ * an exit that never reaches the file while hv waits for hvviz's next byte. Better to stop
+ * at the last exit the trace shows, and say why.
+ */
+static bool trace_full(struct vm *vm)
+{
+	if (trace_dropped(vm->trace) == 0)
+		return false;
+	char why[128];
+	snprintf(why, sizeof(why), "--viz=step: the trace is full: VM stopped at exit %llu (raise "
+		 "--trace-limit)", (unsigned long long)vm->exits_seen);
+	vm_stop_with(vm, HV_EXIT_INTERRUPTED, why);
+	return true;
+}
+
 uint64_t viz_before_run(struct vm *vm)
+{
+	struct viz *v = vm->viz;
+	/*
+	 * Free-running, hv writes records as usual and the main thread flushes them every 50 ms
+	 * (viz_poll): hvviz looks ten times a second, so a write() per exit would only slow the
+	 * guest down (and inflate the "in hv" time of the summary) for nothing it could show.
+	 */
+	if (!v || !v->step || vm->stop.requested || v->fd < 0)
+		return 0;
+	/* Step mode: the user must see this exit before deciding to run the next one. */
+	trace_flush_now(vm->trace);
+	if (trace_full(vm))
+		return 0;
+	uint64_t t0 = vm_now_ns();
+	__atomic_store_n(&v->pause_since, t0, __ATOMIC_SEQ_CST);
+	wait_for_step(vm, v);
+	uint64_t paused = vm_now_ns() - t0;
+	/* The total first, then "no pause": a reader between the two counts this pause twice
+	 * (a later --timeout), never zero times (an early one). */
+	__atomic_add_fetch(&v->paused_ns, paused, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&v->pause_since, 0, __ATOMIC_SEQ_CST);
+	return paused;
+}
+
+uint64_t viz_paused_ns(struct vm *vm)
 {
 	struct viz *v = vm->viz;
 	if (!v)
 		return 0;
-	/* hvviz reads the file, not hv's buffer: hand it this exit's records now. One write()
-	 * per exit instead of one per 1024 records: live mode is slower, and says so nowhere
-	 * else, which is why --viz is for watching, not for measuring (chapter 3). */
-	trace_flush_now(vm->trace);
-	if (!v->step || vm->stop.requested || v->fd < 0)
-		return 0;
-	uint64_t t0 = vm_now_ns();
-	wait_for_step(vm, v);
-	return vm_now_ns() - t0;
+	uint64_t since = __atomic_load_n(&v->pause_since, __ATOMIC_SEQ_CST);
+	uint64_t total = __atomic_load_n(&v->paused_ns, __ATOMIC_SEQ_CST);
+	uint64_t now = vm_now_ns();
+	return total + (since && now > since ? now - since : 0);
+}
+
+bool viz_trace_kept(const struct vm *vm)
+{
+	return !vm->viz || !vm->viz->temp_trace;
 }
 
 /*
- * The main thread looks every 50 ms (wait_vcpu in vm.c). That also covers a guest that never
- * exits, which the vCPU thread could not notice. MSG_PEEK in step mode: a "next" byte waiting
- * there is the vCPU thread's, only end-of-file matters here. In free mode hvviz sends nothing,
- * but anything it did send is read and dropped, so it cannot hide the end-of-file behind it.
+ * The main thread looks every 50 ms (wait_vcpu in vm.c). The flush makes visible what no exit
+ * would: the entry of a guest that computes without exiting, the I/O thread's records while
+ * the vCPU thread waits for the user. Looking at the socket here also covers a guest that
+ * never exits, which the vCPU thread could not notice. MSG_PEEK in step mode: a "next" byte
+ * waiting there is the vCPU thread's, only end-of-file matters here. In free mode hvviz sends
+ * nothing, but anything it did send is read and dropped, so it cannot hide the end-of-file.
  */
-bool viz_closed(struct vm *vm)
+bool viz_poll(struct vm *vm)
 {
 	struct viz *v = vm->viz;
 	if (!v || v->fd < 0)
 		return false;
+	trace_flush_now(vm->trace);
 	char buf[64];
 	ssize_t n = recv(v->fd, buf, v->step ? 1 : sizeof(buf),
 			 MSG_DONTWAIT | (v->step ? MSG_PEEK : 0));
@@ -286,33 +348,94 @@ static void restore_terminal(struct viz *v)
 	}
 }
 
-static void finish(struct viz *v, int status)
+/*
+ * hvviz died without curses' endwin (SIGKILL, a crash): the terminal is still set up for
+ * curses, in two places. The kernel's line discipline (echo, line editing, Ctrl-C): hv saved
+ * those termios settings before starting hvviz and puts them back. And the terminal's own
+ * modes, which only escape sequences change: curses drew on the alternate screen (a second
+ * screen, so that the shell's text comes back at the end), hid the cursor and put the keypad
+ * in application mode. hv does not link curses to look the sequences up in terminfo; it sends
+ * those of xterm, which tmux, screen and the desktop terminals share (a terminal ignores a
+ * private mode it does not know): leave the alternate screen, show the cursor, normal cursor
+ * keys and keypad, and start at the left edge.
+ */
+static void reset_terminal(struct viz *v)
+{
+	if (v->have_termios)
+		tcsetattr(STDIN_FILENO, TCSANOW, &v->termios);
+	const char *term = getenv("TERM");
+	if (isatty(STDOUT_FILENO) && term && term[0] && strcmp(term, "dumb")) {
+		static const char seq[] = "\033[?1049l\033[?25h\033[?1l\033>\r";
+		(void)!write(STDOUT_FILENO, seq, sizeof(seq) - 1);
+	}
+}
+
+/* Reap hvviz if it ends within `ms` milliseconds; false if it still runs. */
+static bool reaped_within(struct viz *v, int ms, int *st)
+{
+	for (int waited = 0;; waited += 10) {
+		pid_t r = waitpid(v->pid, st, WNOHANG);
+		if (r == v->pid || (r < 0 && errno != EINTR))
+			return true; /* (ECHILD: nothing left to wait for) */
+		if (waited >= ms)
+			return false;
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+}
+
+/*
+ * Wait for hvviz to end: the user reads the end of the run in it as long as they like. But
+ * SIGINT or SIGTERM reaching hv (before: `asked`, the VM was stopped by one; or now: EINTR,
+ * only vm.c's handler runs on this thread) can only mean "end hv", which cannot happen while
+ * hvviz holds the terminal. A Ctrl-C reached hvviz too (one terminal, one process group) and
+ * it is ending already: a signal now could cut curses' clean-up short, so hvviz gets 300 ms
+ * first. Then SIGTERM (curses' handler puts the terminal back), and SIGKILL if asked again.
+ */
+static int wait_hvviz(struct viz *v, bool asked)
+{
+	int st = 0, sig = SIGTERM;
+	for (;;) {
+		if (asked) {
+			if (reaped_within(v, 300, &st))
+				return st;
+			kill(v->pid, sig);
+			sig = SIGKILL;
+		}
+		/* waitpid also reaps hvviz: without it, the ended process would stay a zombie
+		 * until hv itself exits. */
+		if (waitpid(v->pid, &st, 0) == v->pid)
+			return st;
+		if (errno != EINTR)
+			return 0;
+		asked = true;
+	}
+}
+
+static void finish(struct viz *v, int status, const char *why, bool signalled)
 {
 	if (!v->started || v->finished)
 		return;
 	v->finished = true;
 	if (v->fd >= 0) {
-		/* The last word, then end-of-file. MSG_NOSIGNAL: a hvviz that already quit must
-		 * not kill hv with SIGPIPE. */
-		char line[32];
-		int n = snprintf(line, sizeof(line), "S %d\n", status);
+		/* The last word, then end-of-file: the status and hv's reason, which hv prints on the
+		 * terminal only once hvviz is gone. MSG_NOSIGNAL: a hvviz that already quit must not
+		 * kill hv with SIGPIPE. */
+		char line[400];
+		int n = snprintf(line, sizeof(line), "S %d %s\n", status, why ? why : "");
+		if (n < 0 || (size_t)n >= sizeof(line))
+			n = snprintf(line, sizeof(line), "S %d\n", status);
 		(void)send(v->fd, line, (size_t)n, MSG_NOSIGNAL);
 		close(v->fd);
 		v->fd = -1;
 	}
-	/* The user reads the end of the run in hvviz as long as they like: hv waits. EINTR: a
-	 * Ctrl-C reached hv too (same terminal); hvviz decides about its own. */
-	int st = 0;
-	/* waitpid also reaps hvviz: without it, the ended process would stay a zombie until hv
-	 * itself exits. */
-	while (waitpid(v->pid, &st, 0) < 0 && errno == EINTR)
-		;
+	int st = wait_hvviz(v, signalled);
 	v->pid = -1;
 	restore_terminal(v);
-	if (WIFSIGNALED(st) && v->have_termios)
-		tcsetattr(STDIN_FILENO, TCSANOW, &v->termios);
-	/* Ctrl-C reaches both programs (one terminal, one process group): hv says so itself. */
-	if (WIFSIGNALED(st) && WTERMSIG(st) != SIGINT)
+	if (WIFSIGNALED(st))
+		reset_terminal(v);
+	/* Ctrl-C reaches both programs (one terminal, one process group), and a SIGTERM is hv's
+	 * own doing: hv says why itself. */
+	if (WIFSIGNALED(st) && WTERMSIG(st) != SIGINT && !(signalled && WTERMSIG(st) == SIGTERM))
 		fprintf(stderr, "hv: hvviz was killed by signal %d (%s)\n", WTERMSIG(st),
 			strsignal(WTERMSIG(st)));
 }
@@ -324,14 +447,25 @@ void viz_finish(struct vm *vm)
 		return;
 	/* Everything recorded so far, the KVM counters included, before the status line. */
 	trace_flush_now(vm->trace);
-	finish(v, vm->stop.status);
+	/* The reason hv will print (vm_run prints vm->why for a status other than 0), and what
+	 * the trace lacks: a file cut short by --trace-limit ends before the run did, and hvviz
+	 * cannot tell that from a run that ended there. */
+	char why[sizeof(vm->why) + 96];
+	const char *base = vm->stop.status != HV_EXIT_OK ? vm->why : "the guest halted";
+	uint64_t dropped = trace_dropped(vm->trace);
+	if (dropped)
+		snprintf(why, sizeof(why), "%s; the trace is full: the last %llu events are not in "
+			 "it (--trace-limit)", base, (unsigned long long)dropped);
+	else
+		snprintf(why, sizeof(why), "%s", vm->stop.status != HV_EXIT_OK ? vm->why : "");
+	finish(v, vm->stop.status, why, vm->kick == KICK_SIGNAL);
 }
 
 void viz_end(struct viz *v, int status)
 {
 	if (!v->on)
 		return;
-	finish(v, status); /* vm_run ended before viz_finish (a thread failed to start) */
+	finish(v, status, NULL, false); /* vm_run ended before viz_finish (a thread failed) */
 	if (v->started)
 		fprintf(stderr, "hv: guest output and messages: %s\n", v->log);
 	if (v->temp_trace)

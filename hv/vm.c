@@ -448,8 +448,9 @@ static void record_counters(struct vm *vm, const struct kvm_counters *before)
 	}
 }
 
-/* Set by SIGINT/SIGTERM. Only the main thread takes those signals (the vCPU thread is
- * created with them blocked), and the handler only sets this flag: async-signal-safe. */
+/* Set by SIGINT/SIGTERM/SIGHUP (a closed terminal). Only the main thread takes those signals
+ * (the vCPU thread is created with them blocked), and the handler only sets this flag:
+ * async-signal-safe. */
 static volatile sig_atomic_t got_stop_signal;
 
 static void on_stop_signal(int sig)
@@ -511,12 +512,14 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 			kick_vcpu(vm, KICK_SIGNAL);
 			break;
 		}
-		if (deadline > 0 && now_s() >= deadline) {
+		/* (--viz=step: the user's reading time is not the guest's, vizlink.c) */
+		if (deadline > 0 && now_s() - (double)viz_paused_ns(vm) * 1e-9 >= deadline) {
 			kick_vcpu(vm, KICK_TIMEOUT);
 			break;
 		}
-		/* hv run --viz: the user quit hvviz, which stops the VM like Ctrl-C (vizlink.c) */
-		if (viz_closed(vm)) {
+		/* hv run --viz: hvviz gets the new records; the user quitting it stops the VM like
+		 * Ctrl-C (vizlink.c) */
+		if (viz_poll(vm)) {
 			kick_vcpu(vm, KICK_VIZ);
 			break;
 		}
@@ -524,7 +527,7 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 	pthread_join(vm->vcpu_thread, NULL);
 }
 
-/* Start a thread of hv (the vCPU, the I/O thread) with SIGINT/SIGTERM blocked, so that those
+/* Start a thread of hv (the vCPU, the I/O thread) with SIGINT/SIGTERM/SIGHUP blocked, so those
  * always reach the main thread's handler; the thread inherits the mask, the main thread gets
  * its own back. Returns pthread_create's error number. */
 int vm_start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
@@ -533,6 +536,7 @@ int vm_start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stop, &old);
 	int rc = pthread_create(thread, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -547,6 +551,9 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	got_stop_signal = 0;
 	sigaction(SIGINT, &stop, NULL);
 	sigaction(SIGTERM, &stop, NULL);
+	/* A closed terminal (or the ssh session it ran in) ends the run the same way, so the
+	 * end of the trace is written instead of lost with the default action. */
+	sigaction(SIGHUP, &stop, NULL);
 	struct kvm_counters before;
 	kvmstats_read(vm->stats_fd, &before);
 

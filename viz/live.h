@@ -1,12 +1,13 @@
 /*
  * live.h - hvviz watching a VM that is running (hv run --viz[=step]).
  *
- * hv writes its trace file as usual, flushing each exit's records as soon as they exist, and
- * starts hvviz on the same file with one end of a socket pair (--live FILE --control-fd N).
+ * hv writes its trace file as usual, flushing it every 50 ms (in step mode after every exit),
+ * and starts hvviz on the same file with one end of a socket pair (--live FILE --control-fd N).
  * hvviz re-reads the file's new records every tenth of a second (model_refresh). With
  * --viz=step, hv waits before every KVM_RUN until hvviz sends it one byte: the user pressing
  * "next" on the last event is what lets the guest run to its next exit. When the VM stops, hv
- * closes its end and hvviz says so; when the user quits hvviz, hv stops the VM.
+ * sends its status and reason, closes its end, and hvviz says so; when the user quits hvviz,
+ * hv stops the VM.
  * Textbook: chapter 6 "Watching it happen", section "Live".
  */
 #ifndef VIZ_LIVE_H

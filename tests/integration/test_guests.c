@@ -353,3 +353,26 @@ Test(guests, ctrl_c_stops_cleanly_and_keeps_the_trace)
 	cr_assert_eq(last_exit->reason, HVT_R_INTR);
 	trace_free(&tf);
 }
+
+/* A closed terminal (SIGHUP: the window or the ssh session went away) ends the run like
+ * Ctrl-C: status 16 and a whole trace, instead of the default action killing hv with the
+ * trace's last buffer unwritten. */
+Test(guests, hangup_stops_cleanly_and_keeps_the_trace)
+{
+	require_kvm();
+	static const unsigned char prog[] = { 0xEB, 0xFE }; /* jmp $ */
+	const char *bin = write_tmp("spin3.bin", prog, 2);
+	const char *t = tmp_path("hup.hvt");
+	char script[2048];
+	snprintf(script, sizeof(script),
+		 "\"$HV\" run --trace '%s' '%s' & pid=$!; sleep 0.5; kill -HUP $pid; wait $pid", t, bin);
+	struct hv_result r;
+	setenv("HV", getenv("HV") ? getenv("HV") : "build/hv", 0);
+	cmd_exec(&r, (const char *[]){ "sh", "-c", script, NULL });
+	cr_assert_eq(r.status, HV_EXIT_INTERRUPTED, "status %d, stderr: %s", r.status, r.err);
+	struct trace_file tf;
+	char err[512];
+	cr_assert_eq(trace_load(t, &tf, err, sizeof(err)), 0, "%s", err);
+	cr_assert_gt(tf.count, 0);
+	trace_free(&tf);
+}

@@ -3,10 +3,11 @@
  * (trace_flush_now, hv/trace.c).
  *
  * Concept: live mode is a small protocol (viz/live.h): hv appends records to the trace file and
- * flushes them after each exit; hvviz sends one byte per "next" in step mode; hv sends
- * "S <status>\n" and closes when the VM stops. These tests play hv's part by hand: hv's own
- * trace writer makes the file, one end of a socketpair is "hv", and the app is driven through
- * live_poll and live_request_step exactly as the main loop drives it. No terminal is needed.
+ * flushes them after each exit in step mode (every 50 ms otherwise); hvviz sends one byte per
+ * "next" in step mode; hv sends "S <status> <why>\n" and closes when the VM stops. These tests
+ * play hv's part by hand: hv's own trace writer makes the file, one end of a socketpair is
+ * "hv", and the app is driven through live_poll and live_request_step exactly as the main loop
+ * drives it. No terminal is needed.
  * Textbook: chapter 6 "Watching it happen", section "Live".
  */
 #include <criterion/criterion.h>
@@ -151,8 +152,39 @@ Test(live, new_records_move_a_waiting_app_to_the_new_exit, .init = setup_step,
 	cr_assert_eq(r.addr, 0x3fb);
 }
 
-/* New records without an exit (the end-of-run counters): the first new record, index 4. */
-Test(live, new_records_without_an_exit_show_the_first_new_one, .init = setup_step,
+/*
+ * hv's main thread hands over what it has every 50 ms (hv/vizlink.c), so a guest that runs
+ * longer than that before its exit shows its run-call and entry first (records 4 and 5): we go
+ * to the last of them (5) and keep waiting; the exit (6) moves us when it comes.
+ */
+Test(live, an_entry_before_its_exit_keeps_the_wait_on_the_last_record, .init = setup_step,
+     .fini = live_teardown)
+{
+	emit_exit(0x3f9);
+	live_poll(&app);
+	app_goto(&app, 3);
+	cr_assert_eq(live_request_step(&app), 1);
+	emit(HVT_RUN_CALL, 0);
+	emit(HVT_ENTRY, 0);
+	trace_flush_now(tw);
+	live_poll(&app);
+	cr_assert_eq(app_cur(&app), 5);
+	cr_assert_eq(app.waiting, 1);
+	/* Still waiting, so a second "next" sends nothing: hv has not used the first byte up. */
+	cr_assert_eq(bytes_from_hvviz(), 1);
+	cr_assert_eq(live_request_step(&app), 1);
+	cr_assert_eq(bytes_from_hvviz(), 0);
+	emit(HVT_EXIT, 0x3fb);
+	emit(HVT_RUN_RETURN, 0);
+	trace_flush_now(tw);
+	live_poll(&app);
+	cr_assert_eq(app_cur(&app), 6);
+	cr_assert_eq(app.waiting, 0);
+}
+
+/* New records without an exit and then the end (the end-of-run counters, "S 0"): the wait
+ * ends on the last record, index 5. */
+Test(live, records_without_an_exit_then_the_end_stop_the_wait, .init = setup_step,
      .fini = live_teardown)
 {
 	emit_exit(0x3f9);
@@ -161,15 +193,17 @@ Test(live, new_records_without_an_exit_show_the_first_new_one, .init = setup_ste
 	emit(HVT_COUNTER, 0);
 	emit(HVT_COUNTER, 0);
 	trace_flush_now(tw);
+	cr_assert_eq(write(hv_end, "S 0 \n", 5), 5);
 	live_poll(&app);
-	cr_assert_eq(app_cur(&app), 4);
+	cr_assert_eq(app_cur(&app), 5);
 	cr_assert_eq(app.waiting, 0);
+	cr_assert_eq(app.vm_done, 1);
 }
 
 /* ---- the end of the VM ---- */
 
 /* hv's last words: "S 16" (HV_EXIT_INTERRUPTED) and end-of-file. The app says so, lets go of
- * the socket, and asks for no more steps. */
+ * the socket, and asks for no more steps. Without a reason from hv, the status's own words. */
 Test(live, status_line_and_close_mean_the_vm_stopped, .init = setup_step, .fini = live_teardown)
 {
 	cr_assert_eq(write(hv_end, "S 16\n", 5), 5);
@@ -178,8 +212,8 @@ Test(live, status_line_and_close_mean_the_vm_stopped, .init = setup_step, .fini 
 	cr_assert_eq(live_poll(&app), 1);
 	cr_assert_eq(app.vm_done, 1);
 	cr_assert_eq(app.ctl_fd, -1);
-	cr_assert(strstr(app.message, "the VM has stopped (status 16: stopped by Ctrl-C)"), "%s",
-		  app.message);
+	cr_assert(strstr(app.message, "the VM has stopped (status 16: hv was interrupted (Ctrl-C, "
+			 "SIGTERM))"), "%s", app.message);
 	cr_assert_eq(live_request_step(&app), 0);
 	cr_assert_eq(app.waiting, 0);
 }
@@ -192,6 +226,21 @@ Test(live, odd_status_names_the_guests_value, .init = setup_free, .fini = live_t
 	live_poll(&app);
 	cr_assert(strstr(app.message, "status 7: the guest wrote 3 to the exit port"), "%s",
 		  app.message);
+}
+
+/*
+ * hv's reason, in its own words, is what the user reads (hv prints it on the terminal only
+ * after hvviz is gone): "S 14 the guest ran past --timeout" shows that text, not the status's
+ * generic words; it ends at the newline (what follows is not part of it).
+ */
+Test(live, status_line_shows_hvs_reason, .init = setup_free, .fini = live_teardown)
+{
+	static const char line[] = "S 14 the guest ran past --timeout\nrest";
+	cr_assert_eq(write(hv_end, line, sizeof line - 1), (ssize_t)sizeof line - 1);
+	live_poll(&app);
+	cr_assert_eq(app.vm_done, 1);
+	cr_assert(strstr(app.message, "the VM has stopped (status 14: the guest ran past --timeout); "
+			 "the trace"), "%s", app.message);
 }
 
 /* hv killed: end-of-file without a status line still means the VM is gone. */
@@ -236,6 +285,38 @@ Test(live, free_mode_never_asks_for_a_step, .init = setup_free, .fini = live_tea
 	cr_assert_eq(live_request_step(&app), 0);
 	cr_assert_eq(app.waiting, 0);
 	cr_assert_eq(bytes_from_hvviz(), 0);
+}
+
+/*
+ * Free-running, the user on the last event is watching the end: new records keep the last one
+ * in view (4 records, cursor on 3; 4 more: cursor on 7). Anywhere else the cursor stays.
+ */
+Test(live, free_mode_follows_the_end_only_from_the_last_event, .init = setup_free,
+     .fini = live_teardown)
+{
+	emit_exit(0x3f9);
+	live_poll(&app);
+	cr_assert_eq(app_cur(&app), 0, "the first records do not move the user from event 0");
+	app_goto(&app, 3);
+	emit_exit(0x3fb);
+	live_poll(&app);
+	cr_assert_eq(app_cur(&app), 7);
+	app_goto(&app, 2);
+	emit_exit(0x3f8);
+	live_poll(&app);
+	cr_assert_eq(app_cur(&app), 2);
+}
+
+/* Step mode never follows: there the user's "next" decides what is shown. */
+Test(live, step_mode_does_not_follow_without_a_request, .init = setup_step, .fini = live_teardown)
+{
+	emit_exit(0x3f9);
+	live_poll(&app);
+	app_goto(&app, 3);
+	emit(HVT_COUNTER, 0);
+	trace_flush_now(tw);
+	live_poll(&app);
+	cr_assert_eq(app_cur(&app), 3);
 }
 
 /* Not live at all (plain hvviz FILE): live_poll does nothing. */
