@@ -139,8 +139,7 @@ static uint64_t get_le64(const uint8_t *p)
  * failed, the object and the reason; the caller adds the program name ("hv: ", "hvviz: "),
  * because only the caller knows who is speaking.
  */
-__attribute__((format(printf, 3, 4)))
-static int trace_fail(char *err, size_t errlen, const char *fmt, ...)
+int trace_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen > 0) {
 		va_list ap;

@@ -351,6 +351,9 @@ void trace_free(struct trace_file *tf);
 int trace_header_parse(const uint8_t *buf, size_t len, struct trace_header *h, char *err,
 		       size_t errlen);
 void trace_record_parse(const uint8_t *p, struct hvt_record *r);
+/* The readers' one-line error: printf into err (when given), return -1. The caller adds its
+ * program name ("hv: ", "hvviz: "). */
+int trace_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int trace_record_check(const struct hvt_record *r, uint64_t i, char *err, size_t errlen);
 
 /* Names for printing: "io", "mmio", "real", "prot32", ... ("?" when out of range). */
@@ -364,6 +367,7 @@ const char *hvt_vq_error_name(unsigned err);      /* "Q4-loop", ... */
 const char *hvt_disk_op_name(unsigned op);        /* "read", "write", "flush" */
 const char *hvt_irq_op_name(unsigned op);         /* "line", "inject", "window", "wake" */
 const char *hvt_ring_op_name(unsigned op);        /* "syscall", "sysret", "exception", ... */
+const char *hvt_syscall_name(unsigned nr);        /* the mini OS's: "write", "getpid", ... ("?") */
 
 /* A device event (HVT_VQ or HVT_DISK) stamped with the writer's clock. Used by devices, which
  * never see the exit loop. t = NULL: nothing happens. */

@@ -649,7 +649,7 @@ static const char *reason_word(const struct hvt_record *r)
 }
 
 /* The mini OS's system call numbers (pvtrace.h), so a dump reads "nr=4(write)". */
-static const char *syscall_name(uint32_t nr)
+const char *hvt_syscall_name(unsigned nr)
 {
 	switch (nr) {
 	case HV_SYS_EXIT: return "exit";
@@ -676,7 +676,7 @@ static void dump_ring(FILE *out, const struct hvt_record *r)
 	fprintf(out, " %s %s %u->%u vector=0x%" PRIx64, hvt_ring_op_name(r->reason),
 		hvt_mode_name(r->mode), r->cpl, r->size, r->addr);
 	if (r->reason == HV_PVT_SYSCALL || r->reason == HV_PVT_SYSRET)
-		fprintf(out, " nr=%" PRIu32 "(%s)", nr, syscall_name(nr));
+		fprintf(out, " nr=%" PRIu32 "(%s)", nr, hvt_syscall_name(nr));
 	else
 		fprintf(out, " nr=0x%" PRIx32, nr);
 	fprintf(out, " arg=0x%" PRIx32 " task=%" PRIu32 " rip=0x%" PRIx64 " flags=%s\n", arg, r->count,

@@ -20,7 +20,6 @@
  *   vcpu=N         a vCPU number, or iothread / timer for the device and timer threads
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,20 +29,7 @@
 #include "model.h"
 #include "pvtrace.h"
 
-/* ---- one-line errors ---- */
-
-/* Every parse error is one printf-style line; the app prints it on the bottom line. */
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+/* ---- one-line errors (trace_fail, hv/trace.h) ---- */
 
 /*
  * "a, b, c" from a name function over [lo, hi]: the list of allowed words in an error comes
@@ -127,7 +113,7 @@ static int reason_resolve(const char *word, struct filter *f, char *err, size_t 
 	if (f->kind >= 0) {
 		const struct vocab *v = vocab_of_kind(f->kind);
 		if (!v)
-			return fail(err, errlen,
+			return trace_fail(err, errlen,
 				    "kind %s has no reason (reason= applies to exit, run-return, "
 				    "run-call, entry, vq, disk, irq, ring)",
 				    hvt_kind_name((unsigned)f->kind));
@@ -135,7 +121,7 @@ static int reason_resolve(const char *word, struct filter *f, char *err, size_t 
 		if (f->reason >= 0)
 			return 0;
 		names_list(allowed, sizeof allowed, v->name, v->lo, v->hi);
-		return fail(err, errlen, "unknown reason '%s' for kind %s (%s)", word,
+		return trace_fail(err, errlen, "unknown reason '%s' for kind %s (%s)", word,
 			    hvt_kind_name((unsigned)f->kind), allowed);
 	}
 	for (size_t i = 0; i < NVOCABS; i++) {
@@ -147,7 +133,7 @@ static int reason_resolve(const char *word, struct filter *f, char *err, size_t 
 		}
 	}
 	names_list(allowed, sizeof allowed, hvt_reason_name, HVT_R_NONE, HVT_REASON_MAX);
-	return fail(err, errlen,
+	return trace_fail(err, errlen,
 		    "unknown reason '%s' (exit reasons: %s; with kind=vq, disk, irq or ring: "
 		    "that kind's ops)",
 		    word, allowed);
@@ -189,14 +175,14 @@ static int range_parse(const char *key, const char *val, struct filter *f, char 
 	lo[n] = '\0';
 	uint64_t a, b;
 	if (number_parse(lo, &a) < 0 || (dash && number_parse(dash + 1, &b) < 0))
-		return fail(err, errlen,
+		return trace_fail(err, errlen,
 			    "bad %s '%s' (a number like 0x3f8 or 1016, or a range like "
 			    "0x1f0-0x1f7)",
 			    key, val);
 	if (!dash)
 		b = a;
 	if (b < a)
-		return fail(err, errlen, "bad %s range '%s' (the low end comes first)", key, val);
+		return trace_fail(err, errlen, "bad %s range '%s' (the low end comes first)", key, val);
 	f->has_addr = 1;
 	f->addr_lo = a;
 	f->addr_hi = b;
@@ -214,7 +200,7 @@ static int vcpu_parse(const char *val, struct filter *f, char *err, size_t errle
 	else if (number_parse(val, &v) == 0 && v < HVT_VCPU_TIMER)
 		f->vcpu = (int)v;
 	else
-		return fail(err, errlen, "bad vcpu '%s' (a vCPU number like 0, iothread or timer)",
+		return trace_fail(err, errlen, "bad vcpu '%s' (a vCPU number like 0, iothread or timer)",
 			    val);
 	return 0;
 }
@@ -228,7 +214,7 @@ static int kind_parse(const char *val, struct filter *f, char *err, size_t errle
 		return 0;
 	char allowed[256];
 	names_list(allowed, sizeof allowed, hvt_kind_name, HVT_EXIT, HVT_KIND_MAX);
-	return fail(err, errlen, "unknown kind '%s' (%s)", val, allowed);
+	return trace_fail(err, errlen, "unknown kind '%s' (%s)", val, allowed);
 }
 
 static int dev_parse(const char *val, struct filter *f, char *err, size_t errlen)
@@ -239,7 +225,7 @@ static int dev_parse(const char *val, struct filter *f, char *err, size_t errlen
 		return 0;
 	char allowed[256];
 	names_list(allowed, sizeof allowed, dev_name, VIZ_DEV_NONE + 1, VIZ_DEV_MAX - 1);
-	return fail(err, errlen, "unknown device '%s' (%s)", val, allowed);
+	return trace_fail(err, errlen, "unknown device '%s' (%s)", val, allowed);
 }
 
 /* The keys a word may have, for the "unknown word" and "twice" errors. */
@@ -268,14 +254,14 @@ static int word_parse(const char *word, struct filter *f, int seen[K_COUNT], cha
 	const char *eq = strchr(word, '=');
 	int k = eq ? key_of(word, (size_t)(eq - word)) : -1;
 	if (k < 0)
-		return fail(err, errlen, "unknown filter word '%s' (" KEYS_ALLOWED ")", word);
+		return trace_fail(err, errlen, "unknown filter word '%s' (" KEYS_ALLOWED ")", word);
 	const char *val = eq + 1;
 	if (!*val)
-		return fail(err, errlen, "'%s' needs a value (for example kind=exit, port=0x3f8)",
+		return trace_fail(err, errlen, "'%s' needs a value (for example kind=exit, port=0x3f8)",
 			    word);
 	/* Conditions are ANDed, so a second kind= could only ever match nothing: say so. */
 	if (seen[k]++)
-		return fail(err, errlen, "'%s' repeats a condition (each of " KEYS_ALLOWED
+		return trace_fail(err, errlen, "'%s' repeats a condition (each of " KEYS_ALLOWED
 			    " at most once; port= and addr= are the same)", word);
 	switch (k) {
 	case K_KIND:
@@ -310,7 +296,7 @@ int filter_parse(const char *text, struct filter *f, char *err, size_t errlen)
 	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t'))
 		len--;
 	if (len >= sizeof nf.text)
-		return fail(err, errlen, "filter too long (at most %zu characters)",
+		return trace_fail(err, errlen, "filter too long (at most %zu characters)",
 			    sizeof nf.text - 1);
 	memcpy(nf.text, text, len);
 	nf.text[len] = '\0';

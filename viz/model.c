@@ -18,7 +18,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,19 +40,6 @@
  * (128 bytes) is a multiple of 64 too, so no record ever straddles two chunks.
  */
 #define MODEL_CHUNK ((size_t)16 << 20)
-
-/* One-line error into err; always returns -1 (the same shape as trace.c's trace_fail). */
-__attribute__((format(printf, 3, 4)))
-static int model_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* ---- which device an exit was for ---- */
 
@@ -223,11 +209,11 @@ static int model_index(struct model *m, uint64_t first, uint64_t end, char *err,
 			struct hvt_record r;
 			trace_record_parse(m->map + HVT_HEADER_SIZE + i * HVT_RECORD_SIZE, &r);
 			if (trace_record_check(&r, i, why, sizeof why) < 0)
-				return model_fail(err, errlen, "'%s': %s (the file is damaged; "
+				return trace_fail(err, errlen, "'%s': %s (the file is damaged; "
 						  "record the run again)", m->path, why);
 			stats_add(&m->stats, &r);
 			if (requests_add(&m->requests, &r) < 0 || vq_index_add(&m->vq, &r) < 0)
-				return model_fail(err, errlen, "'%s': out of memory indexing record %llu",
+				return trace_fail(err, errlen, "'%s': out of memory indexing record %llu",
 						  m->path, (unsigned long long)i);
 			m->count = i + 1;
 		}
@@ -254,7 +240,7 @@ static int model_map(struct model *m, size_t len, char *err, size_t errlen)
 		 * m->map, so no one keeps an old pointer. */
 		p = mremap((void *)(uintptr_t)m->map, m->map_len, len, MREMAP_MAYMOVE);
 	if (p == MAP_FAILED)
-		return model_fail(err, errlen, "cannot map '%s' (%zu bytes): %s", m->path, len,
+		return trace_fail(err, errlen, "cannot map '%s' (%zu bytes): %s", m->path, len,
 				  strerror(errno));
 	m->map = p;
 	m->map_len = len;
@@ -268,23 +254,23 @@ static int model_map(struct model *m, size_t len, char *err, size_t errlen)
 static int open_fail(const char *path, int e, char *err, size_t errlen)
 {
 	if (e == EACCES || e == EPERM)
-		return model_fail(err, errlen, "cannot open '%s': %s (you may not read it; "
+		return trace_fail(err, errlen, "cannot open '%s': %s (you may not read it; "
 				  "check 'ls -l %s')", path, strerror(e), path);
-	return model_fail(err, errlen, "cannot open '%s': %s", path, strerror(e));
+	return trace_fail(err, errlen, "cannot open '%s': %s", path, strerror(e));
 }
 
 /* What kind of thing the path is, when it is not a regular file with a header in it. */
 static int check_file(const char *path, const struct stat *st, char *err, size_t errlen)
 {
 	if (S_ISDIR(st->st_mode))
-		return model_fail(err, errlen, "'%s' is a directory, not a trace; give the .hvt file "
+		return trace_fail(err, errlen, "'%s' is a directory, not a trace; give the .hvt file "
 				  "'hv run --trace FILE' wrote", path);
 	/* A pipe or a device cannot be mapped (and a pipe cannot be read twice). */
 	if (!S_ISREG(st->st_mode))
-		return model_fail(err, errlen, "'%s' is not a regular file; save the trace to a file "
+		return trace_fail(err, errlen, "'%s' is not a regular file; save the trace to a file "
 				  "first ('hv run --trace FILE')", path);
 	if (st->st_size == 0)
-		return model_fail(err, errlen, "'%s' is empty, not an hvlab trace (hv writes the "
+		return trace_fail(err, errlen, "'%s' is empty, not an hvlab trace (hv writes the "
 				  "header first: the run never started); record one with "
 				  "'hv run --trace FILE'", path);
 	return 0;
@@ -301,17 +287,17 @@ static int model_read_header(struct model *m, size_t size, char *err, size_t err
 	size_t want = size < HVT_HEADER_SIZE ? size : HVT_HEADER_SIZE;
 	ssize_t got = pread(m->fd, buf, want, 0);
 	if (got < 0)
-		return model_fail(err, errlen, "cannot read '%s': %s", m->path, strerror(errno));
+		return trace_fail(err, errlen, "cannot read '%s': %s", m->path, strerror(errno));
 	char why[256];
 	if (trace_header_parse(buf, (size_t)got, &m->header, why, sizeof why) == 0)
 		return 0;
 	/* "'notes.txt' is not an hvlab trace (bad magic); ..." reads better than "...: not". */
 	if (strncmp(why, "not ", 4) == 0)
-		return model_fail(err, errlen, "'%s' is %s", m->path, why);
+		return trace_fail(err, errlen, "'%s' is %s", m->path, why);
 	if (strncmp(why, "unknown version", 15) == 0)
-		return model_fail(err, errlen, "'%s': %s; if a newer hv wrote it, use the hvviz "
+		return trace_fail(err, errlen, "'%s': %s; if a newer hv wrote it, use the hvviz "
 				  "built with that hv", m->path, why);
-	return model_fail(err, errlen, "'%s': %s", m->path, why);
+	return trace_fail(err, errlen, "'%s': %s", m->path, why);
 }
 
 /* How many whole records a file of `size` bytes holds. Non-live, the rest must be zero. */
@@ -327,7 +313,7 @@ static int model_whole_records(const struct model *m, size_t size, uint64_t *n, 
 	 * the file was cut), and trace_parse's words say so.
 	 */
 	if (!m->live && body % HVT_RECORD_SIZE != 0)
-		return model_fail(err, errlen, "'%s': truncated: %zu bytes after the last whole "
+		return trace_fail(err, errlen, "'%s': truncated: %zu bytes after the last whole "
 				  "record (record %llu); hv was stopped while writing it: record "
 				  "the run again", m->path, body % HVT_RECORD_SIZE,
 				  (unsigned long long)*n);
@@ -359,7 +345,7 @@ int model_open(struct model *m, const char *path, int live, char *err, size_t er
 	if (fstat(m->fd, &st) < 0) {
 		int e = errno;
 		model_close(m);
-		return model_fail(err, errlen, "cannot stat '%s': %s", path, strerror(e));
+		return trace_fail(err, errlen, "cannot stat '%s': %s", path, strerror(e));
 	}
 	uint64_t n = 0;
 	size_t size = (size_t)st.st_size;
@@ -393,13 +379,13 @@ int64_t model_refresh(struct model *m, char *err, size_t errlen)
 {
 	struct stat st;
 	if (m->fd < 0)
-		return model_fail(err, errlen, "no trace is open");
+		return trace_fail(err, errlen, "no trace is open");
 	if (fstat(m->fd, &st) < 0)
-		return model_fail(err, errlen, "cannot stat '%s': %s", m->path, strerror(errno));
+		return trace_fail(err, errlen, "cannot stat '%s': %s", m->path, strerror(errno));
 	size_t size = (size_t)st.st_size;
 	uint64_t had = HVT_HEADER_SIZE + m->count * HVT_RECORD_SIZE;
 	if (size < had)
-		return model_fail(err, errlen, "'%s' got shorter (%zu bytes, had %llu): it was "
+		return trace_fail(err, errlen, "'%s' got shorter (%zu bytes, had %llu): it was "
 				  "recorded again; open it anew", m->path, size,
 				  (unsigned long long)had);
 	/* hv writes `dropped` (header offset 96) when it closes the trace: read it again. */

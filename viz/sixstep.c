@@ -81,21 +81,6 @@ static const char *device_word(const struct hvt_record *r)
 	return viz_device_name(viz_device_of(&e));
 }
 
-/* The mini OS's system calls (hv/pvtrace.h), named the way `hv trace dump` names them. */
-static const char *syscall_name(uint32_t nr)
-{
-	switch (nr) {
-	case HV_SYS_EXIT: return "exit";
-	case HV_SYS_WRITE: return "write";
-	case HV_SYS_GETPID: return "getpid";
-	case HV_SYS_DISK_READ: return "disk_read";
-	case HV_SYS_DISK_WRITE: return "disk_write";
-	case HV_SYS_DISK_FLUSH: return "disk_flush";
-	case HV_SYS_TICKS: return "ticks";
-	default: return "?";
-	}
-}
-
 /* The x86 exceptions a student meets first (Intel SDM vol. 3A, "Exception and Interrupt
  * Reference"); the others print as their vector number only. */
 static const char *exception_name(uint64_t vector)
@@ -405,12 +390,17 @@ static void vq_text(const struct hvt_record *r, struct path_step *out)
 		break;
 	/* Flag bit 1 is VIRTQ_DESC_F_WRITE: the device may write this buffer (a read's data, the
 	 * status byte); without it the device only reads (a write's data, the request header). */
-	case HVT_VQ_DESC:
-		snprintf(e, n, "descriptor %" PRIu32 ": %" PRIu64 " bytes at 0x%" PRIx64 ", %s; hv "
+	case HVT_VQ_DESC: {
+		char next[40] = "the chain ends here";
+		if (r->arg & 1) /* VIRTQ_DESC_F_NEXT: the chain goes on at `next` (arg bits 16-31) */
+			snprintf(next, sizeof next, "the chain goes on at %" PRIu64,
+				 (r->arg >> 16) & 0xFFFFu);
+		snprintf(e, n, "descriptor %" PRIu32 ": %" PRIu64 " byte%s at 0x%" PRIx64 ", %s; %s. hv "
 			 "reads or writes that buffer in guest RAM directly, no exit per byte",
-			 r->count, r->data, r->addr,
-			 (r->arg & 2) ? "device-writable" : "device-readable");
+			 r->count, r->data, r->data == 1 ? "" : "s", r->addr,
+			 (r->arg & 2) ? "device-writable" : "device-readable", next);
 		break;
+	}
 	case HVT_VQ_REQUEST:
 		snprintf(e, n, "a virtio-blk request (head %" PRIu32 "): %s, sector %" PRIu64 ", %"
 			 PRIu64 " bytes; %s", r->count, blk_type_name(r->arg), r->addr, r->data,
@@ -582,17 +572,17 @@ static void classify_ring(const struct hvt_record *r, struct path_step *out)
 	 * stack: a privilege change the CPU does on its own inside non-root mode. */
 	case HV_PVT_SYSCALL:
 		out->step = 1;
-		snprintf(t, tn, "system call %" PRIu32 " (%s)", nr, syscall_name(nr));
+		snprintf(t, tn, "system call %" PRIu32 " (%s)", nr, hvt_syscall_name(nr));
 		snprintf(e, n, "the process asks its kernel: int 0x%" PRIx64 " nr=%" PRIu32 " (%s) from "
 			 "rip=0x%" PRIx64 "; the CPU enters ring 0 through the guest's IDT, no VM exit",
-			 r->addr, nr, syscall_name(nr), r->rip);
+			 r->addr, nr, hvt_syscall_name(nr), r->rip);
 		break;
 	/* The return of the call that started the path: step 6 ends where step 1 began. */
 	case HV_PVT_SYSRET:
 		out->step = 6;
 		snprintf(t, tn, "system call %" PRIu32 " returns", nr);
 		snprintf(e, n, "the kernel returns from %s to the process with 0x%" PRIx32 ": back in "
-			 "ring 3 at rip=0x%" PRIx64 ", where the path began", syscall_name(nr), arg,
+			 "ring 3 at rip=0x%" PRIx64 ", where the path began", hvt_syscall_name(nr), arg,
 			 r->rip);
 		break;
 	case HV_PVT_EXCEPTION:

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sixstep.h"
 #include "viz.h"
 #include "vqstate.h"
 
@@ -42,15 +43,6 @@
 #define TABLE_TOP 7
 /* Rows below it: the position line ("rows 26-39 of 64, following the device"). */
 #define TABLE_BOTTOM 1
-
-/* virtio 1.1, section 5.2.6: request types of virtio-blk. */
-#define BLK_T_IN     0u
-#define BLK_T_OUT    1u
-#define BLK_T_FLUSH  4u
-#define BLK_T_GET_ID 8u
-
-/* virtio 1.1, section 2.1: DEVICE_NEEDS_RESET in the device status. */
-#define STATUS_NEEDS_RESET 0x40u
 
 /* Table rows that fit in a body of `rows` (act() knows only the height; draw uses the same). */
 static int table_rows(int rows)
@@ -89,153 +81,6 @@ static void flags_words(uint16_t f, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-/* A virtio-blk request's type in the direction a student thinks in: IN/OUT are named from the
- * driver's side (IN brings data into the guest), which is the opposite of "read"/"write" for
- * a buffer (a disk read fills a device-writable buffer). */
-static const char *blk_type_words(uint64_t type)
-{
-	switch (type) {
-	case BLK_T_IN: return "read (IN: disk to guest)";
-	case BLK_T_OUT: return "write (OUT: guest to disk)";
-	case BLK_T_FLUSH: return "flush";
-	case BLK_T_GET_ID: return "get-id (the disk's serial)";
-	default: return "an unknown type";
-	}
-}
-
-/* ---- what one step means -------------------------------------------------------------------- */
-
-/*
- * One descriptor: where the buffer is, how long, who writes it, and whether the chain goes
- * on. A virtio-blk request is normally three: a 16-byte header the device reads, the data
- * (read or written), and a 1-byte status the device writes last (virtio 1.1, section 5.2.6).
- */
-static void explain_desc(char *buf, size_t len, const struct hvt_record *r)
-{
-	uint16_t flags = (uint16_t)(r->arg & 0xFFFFu), next = (uint16_t)(r->arg >> 16);
-	/* WRITE is from the device's side: a buffer it fills (read data, the status byte).
-	 * Without it the buffer carries something the driver wrote (a header, data to write). */
-	const char *dir = (flags & VIRTQ_DESC_F_WRITE) ? "the device writes (VIRTQ_DESC_F_WRITE)"
-						      : "the device reads";
-	char tail[48];
-	if (flags & VIRTQ_DESC_F_NEXT)
-		snprintf(tail, sizeof tail, "; the chain goes on at descriptor %u (NEXT)", next);
-	else
-		snprintf(tail, sizeof tail, "; no NEXT: the chain ends here");
-	snprintf(buf, len, "the device reads descriptor %" PRIu32 ": a %" PRIu64 "-byte buffer %s%s",
-		 r->count, r->data, dir, tail);
-}
-
-/*
- * avail.idx is how many chains the driver has ever offered; last_avail how many the device has
- * taken. Their difference is the work of this doorbell (hv refuses a difference above the
- * queue size, checklist Q1, so one doorbell never means more than N chains).
- */
-static void explain_avail_idx(char *buf, size_t len, const struct hvt_record *r)
-{
-	/* Both counters run freely over 16 bits, so the difference is taken modulo 65536. */
-	uint16_t fresh = (uint16_t)((uint16_t)r->data - (uint16_t)r->count);
-	if (fresh == 0)
-		snprintf(buf, len, "the device reads avail.idx = %u: equal to its last_avail, so "
-			 "nothing new (a spurious doorbell is harmless)", (uint16_t)r->data);
-	else
-		snprintf(buf, len, "the device reads avail.idx = %u: the driver offered %u new "
-			 "chain%s since last_avail %u", (uint16_t)r->data, fresh, fresh == 1 ? "" : "s",
-			 (uint16_t)r->count);
-}
-
-/* Device status (virtio 1.1, section 2.1): the driver sets ACKNOWLEDGE (1), DRIVER (2),
- * FEATURES_OK (8), DRIVER_OK (4) in turn; the device may add DEVICE_NEEDS_RESET (0x40) when the
- * guest broke the ring. The record's arg is the old status, data the new one. */
-static void explain_status(char *buf, size_t len, const struct hvt_record *r)
-{
-	if ((r->data & STATUS_NEEDS_RESET) && !(r->arg & STATUS_NEEDS_RESET))
-		snprintf(buf, len, "device status 0x%" PRIx64 ": DEVICE_NEEDS_RESET, the device gave "
-			 "up on the queue until the driver resets it", r->data);
-	else
-		snprintf(buf, len, "device status 0x%" PRIx64 " -> 0x%" PRIx64 ": one step of the "
-			 "driver's set-up handshake (virtio 1.1, section 3.1)", r->arg, r->data);
-}
-
-/*
- * One sentence per step of textbook chapter 4, "One request, step by step": doorbell, read
- * avail.idx, take a head, follow the chain, do the request, write the used element, publish
- * used.idx, interrupt (or not). The values come from the record (field table in trace.h).
- */
-static void explain_vq(char *buf, size_t len, const struct hvt_record *r)
-{
-	switch (r->reason) {
-	case HVT_VQ_NOTIFY:
-		if (r->flags & HVT_F_EVENTFD)
-			snprintf(buf, len, "doorbell: the driver wrote %" PRIu64 " to QueueNotify; KVM "
-				 "signalled an ioeventfd in the kernel, no exit reached hv", r->data);
-		else
-			snprintf(buf, len, "doorbell: the driver wrote %" PRIu64 " to QueueNotify, an "
-				 "MMIO exit: now the device looks at the avail ring", r->data);
-		break;
-	case HVT_VQ_READY:
-		/* hv refuses such a size before it ever records READY (checklist T4); a file that
-		 * says otherwise is damaged, and vqstate ignores the record. */
-		if (r->count == 0 || r->count > VIRTQ_NUM_MAX)
-			snprintf(buf, len, "QueueReady with an impossible size %" PRIu32 " (1..%u): hv "
-				 "never records that, so hvviz ignores this record", r->count,
-				 VIRTQ_NUM_MAX);
-		else
-			snprintf(buf, len, "QueueReady = 1: the device learns where the three tables "
-				 "are (%" PRIu32 " entr%s each) and starts its positions at 0", r->count,
-				 r->count == 1 ? "y" : "ies");
-		break;
-	case HVT_VQ_STATUS:
-		explain_status(buf, len, r);
-		break;
-	case HVT_VQ_AVAIL_IDX:
-		explain_avail_idx(buf, len, r);
-		break;
-	case HVT_VQ_AVAIL_ENTRY:
-		snprintf(buf, len, "the device reads avail.ring[%" PRIu32 "]: the next chain starts at "
-			 "descriptor %" PRIu64, r->count, r->data);
-		break;
-	case HVT_VQ_DESC:
-		explain_desc(buf, len, r);
-		break;
-	case HVT_VQ_REQUEST:
-		snprintf(buf, len, "virtio-blk decodes chain %" PRIu32 ": %s, %" PRIu64 " data bytes "
-			 "at sector %" PRIu64, r->count, blk_type_words(r->arg), r->data, r->addr);
-		break;
-	case HVT_VQ_USED_ELEM:
-		snprintf(buf, len, "the device writes used.ring[%" PRIu32 "] = {id %" PRIu64 ", len %"
-			 PRIu64 "}: chain %" PRIu64 " is done, %" PRIu64 " bytes written into it",
-			 r->count, r->arg, r->data, r->arg, r->data);
-		break;
-	case HVT_VQ_USED_IDX:
-		snprintf(buf, len, "the device publishes used.idx = %" PRIu64 " (after a fence): now "
-			 "the driver can see the finished chain", r->data);
-		break;
-	case HVT_VQ_IRQ_RAISE:
-		snprintf(buf, len, "the device raises its interrupt (InterruptStatus 0x%" PRIx64 "): "
-			 "the driver's handler will read the used ring", r->data);
-		break;
-	case HVT_VQ_IRQ_SUPPRESS:
-		snprintf(buf, len, "%s", r->data == HVT_IRQ_NO_INTERRUPT_FLAG
-			 ? "no interrupt: the driver set VIRTQ_AVAIL_F_NO_INTERRUPT, it polls used.idx"
-			 : "no interrupt: no interrupt line is wired, so the driver has to poll");
-		break;
-	case HVT_VQ_ERROR:
-		snprintf(buf, len, "the device refused something the guest wrote: %s (a row of the "
-			 "hostile-guest checklist)",
-			 r->data <= HVT_VQE_MAX ? hvt_vq_error_name((unsigned)r->data) : "?");
-		break;
-	case HVT_VQ_RESET:
-		snprintf(buf, len, "the driver wrote 0 to Status: the device forgets the queue, every "
-			 "entry is unknown again");
-		break;
-	default:
-		snprintf(buf, len, "a virtqueue step this version of hvviz does not know (op %u)",
-			 r->reason);
-		break;
-	}
-}
-
 /* The teaching line for the current event, whatever its kind: most events of a trace are not
  * virtqueue steps (exits, KVM_RUN calls), and the tables simply stay as they were. */
 static void explain(char *buf, size_t len, const struct hvt_record *r, unsigned queue)
@@ -246,8 +91,13 @@ static void explain(char *buf, size_t len, const struct hvt_record *r, unsigned 
 	else if (r->size != queue)
 		snprintf(buf, len, "this step is for queue %u, not queue %u (] and [ change the queue)",
 			 r->size, queue);
-	else
-		explain_vq(buf, len, r);
+	else {
+		/* The same sentence the Path view shows for this step (viz/sixstep.c): one
+		 * explanation per event, whichever view it is read in. */
+		struct path_step ps;
+		sixstep_classify(r, &ps);
+		snprintf(buf, len, "%s", ps.explain);
+	}
 }
 
 /* Text over up to two rows, split at the last space that fits (never wrapped by curses). */
