@@ -97,7 +97,7 @@ static void breakpoint_name(const struct breakpoint *b, char *buf, size_t len)
 	snprintf(buf, len, "%s%s%s", hvt_kind_name(b->kind), sub ? ":" : "", sub ? sub : "");
 }
 
-static int breakpoint_hit(const struct hvt_record *r, void *arg)
+int app_breakpoint_hit(const struct hvt_record *r, void *arg)
 {
 	const struct app *a = arg;
 	struct breakpoint b = breakpoint_of(r);
@@ -133,24 +133,39 @@ static void breakpoint_toggle(struct app *a)
 	app_message(a, "breakpoint on %s set: c runs to the next one", name);
 }
 
+void app_break_at(struct app *a, uint64_t seq)
+{
+	app_goto(a, seq);
+	struct hvt_record r;
+	model_get(app_model(a), seq, &r);
+	struct breakpoint b = breakpoint_of(&r);
+	char name[64];
+	breakpoint_name(&b, name, sizeof name);
+	app_message(a, "breakpoint: %s at event %" PRIu64, name, seq);
+}
+
 static void breakpoint_continue(struct app *a)
 {
 	if (a->nbrk == 0) {
 		app_message(a, "no breakpoints: press b on an event to break on its kind");
 		return;
 	}
-	uint64_t at = model_find(app_model(a), app_cur(a), +1, breakpoint_hit, a);
-	if (at == MODEL_NONE) {
-		app_message(a, "no breakpoint hit after event %" PRIu64, app_cur(a));
+	uint64_t at = model_find(app_model(a), app_cur(a), +1, app_breakpoint_hit, a);
+	if (at != MODEL_NONE) {
+		app_break_at(a, at);
 		return;
 	}
-	app_goto(a, at);
-	struct hvt_record r;
-	model_get(app_model(a), at, &r);
-	struct breakpoint b = breakpoint_of(&r);
-	char name[64];
-	breakpoint_name(&b, name, sizeof name);
-	app_message(a, "breakpoint: %s at event %" PRIu64, name, at);
+	/*
+	 * Live, in step mode: the breakpoint may lie in the guest's future. Run it exit by exit,
+	 * as a debugger's `continue` does, and stop at the first record that hits one
+	 * (live_poll checks each exit's records; any key stops the run earlier).
+	 */
+	if (live_request_step(a)) {
+		a->continuing = 1;
+		app_message(a, "running the guest to the next breakpoint (any key stops) ...");
+		return;
+	}
+	app_message(a, "no breakpoint hit after event %" PRIu64, app_cur(a));
 }
 
 /* ---- search ---- */
@@ -409,6 +424,12 @@ void app_key(struct app *a, int key)
 		return;
 	}
 	a->message[0] = '\0';
+	if (a->continuing) {
+		/* A key while `c` runs the guest: stop there (the exit asked for still comes). */
+		a->continuing = 0;
+		app_message(a, "stopped running to a breakpoint");
+		return;
+	}
 	enum action act = keys_lookup(key, a->view);
 	/* Too small, the screen shows only the message that asks for more room: a key that
 	 * changed what cannot be seen would surprise when the window grows. q still quits. */

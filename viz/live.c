@@ -176,6 +176,30 @@ static int is_exit(const struct hvt_record *r, void *arg)
 	return r->kind == HVT_EXIT;
 }
 
+/*
+ * `c` in step mode (app.c): the guest runs exit by exit until a record hits a breakpoint.
+ * Called when the records of one more exit have arrived (from `before` on): stop at a hit, or
+ * ask hv for the next exit. Each exit is still a full round trip through the user's socket,
+ * so this runs at the main loop's pace, a few hundred exits a second: a debugger's continue
+ * that a student can watch go by, not a fast-forward.
+ */
+static void continue_step(struct app *a, uint64_t before)
+{
+	struct model *m = app_model(a);
+	uint64_t hit = model_find(m, before ? before - 1 : MODEL_NONE, +1, app_breakpoint_hit, a);
+	if (hit != MODEL_NONE) {
+		a->continuing = 0;
+		app_break_at(a, hit);
+		return;
+	}
+	if (!live_request_step(a)) {
+		a->continuing = 0;
+		app_message(a, "the VM stopped before any breakpoint was hit");
+		return;
+	}
+	app_message(a, "running the guest to the next breakpoint (any key stops) ...");
+}
+
 int live_poll(struct app *a)
 {
 	if (!a->live)
@@ -215,11 +239,17 @@ int live_poll(struct app *a)
 			a->waiting = 0;
 			if (!a->vm_done)
 				a->message[0] = '\0'; /* "running the guest ..." is over */
+			if (a->continuing)
+				continue_step(a, before);
 		}
 		redraw = 1;
 	}
 	if (a->waiting && a->vm_done) {
 		a->waiting = 0; /* the VM stopped instead of exiting once more */
+		redraw = 1;
+	}
+	if (a->continuing && a->vm_done && !a->waiting) {
+		a->continuing = 0;
 		redraw = 1;
 	}
 	return redraw;

@@ -206,6 +206,9 @@ static int run_terminal(struct app *a)
 	/* Live: wake up ten times a second to read the records hv has added. */
 	timeout(a->live ? 100 : -1);
 	while (!a->quit) {
+		/* Running to a breakpoint (c in step mode): look for hv's next records at once. */
+		if (a->live)
+			timeout(a->continuing ? 2 : 100);
 		app_draw(a);
 		refresh();
 		int key = getch();

@@ -129,6 +129,7 @@ struct app {
 	int step_mode;         /* --viz=step: hv waits for us before every KVM_RUN */
 	int waiting;           /* we asked hv for one more exit and wait for its records */
 	int vm_done;           /* hv closed the socket: the VM has stopped */
+	int continuing;        /* c in step mode: run the guest exit by exit to a breakpoint */
 };
 
 struct view_ops {
@@ -154,6 +155,10 @@ uint64_t app_cur(const struct app *a);
 /* Make seq the current event of the shown model (clamped to the trace). */
 void app_goto(struct app *a, uint64_t seq);
 void app_message(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Does record r hit one of the app's breakpoints? (arg: the struct app; model_find's shape) */
+int app_breakpoint_hit(const struct hvt_record *r, void *arg);
+/* Move to a breakpoint's event and say which breakpoint it was. */
+void app_break_at(struct app *a, uint64_t seq);
 
 /* ---- ui.c ---- */
 void ui_init_colors(struct app *a); /* decides a->color: has_colors() and no NO_COLOR */

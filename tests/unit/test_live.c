@@ -327,3 +327,63 @@ Test(live, poll_outside_live_mode_does_nothing)
 	cr_assert_eq(live_poll(&a), 0);
 	cr_assert_eq(live_request_step(&a), 0);
 }
+
+/* ---- c in step mode: a debugger's continue, one exit at a time ---- */
+
+/* One exit round whose exit is a HLT (the breakpoint below): run-call, entry, exit, return. */
+static void emit_hlt_exit(void)
+{
+	emit(HVT_RUN_CALL, 0);
+	emit(HVT_ENTRY, 0);
+	struct hvt_record r = { .kind = HVT_EXIT, .reason = HVT_R_HLT, .count = 1 };
+	trace_emit_now(tw, &r);
+	emit(HVT_RUN_RETURN, 0);
+	trace_flush_now(tw);
+}
+
+/*
+ * Records 0-3: a UART exit. A breakpoint on exit:hlt, which no record hits yet; `c` asks hv
+ * for one more exit (a byte). Records 4-7, another UART exit: no hit, so hvviz asks for the
+ * next at once (a second byte). Records 8-11 hold the HLT exit (record 10): hvviz stops there
+ * and asks for nothing more.
+ */
+Test(live, continue_runs_exit_by_exit_to_a_breakpoint, .init = setup_step, .fini = live_teardown)
+{
+	emit_exit(0x3f9);
+	live_poll(&app);
+	app_goto(&app, 3);
+	app.brk[0] = (struct breakpoint){ .kind = HVT_EXIT, .sub = HVT_R_HLT };
+	app.nbrk = 1;
+	app_key(&app, 'c');
+	cr_assert_eq(app.continuing, 1);
+	cr_assert_eq(bytes_from_hvviz(), 1);
+	emit_exit(0x3fb);
+	live_poll(&app);
+	cr_assert_eq(app.continuing, 1, "no breakpoint in the new exit: keep going");
+	cr_assert_eq(bytes_from_hvviz(), 1, "and ask hv for the next exit");
+	emit_hlt_exit();
+	live_poll(&app);
+	cr_assert_eq(app.continuing, 0);
+	cr_assert_eq(app_cur(&app), 10);
+	cr_assert(strstr(app.message, "breakpoint: exit:hlt at event 10"), "%s", app.message);
+	cr_assert_eq(bytes_from_hvviz(), 0, "stopped: nothing more asked of hv");
+}
+
+/* Any key while the guest runs to a breakpoint stops the run: the exit already asked for
+ * arrives and is shown, and no further one is asked for. */
+Test(live, a_key_stops_a_continue, .init = setup_step, .fini = live_teardown)
+{
+	emit_exit(0x3f9);
+	live_poll(&app);
+	app_goto(&app, 3);
+	app.brk[0] = (struct breakpoint){ .kind = HVT_EXIT, .sub = HVT_R_HLT };
+	app.nbrk = 1;
+	app_key(&app, 'c');
+	cr_assert_eq(bytes_from_hvviz(), 1);
+	app_key(&app, 'x');
+	cr_assert_eq(app.continuing, 0);
+	emit_exit(0x3fb);
+	live_poll(&app);
+	cr_assert_eq(app_cur(&app), 6, "the exit asked for is shown");
+	cr_assert_eq(bytes_from_hvviz(), 0);
+}
