@@ -102,19 +102,14 @@ int app_breakpoint_hit(const struct hvt_record *r, void *arg)
 	const struct app *a = arg;
 	struct breakpoint b = breakpoint_of(r);
 	for (int i = 0; i < a->nbrk; i++)
-		if (a->brk[i].kind == b.kind && a->brk[i].sub == b.sub)
+		if (a->brk[i].kind == b.kind && (a->brk[i].sub == -1 || a->brk[i].sub == b.sub))
 			return 1;
 	return 0;
 }
 
-static void breakpoint_toggle(struct app *a)
+/* Set breakpoint b, or remove it if it is set: b (and B with the same name) toggles. */
+static void breakpoint_flip(struct app *a, struct breakpoint b)
 {
-	struct model *m = app_model(a);
-	if (m->count == 0)
-		return;
-	struct hvt_record r;
-	model_get(m, app_cur(a), &r);
-	struct breakpoint b = breakpoint_of(&r);
 	char name[64];
 	breakpoint_name(&b, name, sizeof name);
 	for (int i = 0; i < a->nbrk; i++) {
@@ -131,6 +126,39 @@ static void breakpoint_toggle(struct app *a)
 	}
 	a->brk[a->nbrk++] = b;
 	app_message(a, "breakpoint on %s set: c runs to the next one", name);
+}
+
+static void breakpoint_toggle(struct app *a)
+{
+	struct model *m = app_model(a);
+	if (m->count == 0)
+		return;
+	struct hvt_record r;
+	model_get(m, app_cur(a), &r);
+	breakpoint_flip(a, breakpoint_of(&r));
+}
+
+/*
+ * B: a breakpoint by name, for a kind the trace has not shown yet (live, before the first
+ * MMIO exit). "kind:sub" in the words of `hv trace dump`; the filter's parser knows them all
+ * (filter.c), so "exit:mmio" is read as the filter "kind=exit reason=mmio". No sub: any event
+ * of the kind.
+ */
+static void breakpoint_commit(struct app *a, const char *text)
+{
+	char words[160], err[200];
+	const char *colon = strchr(text, ':');
+	if (colon)
+		snprintf(words, sizeof words, "kind=%.*s reason=%s", (int)(colon - text), text, colon + 1);
+	else
+		snprintf(words, sizeof words, "kind=%s", text);
+	struct filter f;
+	if (!text[0] || filter_parse(words, &f, err, sizeof err) < 0 || f.kind < 0) {
+		app_message(a, text[0] ? "%s" : "type a kind, e.g. exit:mmio, vq:notify, ring:syscall",
+			    err);
+		return;
+	}
+	breakpoint_flip(a, (struct breakpoint){ .kind = (uint8_t)f.kind, .sub = f.reason });
 }
 
 void app_break_at(struct app *a, uint64_t seq)
@@ -195,7 +223,8 @@ static void search_step(struct app *a, int dir)
 
 static const char *prompt_label(enum action p)
 {
-	return p == A_GOTO ? "go to event: " : p == A_SEARCH ? "/" : "filter: ";
+	return p == A_GOTO ? "go to event: " : p == A_SEARCH ? "/" :
+	       p == A_BREAK_NAME ? "break on (kind:reason): " : "filter: ";
 }
 
 static void prompt_open(struct app *a, enum action p)
@@ -271,6 +300,8 @@ static void prompt_commit(struct app *a)
 			search_step(a, +1);
 	} else if (p == A_FILTER) {
 		filter_commit(a, a->input);
+	} else if (p == A_BREAK_NAME) {
+		breakpoint_commit(a, a->input);
 	}
 }
 
@@ -368,7 +399,7 @@ static void app_action(struct app *a, enum action act)
 			app_message(a, "this is the first event");
 		move_by(a, act == A_HOME ? -(int64_t)app_cur(a) : -(int64_t)body_rows(a));
 		break;
-	case A_GOTO: case A_SEARCH: case A_FILTER: prompt_open(a, act); break;
+	case A_GOTO: case A_SEARCH: case A_FILTER: case A_BREAK_NAME: prompt_open(a, act); break;
 	case A_SEARCH_NEXT: search_step(a, +1); break;
 	case A_SEARCH_PREV: search_step(a, -1); break;
 	case A_BREAK: breakpoint_toggle(a); break;
@@ -450,7 +481,9 @@ void app_key(struct app *a, int key)
 		return;
 	/* An empty trace has no current event: only views, help, quit and stepping (which may
 	 * let a live guest run) mean anything. */
-	if (app_model(a)->count == 0 && needs_event(act)) {
+	/* (c in live step mode may run the guest to a breakpoint set with B: no event needed.) */
+	int runs_guest = act == A_CONTINUE && a->live && a->step_mode;
+	if (app_model(a)->count == 0 && needs_event(act) && !runs_guest) {
 		app_message(a, "this trace has no events%s", !a->live ? "" :
 			    a->step_mode ? " yet: space runs the guest to its first exit" : " yet");
 		return;

@@ -38,6 +38,7 @@ const struct key_binding viz_keys[] = {
 	{ 'n', "n", A_SEARCH_NEXT, VIEW_ANY, "next match of the search" },
 	{ 'N', "N", A_SEARCH_PREV, VIEW_ANY, "previous match of the search" },
 	{ 'b', "b", A_BREAK, VIEW_ANY, "breakpoint on this kind of event, e.g. exit:io (again: off)" },
+	{ 'B', "B", A_BREAK_NAME, VIEW_ANY, "breakpoint by name: exit:mmio, vq:notify, ring" },
 	{ 'c', "c", A_CONTINUE, VIEW_ANY, "continue to a breakpoint (live step mode: runs the guest)" },
 	/* views */
 	{ KEY_TAB, "Tab", A_VIEW_NEXT, VIEW_ANY, "next view" },

@@ -45,6 +45,7 @@ enum action {
 	A_SWAP,                    /* with two traces: the other views show the other one */
 	A_FILTER, A_FILTER_CLEAR,  /* Timeline */
 	A_QUEUE_NEXT, A_QUEUE_PREV,/* Virtqueue */
+	A_BREAK_NAME,              /* a breakpoint typed by name: exit:mmio, vq:notify, ring */
 	A_COUNT
 };
 
@@ -72,7 +73,7 @@ enum ui_role {
 
 struct breakpoint {
 	uint8_t kind;   /* enum hvt_kind */
-	int sub;        /* exit reason / vq, disk, irq or ring op; -1: any */
+	int sub;        /* exit reason / vq, disk, irq or ring op; -1: any of the kind */
 };
 #define VIZ_MAX_BREAKPOINTS 16
 

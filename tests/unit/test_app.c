@@ -251,3 +251,34 @@ Test(app, too_small_only_q_does_something)
 	press("q");
 	cr_assert_eq(a.quit, 1);
 }
+
+/*
+ * B: a breakpoint typed by name. The trace is 10 UART exits (seq 0-9). "exit:io" hits them
+ * all, so c goes 0 -> 1 -> 2; "exit" with no reason means any exit, and is its own
+ * breakpoint; the same name again removes it. A kind this trace never has (exit:mmio) can
+ * still be set: that is what B is for (live, before the first MMIO exit).
+ */
+Test(app, a_breakpoint_typed_by_name)
+{
+	open_trace(10);
+	press("Bexit:io\rc");
+	cr_assert_eq(a.nbrk, 1);
+	cr_assert_eq(a.brk[0].kind, HVT_EXIT);
+	cr_assert_eq(a.brk[0].sub, HVT_R_IO);
+	cr_assert_eq(app_cur(&a), 1);
+	cr_assert_str_eq(a.message, "breakpoint: exit:io at event 1");
+	press("Bexit:io\r");
+	cr_assert_eq(a.nbrk, 0, "the same name again removes it");
+	press("Bexit\rc");
+	cr_assert_eq(a.brk[0].sub, -1, "no reason: any exit");
+	cr_assert_eq(app_cur(&a), 2);
+	press("Bexit\rBexit:mmio\r");
+	cr_assert_eq(a.nbrk, 1);
+	cr_assert_eq(a.brk[0].sub, HVT_R_MMIO);
+	press("c");
+	cr_assert_eq(app_cur(&a), 2, "no MMIO exit in this trace: c stays");
+	cr_assert(strstr(a.message, "no breakpoint hit after event 2"), "%s", a.message);
+	press("Bexti\r");
+	cr_assert(strncmp(a.message, "unknown kind 'exti' (exit, ", 27) == 0, "%s", a.message);
+	cr_assert_eq(a.nbrk, 1, "a bad name changes nothing");
+}
