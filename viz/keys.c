@@ -50,7 +50,7 @@ const struct key_binding viz_keys[] = {
 	{ '5', "5", A_VIEW_STATS, VIEW_ANY, "Stats: exits by reason and by device" },
 	{ 'w', "w", A_SWAP, VIEW_ANY, "with two traces: show the other one in views 1-3, 5" },
 	/* view-specific */
-	{ 'f', "f", A_FILTER, VIEW_TIMELINE, "filter: kind= reason= port= dev= vcpu=" },
+	{ 'f', "f", A_FILTER, VIEW_TIMELINE, "filter: kind= reason= port= addr= dev= vcpu=" },
 	{ 'F', "F", A_FILTER_CLEAR, VIEW_TIMELINE, "clear the filter" },
 	{ ']', "]", A_QUEUE_NEXT, VIEW_VIRTQ, "next queue" },
 	{ '[', "[", A_QUEUE_PREV, VIEW_VIRTQ, "previous queue" },

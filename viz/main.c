@@ -34,7 +34,8 @@ static void usage(FILE *out)
 		"       hvviz --screen COLSxROWS [--keys \"KEY KEY ...\"] [--compare] TRACE [TRACE]\n"
 		"Record a trace with: hv run --trace FILE GUEST. Inside hvviz, ? lists every key.\n"
 		"--keys: single characters are typed as they are; longer words name a key\n"
-		"(Right, Left, Up, Down, Home, End, Tab, Enter, Esc, Space, PgUp, PgDn).\n");
+		"(Right, Left, Up, Down, Home, End, Tab, Enter, Esc, Space, PgUp, PgDn; any case),\n"
+		"and other words are typed letter by letter: \"/ nr=4 Enter\" searches for nr=4.\n");
 }
 
 static int fail(const char *fmt, const char *arg)

@@ -112,6 +112,17 @@ static const char *cache_name(uint64_t mode)
  * (textbook chapter 3, "The six steps", step 3). For an IN, the record's data is the value hv's
  * device returned, which the guest finds in AL/AX/EAX after the next entry.
  */
+/*
+ * Where the instruction was. A write needs nothing back from hv, so KVM may finish it before
+ * returning to hv and the recorded rip is then the next instruction; a read cannot finish
+ * before hv answers, so rip is still on it (textbook chapter 3, "Port I/O exits": which one
+ * happens is up to KVM's version and back end).
+ */
+static const char *past_it(int write)
+{
+	return write ? " (a write: KVM may be past it)" : "";
+}
+
 static void exit_io(const struct hvt_record *r, struct path_step *out)
 {
 	int wr = (r->flags & HVT_F_WRITE) != 0, str = (r->flags & HVT_F_STRING) != 0;
@@ -127,9 +138,9 @@ static void exit_io(const struct hvt_record *r, struct path_step *out)
 	snprintf(out->title, sizeof out->title, "VM exit: %s 0x%" PRIx64 " (%s)", insn, r->addr, dev);
 	snprintf(out->explain, sizeof out->explain,
 		 "the CPU traps %s %s port 0x%" PRIx64 " (%s): VM exit, non-root -> root; %s ran "
-		 "it at rip=0x%" PRIx64 " (step 2)",
+		 "it (step 2); rip=0x%" PRIx64 "%s",
 		 what, wr ? "to" : "from", r->addr, dev,
-		 r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip);
+		 r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip, past_it(wr));
 }
 
 /*
@@ -150,8 +161,9 @@ static void exit_mmio(const struct hvt_record *r, struct path_step *out)
 		 wr ? "write" : "read", r->addr, dev);
 	snprintf(out->explain, sizeof out->explain,
 		 "%s at 0x%" PRIx64 " (%s) finds no RAM: EPT fault, VM exit non-root -> root, KVM "
-		 "decodes it; %s ran it at rip=0x%" PRIx64 " (step 2)",
-		 what, r->addr, dev, r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip);
+		 "decodes it; %s ran it (step 2); rip=0x%" PRIx64 "%s",
+		 what, r->addr, dev, r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip,
+		 past_it(wr));
 }
 
 /* Single step or breakpoint (hv run --step, hv/step.c): KVM_SET_GUEST_DEBUG turns the guest's

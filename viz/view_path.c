@@ -12,7 +12,7 @@
  * hv's lane, and back down into the guest. Below the lanes: which step this is, a strip of the
  * six with the current one in brackets, one line saying what the hardware and the software do
  * (viz/sixstep.c), and the event's `hv trace dump` line.
- * Textbook: chapter 6 "Watching it happen", section "The Path view".
+ * Textbook: chapter 6 "Watching it happen", section "Path: the six steps across four lanes".
  *
  * Everything has a text mark besides its colour: '>' and the bracketed step for "current", ':'
  * and '|' for lanes and the boundary, so the screen reads the same in monochrome and in the

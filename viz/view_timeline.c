@@ -9,7 +9,7 @@
  * exits one driver causes. Each line is the `hv trace dump` line of the event (hv/tracefmt.c)
  * with its first columns aligned, so the screen and the command-line tool use the same words.
  * Textbook: chapter 3 "Exits" (the exit/return/call/entry cycle); chapter 6 "Watching it
- * happen", section "The Timeline".
+ * happen", section "Timeline: finding the exits you care about".
  *
  * Speed: a trace can hold ten million events. Drawing never walks the whole file: it looks
  * at the rows on screen plus, with a filter, at most TL_SCAN_LIMIT records per scan, and says

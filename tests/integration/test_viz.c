@@ -145,12 +145,20 @@ Test(golden, timeline_view_filtered)
 		   trace("diskio-virtio.hvt"), NULL);
 }
 
+/* With a filter, space and Left step through the matching events only: 30, 34, 38, back to 34. */
+Test(golden, timeline_filter_steps_with_space_and_left)
+{
+	golden("timeline-filter-steps", 80, 24,
+	       "2 f kind=exit Space dev=virtio-blk Enter Space Space Space Left",
+	       trace("diskio-virtio.hvt"), NULL);
+}
+
 Test(golden, timeline_view_of_the_os_trace)
 {
 	both_sizes("timeline-os", "2 / syscall Enter", trace("os-ring3.hvt"), NULL);
 }
 
-/* Virtqueue: the device reading the third descriptor of the first write request. */
+/* Virtqueue: the device reading descriptor 13, the second of the fifth write request (head 12). */
 Test(golden, virtqueue_view_at_a_descriptor)
 {
 	both_sizes("virtq-desc", "3 / index=13 Space Enter", trace("diskio-virtio.hvt"), NULL);
@@ -160,6 +168,12 @@ Test(golden, virtqueue_view_at_a_descriptor)
 Test(golden, compare_view_three_requests_in)
 {
 	both_sizes("compare", "Space Space Space", trace("diskio-legacy.hvt"), trace("diskio-virtio.hvt"));
+}
+
+/* w: with two traces, the other views show the other one (the title names it). */
+Test(golden, w_shows_the_other_trace_in_the_other_views)
+{
+	golden("swap", 80, 24, "w 5", trace("diskio-legacy.hvt"), trace("diskio-virtio.hvt"));
 }
 
 Test(golden, compare_view_with_one_trace_explains_itself)

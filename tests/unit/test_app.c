@@ -282,3 +282,16 @@ Test(app, a_breakpoint_typed_by_name)
 	cr_assert(strncmp(a.message, "unknown kind 'exti' (exit, ", 27) == 0, "%s", a.message);
 	cr_assert_eq(a.nbrk, 1, "a bad name changes nothing");
 }
+
+/* b on an event sets a breakpoint on its kind; b again (on an event of the same kind) removes
+ * it, as help says ("again: off"). */
+Test(app, b_twice_removes_the_breakpoint)
+{
+	open_trace(5);
+	press("b");
+	cr_assert_eq(a.nbrk, 1);
+	cr_assert_str_eq(a.message, "breakpoint on exit:io set: c runs to the next one");
+	press("lb");
+	cr_assert_eq(a.nbrk, 0);
+	cr_assert_str_eq(a.message, "breakpoint on exit:io removed (0 left)");
+}

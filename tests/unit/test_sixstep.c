@@ -67,8 +67,8 @@ Test(sixstep, uart_out_from_ring0_is_step3_from_guest_kernel_to_kvm)
 	expect_path(&p, LANE_GUEST0, LANE_KVM, 3);
 	cr_assert_str_eq(p.title, "VM exit: out 0x3f8 (uart)");
 	cr_assert_str_eq(p.explain, "the CPU traps a 1-byte `out` of 0x68 to port 0x3f8 (uart): VM "
-				    "exit, non-root -> root; the guest's driver ran it at "
-				    "rip=0x100090 (step 2)");
+				    "exit, non-root -> root; the guest's driver ran it (step 2); "
+				    "rip=0x100090 (a write: KVM may be past it)");
 }
 
 /* An IN: the data is what hv's device answered (vcpu.c handle_io). 0x3FD is the UART's line
@@ -104,7 +104,7 @@ Test(sixstep, mmio_exit_from_ring3_leaves_the_process_lane)
 	struct path_step p = classify(&r);
 	expect_path(&p, LANE_GUEST3, LANE_KVM, 3);
 	cr_assert_str_eq(p.title, "VM exit: write 0xd0001050 (virtio-blk)");
-	cr_assert(strstr(p.explain, "guest ring-3 code ran it at rip=0x400100"), "%s", p.explain);
+	cr_assert(strstr(p.explain, "guest ring-3 code ran it (step 2); rip=0x400100"), "%s", p.explain);
 }
 
 Test(sixstep, unclaimed_port_is_still_a_device_access)
