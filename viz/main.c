@@ -16,6 +16,8 @@
  */
 #include <errno.h>
 #include <locale.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +189,31 @@ static int run_headless(struct app *a, const struct options *o)
 	return 0;
 }
 
+/* ---- a trace that shrinks under us ---- */
+
+/*
+ * The model reads records straight from the mapped file. If the file is cut shorter while
+ * hvviz shows it (someone records a new trace under the same name: hv truncates it first), a
+ * page past the new end no longer exists, and the CPU's access to it ends in SIGBUS: the
+ * kernel cannot fill the page. That is the user's doing, not a bug, so it gets a one-line
+ * message and status 2, not a crash. The handler jumps back to run_terminal, which gives the
+ * terminal back first (endwin cannot run inside a signal handler).
+ */
+static sigjmp_buf file_gone;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(file_gone, 1);
+}
+
+static void catch_shrinking_file(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
 /* ---- interactive ---- */
 
 static int run_terminal(struct app *a)
@@ -206,6 +233,14 @@ static int run_terminal(struct app *a)
 	ui_init_colors(a);
 	/* Live: wake up ten times a second to read the records hv has added. */
 	timeout(a->live ? 100 : -1);
+	if (sigsetjmp(file_gone, 1)) {
+		endwin();
+		delscreen(s);
+		fprintf(stderr, "hvviz: '%s' got shorter while it was open (recorded again?); "
+			"open it again\n", app_model(a)->path);
+		return EXIT_USAGE;
+	}
+	catch_shrinking_file();
 	while (!a->quit) {
 		/* Running to a breakpoint (c in step mode): look for hv's next records at once. */
 		if (a->live)

@@ -323,3 +323,33 @@ Test(tmux, hvviz_in_a_real_terminal_steps_resizes_and_quits)
 	tmux("kill-server", &r);
 	cr_assert(quit, "q must end hvviz with status 0");
 }
+
+/* A trace cut shorter while hvviz shows it (recorded again under the same name): the records
+ * past the new end are gone from the mapping (SIGBUS on access). One line and status 2, and
+ * the terminal back, instead of a crash. */
+Test(tmux, a_trace_that_shrinks_while_open_ends_with_one_line)
+{
+	struct hv_result r;
+	static unsigned char buf[90000];
+	FILE *f = fopen(TRACES "diskio-virtio.hvt", "rb");
+	cr_assert(f);
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	const char *copy = write_tmp("shrink.hvt", buf, n);
+	char start[1024];
+	snprintf(start, sizeof start,
+		 "new-session -d -s viz -x 200 -y 30 '%s %s; echo hvviz-exit=$?; sleep 30'", hvviz(),
+		 copy); /* wide: the message stays on one line of the pane */
+	tmux(start, &r);
+	cr_assert_eq(r.status, 0, "tmux: %s", r.err);
+	cr_assert(pane_shows("[1 Path]", &r), "%s", r.out);
+	cr_assert_eq(truncate(copy, 4096), 0);
+	tmux("send-keys -t viz End", &r);
+	int ended = pane_shows("hvviz-exit=2", &r);
+	int said = strstr(r.out, "got shorter while it was open (recorded again?); open it again") != NULL;
+	static char screen[sizeof r.out];
+	memcpy(screen, r.out, sizeof screen);
+	tmux("kill-server", &r);
+	cr_assert(ended, "hvviz must end with status 2:\n%s", screen);
+	cr_assert(said, "%s", screen);
+}
