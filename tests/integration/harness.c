@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,14 +101,34 @@ const char *guest(const char *name)
 	return b;
 }
 
+static char tmp_dir[256];
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* At the test process's exit, its directory goes with everything in it (traces, images, the
+ * unpacked 8.6 MB legacy trace of the hvviz tests): test runs must not fill /tmp. */
+static void tmp_dir_remove(void)
+{
+	if (tmp_dir[0] && strncmp(tmp_dir, "/tmp/hvtest.", 12) == 0)
+		nftw(tmp_dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *tmp_path(const char *name)
 {
-	static char dir[256];
+	char *dir = tmp_dir;
 	static char buf[4][512];
 	static int slot;
 	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/tmp/hvtest.XXXXXX");
-		cr_assert(mkdtemp(dir) != NULL);
+		snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/hvtest.XXXXXX");
+		cr_assert(mkdtemp(tmp_dir) != NULL);
+		atexit(tmp_dir_remove);
 	}
 	char *b = buf[slot++ % 4];
 	snprintf(b, sizeof(buf[0]), "%s/%s", dir, name);

@@ -25,7 +25,8 @@ void hv_exec(struct hv_result *res, const char *const *args);
 /* Path of a guest image: $GUESTDIR/name. Static buffer per call slot (4 slots). */
 const char *guest(const char *name);
 
-/* A path in this test process's own /tmp/hvtest.XXXXXX directory. */
+/* A path in this test process's own /tmp/hvtest.XXXXXX directory, removed with everything
+ * in it when the test process exits. */
 const char *tmp_path(const char *name);
 
 /* Skip the current test when /dev/kvm is not usable, printing why. */

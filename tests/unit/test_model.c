@@ -26,43 +26,11 @@
 #include "model.h"
 #include "pvtrace.h"
 #include "trace.h"
+#include "tmpdir.h"
 
-/* ---- fixture: a private temporary directory ---- */
+/* ---- fixture: a private temporary directory (tmpdir.c) ---- */
 
-static char tmpdir[64];
-
-static void tmp_setup(void)
-{
-	strcpy(tmpdir, "/tmp/hvviz-model-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp failed");
-}
-
-/* Files and the one level of subdirectories the directory test makes. */
-static void tmp_teardown(void)
-{
-	DIR *d = opendir(tmpdir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[512];
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-		if (unlink(path) < 0)
-			rmdir(path);
-	}
-	closedir(d);
-	rmdir(tmpdir);
-}
-
-TestSuite(model, .init = tmp_setup, .fini = tmp_teardown);
-
-static const char *tmp_path(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", tmpdir, name);
-	return buf;
-}
+TestSuite(model, .init = tmpdir_setup, .fini = tmpdir_teardown);
 
 /* ---- building traces ---- */
 
@@ -469,11 +437,12 @@ Test(model, fifo_is_refused_without_blocking)
 
 Test(model, unreadable_file_says_permission_denied)
 {
+	/* Skip before making anything: a skipped test's .fini does not run, its files would stay. */
+	if (geteuid() == 0)
+		cr_skip_test("running as root: root reads a mode-000 file, so EACCES cannot happen");
 	char p[256];
 	write_n(tmp_path(p, sizeof p, "secret.hvt"), 1);
 	cr_assert_eq(chmod(p, 0), 0);
-	if (geteuid() == 0)
-		cr_skip_test("running as root: root reads a mode-000 file, so EACCES cannot happen");
 	open_fails(p, 0, "Permission denied");
 }
 

@@ -23,42 +23,11 @@
 
 #include "pvtrace.h"
 #include "trace.h"
+#include "tmpdir.h"
 
-/* ---- fixture: a private temporary directory ---- */
+/* ---- fixture: a private temporary directory (tmpdir.c) ---- */
 
-static char tmpdir[64];
-
-static void tmp_setup(void)
-{
-	strcpy(tmpdir, "/tmp/hvt-test-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp failed");
-}
-
-static void tmp_teardown(void)
-{
-	DIR *d = opendir(tmpdir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[512];
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(tmpdir);
-}
-
-TestSuite(trace, .init = tmp_setup, .fini = tmp_teardown);
-
-/* A path inside the test's directory (one static buffer per call site is enough here). */
-static const char *tmp_path(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", tmpdir, name);
-	return buf;
-}
+TestSuite(trace, .init = tmpdir_setup, .fini = tmpdir_teardown);
 
 /* ---- helpers ---- */
 
