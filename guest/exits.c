@@ -24,6 +24,11 @@
  * read. On a mismatch it writes 1 to port 0xF4 (status 3) and stops: a wrong count is then
  * never mistaken for a right one.
  *
+ * "exits.dev=pc-testdev" on the command line moves the latch to where QEMU's pc-testdev
+ * (-device pc-testdev) has the same two latches: port 0xE0 and MMIO 0xFF000000. QEMU has
+ * nothing at 0x500 (an IN reads 0xFFFFFFFF and the first check fails), so this is how the
+ * benchmark makes QEMU handle the same 10 exits per loop as hv (bench/exitbench.c).
+ *
  * Every access is a volatile pointer or an asm volatile statement, which the compiler may
  * neither merge, nor drop, nor reorder, so the machine code does exactly the list above.
  * Textbook: chapter 1 "The guests", section "exits: counting VM exits".
@@ -36,6 +41,17 @@
 
 #define EXITS_LOOPS_DEFAULT 1u
 #define EXITS_LOOPS_MAX     100000000u
+
+/* QEMU's pc-testdev (hw/misc/pc-testdev.c): a 32-bit latch at port 0xE0 and a 64 KiB buffer
+   of latches at 0xFF000000, both handled by QEMU in user space like hv's test device. */
+#define QEMU_TESTDEV_PORT 0xE0u
+#define QEMU_TESTDEV_MMIO 0xFF000000u
+
+/* Where the latches are: hv's test device, or QEMU's pc-testdev (exits.dev=pc-testdev). */
+struct latch_dev {
+	uint16_t port;
+	volatile uint32_t *mmio;
+};
 
 /* IN/OUT: portio.h, one instruction each; its "memory" clobber orders them against the
    MMIO accesses. */
@@ -58,21 +74,37 @@ static uint32_t exits_loops(uint32_t start_info_paddr)
 	return loops;
 }
 
+static struct latch_dev exits_device(uint32_t start_info_paddr)
+{
+	const char *value;
+	uint32_t len;
+	struct latch_dev dev = { HV_PORT_TESTDEV, (volatile uint32_t *)HV_MMIO_TESTDEV };
+
+	if (cmdline_get_nth(startinfo_cmdline(start_info_paddr), HV_CMDLINE_MAX, "exits.dev", 0,
+			    &value, &len) &&
+	    cmdline_value_is(value, len, "pc-testdev")) {
+		dev.port = QEMU_TESTDEV_PORT;
+		dev.mmio = (volatile uint32_t *)QEMU_TESTDEV_MMIO;
+	}
+	return dev;
+}
+
 /* One loop: exactly 4 OUT + 3 IN + 2 MMIO stores + 1 MMIO load. Values change every loop
    (base = 8 * i + 0x1000), so a device that ignores writes cannot pass by luck. */
-static void exits_one_loop(uint32_t base)
+static void exits_one_loop(const struct latch_dev *dev, uint32_t base)
 {
-	volatile uint32_t *const mmio = (volatile uint32_t *)HV_MMIO_TESTDEV;
+	volatile uint32_t *const mmio = dev->mmio;
+	const uint16_t port = dev->port;
 
-	port_write32(HV_PORT_TESTDEV, base + 0);     /* OUT 1 (overwritten next: never read) */
-	port_write32(HV_PORT_TESTDEV, base + 1);     /* OUT 2 */
-	if (port_read32(HV_PORT_TESTDEV) != base + 1) /* IN 1 */
+	port_write32(port, base + 0);                /* OUT 1 (overwritten next: never read) */
+	port_write32(port, base + 1);                /* OUT 2 */
+	if (port_read32(port) != base + 1)           /* IN 1 */
 		exits_finish(1);
-	port_write32(HV_PORT_TESTDEV, base + 2);     /* OUT 3 */
-	if (port_read32(HV_PORT_TESTDEV) != base + 2) /* IN 2 */
+	port_write32(port, base + 2);                /* OUT 3 */
+	if (port_read32(port) != base + 2)           /* IN 2 */
 		exits_finish(1);
-	port_write32(HV_PORT_TESTDEV, base + 3);     /* OUT 4 */
-	if (port_read32(HV_PORT_TESTDEV) != base + 3) /* IN 3 */
+	port_write32(port, base + 3);                /* OUT 4 */
+	if (port_read32(port) != base + 3)           /* IN 3 */
 		exits_finish(1);
 
 	mmio[0] = base + 4;                          /* MMIO store 1, offset 0 */
@@ -86,8 +118,9 @@ void guest_main(uint32_t start_info_paddr);
 void guest_main(uint32_t start_info_paddr)
 {
 	uint32_t loops = exits_loops(start_info_paddr);
+	struct latch_dev dev = exits_device(start_info_paddr);
 
 	for (uint32_t i = 0; i < loops; i++)
-		exits_one_loop(8u * i + 0x1000u);
+		exits_one_loop(&dev, 8u * i + 0x1000u);
 	exits_finish(0);
 }
