@@ -8,24 +8,40 @@
  *   raw     the smallest possible loop around KVM_RUN: a switch on the exit reason and a
  *           latch for the test device; no bus, no trace
  *   hv      hv's real exit loop (hv/vcpu.c): bus lookup, device callback
- *   traced  the same with --trace: four trace records per exit, buffered
+ *   traced  the same with --trace and no --trace-limit: four 64-byte records per exit, every
+ *           one written to the file (the run fails if one is missing: see check_trace)
  *
  * and prints the time per exit and the two ratios to the raw loop. The machine is built the
  * same way each time (vm_create), only the loop differs. This is a benchmark, not a test:
  * nothing here passes or fails on a number. Textbook: chapter 3, section "What an exit costs".
  *
- *   usage: exitbench GUEST [LOOPS]     (default 20000 loops = 10 exits each + 1 = 200001 exits)
+ * The first line says which KVM this is (hv/hostinfo.c): absolute times mean nothing without
+ * it, and in the nested lab VM (QEMU TCG emulating AMD-V, chapter 5) only ratios do.
+ *
+ *   usage: exitbench [--keep-trace FILE] GUEST [LOOPS]
+ *          (default 20000 loops = 10 exits each + 1 = 200001 exits; --keep-trace: the traced
+ *          run's trace goes to FILE and stays there, for `hv trace stats FILE`)
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "hostinfo.h"
 #include "layout.h"
+#include "trace.h"
 #include "vm.h"
+
+/* The traced run must write every event: 256 bytes per exit is 51 MB for the default 20000
+ * loops. hv's --trace-limit protects a disk from a runaway guest; here the guest is known,
+ * so the limit is "no limit" (trace_set_limit takes bytes; 0 would mean one record). */
+#define BENCH_TRACE_LIMIT UINT64_MAX
 
 static double now_s(void)
 {
@@ -83,7 +99,7 @@ static int measure(const char *what, struct vm_options *opt, double *secs, long 
 	if (!strcmp(what, "raw")) {
 		*exits = raw_loop(vm, &status);
 	} else {
-		status = vm_run(vm, opt);
+		status = vm_run(vm, opt); /* with a trace: closes it, so the time includes the flush */
 		*exits = (long)vm->exits_seen;
 	}
 	*secs = now_s() - t0;
@@ -96,47 +112,171 @@ static int measure(const char *what, struct vm_options *opt, double *secs, long 
 	return 0;
 }
 
+/* ---- the host: what kind of KVM made these numbers (textbook chapter 0) ---- */
+
+static int ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+/* One line a reader of pasted output needs first: VT-x, AMD-V, nested, PVM or the lab VM. */
+static void print_host(void)
+{
+	struct host_info hi;
+	hostinfo_probe(&hi);
+	printf("exitbench: host: %s KVM, CPU %s, %d CPUs\n", hvt_host_name(hi.kind), hi.cpu_model,
+	       ncpus());
+	/* The lab VM: its "AMD-V" is QEMU's TCG emulating SVM, so every guest instruction and
+	 * every exit of ours is itself emulated by a program running on the real host. */
+	if (hostinfo_is_emulated_svm(&hi))
+		printf("exitbench: this is the nested lab VM (AMD-V emulated by QEMU TCG): absolute "
+		       "times are nested-TCG times; only the ratios, taken in one run, mean anything\n");
+	else if (hi.kind == HVT_HOST_PVM)
+		printf("exitbench: PVM: KVM emulates every guest instruction, so a us/exit here is "
+		       "mostly emulation; compare ratios, not times, with other hosts\n");
+}
+
+/* ---- the traced run's file: did every event reach it? ---- */
+
+struct trace_count {
+	uint64_t bytes, events, exits, dropped;
+};
+
+/*
+ * Count records and exit records by reading the file in 64 KiB chunks with hv's own parsers
+ * (a whole trace_load of a long run would need as much memory as the file).
+ */
+static int count_trace(const char *path, struct trace_count *c)
+{
+	static uint8_t buf[1024 * HVT_RECORD_SIZE];
+	char err[256];
+	struct trace_header h;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	memset(c, 0, sizeof *c);
+	if (fd < 0 || read(fd, buf, HVT_HEADER_SIZE) != (ssize_t)HVT_HEADER_SIZE ||
+	    trace_header_parse(buf, HVT_HEADER_SIZE, &h, err, sizeof err) < 0) {
+		fprintf(stderr, "exitbench: %s: not a readable trace\n", path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	c->dropped = h.dropped;
+	c->bytes = HVT_HEADER_SIZE;
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		for (ssize_t off = 0; off + HVT_RECORD_SIZE <= n; off += HVT_RECORD_SIZE) {
+			struct hvt_record r;
+			trace_record_parse(buf + off, &r);
+			c->exits += r.kind == HVT_EXIT;
+			c->events++;
+		}
+		c->bytes += (uint64_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The traced line's second half: bytes per event, and the proof that nothing was dropped. */
+static int check_trace(const char *path, long exits)
+{
+	struct trace_count c;
+	if (count_trace(path, &c) < 0)
+		return -1;
+	printf("  traced   file %llu bytes, %llu events, %.1f bytes/event (%.0f per exit), %llu "
+	       "exit records for %ld exits\n", (unsigned long long)c.bytes,
+	       (unsigned long long)c.events, c.events ? (double)c.bytes / (double)c.events : 0.0,
+	       (double)c.bytes / (double)exits, (unsigned long long)c.exits, exits);
+	if (c.dropped || c.exits != (uint64_t)exits) {
+		fprintf(stderr, "exitbench: the trace lacks events (%llu dropped): the traced time "
+			"would not measure tracing\n", (unsigned long long)c.dropped);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the three loops ---- */
+
+static const char *const names[3] = { "raw", "hv", "traced" };
+
+struct results {
+	double secs[3], per[3]; /* seconds, microseconds per exit */
+	long exits[3];
+};
+
+static int run_three(const char *guest, const char *cmdline, const char *trace_path,
+		     struct results *res)
+{
+	for (int i = 0; i < 3; i++) {
+		struct vm_options opt = {
+			.mem_mib = HV_MEM_DEFAULT_MIB, .guest_path = guest, .cmdline = cmdline,
+			.trace_path = i == 2 ? trace_path : NULL, .trace_limit = BENCH_TRACE_LIMIT,
+			.quiet = true,
+		};
+		if (measure(names[i], &opt, &res->secs[i], &res->exits[i]) < 0)
+			return -1;
+		res->per[i] = res->secs[i] / (double)res->exits[i] * 1e6;
+	}
+	return 0;
+}
+
+static void print_three(const struct results *res)
+{
+	printf("  %-8s %10s %10s %12s %8s\n", "loop", "exits", "seconds", "us/exit", "x raw");
+	for (int i = 0; i < 3; i++)
+		printf("  %-8s %10ld %10.3f %12.3f %8.2f\n", names[i], res->exits[i], res->secs[i],
+		       res->per[i], res->per[i] / res->per[0]);
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: exitbench [--keep-trace FILE] GUEST [LOOPS]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: exitbench GUEST [LOOPS]\n");
-		return 2;
+	static const struct option longopts[] = { { "keep-trace", required_argument, 0, 'k' },
+						  { 0, 0, 0, 0 } };
+	const char *keep = NULL;
+	for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
+		if (c != 'k')
+			return usage();
+		keep = optarg;
 	}
-	long loops = argc == 3 ? strtol(argv[2], NULL, 10) : 20000;
+	if (argc - optind < 1 || argc - optind > 2)
+		return usage();
+	const char *guest = argv[optind];
+	long loops = argc - optind == 2 ? strtol(argv[optind + 1], NULL, 10) : 20000;
 	if (loops < 1 || loops > 10000000) {
 		fprintf(stderr, "exitbench: LOOPS must be 1..10000000\n");
 		return 2;
 	}
-	char cmdline[64], trace_path[] = "/tmp/exitbench.XXXXXX";
+	char cmdline[64], tmp[] = "/tmp/exitbench.XXXXXX";
 	snprintf(cmdline, sizeof(cmdline), "loops=%ld", loops);
-	int fd = mkstemp(trace_path);
-	if (fd < 0) {
-		perror("exitbench: mkstemp");
-		return 1;
-	}
-	close(fd);
-
-	const char *names[3] = { "raw", "hv", "traced" };
-	double secs[3], per[3];
-	long exits[3];
-	for (int i = 0; i < 3; i++) {
-		struct vm_options opt = {
-			.mem_mib = HV_MEM_DEFAULT_MIB, .guest_path = argv[1], .cmdline = cmdline,
-			.trace_path = i == 2 ? trace_path : NULL,
-		};
-		if (measure(names[i], &opt, &secs[i], &exits[i]) < 0) {
-			unlink(trace_path);
+	if (!keep) {
+		int fd = mkstemp(tmp);
+		if (fd < 0) {
+			perror("exitbench: mkstemp");
 			return 1;
 		}
-		per[i] = secs[i] / (double)exits[i] * 1e6;
+		close(fd);
 	}
-	unlink(trace_path);
+	const char *trace_path = keep ? keep : tmp;
 
+	print_host();
 	printf("exitbench: %ld loops of the exits guest, one run each way\n", loops);
-	printf("  %-8s %10s %10s %12s %8s\n", "loop", "exits", "seconds", "us/exit", "x raw");
-	for (int i = 0; i < 3; i++)
-		printf("  %-8s %10ld %10.3f %12.3f %8.2f\n", names[i], exits[i], secs[i], per[i],
-		       per[i] / per[0]);
-	printf("  hv/raw %.2f, traced/raw %.2f\n", per[1] / per[0], per[2] / per[0]);
+	fflush(stdout);
+	struct results res;
+	int bad = run_three(guest, cmdline, trace_path, &res);
+	if (!bad) {
+		print_three(&res);
+		bad = check_trace(trace_path, res.exits[2]);
+	}
+	if (!keep)
+		unlink(trace_path);
+	if (bad)
+		return 1;
+	printf("  hv/raw %.2f, traced/raw %.2f\n", res.per[1] / res.per[0], res.per[2] / res.per[0]);
 	return 0;
 }
