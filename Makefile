@@ -78,7 +78,7 @@ $(O)/tests/integration: $(INTEG_SRCS:%.c=$(O)/obj/%.o) $(HV_LIB)
 
 # One program per bench/*.c: exitbench (what an exit costs) and vizbench (hvviz on a
 # 10-million-event trace, generated once into build/bench/10m.hvt, 640 MB).
-$(O)/bench/exitbench: $(O)/obj/bench/exitbench.o $(HV_LIB)
+$(O)/bench/exitbench: $(O)/obj/bench/exitbench.o $(O)/obj/bench/spawn.o $(HV_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 

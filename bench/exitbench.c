@@ -18,13 +18,26 @@
  * The first line says which KVM this is (hv/hostinfo.c): absolute times mean nothing without
  * it, and in the nested lab VM (QEMU TCG emulating AMD-V, chapter 5) only ratios do.
  *
- *   usage: exitbench [--keep-trace FILE] GUEST [LOOPS]
+ * Two anchors put hv next to a production VMM, QEMU with the same KVM (-accel kvm, machine
+ * microvm, the guests' PVH ELF files; bench/spawn.c runs both as processes):
+ *
+ *   1. the same exits guest, its latches on QEMU's pc-testdev (exits.dev=pc-testdev): time
+ *      per exit = (wall time of LOOPS loops - wall time of 1 loop) / (difference in exits),
+ *      so each VMM's start-up cancels out; hv/QEMU is the ratio of the two.
+ *   2. hello32: fork to its first byte on the serial port, and peak RSS (wait4's ru_maxrss).
+ *
+ * Where QEMU is missing or its KVM accelerator fails, one line says so; no number is made up.
+ *
+ *   usage: exitbench [--keep-trace FILE] [--no-anchors] [--hv PATH] GUEST [LOOPS]
  *          (default 20000 loops = 10 exits each + 1 = 200001 exits; --keep-trace: the traced
- *          run's trace goes to FILE and stays there, for `hv trace stats FILE`)
+ *          run's trace goes to FILE and stays there, for `hv trace stats FILE`; the other
+ *          guests are read next to GUEST; hv is PATH, by default ../hv next to exitbench)
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +48,7 @@
 
 #include "hostinfo.h"
 #include "layout.h"
+#include "spawn.h"
 #include "trace.h"
 #include "vm.h"
 
@@ -228,21 +242,179 @@ static void print_three(const struct results *res)
 		       res->per[i], res->per[i] / res->per[0]);
 }
 
+/* ---- anchors: hv next to QEMU on the same KVM, both as processes ---- */
+
+#define QEMU "qemu-system-x86_64"
+#define ANCHOR_TIMEOUT_S 600.0
+#define STARTUP_RUNS 5
+
+struct paths {
+	char hv[PATH_MAX], exits_bin[PATH_MAX], exits_elf[PATH_MAX], hello_bin[PATH_MAX],
+		hello_elf[PATH_MAX];
+};
+
+/* The guests live next to GUEST; hv is ../hv next to this program (build/bench/exitbench). */
+static void find_paths(struct paths *p, const char *guest, const char *hv)
+{
+	char g[PATH_MAX], self[PATH_MAX] = ".";
+	snprintf(g, sizeof g, "%s", guest);
+	const char *dir = dirname(g);
+	snprintf(p->exits_bin, sizeof p->exits_bin, "%s", guest);
+	snprintf(p->exits_elf, sizeof p->exits_elf, "%s/exits.elf", dir);
+	snprintf(p->hello_bin, sizeof p->hello_bin, "%s/hello32.bin", dir);
+	snprintf(p->hello_elf, sizeof p->hello_elf, "%s/hello32.elf", dir);
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[n > 0 ? n : 1] = '\0';
+	if (hv)
+		snprintf(p->hv, sizeof p->hv, "%s", hv);
+	else
+		snprintf(p->hv, sizeof p->hv, "%s/../hv", dirname(self));
+}
+
+/*
+ * QEMU's microvm with what the guests expect of hv: isa-debug-exit at 0xF4 (the guest's OUT
+ * there ends QEMU with status (value << 1) | 1, hv's convention), COM1 on stdout, the same
+ * 16 MiB of RAM. -no-reboot: a triple fault ends QEMU instead of restarting the guest.
+ */
+#define QEMU_ARGS(kernel) QEMU, "-M", "microvm", "-accel", "kvm", "-m", "16M", "-nographic", \
+	"-no-reboot", "-nodefaults", "-serial", "stdio", "-device", \
+	"isa-debug-exit,iobase=0xf4,iosize=4", "-kernel", kernel
+
+/* One run of the exits guest as a process: its wall time, or -1 with the reason in *why. */
+static double exits_process(const struct paths *p, int qemu, const char *cmd, int want_status,
+			    const char **why, struct spawn_result *r)
+{
+	const char *hv_argv[] = { p->hv, "run", "--quiet", "--cmdline", cmd, p->exits_bin, NULL };
+	const char *q_argv[] = { QEMU_ARGS(p->exits_elf), "-device", "pc-testdev", "-append", cmd,
+				 NULL };
+	if (spawn_run(qemu ? q_argv : hv_argv, 0, ANCHOR_TIMEOUT_S, r) < 0) {
+		*why = "could not start a process";
+		return -1;
+	}
+	if (r->status != want_status) { /* 127: not installed; else e.g. -accel kvm refused */
+		*why = r->err_line[0] ? r->err_line : "it ended with another status";
+		return -1;
+	}
+	return r->total_s;
+}
+
+/*
+ * QEMU ends with status 1 both when our guest says "done" (OUT 0 to isa-debug-exit) and when
+ * QEMU itself fails (no KVM, a bad option). So first a run only our guest can end with 3: on
+ * loops=1 without exits.dev=pc-testdev, the IN from port 0x500 reads 0xFFFFFFFF, the check
+ * fails and the guest writes 1 (test_qemu.c does the same).
+ */
+static int qemu_runs_guest(const struct paths *p)
+{
+	struct spawn_result r;
+	const char *why = NULL;
+	if (exits_process(p, 1, "loops=1", 3, &why, &r) >= 0)
+		return 1;
+	printf("  %-6s not measured: " QEMU " -accel kvm -M microvm did not run the guest "
+	       "(status %d): %s\n", "qemu", r.status, why);
+	return 0;
+}
+
+/* Time per exit from two process runs: (T(loops) - T(1)) / (10 x (loops - 1)), printed. */
+static double per_exit_process(const struct paths *p, int qemu, long loops)
+{
+	struct spawn_result r;
+	const char *why = NULL;
+	char one[64], many[64];
+	const char *dev = qemu ? " exits.dev=pc-testdev" : "";
+	snprintf(one, sizeof one, "loops=1%s", dev);
+	snprintf(many, sizeof many, "loops=%ld%s", loops, dev);
+	double small = exits_process(p, qemu, one, 1, &why, &r);
+	double big = small < 0 ? -1 : exits_process(p, qemu, many, 1, &why, &r);
+	const char *name = qemu ? "qemu" : "hv";
+	if (big < 0) {
+		printf("  %-6s not measured: %s (status %d): %s\n", name, qemu ? QEMU : p->hv,
+		       r.status, why);
+		return -1;
+	}
+	double us = (big - small) / (10.0 * (double)(loops - 1)) * 1e6;
+	printf("  %-6s %10.3f s for %ld loops %10.3f us/exit\n", name, big, loops, us);
+	return us;
+}
+
+static void anchor_exits(const struct paths *p, long loops)
+{
+	printf("anchor 1: the same guest as a process, hv vs QEMU microvm -accel kvm (pc-testdev);\n"
+	       "          us/exit = (wall time of %ld loops - wall time of 1 loop) / %ld exits\n",
+	       loops, 10 * (loops - 1));
+	if (loops < 2) {
+		printf("  not measured: needs LOOPS >= 2\n");
+		return;
+	}
+	double hv = per_exit_process(p, 0, loops);
+	if (hv < 0 || !qemu_runs_guest(p))
+		return;
+	double q = per_exit_process(p, 1, loops);
+	if (q > 0)
+		printf("  hv/qemu %.2f per exit\n", hv / q);
+}
+
+/* Best of STARTUP_RUNS: the fastest first byte, the largest peak RSS. */
+static int startup(const char *const *argv, int qemu, double *first_s, long *rss)
+{
+	*first_s = 1e9;
+	*rss = 0;
+	for (int i = 0; i < STARTUP_RUNS; i++) {
+		struct spawn_result r;
+		/* QEMU keeps hello32's final `cli; hlt` as a halted CPU: killed after its line. */
+		if (spawn_run(argv, qemu, 60.0, &r) < 0 ||
+		    strcmp(r.out, "Hello from protected mode\n") != 0) {
+			printf("  %-6s not measured: %s (status %d): %s\n", qemu ? "qemu" : "hv",
+			       argv[0], r.status, r.err_line[0] ? r.err_line : "no hello line");
+			return -1;
+		}
+		*first_s = r.first_out_s < *first_s ? r.first_out_s : *first_s;
+		*rss = r.maxrss_kib > *rss ? r.maxrss_kib : *rss;
+	}
+	return 0;
+}
+
+static void anchor_startup(const struct paths *p)
+{
+	const char *hv_argv[] = { p->hv, "run", "--quiet", p->hello_bin, NULL };
+	const char *q_argv[] = { QEMU_ARGS(p->hello_elf), NULL };
+	double hv_s, q_s;
+	long hv_rss, q_rss;
+	printf("anchor 2: hello32, fork to its first serial byte and peak RSS (wait4 ru_maxrss), "
+	       "best of %d\n", STARTUP_RUNS);
+	if (startup(hv_argv, 0, &hv_s, &hv_rss) < 0)
+		return;
+	printf("  %-6s %10.1f ms %10ld KiB\n", "hv", hv_s * 1e3, hv_rss);
+	if (startup(q_argv, 1, &q_s, &q_rss) < 0)
+		return;
+	printf("  %-6s %10.1f ms %10ld KiB\n", "qemu", q_s * 1e3, q_rss);
+	printf("  hv/qemu %.2f start-up, %.2f peak RSS\n", hv_s / q_s, (double)hv_rss / (double)q_rss);
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: exitbench [--keep-trace FILE] GUEST [LOOPS]\n");
+	fprintf(stderr, "usage: exitbench [--keep-trace FILE] [--no-anchors] [--hv PATH] GUEST "
+		"[LOOPS]\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = { { "keep-trace", required_argument, 0, 'k' },
+						  { "no-anchors", no_argument, 0, 'n' },
+						  { "hv", required_argument, 0, 'h' },
 						  { 0, 0, 0, 0 } };
-	const char *keep = NULL;
+	const char *keep = NULL, *hv = NULL;
+	int anchors = 1;
 	for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
-		if (c != 'k')
+		if (c == 'k')
+			keep = optarg;
+		else if (c == 'h')
+			hv = optarg;
+		else if (c == 'n')
+			anchors = 0;
+		else
 			return usage();
-		keep = optarg;
 	}
 	if (argc - optind < 1 || argc - optind > 2)
 		return usage();
@@ -278,5 +450,12 @@ int main(int argc, char **argv)
 	if (bad)
 		return 1;
 	printf("  hv/raw %.2f, traced/raw %.2f\n", res.per[1] / res.per[0], res.per[2] / res.per[0]);
+	if (anchors) {
+		struct paths p;
+		find_paths(&p, guest, hv);
+		fflush(stdout);
+		anchor_exits(&p, loops);
+		anchor_startup(&p);
+	}
 	return 0;
 }
