@@ -93,8 +93,8 @@ CRITERION_FLAGS ?= -j1 --verbose=0
 unit: $(O)/tests/unit
 	$(O)/tests/unit $(CRITERION_FLAGS)
 
-integration: $(O)/tests/integration $(O)/hv $(O)/hvviz guests
-	HV=$(O)/hv HVVIZ=$(O)/hvviz GUESTDIR=build/guest $(O)/tests/integration $(CRITERION_FLAGS)
+integration: $(O)/tests/integration $(O)/hv $(O)/hvviz $(O)/bench/exitbench guests
+	HV=$(O)/hv HVVIZ=$(O)/hvviz EXITBENCH=$(O)/bench/exitbench GUESTDIR=build/guest $(O)/tests/integration $(CRITERION_FLAGS)
 
 # The tests that need VT-x/AMD-V: ring-3 tasks and interrupts through a protected-mode IDT
 # (suite ring3, and the legacy disk in interrupt mode). On a host whose KVM cannot run them

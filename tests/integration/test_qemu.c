@@ -66,6 +66,21 @@ Test(qemu, exits_elf_reads_its_command_line_on_qemu)
 	cr_assert_eq(r.status, 3, "stderr: %s", r.err);
 }
 
+/*
+ * exits.dev=pc-testdev puts the guest's latches on QEMU's pc-testdev (port 0xE0, MMIO
+ * 0xFF000000), where every read must return what was written: status 1 after 3 loops, so the
+ * benchmark's QEMU anchor counts the same 10 exits per loop as hv (bench/exitbench.c).
+ */
+Test(qemu, exits_elf_runs_its_loops_on_qemus_pc_testdev)
+{
+	require_qemu();
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ "timeout", "20", QEMU_ARGS, "-device", "pc-testdev",
+				       "-kernel", guest("exits.elf"), "-append",
+				       "loops=3 exits.dev=pc-testdev", NULL });
+	cr_assert_eq(r.status, 1, "stderr: %s", r.err);
+}
+
 /* ---- our disk drivers against QEMU's real devices (textbook chapter 4, appendix B) ---- */
 
 /* A zeroed 1 MiB image; after the run: the pattern in sectors 0..127, zeros after. */
