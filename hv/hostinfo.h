@@ -56,7 +56,14 @@ int hostinfo_probe(struct host_info *hi);
 int hostinfo_is_emulated_svm(const struct host_info *hi);
 
 /*
- * Open /dev/kvm for the VMM (O_RDWR | O_CLOEXEC) and check its API version. Returns the fd, or
+ * The path hv opens as the KVM device: $HVLAB_KVM_DEVICE if set and not empty, else /dev/kvm.
+ * A testing and teaching knob: a path that does not exist makes hv behave exactly as on a host
+ * without KVM (messages still say /dev/kvm, as they would there).
+ */
+const char *hostinfo_kvm_device(void);
+
+/*
+ * Open /dev/kvm (hostinfo_kvm_device) for the VMM (O_RDWR | O_CLOEXEC) and check its API version. Returns the fd, or
  * -1 with a one-line reason and fix in err (no "hv: " prefix: the caller adds its name).
  */
 int hostinfo_open_kvm(char *err, size_t errlen);
