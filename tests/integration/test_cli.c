@@ -244,6 +244,50 @@ Test(cli, doctor_runs)
 	}
 }
 
+/* hv doctor --class: one word on every host, status 0 even without KVM (scripts read it). */
+Test(cli, doctor_class_is_none_without_kvm)
+{
+	struct hv_result r;
+	hv_exec_nokvm(&r, (const char *[]){ "doctor", "--class", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "none\n");
+	cr_assert_str_eq(r.err, "");
+}
+
+/* Without KVM the plain report ends with what to do (the last lines on stdout), the same fix
+ * goes to stderr as one line, and the status says KVM is not usable. */
+Test(cli, doctor_without_kvm_ends_with_the_fix)
+{
+	struct hv_result r;
+	hv_exec_nokvm(&r, (const char *[]){ "doctor", NULL });
+	cr_assert_eq(r.status, HV_EXIT_HOST, "%s", r.err);
+	cr_assert(strstr(r.out, "\n  host class      none\n"), "%s", r.out);
+	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+	cr_assert(strncmp(r.err, "hv: ", 4) == 0, "%s", r.err);
+	/* stdout ends: "What to do:", the fix (stderr's line without "hv: "), the lab VM line. */
+	char tail[1024];
+	snprintf(tail, sizeof tail, "\nWhat to do:\n  %.512s  everything that needs KVM runs in the lab "
+		 "VM: 'make labvm' for a shell, make labvm-run CMD='build/hv run build/guest/hello16.bin' "
+		 "for one command; 'make demo', 'make test' and 'make bench' do it by themselves\n",
+		 r.err + 4);
+	size_t n = strlen(r.out), m = strlen(tail);
+	cr_assert(n > m && strcmp(r.out + n - m, tail) == 0, "want the end:\n%s\ngot:\n%s", tail, r.out);
+}
+
+/* On this host, whatever it is: one of the three words, the same as --json's class. */
+Test(cli, doctor_class_matches_json)
+{
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "doctor", "--class", NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(!strcmp(r.out, "full\n") || !strcmp(r.out, "pvm\n") || !strcmp(r.out, "none\n"),
+		  "%s", r.out);
+	char want[32];
+	snprintf(want, sizeof want, "\"class\":\"%.*s\"", (int)strlen(r.out) - 1, r.out);
+	hv_exec(&r, (const char *[]){ "doctor", "--json", NULL });
+	cr_assert(strstr(r.out, want), "want %s in %s", want, r.out);
+}
+
 /* ---- clirun: these run a guest, so they need KVM ---- */
 
 /*
