@@ -9,15 +9,17 @@
  * Textbook: chapter 0 "Your host", sections "Four kinds of KVM" and "What works where, and what
  * to do on PVM".
  *
- * Output: a report on stdout (or one JSON object with --json); if KVM is not usable, the
- * one-line fix on stderr and exit status HV_EXIT_HOST (layout.h).
+ * Output: a report on stdout (or one JSON object with --json, or the host class alone with
+ * --class), ending with what to do; if KVM is not usable, the one-line fix also on stderr and
+ * exit status HV_EXIT_HOST (layout.h).
  */
 #include "hostinfo.h"
 #include "layout.h"
 
+#include <errno.h>
 #include <string.h>
 
-#define DOCTOR_USAGE "usage: hv doctor [--json]"
+#define DOCTOR_USAGE "usage: hv doctor [--json|--class]"
 
 /*
  * What works on each kind of KVM. The PVM numbers were measured on a PVM host (textbook ch 0,
@@ -95,6 +97,107 @@ static const struct works *works_for(enum hvt_host_kind kind)
 	}
 }
 
+/* ---- what to do: advice that fits the facts ---- */
+
+/* Where the labs go when this host cannot run them (tests/labvm/, textbook ch05 "The lab VM"):
+ * QEMU emulates a CPU with SVM there, so the lab VM needs no KVM of its own. */
+#define LABVM_FOR_NONE "everything that needs KVM runs in the lab VM: 'make labvm' for a shell, " \
+	"make labvm-run CMD='build/hv run build/guest/hello16.bin' for one command; " \
+	"'make demo', 'make test' and 'make bench' do it by themselves"
+#define LABVM_FOR_PVM "ring-3 work runs in the lab VM: 'make labvm' for a shell, " \
+	"make labvm-run CMD='...' for one command; 'make test' does it by itself"
+
+/* The loaded KVM module that best names the back end, or NULL if none is loaded. */
+static const char *loaded_module(const struct host_info *hi)
+{
+	return hi->module_pvm ? "kvm_pvm" : hi->module_intel ? "kvm_intel"
+	       : hi->module_amd ? "kvm_amd" : hi->module_kvm ? "kvm" : NULL;
+}
+
+/*
+ * No device and no module. Which fix fits depends on where we are: the CPU flag says the
+ * extension is there (load the module); no flag but the hypervisor flag says we are a VM whose
+ * hypervisor offers no nested virtualization (the BIOS is not ours to change); neither says bare
+ * metal with VT-x/AMD-V off or absent (since Linux 5.6 the kernel hides vmx when the firmware
+ * locked it off), the one case where the BIOS is the answer.
+ */
+static void fix_no_module(const struct host_info *hi, const char *what, char *buf, size_t len)
+{
+	if (hi->cpu_vmx || hi->cpu_svm)
+		snprintf(buf, len, "%s and no KVM module is loaded; the CPU has %s: load it with "
+			 "'sudo modprobe %s'", what, hi->cpu_vmx ? "VT-x (vmx flag)" : "AMD-V (svm flag)",
+			 hi->cpu_vmx ? "kvm_intel" : "kvm_amd");
+	else if (hi->cpu_hypervisor)
+		snprintf(buf, len, "%s: this machine is a VM (hypervisor CPU flag) without nested "
+			 "virtualization (no vmx/svm flag): enable nested virtualization in the outer "
+			 "hypervisor, or use the lab VM", what);
+	else
+		snprintf(buf, len, "%s: the CPU reports neither vmx nor svm: enable VT-x/AMD-V in the "
+			 "BIOS/firmware, then 'sudo modprobe kvm_intel' (or kvm_amd), or use the lab VM",
+			 what);
+}
+
+/* No device node, or no driver behind it: the modules and /sys/class/misc/kvm tell why. */
+static void fix_no_device(const struct host_info *hi, char *buf, size_t len)
+{
+	const char *what = hi->open_errno == ENOENT ? "/dev/kvm does not exist"
+						     : "/dev/kvm has no KVM driver behind it";
+	const char *mod = loaded_module(hi);
+	if (!mod)
+		fix_no_module(hi, what, buf, len);
+	else if (!hi->misc_kvm)
+		/* kvm.ko registers the device only once a back end initialised. */
+		snprintf(buf, len, "the kvm module is loaded (%s) but no /dev/kvm device exists: its "
+			 "back end did not start ('sudo dmesg | grep -i kvm' says why; 'sudo modprobe %s' "
+			 "tries again), or use the lab VM", mod,
+			 !strcmp(mod, "kvm") ? (hi->cpu_svm ? "kvm_amd" : "kvm_intel") : mod);
+	else
+		/* The kernel has the device (misc 10:232); only the node in /dev is missing. */
+		snprintf(buf, len, "%s although module %s registered the KVM device: udev did not make "
+			 "the node; 'sudo mknod /dev/kvm c 10 232 && sudo chgrp kvm /dev/kvm && "
+			 "sudo chmod 660 /dev/kvm'", what, mod);
+}
+
+int doctor_fix(const struct host_info *hi, char *buf, size_t len)
+{
+	if (len)
+		buf[0] = '\0';
+	switch (hostinfo_class(hi)) {
+	case HOST_CLASS_FULL:
+		return 0;
+	case HOST_CLASS_PVM:
+		snprintf(buf, len, "%s", LABVM_FOR_PVM);
+		return 0;
+	default:
+		break;
+	}
+	if (hi->kvm_fd_ok) /* a device that opens but speaks another API version */
+		hostinfo_problem(hi, buf, len);
+	else if (hi->open_errno == EACCES || hi->open_errno == EPERM)
+		/* Usually root:kvm 0660 from udev's rule; group membership counts from next login. */
+		snprintf(buf, len, "/dev/kvm: permission denied: add yourself to group 'kvm' with "
+			 "'sudo usermod -aG kvm $USER' and log in again (if /dev/kvm is not group kvm: "
+			 "'sudo chgrp kvm /dev/kvm && sudo chmod 660 /dev/kvm'), or run as root");
+	else if (hi->open_errno == ENOENT || hi->open_errno == ENXIO || hi->open_errno == ENODEV)
+		fix_no_device(hi, buf, len);
+	else
+		hostinfo_problem(hi, buf, len);
+	return -1;
+}
+
+/* The end of the plain report: what to do, the last lines a reader of `hv doctor | less` sees. */
+static void report_fix(FILE *out, const struct host_info *hi)
+{
+	char fix[512];
+	enum host_class c = hostinfo_class(hi);
+	if (c == HOST_CLASS_FULL)
+		return;
+	doctor_fix(hi, fix, sizeof fix);
+	fprintf(out, "What to do:\n  %s\n", fix);
+	if (c == HOST_CLASS_NONE)
+		fprintf(out, "  %s\n", LABVM_FOR_NONE);
+}
+
 /* "PVM (para-virtualized KVM" ... the kind in words; the witnesses follow in kind_evidence. */
 static const char *kind_meaning(enum hvt_host_kind kind)
 {
@@ -161,6 +264,8 @@ static void report_caps(FILE *out, const struct host_info *hi)
 static void report_facts(FILE *out, const struct host_info *hi)
 {
 	char ev[160];
+	/* The one word `hv doctor --class` prints, first: where the labs run. */
+	fprintf(out, "  host class      %s\n", hostinfo_class_name(hostinfo_class(hi)));
 	if (hi->kvm_fd_ok)
 		fprintf(out, "  /dev/kvm        %s (API version %d)\n",
 			hi->api_version == HOSTINFO_KVM_API ? "ok" : "WRONG VERSION",
@@ -186,7 +291,7 @@ static void report_works(FILE *out, const struct host_info *hi)
 	char why[256];
 	fprintf(out, "What works here:\n");
 	if (hostinfo_problem(hi, why, sizeof why) != 0) {
-		fprintf(out, "  nothing yet: hv cannot use KVM (the fix is printed last)\n");
+		fprintf(out, "  nothing yet: hv cannot use KVM (what to do is printed last)\n");
 		return;
 	}
 	const struct works *w = works_for(hi->kind);
@@ -260,7 +365,8 @@ static void report_json(FILE *out, const struct host_info *hi)
 	else
 		json_string(out, why);
 	/* The same short names the trace header uses ("pvm", "vmx", ...): trace.c. */
-	fprintf(out, ",\"kind\":\"%s\",\"cpu_model\":", hvt_host_name(hi->kind));
+	fprintf(out, ",\"kind\":\"%s\",\"class\":\"%s\",\"cpu_model\":", hvt_host_name(hi->kind),
+		hostinfo_class_name(hostinfo_class(hi)));
 	json_string(out, hi->cpu_model);
 	fprintf(out, ",\"cpu_flags\":{\"vmx\":%s,\"svm\":%s,\"hypervisor\":%s}",
 		json_bool(hi->cpu_vmx), json_bool(hi->cpu_svm), json_bool(hi->cpu_hypervisor));
@@ -290,14 +396,17 @@ void doctor_report(FILE *out, const struct host_info *hi, int json)
 	fprintf(out, "hv doctor: what this host's KVM can do\n");
 	report_facts(out, hi);
 	report_works(out, hi);
+	report_fix(out, hi);
 }
 
 int doctor_main(int argc, char **argv)
 {
-	int json = 0;
+	int json = 0, class_only = 0;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
+		} else if (strcmp(argv[i], "--class") == 0) {
+			class_only = 1;
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			printf("%s\n", DOCTOR_USAGE);
 			return HV_EXIT_OK;
@@ -316,13 +425,19 @@ int doctor_main(int argc, char **argv)
 	 */
 	struct host_info hi;
 	int usable = hostinfo_probe(&hi) == 0;
+	/* --class answers a question that has an answer on every host, "none" included: a script
+	 * reads the word, never the status. */
+	if (class_only) {
+		printf("%s\n", hostinfo_class_name(hostinfo_class(&hi)));
+		return HV_EXIT_OK;
+	}
 	doctor_report(stdout, &hi, json);
 	if (usable)
 		return HV_EXIT_OK;
-	/* The report went to stdout; the one thing to do goes to stderr, where scripts look. */
-	char why[256];
-	hostinfo_problem(&hi, why, sizeof why);
+	/* The report went to stdout; the one thing to do also goes to stderr, where scripts look. */
+	char fix[512];
+	doctor_fix(&hi, fix, sizeof fix);
 	fflush(stdout);
-	fprintf(stderr, "hv: %s\n", why);
+	fprintf(stderr, "hv: %s\n", fix);
 	return HV_EXIT_HOST;
 }

@@ -27,9 +27,21 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 		uint64_t off = gpa - s->gpa;
 		if (off >= s->size || len > s->size - off)
 			continue;
-		return s->host + off;
+		/* A slot without host memory is a map of sizes only (loader_check): no pointer. */
+		return s->host ? s->host + off : NULL;
 	}
 	return NULL;
+}
+
+int gm_holds(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; len && i < gm->nslots; i++) {
+		const struct gm_slot *s = &gm->slots[i];
+		/* The same overflow-safe test as gm_ptr: no gpa + len is ever formed. */
+		if (gpa >= s->gpa && gpa - s->gpa < s->size && len <= s->size - (gpa - s->gpa))
+			return 1;
+	}
+	return 0;
 }
 
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len)

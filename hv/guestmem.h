@@ -31,10 +31,17 @@ struct guest_mem {
 
 /*
  * The checked accessor. Returns a host pointer to guest-physical [gpa, gpa + len) if the whole
- * range lies inside one RAM slot, else NULL. len = 0 is refused (NULL) so callers never get a
+ * range lies inside one RAM slot (that has host memory behind it), else NULL. len = 0 is refused (NULL) so callers never get a
  * pointer they cannot use. Never computes gpa + len without checking for overflow first.
  */
 void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/*
+ * 1 if guest-physical [gpa, gpa + len) lies inside one RAM slot, else 0 (len = 0: 0). Unlike
+ * gm_ptr it needs no memory behind the slot: hv checks a guest image against the RAM *size*
+ * before any RAM exists (loader_check).
+ */
+int gm_holds(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 
 /* Copy helpers built on gm_ptr. Return 0, or -1 if the range is not all RAM. */
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);

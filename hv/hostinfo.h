@@ -32,6 +32,8 @@ struct host_info {
 	int api_version;            /* KVM_GET_API_VERSION, -1 if not opened */
 	int cpu_vmx, cpu_svm, cpu_hypervisor;     /* /proc/cpuinfo flags */
 	int module_pvm, module_intel, module_amd; /* /sys/module/kvm_pvm, kvm_intel, kvm_amd */
+	int module_kvm;   /* /sys/module/kvm: the common part, loaded with (or before) a back end */
+	int misc_kvm;     /* /sys/class/misc/kvm: the kernel registered the KVM device (10:232) */
 	int nested_param; /* /sys/module/kvm_{intel,amd}/parameters/nested: 1/Y, 0/N, -1 absent */
 	/* capabilities via KVM_CHECK_EXTENSION (value returned, 0 = absent): */
 	int cap_user_memory, cap_set_tss_addr, cap_sync_regs, cap_binary_stats_fd, cap_ioeventfd,
@@ -56,7 +58,14 @@ int hostinfo_probe(struct host_info *hi);
 int hostinfo_is_emulated_svm(const struct host_info *hi);
 
 /*
- * Open /dev/kvm for the VMM (O_RDWR | O_CLOEXEC) and check its API version. Returns the fd, or
+ * The path hv opens as the KVM device: $HVLAB_KVM_DEVICE if set and not empty, else /dev/kvm.
+ * A testing and teaching knob: a path that does not exist makes hv behave exactly as on a host
+ * without KVM (messages still say /dev/kvm, as they would there).
+ */
+const char *hostinfo_kvm_device(void);
+
+/*
+ * Open /dev/kvm (hostinfo_kvm_device) for the VMM (O_RDWR | O_CLOEXEC) and check its API version. Returns the fd, or
  * -1 with a one-line reason and fix in err (no "hv: " prefix: the caller adds its name).
  */
 int hostinfo_open_kvm(char *err, size_t errlen);
@@ -73,6 +82,19 @@ int hostinfo_open_kvm(char *err, size_t errlen);
  */
 enum hvt_host_kind hostinfo_classify(int cpu_vmx, int cpu_svm, int cpu_hypervisor,
 				     int module_pvm, int module_intel, int module_amd);
+
+/*
+ * The host class, for scripts and the Makefile (`hv doctor --class`): three answers to "where do
+ * the labs run?". FULL: VT-x/AMD-V on bare metal, or nested, or a usable KVM hv could not name:
+ * every lab runs here. PVM: KVM without hardware virtualization; ring 3 and interrupts through
+ * an IDT do not work, so those labs run in the lab VM. NONE: no usable KVM at all (no device,
+ * no permission, a module without a device, a wrong API): everything that needs KVM runs in the
+ * lab VM (QEMU emulates the CPU there, it needs no KVM).
+ */
+enum host_class { HOST_CLASS_NONE = 0, HOST_CLASS_PVM = 1, HOST_CLASS_FULL = 2 };
+
+enum host_class hostinfo_class(const struct host_info *hi);
+const char *hostinfo_class_name(enum host_class c); /* "none", "pvm", "full" */
 
 /*
  * The one-line reason and fix for a failed open of /dev/kvm with errno err, without the
@@ -98,10 +120,20 @@ int hostinfo_parse_bool_param(const char *text);
 
 /* ---- hv doctor (doctor.c) ---- */
 
+/*
+ * What to do on the host hi describes, as one line without "hv: ", fitted to the facts (textbook
+ * ch00, "When /dev/kvm does not open"): the BIOS only on bare metal without vmx/svm, nested
+ * virtualization in a VM without it, modprobe where the CPU has the flag, the group where
+ * permission is denied, a loaded module without a device named as such. On PVM, where ring-3
+ * work goes. Returns 0 and leaves buf empty when nothing needs doing (class full).
+ */
+int doctor_fix(const struct host_info *hi, char *buf, size_t len);
+
 /* Print the report for hi: plain words, or (json != 0) one JSON object on one line. */
 void doctor_report(FILE *out, const struct host_info *hi, int json);
 
-/* `hv doctor [--json]`; argv[0] is "doctor". Returns 0, HV_EXIT_HOST or HV_EXIT_USAGE. */
+/* `hv doctor [--json|--class]`; argv[0] is "doctor". Returns 0, HV_EXIT_HOST or HV_EXIT_USAGE
+ * (--class: always 0 after printing the class). */
 int doctor_main(int argc, char **argv);
 
 #endif

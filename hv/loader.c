@@ -22,10 +22,12 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "layout.h"
 
@@ -75,15 +77,18 @@ static int in_file(size_t len, uint64_t off, uint64_t n)
 static int copy_to_guest(const struct guest_mem *gm, uint64_t gpa, const uint8_t *src,
 			 uint64_t n, uint64_t total, const char *name, char *err, size_t errlen)
 {
-	/* One check of the whole destination range: gm_ptr refuses a range that wraps 2^64 or
+	/* One check of the whole destination range: gm_holds refuses a range that wraps 2^64 or
 	 * leaves RAM, so the two memcpy/memset below cannot go outside guest memory. */
-	uint8_t *dst = total ? gm_ptr(gm, gpa, total) : NULL;
-	if (total && !dst) {
+	if (total && !gm_holds(gm, gpa, total)) {
 		snprintf(err, errlen,
 			 "'%s' does not fit in guest RAM: it needs 0x%llx-0x%llx (give more with --mem)",
 			 name, (unsigned long long)gpa, (unsigned long long)(gpa + total - 1));
 		return -1;
 	}
+	/* loader_check: RAM has a size but no memory yet (gm_ptr NULL): checked, nothing to copy. */
+	uint8_t *dst = total ? gm_ptr(gm, gpa, total) : NULL;
+	if (!dst)
+		return 0;
 	if (n)
 		memcpy(dst, src, n);
 	if (total > n)
@@ -368,29 +373,74 @@ int loader_load(const struct guest_mem *gm, const uint8_t *img, size_t len, cons
 }
 
 /*
+ * Why a path that exists is still no guest file, for the one-line error. st_mode's type bits
+ * (stat(2), "The file type and mode").
+ */
+static const char *not_regular(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* read() until len bytes or end of file; EINTR is retried. Returns the bytes read, -1 on error. */
+static ssize_t read_full(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/*
  * The whole file is read into host memory first, then checked and copied. The size is checked
  * before anything is allocated: nothing bigger than guest RAM could be loaded anyway, so a huge
  * file costs no memory.
+ *
+ * O_NONBLOCK: open(2) of a FIFO without a writer waits for one, possibly forever ("hv run
+ * some-fifo" would hang before saying a word). With O_NONBLOCK the open returns at once, and
+ * fstat on the descriptor we hold (not stat on the name, which could change in between) says
+ * what it is. Only regular files are accepted: a FIFO or a device has no meaningful size
+ * (st_size is 0 for /dev/zero, and a pipe may never end). On a regular file O_NONBLOCK changes
+ * nothing (POSIX, open(2)).
  */
 uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
 		snprintf(err, errlen, "cannot open guest '%s': %s", path, strerror(errno));
 		return NULL;
 	}
 	struct stat st;
-	/* A FIFO or a device has no meaningful size (st_size is 0 for /dev/zero, and a pipe may
-	 * never end), so only regular files are accepted. */
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "guest '%s' is not a regular file", path);
-		fclose(f);
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "cannot open guest '%s': %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "guest '%s' is %s, not a guest image (give a .bin or .elf file, "
+			 "e.g. build/guest/hello16.bin)", path, not_regular(st.st_mode));
+		close(fd);
 		return NULL;
 	}
 	if ((uint64_t)st.st_size > max) {
 		snprintf(err, errlen, "guest '%s' is %lld bytes, bigger than guest RAM (use --mem)",
 			 path, (long long)st.st_size);
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
 	/*
@@ -399,17 +449,26 @@ uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, 
 	 * read.
 	 */
 	uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	size_t got = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
-	if (!buf || got != (size_t)st.st_size) {
+	ssize_t got = buf ? read_full(fd, buf, (size_t)st.st_size) : 0;
+	if (!buf || got != (ssize_t)st.st_size) {
 		snprintf(err, errlen, "cannot read guest '%s': %s", path,
-			 buf ? "short read" : "out of memory");
+			 !buf ? "out of memory" : got < 0 ? strerror(errno) : "short read");
 		free(buf);
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
-	fclose(f);
-	*len = got;
+	close(fd);
+	*len = (size_t)got;
 	return buf;
+}
+
+int loader_check(const uint8_t *img, size_t len, const char *name, enum boot_mode want,
+		 uint64_t ram_size, struct boot_info *bi, char *err, size_t errlen)
+{
+	/* The RAM map hv will build (vm.c step 3), sizes only: no memory behind it yet. */
+	struct guest_mem plan = { .slots = { { .gpa = 0, .size = ram_size, .host = NULL } },
+				  .nslots = 1 };
+	return loader_load(&plan, img, len, name, want, bi, err, errlen);
 }
 
 /* ---- symbols (hv run --step SYMBOL) ---- */

@@ -32,7 +32,16 @@ struct boot_info {
 int loader_load(const struct guest_mem *gm, const uint8_t *img, size_t len, const char *name,
 		enum boot_mode want, struct boot_info *bi, char *err, size_t errlen);
 
-/* Read a whole file (at most max bytes). Returns a malloc()ed buffer or NULL with err set. */
+/*
+ * The same checks as loader_load against RAM of ram_size bytes that does not exist yet, copying
+ * nothing: hv runs it before it opens /dev/kvm, so a bad guest file is reported as such on
+ * any host (vm.c, vm_prepare). Fills bi as loader_load would. Returns 0, or -1 with err set.
+ */
+int loader_check(const uint8_t *img, size_t len, const char *name, enum boot_mode want,
+		 uint64_t ram_size, struct boot_info *bi, char *err, size_t errlen);
+
+/* Read a whole regular file (at most max bytes; a FIFO, directory or device is refused without
+ * blocking). Returns a malloc()ed buffer or NULL with err set. */
 uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 
 const char *boot_mode_name(enum boot_mode mode);

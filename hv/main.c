@@ -2,8 +2,8 @@
  * main.c - the `hv` command: run a guest, read a trace, check the host.
  *
  * Concept: this file is only the front door. It turns the command line into options and
- * calls the pieces in the order a VM comes to life: vm_create (hv/vm.c) builds the machine,
- * vm_run starts the vCPU thread whose exit loop (hv/vcpu.c) is the heart of hv. With --viz,
+ * calls the pieces in the order a VM comes to life: vm_prepare (hv/vm.c) checks the user's
+ * files without KVM, vm_build builds the machine, vm_run starts the vCPU thread whose exit loop (hv/vcpu.c) is the heart of hv. With --viz,
  * hvviz watches the run on the terminal (hv/vizlink.c).
  *
  *   hv run [--mem MiB] [--mode real|protected|long] [--trace FILE] [--cmdline STR]
@@ -13,7 +13,9 @@
  *          [--viz[=step]] GUEST
  *   hv trace stats FILE          exits by reason, port/address, mode; KVM's counters
  *   hv trace dump [--json] FILE  one line per event
- *   hv doctor [--json]           which KVM this host has and what works on it
+ *   hv doctor [--json|--class]   which KVM this host has and what works on it
+ *
+ * Environment: HVLAB_KVM_DEVICE, the KVM device (default /dev/kvm; hv/hostinfo.c).
  *
  * Textbook: chapter 1 "The guests", section "Running your first guest"; the exit statuses are
  * in chapter 3 "Exits", section "When the guest dies".
@@ -42,8 +44,11 @@ static const char usage[] =
 	"              [--viz[=step]] GUEST\n"
 	"       hv trace stats FILE\n"
 	"       hv trace dump [--json] FILE\n"
-	"       hv doctor [--json]\n"
-	"       hv --version\n";
+	"       hv doctor [--json|--class]\n"
+	"       hv --version\n"
+	"environment:\n"
+	"  HVLAB_KVM_DEVICE  the KVM device hv opens (default /dev/kvm). Set to a path that does\n"
+	"                    not exist, hv behaves as on a host without KVM (tests, teaching)\n";
 
 /*
  * Every command-line mistake is status 2 (HV_EXIT_USAGE), as for most Unix tools. hv's own
@@ -72,17 +77,20 @@ static int parse_mode(const char *s, enum boot_mode *mode)
 }
 
 /*
- * A whole number in [lo, hi], nothing else on the line. strtoul alone is a poor validator: it
- * skips leading blanks, accepts a sign and turns "-1" into ULONG_MAX, stops quietly at the first
- * non-digit, and reports overflow only through errno. Hence the four extra tests: errno
- * (overflow), end == s (no digits), *end (trailing text), s[0] == '-' (a sign).
+ * A whole number in [lo, hi], digits only, nothing else on the line. strtoul alone is a poor
+ * validator: it skips leading blanks, accepts a sign ("+64", and "-1" becomes ULONG_MAX), stops
+ * quietly at the first non-digit, and reports overflow only through errno. Hence the extra
+ * tests: the first character must be a digit (no blank, no sign, not empty), errno (overflow),
+ * *end (trailing text).
  */
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
 {
 	char *end;
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
 	errno = 0;
 	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
+	if (errno || *end || v < lo || v > hi)
 		return -1;
 	*out = v;
 	return 0;
@@ -135,8 +143,8 @@ static int cmd_run(int argc, char **argv)
 				return usage_error("bad --mode (use real, protected or long):", optarg);
 			break;
 		/*
-		 * The trace is opened in vm.c step 7, after the guest loaded: a bad guest file
-		 * leaves no empty trace behind. The command line is copied to guest-physical
+		 * The trace is created in vm.c step 0, after the guest and the disk were checked:
+		 * a bad guest file leaves no empty trace behind. The command line is copied to guest-physical
 		 * 0x600 and announced in the PVH start-info block, as a boot loader hands Linux
 		 * its command line.
 		 */
@@ -248,19 +256,32 @@ static int cmd_run(int argc, char **argv)
 		return status;
 
 	/*
+	 * First the user's files, then the machine: vm_prepare reads and checks the guest,
+	 * resolves --step, opens the disk and the trace, all without KVM (vm.c, step 0), so a
+	 * mistake in them is reported as such on any host, with or without /dev/kvm.
+	 */
+	struct vm_inputs in;
+	status = vm_prepare(&in, &opt);
+	if (status) {
+		viz_end(&viz, status);
+		return status;
+	}
+	/*
 	 * struct vm is about 7 KiB (the console's 4 KiB buffer, the bus table) and is shared
 	 * with the vCPU thread for the whole run; one calloc keeps it off the stack. A VM's life
-	 * is three calls: vm_create builds it (vm.c, steps 1-7), vm_run runs the exit loop until
-	 * something asks to stop, vm_destroy takes it apart, and is safe after a vm_create that
+	 * is three calls: vm_build builds it (vm.c, steps 1-7), vm_run runs the exit loop until
+	 * something asks to stop, vm_destroy takes it apart, and is safe after a vm_build that
 	 * failed halfway.
 	 */
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		fprintf(stderr, "hv: out of memory\n");
+		vm_inputs_free(&in);
 		viz_end(&viz, HV_EXIT_HOST);
 		return HV_EXIT_HOST;
 	}
-	status = vm_create(vm, &opt);
+	status = vm_build(vm, &opt, &in);
+	vm_inputs_free(&in); /* the guest file's copy; the VM has its own in RAM */
 	/* --viz: hvviz starts once the trace file exists; the VM has not run yet. */
 	if (status == 0 && viz.on)
 		status = viz_start(&viz, vm);

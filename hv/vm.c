@@ -3,7 +3,12 @@
  *
  * Concept: KVM gives a VMM only two things, a CPU that can run guest code (the vCPU) and a
  * way to say "this host memory is the guest's RAM". The rest of the machine is hv's work.
- * vm_create() reads as a recipe:
+ * vm_create() reads as a recipe, in two parts. First vm_prepare, which needs no KVM at all:
+ *
+ *   0. read and check the guest, resolve --step, open    (the user's files: a mistake in them
+ *      the disk and the trace file                        is reported as such on every host)
+ *
+ * then vm_build, the machine itself:
  *
  *   1. open /dev/kvm and check the API version          (talk to the hypervisor in the kernel)
  *   2. KVM_CREATE_VM                                     (an empty machine: no RAM, no CPU)
@@ -11,7 +16,7 @@
  *   4. KVM_CREATE_VCPU, mmap its kvm_run page, CPUID     (a CPU, and the page exits arrive in)
  *   5. devices on the I/O bus, the disk                  (what the guest can talk to)
  *   6. load the guest, set the CPU mode                  (firmware and boot loader's job)
- *   7. open the trace                                    (so we can watch)
+ *   7. connect the trace                                 (so we can watch)
  *
  * Textbook: chapter 2 "A VM from the inside".
  */
@@ -67,7 +72,6 @@ void vm_stop_with(struct vm *vm, int status, const char *why)
 static int open_kvm(struct vm *vm)
 {
 	char err[256];
-	hostinfo_probe(&vm->host);
 	vm->kvm_fd = hostinfo_open_kvm(err, sizeof(err));
 	if (vm->kvm_fd < 0)
 		return fail(HV_EXIT_HOST, "%s", err);
@@ -242,11 +246,8 @@ static int add_devices(struct vm *vm)
 static int add_disk(struct vm *vm, const struct vm_options *opt)
 {
 	char err[512];
-	int rc = opt->disk_file ? disk_open(&vm->disk, opt->disk_file, opt->cache, opt->read_only, err, sizeof(err))
-				: disk_open_scratch(&vm->disk, HV_SCRATCH_DISK_MIB, opt->cache, err, sizeof(err));
-	if (rc < 0)
-		return fail(HV_EXIT_USAGE, "%s", err);
-	vm->have_disk = true;
+	int rc;
+	/* The image itself was opened by vm_prepare (open_disk): only the controller is new. */
 	if (opt->disk_path == DISK_PATH_LEGACY) {
 		vm->ata = ata_create(&vm->disk); /* names itself in the disk's records */
 		if (!vm->ata)
@@ -276,18 +277,18 @@ static int add_disk(struct vm *vm, const struct vm_options *opt)
  * PCI would have), so hv announces it the way Linux expects on such machines, and says which
  * disk path the workload should use.
  */
-static int build_cmdline(struct vm *vm, const struct vm_options *opt)
+static int build_cmdline(struct vm_inputs *in, const struct vm_options *opt)
 {
-	size_t cap = sizeof(vm->cmdline);
-	int n = snprintf(vm->cmdline, cap, "%s", opt->cmdline ? opt->cmdline : "");
+	size_t cap = sizeof(in->cmdline);
+	int n = snprintf(in->cmdline, cap, "%s", opt->cmdline ? opt->cmdline : "");
 	if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_VIRTIO)
-		n += snprintf(vm->cmdline + n, cap - (size_t)n, "%svirtio_mmio.device=%u@0x%x:%u hvlab.disk=virtio",
+		n += snprintf(in->cmdline + n, cap - (size_t)n, "%svirtio_mmio.device=%u@0x%x:%u hvlab.disk=virtio",
 			      n ? " " : "", HV_VIRTIO_MMIO_LEN, HV_MMIO_VIRTIO_BLK, HV_IRQ_VIRTIO_BLK);
 	else if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_LEGACY)
-		n += snprintf(vm->cmdline + n, cap - (size_t)n, "%shvlab.disk=legacy", n ? " " : "");
+		n += snprintf(in->cmdline + n, cap - (size_t)n, "%shvlab.disk=legacy", n ? " " : "");
 	/* Where a guest kernel registers its trace page (pvtrace.h): any guest may, few do. */
 	if (n >= 0 && (size_t)n < cap)
-		n += snprintf(vm->cmdline + n, cap - (size_t)n, "%shvlab.pvtrace=0x%x", n ? " " : "",
+		n += snprintf(in->cmdline + n, cap - (size_t)n, "%shvlab.pvtrace=0x%x", n ? " " : "",
 			      HV_PORT_PVTRACE);
 	if (n < 0 || (size_t)n >= cap)
 		return fail(HV_EXIT_USAGE, "the guest command line would be %d bytes; at most %zu fit "
@@ -295,20 +296,38 @@ static int build_cmdline(struct vm *vm, const struct vm_options *opt)
 	return 0;
 }
 
-/* --step SYMBOL: an address (0x...) or a name in the ELF's symbol table (step.c). */
-static int find_step(struct vm *vm, const struct vm_options *opt, const uint8_t *img, size_t len)
+/*
+ * --step SYMBOL: an address (0x...) or a name in the ELF's symbol table (step.c). Resolved in
+ * vm_prepare, from the file alone: a misspelt name is the user's mistake on every host.
+ */
+static int resolve_step(struct vm_inputs *in, const struct vm_options *opt)
 {
 	char *end;
 	errno = 0;
 	uint64_t addr = strtoull(opt->step_at, &end, 0);
 	bool numeric = opt->step_at[0] >= '0' && opt->step_at[0] <= '9' && *end == '\0' && !errno;
-	if (!numeric && loader_find_symbol(img, len, opt->step_at, &addr) < 0)
+	if (!numeric && loader_find_symbol(in->img, in->len, opt->step_at, &addr) < 0)
 		return fail(HV_EXIT_USAGE, "--step %s: no such symbol in %s (give the guest's .elf, which "
 			    "has a symbol table, or an address such as 0x400000)", opt->step_at,
 			    opt->guest_path);
-	/* The INT3 goes where the loader put the byte (step.c); raw guests: at the address. */
+	/* The INT3 goes where the loader will put the byte (step.c); raw guests: at the address. */
 	uint64_t gpa = addr;
-	loader_load_address(img, len, addr, &gpa);
+	loader_load_address(in->img, in->len, addr, &gpa);
+	/* A breakpoint is planted in guest RAM (step_arm): it must be there. Not needed where
+	 * none is planted: at the entry point, or with --step-seek. */
+	struct guest_mem plan = { .slots = { { .size = (uint64_t)opt->mem_mib << 20 } }, .nslots = 1 };
+	if (!opt->step_seek && addr != in->boot.entry && !gm_holds(&plan, gpa, 1))
+		return fail(HV_EXIT_USAGE, "--step %s: 0x%llx (loaded at guest-physical 0x%llx) is not in "
+			    "guest RAM (give an address inside the guest)", opt->step_at,
+			    (unsigned long long)addr, (unsigned long long)gpa);
+	in->step_addr = addr;
+	in->step_gpa = gpa;
+	return 0;
+}
+
+/* --step, once the guest is in RAM: plant the breakpoint (step.c). */
+static int arm_step(struct vm *vm, const struct vm_options *opt, const struct vm_inputs *in)
+{
 	/*
 	 * QEMU's emulated SVM (the lab VM) intercepts neither kind of breakpoint (step.c), so
 	 * there hv finds the window with the trap flag alone. The CPU model tells TCG apart.
@@ -320,30 +339,24 @@ static int find_step(struct vm *vm, const struct vm_options *opt, const uint8_t 
 			fprintf(stderr, "hv: --step: QEMU's emulated SVM cannot stop at a breakpoint; "
 				"reaching %s by single-stepping from the start (--step-seek)\n", opt->step_at);
 	}
-	if (step_arm(vm, addr, gpa, opt->step_count, seek) < 0)
+	if (step_arm(vm, in->step_addr, in->step_gpa, opt->step_count, seek) < 0)
 		return fail(HV_EXIT_USAGE, "--step %s: 0x%llx (loaded at guest-physical 0x%llx) is not in "
 			    "guest RAM (give an address inside the guest)", opt->step_at,
-			    (unsigned long long)addr, (unsigned long long)gpa);
+			    (unsigned long long)in->step_addr, (unsigned long long)in->step_gpa);
 	return 0;
 }
 
 /* Step 6: the VMM as firmware and boot loader (no BIOS runs; the guest's first instruction is
- * its own). A failure here is the user's file, not the host: HV_EXIT_USAGE. */
-static int load_guest(struct vm *vm, const struct vm_options *opt)
+ * its own). vm_prepare has read the file and checked it against this RAM size (loader_check),
+ * so loading cannot fail for the file's sake now. */
+static int load_guest(struct vm *vm, const struct vm_options *opt, const struct vm_inputs *in)
 {
 	char err[512];
-	size_t len;
-	uint8_t *img = loader_read_file(opt->guest_path, vm->mem.slots[0].size, &len, err, sizeof(err));
-	if (!img)
+	if (loader_load(&vm->mem, in->img, in->len, opt->guest_path, opt->mode, &vm->boot, err,
+			sizeof(err)) < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
-	int rc = loader_load(&vm->mem, img, len, opt->guest_path, opt->mode, &vm->boot, err,
-			     sizeof(err));
-	int step_rc = rc == 0 && opt->step_at ? find_step(vm, opt, img, len) : 0;
-	free(img);
-	if (rc < 0)
-		return fail(HV_EXIT_USAGE, "%s", err);
-	if (step_rc)
-		return step_rc; /* find_step printed why */
+	if (opt->step_at && arm_step(vm, opt, in))
+		return HV_EXIT_USAGE; /* arm_step printed why */
 	if (cpu_setup(vm, vm->cmdline[0] ? vm->cmdline : NULL, err, sizeof(err)) < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	/* Before the first exit the guest stands where cpu_setup put it: read it back from the
@@ -361,18 +374,13 @@ static int load_guest(struct vm *vm, const struct vm_options *opt)
 }
 
 /* Step 7. With sync regs KVM copies the registers into kvm_run at each exit, so tracing
- * the guest's mode and rip costs no extra system call. */
-static int open_trace(struct vm *vm, const struct vm_options *opt)
+ * the guest's mode and rip costs no extra system call. (vm_prepare created the file.) */
+static void connect_trace(struct vm *vm, struct vm_inputs *in)
 {
-	if (!opt->trace_path)
-		return 0;
-	char err[512];
-	const char *base = strrchr(opt->guest_path, '/');
-	vm->trace = trace_create(opt->trace_path, vm->host.kind, base ? base + 1 : opt->guest_path,
-				 err, sizeof(err));
+	vm->trace = in->trace; /* the VM's from now on: vm_run or vm_destroy closes it */
+	in->trace = NULL;
 	if (!vm->trace)
-		return fail(HV_EXIT_USAGE, "%s", err);
-	trace_set_limit(vm->trace, opt->trace_limit);
+		return;
 	/* The devices that record their own steps (chapter 4) write into the same trace. */
 	vm->disk.trace = vm->trace;
 	vm->tracepage.trace = vm->trace;
@@ -389,27 +397,134 @@ static int open_trace(struct vm *vm, const struct vm_options *opt)
 		vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
 		vm->sync_regs = true;
 	}
+}
+
+/* ---- step 0: the user's inputs, before KVM ---- */
+
+/* The guest file, read whole and checked against the RAM it will get (loader_check). */
+static int check_guest(struct vm_inputs *in, const struct vm_options *opt)
+{
+	char err[512];
+	uint64_t ram = (uint64_t)opt->mem_mib << 20;
+	in->img = loader_read_file(opt->guest_path, ram, &in->len, err, sizeof(err));
+	if (!in->img || loader_check(in->img, in->len, opt->guest_path, opt->mode, ram, &in->boot,
+				     err, sizeof(err)) < 0)
+		return fail(HV_EXIT_USAGE, "%s", err);
+	return opt->step_at ? resolve_step(in, opt) : 0;
+}
+
+/* The disk image (chapter 4): a file of the user's, or a scratch file hv makes. */
+static int open_disk(struct vm_inputs *in, const struct vm_options *opt)
+{
+	if (opt->disk_path == DISK_PATH_NONE)
+		return 0;
+	char err[512];
+	int rc = opt->disk_file ? disk_open(&in->disk, opt->disk_file, opt->cache, opt->read_only, err, sizeof(err))
+				: disk_open_scratch(&in->disk, HV_SCRATCH_DISK_MIB, opt->cache, err, sizeof(err));
+	if (rc < 0)
+		return fail(HV_EXIT_USAGE, "%s", err);
+	in->have_disk = true;
+	return 0;
+}
+
+/*
+ * The trace file, last: a bad guest or disk leaves no empty trace behind. Its header names the
+ * host's KVM kind, which hostinfo_probe learns from /proc and /sys (it also asks /dev/kvm what it
+ * can do, and notes a failure without failing). Time 0 of the trace is now, a few milliseconds
+ * before the guest's first instruction: the time KVM takes to build the machine.
+ */
+static int open_trace(struct vm_inputs *in, const struct vm_options *opt)
+{
+	if (!opt->trace_path)
+		return 0;
+	char err[512];
+	const char *base = strrchr(opt->guest_path, '/');
+	in->trace = trace_create(opt->trace_path, in->host.kind, base ? base + 1 : opt->guest_path,
+				 err, sizeof(err));
+	if (!in->trace)
+		return fail(HV_EXIT_USAGE, "%s", err);
+	in->trace_path = opt->trace_path;
+	trace_set_limit(in->trace, opt->trace_limit);
+	return 0;
+}
+
+int vm_prepare(struct vm_inputs *in, const struct vm_options *opt)
+{
+	memset(in, 0, sizeof(*in));
+	in->disk.fd = -1;
+	hostinfo_probe(&in->host);
+	int rc;
+	if ((rc = build_cmdline(in, opt)) || (rc = check_guest(in, opt)) || (rc = open_disk(in, opt)) ||
+	    (rc = open_trace(in, opt))) {
+		vm_inputs_free(in);
+		return rc;
+	}
+	return 0;
+}
+
+/* What vm_build did not take over. A trace that no run wrote into is removed again: a host
+ * without KVM leaves no header-only file behind. */
+void vm_inputs_free(struct vm_inputs *in)
+{
+	free(in->img);
+	in->img = NULL;
+	if (in->have_disk)
+		disk_close(&in->disk);
+	in->have_disk = false;
+	if (in->trace) {
+		char err[16];
+		trace_close(in->trace, err, sizeof(err));
+		unlink(in->trace_path);
+		in->trace = NULL;
+	}
+}
+
+/* ---- steps 1-7: the machine ---- */
+
+/* An empty VM that vm_destroy can take apart: descriptors -1 (never 0, which is stdin). */
+static void vm_clear(struct vm *vm)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
+	vm->notify_fd = vm->iothread_stop_fd = vm->disk.fd = -1;
+}
+
+int vm_build(struct vm *vm, const struct vm_options *opt, struct vm_inputs *in)
+{
+	/*
+	 * The order is the textbook's and KVM's: VM, then memory and vCPU, CPUID before the
+	 * first KVM_RUN, the guest in RAM before cpu_setup points rip at it. vm_destroy undoes a
+	 * partial build.
+	 */
+	vm_clear(vm);
+	vm->quiet = opt->quiet;
+	vm->host = in->host;
+	memcpy(vm->cmdline, in->cmdline, sizeof(vm->cmdline));
+	int rc;
+	if ((rc = open_kvm(vm)) || (rc = add_ram(vm, opt->mem_mib)) || (rc = add_vcpu(vm)) ||
+	    (rc = add_devices(vm)))
+		return rc;
+	/* From here the disk is the VM's: vm_destroy closes it. */
+	vm->disk = in->disk;
+	vm->have_disk = in->have_disk;
+	in->have_disk = false;
+	if ((vm->have_disk && (rc = add_disk(vm, opt))) || (rc = load_guest(vm, opt, in)))
+		return rc;
+	connect_trace(vm, in);
 	return 0;
 }
 
 int vm_create(struct vm *vm, const struct vm_options *opt)
 {
-	/*
-	 * The order is the textbook's and KVM's: VM, then memory and vCPU, CPUID before the
-	 * first KVM_RUN, the guest in RAM before cpu_setup points rip at it. vm_destroy undoes a
-	 * partial build, so descriptors start at -1 (never 0, which is stdin).
-	 */
-	memset(vm, 0, sizeof(*vm));
-	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
-	vm->notify_fd = vm->iothread_stop_fd = vm->disk.fd = -1;
-	vm->quiet = opt->quiet;
-	int rc;
-	if ((rc = open_kvm(vm)) || (rc = add_ram(vm, opt->mem_mib)) || (rc = add_vcpu(vm)) ||
-	    (rc = add_devices(vm)) ||
-	    (opt->disk_path != DISK_PATH_NONE && (rc = add_disk(vm, opt))) ||
-	    (rc = build_cmdline(vm, opt)) || (rc = load_guest(vm, opt)) || (rc = open_trace(vm, opt)))
+	struct vm_inputs in;
+	int rc = vm_prepare(&in, opt);
+	if (rc) {
+		vm_clear(vm);
 		return rc;
-	return 0;
+	}
+	rc = vm_build(vm, opt, &in);
+	vm_inputs_free(&in);
+	return rc;
 }
 
 /* ---- running ---- */

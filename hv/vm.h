@@ -155,8 +155,35 @@ int vm_start_thread(pthread_t *thread, void *(*fn)(void *), void *arg);
 /* Monotonic nanoseconds, for time accounting (vm.c). */
 uint64_t vm_now_ns(void);
 
-/* Create the VM and its devices, load the guest, set up the CPU. On failure prints the
- * one-line reason and returns the exit status to use (HV_EXIT_USAGE or HV_EXIT_HOST). */
+/*
+ * What the user named on the command line, checked and opened before hv asks KVM for anything
+ * (vm.c, step 0): a mistake in a file is then reported as that mistake on every host, with or
+ * without /dev/kvm, instead of hiding behind "no KVM here".
+ */
+struct vm_inputs {
+	struct host_info host;   /* what this host is (hostinfo_probe): the trace header says it */
+	char cmdline[HV_CMDLINE_MAX]; /* what the guest will get: --cmdline plus the device words */
+	uint8_t *img;            /* the guest file, read whole */
+	size_t len;
+	struct boot_info boot;   /* where it goes and how it starts (loader_check's answer) */
+	uint64_t step_addr;      /* --step: the window's address, and where its byte is loaded */
+	uint64_t step_gpa;
+	struct disk disk;        /* --disk or --disk-path: the image, open */
+	bool have_disk;
+	struct trace_writer *trace; /* --trace: the file, created, header written */
+	const char *trace_path;
+};
+
+/* Step 0: check and open the inputs; no KVM. On failure prints the one-line reason, frees what
+ * it opened and returns the exit status (HV_EXIT_USAGE). */
+int vm_prepare(struct vm_inputs *in, const struct vm_options *opt);
+/* Steps 1-7: create the VM and its devices from prepared inputs, load the guest, set up the
+ * CPU. It takes over the disk and the trace; vm_inputs_free releases the rest. On failure
+ * prints the one-line reason and returns the exit status (HV_EXIT_USAGE or HV_EXIT_HOST). */
+int vm_build(struct vm *vm, const struct vm_options *opt, struct vm_inputs *in);
+/* Free what vm_build did not take over. A trace file not taken over is removed. */
+void vm_inputs_free(struct vm_inputs *in);
+/* vm_prepare, then vm_build: the whole recipe in one call. */
 int vm_create(struct vm *vm, const struct vm_options *opt);
 /* Run the vCPU thread to the end; returns hv's exit status. */
 int vm_run(struct vm *vm, const struct vm_options *opt);

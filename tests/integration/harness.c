@@ -54,6 +54,11 @@ static void drain(int fo, int fe, struct hv_result *res)
 
 void cmd_exec(struct hv_result *res, const char *const *argv)
 {
+	cmd_exec_env(res, NULL, argv);
+}
+
+void cmd_exec_env(struct hv_result *res, const char *const *env, const char *const *argv)
+{
 	int po[2], pe[2];
 	cr_assert(pipe(po) == 0 && pipe(pe) == 0);
 	pid_t pid = fork();
@@ -70,6 +75,9 @@ void cmd_exec(struct hv_result *res, const char *const *argv)
 			dup2(in, 0);
 			close(in);
 		}
+		/* In the child only: the test process's own environment stays as it was. */
+		for (; env && *env; env++)
+			putenv((char *)*env);
 		execvp(argv[0], (char *const *)argv);
 		fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -82,14 +90,24 @@ void cmd_exec(struct hv_result *res, const char *const *argv)
 	res->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-void hv_exec(struct hv_result *res, const char *const *args)
+void hv_exec_env(struct hv_result *res, const char *const *env, const char *const *args)
 {
 	const char *argv[64] = { env_or("HV", "build/hv") };
 	int n = 1;
 	for (; args[n - 1] && n < 63; n++)
 		argv[n] = args[n - 1];
 	argv[n] = NULL;
-	cmd_exec(res, argv);
+	cmd_exec_env(res, env, argv);
+}
+
+void hv_exec(struct hv_result *res, const char *const *args)
+{
+	hv_exec_env(res, NULL, args);
+}
+
+void hv_exec_nokvm(struct hv_result *res, const char *const *args)
+{
+	hv_exec_env(res, (const char *[]){ NO_KVM_ENV, NULL }, args);
 }
 
 const char *guest(const char *name)
@@ -137,7 +155,9 @@ const char *tmp_path(const char *name)
 
 void require_kvm(void)
 {
-	if (access("/dev/kvm", R_OK | W_OK) != 0)
+	/* hostinfo_kvm_device: a whole test run with HVLAB_KVM_DEVICE=/nonexistent/kvm plays a
+	 * host without KVM, and the KVM tests skip as they would there. */
+	if (access(hostinfo_kvm_device(), R_OK | W_OK) != 0)
 		cr_skip_test("/dev/kvm is not usable here (%s): KVM integration test skipped",
 			     strerror(errno));
 }

@@ -19,8 +19,20 @@ struct hv_result {
 /* Run any program (argv[0] looked up in PATH), NULL-terminated argv. */
 void cmd_exec(struct hv_result *res, const char *const *argv);
 
+/* The same with "NAME=value" strings (NULL-terminated, may be NULL) added to its environment. */
+void cmd_exec_env(struct hv_result *res, const char *const *env, const char *const *argv);
+
 /* Run hv with NULL-terminated args (args[0] is the first argument, not "hv"). */
 void hv_exec(struct hv_result *res, const char *const *args);
+void hv_exec_env(struct hv_result *res, const char *const *env, const char *const *args);
+
+/* What a host without KVM looks like to hv (hostinfo_kvm_device): a device path that does not
+ * exist. */
+#define NO_KVM_ENV "HVLAB_KVM_DEVICE=/nonexistent/kvm"
+
+/* hv_exec as on a host without /dev/kvm (NO_KVM_ENV): whatever hv reports then, it found
+ * before it needed KVM. */
+void hv_exec_nokvm(struct hv_result *res, const char *const *args);
 
 /* Path of a guest image: $GUESTDIR/name. Static buffer per call slot (4 slots). */
 const char *guest(const char *name);

@@ -290,26 +290,36 @@ Test(os, a_programmed_timer_behind_a_masked_line_wakes_nobody, .timeout = 30)
 	cr_assert(strstr(r.err, "no device can raise one"), "%s", r.err);
 }
 
-Test(os, step_options_are_checked)
+/* Suite cli: the --step mistakes are found from the command line and the guest file alone,
+ * before hv asks for KVM, so they are checked as on a host without /dev/kvm. */
+Test(cli, step_options_are_checked)
 {
 	struct hv_result r;
-	hv_exec(&r, (const char *[]){ "run", "--step", "no_such_symbol", guest("hello32.elf"), NULL });
-	cr_assert_eq(r.status, HV_EXIT_USAGE);
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--step", "no_such_symbol", guest("hello32.elf"), NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
 	cr_assert(strstr(r.err, "--step no_such_symbol: no such symbol"), "%s", r.err);
 	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
-	hv_exec(&r, (const char *[]){ "run", "--step", "guest_main", guest("hello32.bin"), NULL });
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--step", "guest_main", guest("hello32.bin"), NULL });
 	cr_assert_eq(r.status, HV_EXIT_USAGE, "a .bin has no symbols");
 	cr_assert(strstr(r.err, "give the guest's .elf"), "%s", r.err);
-	hv_exec(&r, (const char *[]){ "run", "--step-count", "5", guest("hello32.elf"), NULL });
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--step", "0x40000000", guest("hello32.elf"), NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
+	cr_assert(strstr(r.err, "--step 0x40000000: 0x40000000 (loaded at guest-physical 0x40000000) "
+			 "is not in guest RAM"), "%s", r.err);
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--step-count", "5", guest("hello32.elf"), NULL });
 	cr_assert_eq(r.status, HV_EXIT_USAGE);
 	cr_assert(strstr(r.err, "--step-count and --step-seek need --step"), "%s", r.err);
-	hv_exec(&r, (const char *[]){ "run", "--step", "guest_main", "--step-count", "0",
-				      guest("hello32.elf"), NULL });
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--step", "guest_main", "--step-count", "0",
+					    guest("hello32.elf"), NULL });
 	cr_assert_eq(r.status, HV_EXIT_USAGE);
 	cr_assert(strstr(r.err, "bad --step-count"), "%s", r.err);
-	hv_exec(&r, (const char *[]){ "run", "--step", "", guest("hello32.elf"), NULL });
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--step", "", guest("hello32.elf"), NULL });
 	cr_assert_eq(r.status, HV_EXIT_USAGE);
 	cr_assert(strstr(r.err, "empty --step"), "%s", r.err);
+	/* A good --step gets as far as KVM: the no-KVM line, not a --step one. */
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--step", "guest_main", guest("hello32.elf"), NULL });
+	cr_assert_eq(r.status, HV_EXIT_HOST, "%s", r.err);
+	cr_assert(strstr(r.err, "/dev/kvm does not exist"), "%s", r.err);
 }
 
 /* On PVM, the first `iret` to ring 3 kills the VM. hv must say what happened and where to go. */

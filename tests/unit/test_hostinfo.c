@@ -296,7 +296,7 @@ Test(doctor, json_is_one_line_with_escaped_model)
 	cr_assert_eq(strchr(t, '\n'), t + n - 1, "JSON spans lines: %s", t);
 	assert_has_line(t, "\"cpu_model\":\"A\\\"B\\\\C\\u000a\"");
 	assert_has_line(t, "{\"kvm_usable\":true,");
-	assert_has_line(t, "\"problem\":null,\"kind\":\"pvm\"");
+	assert_has_line(t, "\"problem\":null,\"kind\":\"pvm\",\"class\":\"pvm\"");
 	assert_has_line(t, "\"modules\":{\"kvm_pvm\":true,\"kvm_intel\":false,\"kvm_amd\":false}");
 	assert_has_line(t, "\"works\":{\"real_mode\":\"emulated\",\"protected_long_mode\":\"emulated\","
 			   "\"ring3_idt_interrupts\":\"no\"}}");
@@ -314,6 +314,151 @@ Test(doctor, json_of_unusable_host_carries_the_fix)
 	free(t);
 }
 
+/* ---- host class and the fix that fits (hostinfo_class, doctor_fix) ---- */
+
+/* A host whose /dev/kvm did not open with errno err; the witnesses are set by each test. */
+static struct host_info closed_host(int err)
+{
+	struct host_info hi = { .open_errno = err, .api_version = -1, .nested_param = -1 };
+	snprintf(hi.cpu_model, sizeof hi.cpu_model, "unknown");
+	return hi;
+}
+
+static const char *fix_of(const struct host_info *hi, int want_rc)
+{
+	static char buf[512];
+	cr_assert_eq(doctor_fix(hi, buf, sizeof buf), want_rc, "fix: %s", buf);
+	return buf;
+}
+
+Test(doctor, class_full_for_hardware_nested_and_unknown_kinds_with_no_fix)
+{
+	enum hvt_host_kind kinds[] = { HVT_HOST_VMX, HVT_HOST_SVM, HVT_HOST_NESTED, HVT_HOST_UNKNOWN };
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		struct host_info hi = fake_host(kinds[i]);
+		cr_assert_eq(hostinfo_class(&hi), HOST_CLASS_FULL, "kind %d", kinds[i]);
+		cr_assert_str_eq(fix_of(&hi, 0), "");
+		char *t = report_text(&hi, 0);
+		assert_has_line(t, "hv doctor: what this host's KVM can do\n  host class      full\n");
+		cr_assert(strstr(t, "What to do") == NULL, "nothing to do on full:\n%s", t);
+		free(t);
+	}
+	cr_assert_str_eq(hostinfo_class_name(HOST_CLASS_FULL), "full");
+}
+
+Test(doctor, class_pvm_sends_ring3_work_to_the_lab_vm_in_the_last_lines)
+{
+	struct host_info hi = fake_host(HVT_HOST_PVM);
+	hi.module_pvm = hi.cpu_hypervisor = 1;
+	cr_assert_eq(hostinfo_class(&hi), HOST_CLASS_PVM);
+	cr_assert_str_eq(hostinfo_class_name(HOST_CLASS_PVM), "pvm");
+	const char *want = "ring-3 work runs in the lab VM: 'make labvm' for a shell, "
+			   "make labvm-run CMD='...' for one command; 'make test' does it by itself";
+	cr_assert_str_eq(fix_of(&hi, 0), want);
+	char *t = report_text(&hi, 0);
+	assert_has_line(t, "  host class      pvm\n");
+	char tail[600];
+	snprintf(tail, sizeof tail, "\nWhat to do:\n  %s\n", want);
+	size_t n = strlen(t), m = strlen(tail);
+	cr_assert(n > m && strcmp(t + n - m, tail) == 0, "the fix is not last:\n%s", t);
+	free(t);
+}
+
+/* Bare metal whose CPU shows no vmx/svm and no hypervisor flag: the firmware has it off. */
+Test(doctor, bare_metal_without_the_flag_is_told_the_bios)
+{
+	struct host_info hi = closed_host(ENOENT);
+	cr_assert_eq(hostinfo_class(&hi), HOST_CLASS_NONE);
+	cr_assert_str_eq(hostinfo_class_name(HOST_CLASS_NONE), "none");
+	cr_assert_str_eq(fix_of(&hi, -1), "/dev/kvm does not exist: the CPU reports neither vmx nor "
+			 "svm: enable VT-x/AMD-V in the BIOS/firmware, then 'sudo modprobe kvm_intel' "
+			 "(or kvm_amd), or use the lab VM");
+}
+
+/* A cloud VM without nested virtualization: the BIOS is not the student's to change. */
+Test(doctor, vm_guest_without_nesting_is_told_nested_virtualization_not_bios)
+{
+	struct host_info hi = closed_host(ENOENT);
+	hi.cpu_hypervisor = 1;
+	const char *f = fix_of(&hi, -1);
+	cr_assert_str_eq(f, "/dev/kvm does not exist: this machine is a VM (hypervisor CPU flag) "
+			 "without nested virtualization (no vmx/svm flag): enable nested "
+			 "virtualization in the outer hypervisor, or use the lab VM");
+	cr_assert(strstr(f, "BIOS") == NULL, "%s", f);
+}
+
+Test(doctor, cpu_with_the_flag_but_no_module_is_told_modprobe)
+{
+	struct host_info hi = closed_host(ENOENT);
+	hi.cpu_svm = 1;
+	cr_assert_str_eq(fix_of(&hi, -1), "/dev/kvm does not exist and no KVM module is loaded; the "
+			 "CPU has AMD-V (svm flag): load it with 'sudo modprobe kvm_amd'");
+	hi.cpu_svm = 0, hi.cpu_vmx = 1;
+	cr_assert(strstr(fix_of(&hi, -1), "'sudo modprobe kvm_intel'"));
+}
+
+Test(doctor, module_loaded_without_a_device_names_the_module)
+{
+	struct host_info hi = closed_host(ENOENT);
+	hi.module_kvm = hi.module_pvm = 1;
+	cr_assert_str_eq(fix_of(&hi, -1), "the kvm module is loaded (kvm_pvm) but no /dev/kvm device "
+			 "exists: its back end did not start ('sudo dmesg | grep -i kvm' says why; "
+			 "'sudo modprobe kvm_pvm' tries again), or use the lab VM");
+	/* kvm.ko alone: the back end to load follows the CPU flag. */
+	struct host_info only_kvm = closed_host(ENOENT);
+	only_kvm.module_kvm = only_kvm.cpu_svm = 1;
+	cr_assert(strstr(fix_of(&only_kvm, -1), "loaded (kvm) but no /dev/kvm device exists: its back "
+			 "end did not start ('sudo dmesg | grep -i kvm' says why; 'sudo modprobe kvm_amd'"));
+	/* The kernel registered the device; only the node is missing. */
+	hi.misc_kvm = 1;
+	cr_assert(strstr(fix_of(&hi, -1), "udev did not make the node; 'sudo mknod /dev/kvm c 10 232"));
+}
+
+Test(doctor, permission_denied_is_told_the_group)
+{
+	struct host_info hi = closed_host(EACCES);
+	hi.cpu_vmx = hi.module_intel = hi.module_kvm = hi.misc_kvm = 1;
+	cr_assert_eq(hostinfo_class(&hi), HOST_CLASS_NONE);
+	const char *f = fix_of(&hi, -1);
+	cr_assert(strncmp(f, "/dev/kvm: permission denied: add yourself to group 'kvm' with 'sudo "
+			  "usermod -aG kvm $USER' and log in again", 96) == 0, "%s", f);
+	struct host_info eperm = closed_host(EPERM);
+	cr_assert_str_eq(fix_of(&eperm, -1), f);
+}
+
+Test(doctor, none_report_ends_with_the_fix_and_the_lab_vm_commands)
+{
+	struct host_info hi = closed_host(ENOENT);
+	hi.cpu_hypervisor = 1;
+	char *t = report_text(&hi, 0);
+	assert_has_line(t, "  host class      none\n");
+	char tail[1200];
+	snprintf(tail, sizeof tail, "\nWhat to do:\n  %s\n  everything that needs KVM runs in the lab "
+		 "VM: 'make labvm' for a shell, make labvm-run CMD='build/hv run "
+		 "build/guest/hello16.bin' for one command; 'make demo', 'make test' and 'make bench' "
+		 "do it by themselves\n", fix_of(&hi, -1));
+	size_t n = strlen(t), m = strlen(tail);
+	cr_assert(n > m && strcmp(t + n - m, tail) == 0, "the fix is not last:\n%s", t);
+	free(t);
+	/* A device that opens but speaks another API version is no usable KVM either. */
+	struct host_info v11 = fake_host(HVT_HOST_VMX);
+	v11.api_version = 11;
+	cr_assert_eq(hostinfo_class(&v11), HOST_CLASS_NONE);
+	cr_assert(strstr(fix_of(&v11, -1), "KVM API version 11, hv needs 12"));
+}
+
+Test(doctor, json_carries_the_class)
+{
+	struct host_info hi = fake_host(HVT_HOST_NESTED);
+	char *t = report_text(&hi, 1);
+	assert_has_line(t, "\"kind\":\"nested\",\"class\":\"full\",\"cpu_model\"");
+	free(t);
+	struct host_info none = closed_host(ENOENT);
+	t = report_text(&none, 1);
+	assert_has_line(t, "\"class\":\"none\"");
+	free(t);
+}
+
 /* ---- doctor_main's command line ---- */
 
 Test(doctor, unknown_option_is_usage_error, .init = cr_redirect_stderr)
@@ -321,7 +466,7 @@ Test(doctor, unknown_option_is_usage_error, .init = cr_redirect_stderr)
 	char *argv[] = { "doctor", "--x", NULL };
 	cr_assert_eq(doctor_main(2, argv), HV_EXIT_USAGE);
 	fflush(stderr);
-	cr_assert_stderr_eq_str("hv doctor: unknown option '--x' (usage: hv doctor [--json])\n");
+	cr_assert_stderr_eq_str("hv doctor: unknown option '--x' (usage: hv doctor [--json|--class])\n");
 }
 
 Test(doctor, stray_argument_is_usage_error, .init = cr_redirect_stderr)
@@ -329,7 +474,7 @@ Test(doctor, stray_argument_is_usage_error, .init = cr_redirect_stderr)
 	char *argv[] = { "doctor", "now", NULL };
 	cr_assert_eq(doctor_main(2, argv), HV_EXIT_USAGE);
 	fflush(stderr);
-	cr_assert_stderr_eq_str("hv doctor: unexpected argument 'now' (usage: hv doctor [--json])\n");
+	cr_assert_stderr_eq_str("hv doctor: unexpected argument 'now' (usage: hv doctor [--json|--class])\n");
 }
 
 /* ---- the real host (skips where there is no /dev/kvm) ---- */
