@@ -6,10 +6,12 @@
 #   make demo       deps + build + run the mode-switching guest with a trace, then its stats,
 #                   then the diskio guest through the legacy and the virtio disk, and last
 #                   hvviz comparing the two (on a terminal; otherwise its screen as text)
-#   make test       deps + build + every test (unit, then integration under KVM; on a host
-#                   whose KVM cannot run ring 3 (PVM), the ring-3 tests again in the lab VM)
+#   make test       deps + build + every test, once each: unit tests here; integration tests
+#                   here, except those this host's KVM cannot run (none: all that need KVM;
+#                   PVM: ring 3), which run in the lab VM. Ends with `N passed, N failed, N skipped`
 #   make labvm      boot the nested lab VM (QEMU + a Debian kernel with kvm_amd): a shell
-#   make test-labvm run the ring-3 and interrupt tests inside it
+#   make labvm-run CMD='...'   one command in the lab VM, on the shared repository
+#   make test-labvm run the tests that need KVM inside it
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace; and hvviz
 #                   opening a generated 10-million-event trace (time and memory)
@@ -93,25 +95,24 @@ CRITERION_FLAGS ?= -j1 --verbose=0
 unit: $(O)/tests/unit
 	$(O)/tests/unit $(CRITERION_FLAGS)
 
+# Every integration test on this host (those that need a KVM it lacks skip, saying why).
 integration: $(O)/tests/integration $(O)/hv $(O)/hvviz $(O)/bench/exitbench guests
-	HV=$(O)/hv HVVIZ=$(O)/hvviz EXITBENCH=$(O)/bench/exitbench GUESTDIR=build/guest $(O)/tests/integration $(CRITERION_FLAGS)
+	$(INTEG_ENV) $(O)/tests/integration $(CRITERION_FLAGS)
 
-# The tests that need VT-x/AMD-V: ring-3 tasks and interrupts through a protected-mode IDT
-# (suite ring3, and the legacy disk in interrupt mode). On a host whose KVM cannot run them
-# (PVM: `hv doctor` says "ring 3 and IDT interrupts no") they skip themselves with a reason in
-# `make integration`, and `make test` then runs them in the nested lab VM (tests/labvm/).
-LABVM_TESTS := @(ring3/*|disk/legacy_interrupt*)
+# Where each integration test runs (tests/run-tests.sh): KVM_TESTS start a guest and need KVM;
+# RING3_TESTS need ring 3 or interrupts through a protected-mode IDT (VT-x/AMD-V). A host whose
+# KVM cannot run them sends them to the nested lab VM (tests/labvm/); every other test runs here.
+KVM_TESTS   := @(clirun|guests|disk|os|ring3|vizlive|bench)/*
+RING3_TESTS := @(ring3/*|disk/legacy_interrupt*)
+# What the integration tests are told: the programs under test and the guests.
+INTEG_ENV   := HV=$(O)/hv HVVIZ=$(O)/hvviz GUESTDIR=build/guest EXITBENCH=$(O)/bench/exitbench
+export KVM_TESTS RING3_TESTS INTEG_ENV
 
+# Unit tests here; integration tests here and, for those this host's KVM cannot run, in the lab
+# VM; one closing line `N passed, N failed, N skipped` for all of them.
 test: deps
-	$(MAKE) --no-print-directory all $(O)/tests/unit $(O)/tests/integration
-	$(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory integration
-	@if $(O)/hv doctor --json | grep -q '"ring3_idt_interrupts":"no"'; then \
-	  echo "== this host's KVM cannot run ring 3 or IDT interrupts: running those tests in the lab VM =="; \
-	  $(MAKE) --no-print-directory test-labvm LABVM_FILTER='$(LABVM_TESTS)'; \
-	else \
-	  echo "== ring-3 and interrupt tests ran above, on this host's KVM (no lab VM needed) =="; \
-	fi
+	$(MAKE) --no-print-directory all $(O)/tests/unit $(O)/tests/integration $(O)/bench/exitbench
+	@bash tests/run-tests.sh $(O)
 
 # golden-update: re-render hvviz's golden screens (tests/viz/golden/) after an intended change
 # to a view; read `git diff tests/viz/golden` before committing it.
@@ -119,17 +120,21 @@ golden-update: $(O)/tests/integration $(O)/hvviz
 	HVVIZ_UPDATE_GOLDEN=1 HV=$(O)/hv HVVIZ=$(O)/hvviz GUESTDIR=build/guest \
 	  $(O)/tests/integration $(CRITERION_FLAGS) --filter='golden/*'
 
+# The hv runs go through tests/labvm/onkvm.sh: on this host when its KVM can run them, in the lab
+# VM otherwise (one line says so). Their traces land in build/ either way; the rest runs here.
+DEMO_RUNS := echo '== hv run --trace build/demo.hvt build/guest/modeswitch.bin =='; \
+	$(O)/hv run --trace build/demo.hvt build/guest/modeswitch.bin && \
+	echo '== the same disk workload through both I/O paths (textbook chapter 4) ==' && \
+	$(O)/hv run --disk-path legacy --trace build/demo-legacy.hvt build/guest/diskio.bin && \
+	$(O)/hv run --disk-path virtio --trace build/demo-virtio.hvt build/guest/diskio.bin
+
 demo: deps
 	$(MAKE) --no-print-directory all
 	@echo "== hv doctor =="
 	@$(O)/hv doctor || true
-	@echo "== hv run --trace build/demo.hvt build/guest/modeswitch.bin =="
-	$(O)/hv run --trace build/demo.hvt build/guest/modeswitch.bin
+	@O=$(O) sh tests/labvm/onkvm.sh kvm "$(DEMO_RUNS)"
 	@echo "== hv trace stats build/demo.hvt =="
 	$(O)/hv trace stats build/demo.hvt
-	@echo "== the same disk workload through both I/O paths (textbook chapter 4) =="
-	$(O)/hv run --disk-path legacy --trace build/demo-legacy.hvt build/guest/diskio.bin
-	$(O)/hv run --disk-path virtio --trace build/demo-virtio.hvt build/guest/diskio.bin
 	@echo "== exits per request: legacy ATA vs virtio-blk =="
 	@$(O)/hv trace stats build/demo-legacy.hvt | sed -n '/^Disk I\/O/,/^$$/p'
 	@$(O)/hv trace stats build/demo-virtio.hvt | sed -n '/^Disk I\/O/,/^$$/p'
@@ -143,8 +148,10 @@ demo: deps
 	  echo "== on a terminal: $(O)/hvviz --compare build/demo-legacy.hvt build/demo-virtio.hvt =="; \
 	fi
 
+# exitbench needs KVM: here, or in the lab VM (where its absolute times are nested-TCG times
+# and only its ratios mean something; it says so). vizbench needs none.
 bench: $(O)/bench/exitbench $(O)/bench/vizbench $(O)/hv guests
-	$(O)/bench/exitbench build/guest/exits.bin
+	@O=$(O) sh tests/labvm/onkvm.sh kvm "$(O)/bench/exitbench build/guest/exits.bin"
 	$(O)/bench/vizbench build/bench/10m.hvt
 
 # ---- dependencies ----
@@ -159,6 +166,8 @@ DEB_PKGS += libncurses-dev ncurses-base tmux
 # binutils' objcopy, and unpacks modules that newer Debian kernels ship compressed (.ko.xz,
 # .ko.zst). Its kernel and busybox come with apt-get download, not from this list.
 DEB_PKGS += xz-utils zstd
+# make fuzz-*: clang with its libFuzzer and sanitizer runtimes (tests/fuzz/fuzz.mk).
+DEB_PKGS += clang libclang-rt-14-dev
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

@@ -4,15 +4,19 @@
 #   tests/labvm/fetch.sh [DIR]      (DIR defaults to build/labvm; run from the repository root)
 #
 # The lab VM (see tests/labvm/labvm.mk) boots a real Linux kernel inside QEMU so that /dev/kvm
-# inside it is an AMD-V KVM. That kernel is not the host's: it is Debian's *cloud* kernel
-# image, taken straight from the archive with `apt-get download` and unpacked with `dpkg -x`,
-# so nothing is installed on the host and no root is needed (the package lists must exist).
-# The cloud flavour is small and boots fast (no drivers for real hardware; about 2 s under
-# QEMU's TCG emulation), and still builds KVM as modules: kvm.ko and kvm-amd.ko.
+# inside it is an AMD-V KVM. That kernel is not the host's: it is Debian's standard amd64
+# kernel image, taken straight from the archive with `apt-get download` and unpacked with
+# `dpkg -x`, so nothing is installed on the host and no root is needed (the package lists must
+# exist). It builds KVM as modules (kvm.ko, kvm-amd.ko) and also the 9p file system (9p.ko,
+# 9pnet_virtio.ko), through which the VM sees the host's files (run.sh: the repository read-write,
+# the host's programs read-only). Debian's smaller *cloud* kernel would boot as fast (about 2 s
+# under QEMU's TCG emulation: everything we need is a module either way) but has no 9p, only
+# virtiofs, which needs a daemon (virtiofsd) that wants root or user namespaces: a Docker
+# container (Gradescope's autograder) often allows neither. 9p is served by QEMU itself.
 #
 # What lands in DIR (everything is cached: a second run with the files present does nothing):
 #   DIR/kernel/vmlinuz            the kernel QEMU boots (-kernel)
-#   DIR/kernel/version            e.g. 6.1.0-56-cloud-amd64 (6.1.192-2)
+#   DIR/kernel/version            e.g. 6.1.0-57-amd64 (6.1.192-3)
 #   DIR/kernel/modules/*.ko       kvm_amd and everything it needs, decompressed (busybox's
 #                                 insmod reads plain ELF only, not .ko.xz / .ko.zst)
 #   DIR/kernel/modules/order      their names, each after the modules it depends on
@@ -25,9 +29,13 @@ set -eu
 DIR=${1:-build/labvm}
 KDIR=$DIR/kernel
 DL=$DIR/deb
+# The Debian package whose current version holds the kernel (a metapackage: see below).
+KPKG=linux-image-amd64
 # The modules the lab VM loads, by module name. Their own dependencies are added below from
-# each module's .modinfo "depends=" field (what `modinfo -F depends` prints).
-WANT="irqbypass kvm kvm_amd"
+# each module's .modinfo "depends=" field (what `modinfo -F depends` prints): kvm_amd brings
+# kvm and irqbypass; 9p brings 9pnet, netfs and fscache. 9pnet_virtio is 9p's transport over
+# a virtio device (QEMU's -virtfs); without it the VM cannot see the repository.
+WANT="irqbypass kvm kvm_amd 9p 9pnet_virtio"
 # Wanted too, but the VM can do without them:
 #  brd          a RAM disk for /tmp. tmpfs, the obvious /tmp, refuses O_DIRECT before Linux 6.6,
 #               and hv's --cache none opens disk images with it; ext2 on a RAM disk accepts it.
@@ -58,10 +66,10 @@ apt_update_once() {
 		die "apt-get update failed: no network to the Debian archive? (the lab VM needs its kernel package from there once)"
 }
 
-# The metapackage linux-image-cloud-amd64 only depends on the current versioned image,
-# e.g. linux-image-6.1.0-56-cloud-amd64; that one holds the files.
+# The metapackage linux-image-amd64 only depends on the current versioned image,
+# e.g. linux-image-6.1.0-57-amd64; that one holds the files.
 resolve_kernel_pkg() {
-	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+	apt-cache depends $KPKG 2>/dev/null |
 		sed -n 's/^ *|\{0,1\}Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n 1
 }
 
@@ -93,7 +101,7 @@ fetch_kernel() {
 	fi
 	# (apt-get update exits 0 even when it could not reach the archive, hence both causes.)
 	[ -n "$pkg" ] ||
-		die "apt-cache knows no linux-image-cloud-amd64: no network to the Debian archive, or no cloud kernel in this release? (check: apt-cache policy linux-image-cloud-amd64)"
+		die "apt-cache knows no $KPKG: no network to the Debian archive? (check: apt-cache policy $KPKG; once it is fetched, build/labvm/ is the cache and no network is needed)"
 	download "$pkg"
 	rm -rf "$DL/root"
 	dpkg -x "$(deb_of "$pkg")" "$DL/root"
@@ -122,7 +130,7 @@ fetch_kernel() {
 			echo "labvm: note: kernel $kver has no module $m (the VM will do without it)"
 		fi
 	done
-	echo "$WANT $OPTIONAL" >"$KDIR/wanted"
+	echo "$KPKG: $WANT $OPTIONAL" >"$KDIR/wanted"
 	cp "$DL/root/boot/vmlinuz-$kver" "$KDIR/vmlinuz.tmp"
 	echo "$kver ($(dpkg-deb -f "$(deb_of "$pkg")" Version))" >"$KDIR/version"
 	# Written last: its presence means the kernel directory is complete.
@@ -143,7 +151,7 @@ add_module() { # name mroot
 		fi
 		case $1 in
 		kvm_amd) die "kernel $(basename "$2") has no kvm_amd module (the lab VM needs a kernel with CONFIG_KVM_AMD)" ;;
-		*) die "kernel $(basename "$2") has no module $1 (needed for kvm_amd)" ;;
+		*) die "kernel $(basename "$2") has no module $1 (needed for $WANT)" ;;
 		esac
 	fi
 	ko=$KDIR/modules/$1.ko
@@ -177,7 +185,7 @@ fetch_busybox() {
 command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
 	die "apt-get and dpkg are needed to fetch the lab VM's kernel (a Debian or Ubuntu host)"
 # The cache is complete when the kernel is there with the module list of this script.
-if [ ! -f "$KDIR/vmlinuz" ] || [ "$(cat "$KDIR/wanted" 2>/dev/null)" != "$WANT $OPTIONAL" ]; then
+if [ ! -f "$KDIR/vmlinuz" ] || [ "$(cat "$KDIR/wanted" 2>/dev/null)" != "$KPKG: $WANT $OPTIONAL" ]; then
 	fetch_kernel
 fi
 [ -x "$DIR/busybox" ] || fetch_busybox

@@ -1,32 +1,46 @@
 #!/usr/bin/env bash
-# run.sh - boot the hvlab lab VM in QEMU: run the tests in it, or give a shell in it.
+# run.sh - boot the hvlab lab VM in QEMU and run one command in it, the tests, or a shell.
 #
-#   tests/labvm/run.sh test  INITRD [CMD]   run CMD (default: the initramfs's /labvm/cmd) in the
-#                                           VM, stream its console here, exit with its status
+#   tests/labvm/run.sh run   INITRD CMD     run CMD in the VM, from the repository; only CMD's
+#                                           output is shown, and the exit status is CMD's
+#   tests/labvm/run.sh test  INITRD CMD     the same for a test program, showing everything the
+#                                           VM prints and one LABVM-RESULT line with the counts
 #   tests/labvm/run.sh shell INITRD         an interactive shell in the VM on this terminal
 #
-# Usually started by `make test-labvm` / `make labvm` (tests/labvm/labvm.mk).
+# Usually started by `make labvm-run CMD=...`, `make labvm`, `make test`, `make demo` and
+# `make bench` (tests/labvm/labvm.mk, tests/labvm/onkvm.sh). Run it from the repository root.
 #
-# Why a VM inside the machine: the build machines and CI run on a para-virtualized KVM (PVM)
-# on which a guest can neither run ring-3 code nor take interrupts through an IDT in protected
-# mode. So this script builds the machine the tests need out of software:
+# Why a VM inside the machine: many hosts have no KVM that can do hvlab's work: no /dev/kvm at
+# all (a laptop VM without nested virtualization, a container, a CI runner), or a
+# para-virtualized KVM (PVM) on which a guest can neither run ring-3 code nor take interrupts
+# through an IDT. So this script builds the machine the work needs out of software:
 #
-#   host (PVM KVM, no VT-x/AMD-V flag)
+#   host (no KVM, PVM, or anything with QEMU)
 #    └ QEMU with TCG: every instruction emulated, on a made-up AMD CPU that has SVM (AMD-V)
-#       └ Debian's cloud kernel with kvm_amd: /dev/kvm is a real AMD-V KVM (nested: QEMU plays
+#       └ Debian's kernel with kvm_amd: /dev/kvm is a real AMD-V KVM (nested: QEMU plays
 #         the SVM hardware, including nested paging)
-#          └ hv (the hvlab VMM) -> the guest, with rings and interrupts as on a student's PC
+#          └ the host's own programs (shared over 9p), hv among them -> the guest, with rings
+#            and interrupts as on a student's PC
+#
+# The host's files reach the VM through two 9p shares served by QEMU itself (-virtfs): the host's
+# root read-only (its programs and libraries: bash, tmux, qemu, the sanitizer runtimes) and the
+# repository read-write at the same path, so what a command writes (a trace, a disk image, a
+# log) is on the host when it ends. 9p needs no daemon and no privilege, so it works for a
+# student without root and in a container (virtiofs needs virtiofsd; see fetch.sh).
 #
 # Environment (all optional):
-#   LABVM_KERNEL   the kernel (build/labvm/kernel/vmlinuz, from tests/labvm/fetch.sh)
-#   LABVM_MEM      the VM's memory in MiB (1024: enough for AddressSanitizer builds)
-#   LABVM_TIMEOUT  seconds before a test run is ended (600)
-#   LABVM_ACCEL    QEMU's -accel (tcg)
-#   LABVM_APPEND   more kernel command-line words (e.g. "loglevel=7" to see every message)
+#   LABVM_KERNEL        the kernel (build/labvm/kernel/vmlinuz, from tests/labvm/fetch.sh)
+#   LABVM_MEM           the VM's memory in MiB (1024: enough for AddressSanitizer builds)
+#   LABVM_TIMEOUT       seconds before a run is ended with status 124 (600)
+#   LABVM_BOOT_TIMEOUT  seconds for the kernel to reach the VM's init (60): a kernel or QEMU
+#                       that does not boot is reported in one line instead of hanging
+#   LABVM_ACCEL         QEMU's -accel (tcg)
+#   LABVM_APPEND        more kernel command-line words (e.g. "loglevel=7" to see every message)
 #
-# The last line the VM prints in test mode, read here (see tests/labvm/init):
-#   LABVM-RESULT status=0 tests=1 passed=1 failed=0 crashed=0 skipped=0 seconds=3
-# Textbook: chapter 5 "A guest OS", section "The lab VM: hardware virtualization in software".
+# Exit status: the command's (run, test); 124 when LABVM_TIMEOUT ran out; 125 when the VM
+# itself failed (did not boot, could not load KVM or mount the host's files); 2 for bad usage.
+# Textbook: chapter 0 "Your host", section "The lab VM"; chapter 5 "A guest OS", section "The
+# lab VM: hardware virtualization in software".
 set -u
 
 QEMU=qemu-system-x86_64
@@ -36,7 +50,9 @@ CMD=${3:-}
 KERNEL=${LABVM_KERNEL:-build/labvm/kernel/vmlinuz}
 MEM=${LABVM_MEM:-1024}
 TIMEOUT=${LABVM_TIMEOUT:-600}
+BOOT_TIMEOUT=${LABVM_BOOT_TIMEOUT:-60}
 ACCEL=${LABVM_ACCEL:-tcg}
+REPO=$(pwd -P)
 
 die() { # status message
 	echo "labvm: $2" >&2
@@ -44,17 +60,22 @@ die() { # status message
 }
 
 case $MODE in
-test | shell) ;;
-*) die 2 "usage: $0 test|shell INITRD [CMD]" ;;
+run | test) [ -n "$CMD" ] || die 2 "usage: $0 $MODE INITRD CMD (CMD is missing)" ;;
+shell) ;;
+*) die 2 "usage: $0 run|test|shell INITRD [CMD]" ;;
 esac
 command -v $QEMU >/dev/null ||
 	die 2 "$QEMU not found (install Debian package qemu-system-x86: make deps)"
 for f in "$KERNEL" "$INITRD"; do
-	[ -f "$f" ] || die 2 "$f is missing (build it with: make $([ "$MODE" = test ] && echo test-labvm || echo labvm))"
+	[ -f "$f" ] || die 2 "$f is missing (build it with: make labvm-initramfs)"
 done
-# The kernel reads the command line with "..." for values with spaces: no " inside one.
-case $CMD in
-*\"*) die 2 "the test command may not contain a double quote: $CMD" ;;
+[ -f tests/labvm/run.sh ] || die 2 "run this from the repository root (no tests/labvm/run.sh here)"
+# QEMU's option syntax splits at commas, and the kernel command line at spaces.
+case $REPO in
+*,* | *" "* | *\"*) die 2 "the repository's path '$REPO' has a comma, space or quote, which the lab VM cannot pass on: clone it to a plain path" ;;
+esac
+case $TIMEOUT$BOOT_TIMEOUT in
+*[!0-9]*) die 2 "LABVM_TIMEOUT and LABVM_BOOT_TIMEOUT are whole seconds (got '$TIMEOUT', '$BOOT_TIMEOUT')" ;;
 esac
 
 # -cpu qemu64,+svm,+npt: QEMU's generic 64-bit CPU is an AMD one (vendor AuthenticAMD); +svm
@@ -62,42 +83,107 @@ esac
 # -smp 1: TCG runs one host thread per vCPU; hv and its guest need one.
 # -nodefaults: no VGA, network card or CD-ROM to emulate and probe: a faster boot.
 # virtio-rng-pci: randomness from the host, so that nothing in the VM waits for entropy.
+# -virtfs: the two 9p shares. security_model=none: files are read and written as the user who
+#   runs QEMU, with no attributes of their own; multidevs=remap keeps inode numbers of different
+#   host file systems (/, /proc, ...) apart.
 # -no-reboot + panic=-1: a kernel panic ends QEMU at once instead of waiting for the timeout.
-# quiet: only kernel warnings and errors on the console, so the test output stays readable.
+# quiet: only kernel warnings and errors on the console, so the output stays readable.
 ARGS=(-accel "$ACCEL" -cpu qemu64,+svm,+npt -m "$MEM" -smp 1 -nodefaults -no-reboot
-	-device virtio-rng-pci -kernel "$KERNEL" -initrd "$INITRD")
-APPEND="console=ttyS0 quiet panic=-1 hvlab.labvm=$MODE ${LABVM_APPEND:-}"
+	-device virtio-rng-pci
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+	-virtfs "local,path=$REPO,mount_tag=hvlab,security_model=none,multidevs=remap"
+	-kernel "$KERNEL" -initrd "$INITRD")
+APPEND="console=ttyS0 quiet panic=-1 hvlab.labvm=$MODE hvlab.repo=$REPO ${LABVM_APPEND:-}"
 
 if [ "$MODE" = shell ]; then
-	[ -t 0 ] || die 2 "make labvm needs a terminal (standard input is not one); for a run without one: make test-labvm"
+	[ -t 0 ] || die 2 "make labvm needs a terminal (standard input is not one); for one command without one: make labvm-run CMD='...'"
 	size=$(stty size 2>/dev/null)
 	[ -n "$size" ] && APPEND="$APPEND hvlab.rows=${size% *} hvlab.cols=${size#* }"
-	echo "labvm: booting $(cat "${KERNEL%/*}/version" 2>/dev/null || echo the lab VM) in QEMU TCG (about 3 s); Ctrl-A X ends QEMU"
+	echo "labvm: booting $(cat "${KERNEL%/*}/version" 2>/dev/null || echo the lab VM) in QEMU TCG (about 4 s); Ctrl-A X ends QEMU"
 	# One character device for the console and QEMU's monitor (Ctrl-A C switches); signal=off:
 	# Ctrl-C goes to the program in the VM instead of ending QEMU.
 	exec $QEMU "${ARGS[@]}" -display none -chardev stdio,id=con,mux=on,signal=off \
 		-serial chardev:con -mon chardev=con,mode=readline -append "$APPEND"
 fi
 
-# ---- test mode ----
-[ -n "$CMD" ] && APPEND="$APPEND hvlab.cmd=\"$CMD\""
+# ---- run and test modes ----
+# The command travels on the kernel command line in base64, so that any quote or character in
+# it arrives intact (init decodes it); the kernel keeps 2048 bytes of command line in all.
+CMD64=$(printf '%s' "$CMD" | base64 -w 0)
+[ ${#CMD64} -le 1500 ] || die 2 "the command is too long for the kernel command line (${#CMD} characters; put it in a script and run that)"
+APPEND="$APPEND hvlab.cmd64=$CMD64"
 LOG=$(mktemp /tmp/labvm.XXXXXX)
-trap 'rm -f "$LOG"' EXIT
+FLAG=$LOG.noboot
+trap 'rm -f "$LOG" "$FLAG"' EXIT
 start=$(date +%s.%N)
+
+# The boot watchdog: QEMU runs in the background of this pipeline, and a second process waits
+# for init's first line (LABVM-BOOTED). A kernel that panics ends QEMU by itself (panic=-1);
+# one that hangs, or a QEMU that starts and does nothing, is killed after BOOT_TIMEOUT.
+watchdog() { # qemu's pid
+	local i=0
+	while [ $i -lt "$BOOT_TIMEOUT" ]; do
+		grep -q '^LABVM-BOOTED' "$LOG" 2>/dev/null && return
+		kill -0 "$1" 2>/dev/null || return
+		sleep 1
+		i=$((i + 1))
+	done
+	touch "$FLAG"
+	kill "$1" 2>/dev/null
+}
+
+# What the user sees. test: everything the VM prints. run: only the command's output, between
+# init's LABVM-CMD-START and LABVM-EXIT (the kernel's and init's own lines stay in the log and
+# are shown only when something goes wrong).
+show() {
+	if [ "$MODE" = test ]; then
+		cat
+	else
+		awk '/^LABVM-EXIT status=/ { on = 0 } on { print; fflush() } /^LABVM-CMD-START$/ { on = 1 }'
+	fi
+}
+
 # Standard input is /dev/null: on a terminal QEMU's stdio would put it in raw mode. The serial
 # console ends lines with CR LF; tr drops the CR. timeout -k: a QEMU that ignores SIGTERM is
-# killed 5 s later.
-timeout -k 5 "$TIMEOUT" $QEMU "${ARGS[@]}" -display none -serial stdio -append "$APPEND" \
-	</dev/null 2>&1 | tr -d '\r' | tee "$LOG"
-qemu_status=${PIPESTATUS[0]}
+# killed 5 s later. QEMU's own complaints (2>&1) land in the log too.
+{
+	timeout -k 5 "$TIMEOUT" $QEMU "${ARGS[@]}" -display none -serial stdio -append "$APPEND" \
+		</dev/null 2>&1 &
+	qemu=$!
+	watchdog $qemu &
+	wait $qemu
+	echo $? >"$LOG.status"
+} | tr -d '\r' | tee "$LOG" | show
+qemu_status=$(cat "$LOG.status" 2>/dev/null || echo 1)
+rm -f "$LOG.status"
 took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
+# Says why the VM did not get to run the command, with the last lines it printed.
+boot_failed() { # what
+	echo "labvm: $1; its last lines were:" >&2
+	grep -v '^$' "$LOG" | tail -n 5 | sed 's/^/labvm:   /' >&2
+	die 125 "the lab VM could not run the command (kernel: $KERNEL; LABVM_APPEND=loglevel=7 shows every kernel message)"
+}
+
+if [ -e "$FLAG" ]; then
+	boot_failed "the kernel did not reach the lab VM's init within $BOOT_TIMEOUT s (LABVM_BOOT_TIMEOUT=seconds to allow more)"
+fi
 # 124: timeout stopped QEMU with SIGTERM; 137: QEMU ignored that and was killed 5 s later.
 [ "$qemu_status" = 124 ] || [ "$qemu_status" = 137 ] &&
 	die 124 "the lab VM did not finish within $TIMEOUT s and was stopped (LABVM_TIMEOUT=seconds to allow more)"
+grep -q '^LABVM-BOOTED' "$LOG" ||
+	boot_failed "QEMU or the kernel stopped before the lab VM's init started (QEMU's status $qemu_status)"
+
+if [ "$MODE" = run ]; then
+	line=$(grep '^LABVM-EXIT status=' "$LOG" | tail -n 1)
+	[ -n "$line" ] || boot_failed "the lab VM ended without the command's status"
+	status=${line#LABVM-EXIT status=}
+	[ "$status" = 125 ] && boot_failed "the lab VM could not be set up"
+	exit "$status"
+fi
 line=$(grep '^LABVM-RESULT ' "$LOG" | tail -n 1)
 [ -n "$line" ] ||
 	die 1 "the lab VM ended without a result line (see the console output above)"
 status=$(echo "$line" | sed -n 's/.* status=\([0-9]*\).*/\1/p')
-echo "labvm: lab VM done in $took s (boot + tests + power off), status ${status:-?}"
+echo "labvm: lab VM done in $took s (boot + command + power off), status ${status:-?}"
 exit "${status:-1}"
