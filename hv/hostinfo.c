@@ -409,6 +409,23 @@ int hostinfo_probe(struct host_info *hi)
 }
 
 /*
+ * hv run without KVM: the fix that fits this host, as `hv doctor` words it (the BIOS only on
+ * bare metal, nested virtualization in a VM, the module or the group where those are missing;
+ * doctor.c), and the way to run the same command anyway: the lab VM (textbook chapter 0, "What
+ * runs where"). The witnesses are gathered only now, on the error path.
+ */
+static void open_failed(char *err, size_t errlen)
+{
+	struct host_info hi;
+	char fix[512];
+	hostinfo_probe(&hi);
+	if (doctor_fix(&hi, fix, sizeof fix) == 0 || !fix[0]) /* it opened this time after all */
+		snprintf(fix, sizeof fix, "%s", hostinfo_open_advice(hi.open_errno));
+	snprintf(err, errlen, "%s; the lab VM runs it anyway: make labvm-run CMD='build/hv run ...' "
+		 "('hv doctor' explains)", fix);
+}
+
+/*
  * Only the API version is a hard requirement. Capabilities are checked where each feature is
  * used (vm.c: cap_set_tss_addr, cap_sync_regs), so a missing optional feature makes hv slower or
  * quieter, never unusable.
@@ -418,7 +435,7 @@ int hostinfo_open_kvm(char *err, size_t errlen)
 	/* O_CLOEXEC: a guest's child processes (none today) must never inherit the VMM's KVM. */
 	int fd = open(hostinfo_kvm_device(), O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s", hostinfo_open_advice(errno));
+		open_failed(err, errlen);
 		return -1;
 	}
 	struct host_info hi = { .kvm_fd_ok = 1, .api_version = ioctl(fd, KVM_GET_API_VERSION, 0) };

@@ -71,7 +71,7 @@ void vm_stop_with(struct vm *vm, int status, const char *why)
  */
 static int open_kvm(struct vm *vm)
 {
-	char err[256];
+	char err[1024];
 	vm->kvm_fd = hostinfo_open_kvm(err, sizeof(err));
 	if (vm->kvm_fd < 0)
 		return fail(HV_EXIT_HOST, "%s", err);

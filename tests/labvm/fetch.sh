@@ -40,10 +40,13 @@ WANT="irqbypass kvm kvm_amd 9p 9pnet_virtio"
 #  brd          a RAM disk for /tmp. tmpfs, the obvious /tmp, refuses O_DIRECT before Linux 6.6,
 #               and hv's --cache none opens disk images with it; ext2 on a RAM disk accepts it.
 #               Without brd, init falls back to tmpfs.
+#  ext4, crc32c_generic   the driver that mounts that ext2 (Debian's standard kernel builds ext4,
+#               which also serves ext2, as a module; crc32c is the checksum it asks the crypto
+#               layer for). Without them the RAM disk cannot be mounted: tmpfs again.
 #  virtio_pci, virtio_rng   the driver of QEMU's virtio-rng-pci, host randomness for the VM's
 #               kernel. Without it the first read of /dev/urandom (Criterion reads it) waits
 #               while the kernel gathers entropy from timing jitter: 1 s under TCG.
-OPTIONAL="brd virtio_pci virtio_rng"
+OPTIONAL="brd crc32c_generic ext4 virtio_pci virtio_rng"
 
 die() {
 	echo "labvm: $*" >&2
