@@ -132,7 +132,7 @@ demo: deps
 	$(MAKE) --no-print-directory all
 	@echo "== hv doctor =="
 	@$(O)/hv doctor || true
-	@O=$(O) sh tests/labvm/onkvm.sh kvm "$(DEMO_RUNS)"
+	@O=$(O) sh tests/labvm/onkvm.sh kvm "$(DEMO_RUNS)" "the three hv runs"
 	@echo "== hv trace stats build/demo.hvt =="
 	$(O)/hv trace stats build/demo.hvt
 	@echo "== exits per request: legacy ATA vs virtio-blk =="
@@ -151,7 +151,7 @@ demo: deps
 # exitbench needs KVM: here, or in the lab VM (where its absolute times are nested-TCG times
 # and only its ratios mean something; it says so). vizbench needs none.
 bench: $(O)/bench/exitbench $(O)/bench/vizbench $(O)/hv guests
-	@O=$(O) sh tests/labvm/onkvm.sh kvm "$(O)/bench/exitbench build/guest/exits.bin"
+	@O=$(O) sh tests/labvm/onkvm.sh kvm "$(O)/bench/exitbench build/guest/exits.bin" exitbench
 	$(O)/bench/vizbench build/bench/10m.hvt
 
 # ---- dependencies ----

@@ -72,7 +72,7 @@ static const struct works works_pvm = {
 	"emulated",
 	"yes in ring 0, but emulated instruction by instruction (~2 M instr/s)", "emulated",
 	"no: the mini OS's ring-3 tasks run in the lab VM\n"
-	"                            ('make labvm' for a shell, 'make test-labvm' for their tests)", "no",
+	"                            ('make labvm' for a shell, 'make labvm-run CMD=...' for one command)", "no",
 	"~7-8 us per exit (KVM's emulator runs every guest instruction; measured with\n"
 	"                            the insn_emulation counter in 'hv trace stats')",
 };
@@ -99,7 +99,7 @@ static const struct works *works_for(enum hvt_host_kind kind)
 
 /* ---- what to do: advice that fits the facts ---- */
 
-/* Where the labs go when this host cannot run them (tests/labvm/, textbook ch05 "The lab VM"):
+/* Where the labs go when this host cannot run them (tests/labvm/, textbook ch00 "The lab VM"):
  * QEMU emulates a CPU with SVM there, so the lab VM needs no KVM of its own. */
 #define LABVM_FOR_NONE "everything that needs KVM runs in the lab VM: 'make labvm' for a shell, " \
 	"make labvm-run CMD='build/hv run build/guest/hello16.bin' for one command; " \

@@ -32,6 +32,7 @@ O=${1:?usage: tests/run-tests.sh O}
 # the two cores of a CI machine; --verbose=0 names each test and every skip reason.
 FLAGS=(-j1 --verbose=0)
 
+START=$(date +%s)
 LOGDIR=$(mktemp -d /tmp/hvtests.XXXXXX)
 trap 'rm -rf "$LOGDIR"' EXIT
 declare -a NAMES=() PASSED=() FAILED=() SKIPPED=() STATUS=()
@@ -108,5 +109,6 @@ fi
 # A runner that exited non-zero with every test passing (a crash after the summary, a lab VM
 # that failed to power off cleanly) still fails the run.
 [ "$failed_runs" -gt 0 ] && [ "$total_f" = 0 ] && total_f=$failed_runs
+echo "  time: $(($(date +%s) - START)) s for the tests (the build not counted)"
 echo "$total_p passed, $total_f failed, $total_s skipped"
 [ "$total_f" = 0 ]

@@ -1,7 +1,8 @@
 #!/bin/sh
 # onkvm.sh - run a command on this host's KVM when it can do the work, in the lab VM otherwise.
 #
-#   tests/labvm/onkvm.sh NEED CMD       run CMD (one shell command line) where it can run
+#   tests/labvm/onkvm.sh NEED CMD [WHAT]  run CMD (one shell command line) where it can run;
+#                                       WHAT names it in the one line (default: CMD itself)
 #   tests/labvm/onkvm.sh --where NEED   print where that would be: host or labvm
 #
 #   NEED  kvm    any KVM work: real-, protected- and long-mode guests in ring 0, exits, traces,
@@ -14,7 +15,8 @@
 #   pvm    a para-virtualized KVM: kvm work here, ring3 work in the lab VM
 #   none   no usable /dev/kvm: everything that needs KVM in the lab VM
 # and says in one line when it sends the work to the lab VM. `make demo`, `make test` (through
-# tests/run-tests.sh), `make bench` and `make labvm-run` all come through here.
+# tests/run-tests.sh) and `make bench` come through here (`make labvm-run` and `make labvm` go
+# to the lab VM whatever the host: tests/labvm/labvm.mk).
 #
 # Environment: O, the build tree (build, or build/san for SAN=1); HVLAB_KVM_DEVICE makes hv (and
 # so this script) look for KVM at another path: HVLAB_KVM_DEVICE=/nonexistent plays a host
@@ -24,7 +26,7 @@ set -u
 
 O=${O:-build}
 usage() {
-	echo "usage: $0 kvm|ring3 CMD, or $0 --where kvm|ring3" >&2
+	echo "usage: $0 kvm|ring3 CMD [WHAT], or $0 --where kvm|ring3" >&2
 	exit 2
 }
 
@@ -44,7 +46,7 @@ where() {
 	esac
 }
 
-[ $# -ge 2 ] || usage
+[ $# -ge 2 ] && [ $# -le 3 ] || usage
 class=$(host_class) || exit 2
 if [ "$1" = --where ]; then
 	where "$2"
@@ -52,6 +54,7 @@ if [ "$1" = --where ]; then
 fi
 need=$1
 cmd=$2
+what=${3:-$cmd}
 place=$(where "$need") || exit $?
 if [ "$place" = host ]; then
 	exec sh -c "$cmd"
@@ -60,6 +63,6 @@ case $class in
 pvm) why="this host's KVM is PVM, which cannot run ring 3 or IDT interrupts" ;;
 *) why="this host has no usable KVM ('$O/hv doctor' says why)" ;;
 esac
-echo "== $why: running in the lab VM (QEMU TCG with AMD-V; absolute times are nested-emulation times): $cmd =="
+echo "== $why: running $what in the lab VM (QEMU TCG with AMD-V; times there are nested-emulation times) =="
 make --no-print-directory -s labvm-initramfs >&2 || exit 125
 exec bash tests/labvm/run.sh run build/labvm/initramfs.cpio "$cmd"

@@ -144,16 +144,18 @@ show() {
 }
 
 # Standard input is /dev/null: on a terminal QEMU's stdio would put it in raw mode. The serial
-# console ends lines with CR LF; tr drops the CR. timeout -k: a QEMU that ignores SIGTERM is
-# killed 5 s later. QEMU's own complaints (2>&1) land in the log too.
+# console ends lines with CR LF; sed drops the CR, line by line (-u: unbuffered, so that every
+# line reaches the log, the watchdog and the screen when the VM prints it, not 4 KiB later).
+# timeout -k: a QEMU that ignores SIGTERM is killed 5 s later. QEMU's own complaints (2>&1) land
+# in the log too.
 {
 	timeout -k 5 "$TIMEOUT" $QEMU "${ARGS[@]}" -display none -serial stdio -append "$APPEND" \
 		</dev/null 2>&1 &
 	qemu=$!
-	watchdog $qemu &
+	watchdog $qemu >/dev/null &
 	wait $qemu
 	echo $? >"$LOG.status"
-} | tr -d '\r' | tee "$LOG" | show
+} | sed -u 's/\r$//' | tee "$LOG" | show
 qemu_status=$(cat "$LOG.status" 2>/dev/null || echo 1)
 rm -f "$LOG.status"
 took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')

@@ -239,7 +239,7 @@ Test(doctor, pvm_report_sends_ring3_labs_to_lab_vm)
 	assert_has_line(t, "\n  protected/long mode       yes in ring 0, but emulated instruction by "
 			   "instruction (~2 M instr/s)\n");
 	assert_has_line(t, "\n  ring 3 and IDT interrupts no: the mini OS's ring-3 tasks run in the lab VM\n"
-			   "                            ('make labvm' for a shell, 'make test-labvm' for their tests)\n");
+			   "                            ('make labvm' for a shell, 'make labvm-run CMD=...' for one command)\n");
 	free(t);
 }
 
