@@ -256,13 +256,26 @@ Test(vizcli, bad_input_gets_one_line_and_status_2)
 	cr_assert(strstr(r.err, "no trace given"), "%s", r.err);
 }
 
+/* Root reads a mode-000 file, so as root hvviz runs as user nobody (setpriv, util-linux): the
+ * same message a student sees, tested on CI too (which runs as root). */
 Test(vizcli, unreadable_trace_names_the_problem)
 {
-	if (geteuid() == 0)
-		cr_skip_test("running as root: a mode-000 file is still readable; nothing to test");
 	const char *p = write_tmp("locked.hvt", "HVLTRACE", 8);
-	chmod(p, 0);
-	bad_input(p, "ermission denied");
+	cr_assert_eq(chmod(p, 0), 0);
+	if (geteuid() != 0) {
+		bad_input(p, "ermission denied");
+		return;
+	}
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s", p);
+	*strrchr(dir, '/') = '\0';
+	cr_assert_eq(chmod(dir, 0711), 0); /* nobody must reach the file */
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+				       hvviz(), "--screen", "80x24", p, NULL });
+	cr_assert_eq(r.status, 2, "status %d: %s", r.status, r.err);
+	cr_assert_eq(count_lines(r.err), 1, "one line: %s", r.err);
+	cr_assert(strstr(r.err, "ermission denied") && strstr(r.err, p), "%s", r.err);
 }
 
 /* Without a terminal and without --screen, hvviz says how to get text instead. */
