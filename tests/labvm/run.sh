@@ -112,9 +112,12 @@ fi
 CMD64=$(printf '%s' "$CMD" | base64 -w 0)
 [ ${#CMD64} -le 1500 ] || die 2 "the command is too long for the kernel command line (${#CMD} characters; put it in a script and run that)"
 APPEND="$APPEND hvlab.cmd64=$CMD64"
-LOG=$(mktemp /tmp/labvm.XXXXXX)
+LOG=$(mktemp -t labvm.XXXXXX)
 FLAG=$LOG.noboot
-trap 'rm -f "$LOG" "$FLAG"' EXIT
+# QEMU's own messages (an option it refuses, "terminating on signal 15") go to a file of their
+# own, not into the console stream: in run mode the output must be the command's only.
+QERR=$LOG.qemu
+trap 'rm -f "$LOG" "$FLAG" "$QERR"' EXIT
 start=$(date +%s.%N)
 
 # The boot watchdog: QEMU runs in the background of this pipeline, and a second process waits
@@ -145,10 +148,10 @@ show() {
 
 # Standard input is /dev/null: on a terminal QEMU's stdio would put it in raw mode. The serial
 # console ends lines with CR LF; tr drops the CR. timeout -k: a QEMU that ignores SIGTERM is
-# killed 5 s later. QEMU's own complaints (2>&1) land in the log too.
+# killed 5 s later.
 {
 	timeout -k 5 "$TIMEOUT" $QEMU "${ARGS[@]}" -display none -serial stdio -append "$APPEND" \
-		</dev/null 2>&1 &
+		</dev/null 2>"$QERR" &
 	qemu=$!
 	watchdog $qemu &
 	wait $qemu
@@ -156,13 +159,24 @@ show() {
 } | tr -d '\r' | tee "$LOG" | show
 qemu_status=$(cat "$LOG.status" 2>/dev/null || echo 1)
 rm -f "$LOG.status"
+# In test mode everything is shown: QEMU's complaints too (its "terminating on signal" is said
+# better by the lines below).
+[ "$MODE" = test ] && grep -v 'terminating on signal' "$QERR" >&2
 took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
-# Says why the VM did not get to run the command, with the last lines it printed.
+# Says in one line why the VM did not get to run the command: what went wrong, then the line of
+# output that tells why: QEMU's own complaint (a refused option), else the kernel's panic (the
+# lines after it are a stack trace), else init's last word (a set-up step that failed), else the
+# console's last line. The whole console, QEMU's messages after it, is kept for the details.
 boot_failed() { # what
-	echo "labvm: $1; its last lines were:" >&2
-	grep -v '^$' "$LOG" | tail -n 5 | sed 's/^/labvm:   /' >&2
-	die 125 "the lab VM could not run the command (kernel: $KERNEL; LABVM_APPEND=loglevel=7 shows every kernel message)"
+	local why
+	why=$(grep -v -e 'terminating on signal' -e '^$' "$QERR" | head -n 1)
+	[ -n "$why" ] || why=$(grep -m 1 'Kernel panic - not syncing' "$LOG" | sed 's/^\[[ 0-9.]*\] //')
+	[ -n "$why" ] || why=$(grep '^labvm: ' "$LOG" | tail -n 1 | sed 's/^labvm: //')
+	[ -n "$why" ] || why=$(grep -v '^$' "$LOG" | tail -n 1)
+	cat "$QERR" >>"$LOG"
+	trap 'rm -f "$FLAG" "$QERR"' EXIT
+	die 125 "$1${why:+: $why}; the lab VM could not run the command (kernel $KERNEL; its console: $LOG; LABVM_APPEND=loglevel=7 shows every kernel message)"
 }
 
 if [ -e "$FLAG" ]; then
