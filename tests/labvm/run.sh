@@ -189,11 +189,12 @@ grep -q '^LABVM-BOOTED' "$LOG" ||
 	boot_failed "QEMU or the kernel stopped before the lab VM's init started (QEMU's status $qemu_status)"
 
 if [ "$MODE" = run ]; then
+	# A set-up failure ends init before the command starts (status 125, no LABVM-CMD-START); a
+	# command that itself exits 125 has started, and its status is passed on like any other.
+	grep -q '^LABVM-CMD-START$' "$LOG" || boot_failed "the lab VM could not be set up"
 	line=$(grep '^LABVM-EXIT status=' "$LOG" | tail -n 1)
 	[ -n "$line" ] || boot_failed "the lab VM ended without the command's status"
-	status=${line#LABVM-EXIT status=}
-	[ "$status" = 125 ] && boot_failed "the lab VM could not be set up"
-	exit "$status"
+	exit "${line#LABVM-EXIT status=}"
 fi
 line=$(grep '^LABVM-RESULT ' "$LOG" | tail -n 1)
 [ -n "$line" ] ||
