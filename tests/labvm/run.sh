@@ -69,6 +69,12 @@ command -v $QEMU >/dev/null ||
 for f in "$KERNEL" "$INITRD"; do
 	[ -f "$f" ] || die 2 "$f is missing (build it with: make labvm-initramfs)"
 done
+# QEMU's -kernel boots a bzImage (signature "HdrS" at offset 0x202) or an ELF vmlinux (with a
+# PVH note); anything else it misreads and reports as "linux kernel too old to load a ram disk".
+case $(od -An -tx1 -j 514 -N 4 "$KERNEL" 2>/dev/null | tr -d ' \n'):$(od -An -tx1 -N 4 "$KERNEL" | tr -d ' \n') in
+48647253:* | *:7f454c46) ;;
+*) die 125 "$KERNEL is not a Linux kernel image (no bzImage header, not ELF): point LABVM_KERNEL at a bzImage, or unset it for build/labvm/kernel/vmlinuz (make labvm-initramfs)" ;;
+esac
 [ -f tests/labvm/run.sh ] || die 2 "run this from the repository root (no tests/labvm/run.sh here)"
 # QEMU's option syntax splits at commas, and the kernel command line at spaces.
 case $REPO in
