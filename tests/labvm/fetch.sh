@@ -53,6 +53,10 @@ die() {
 	exit 1
 }
 
+# What to do about a missing network, said at the end of each message that may be caused by
+# one: the archive is needed once, after that DIR is the cache and the lab VM works offline.
+AGAIN="it is needed once: with network access, run make labvm-initramfs again (then $DIR is the cache)"
+
 # ---- the Debian archive: resolve, then download one package into $DL ----
 
 # apt-cache answers from the package lists under /var/lib/apt/lists. A fresh machine may have
@@ -62,11 +66,15 @@ apt_update_once() {
 	[ "$UPDATED" = no ] || return 1
 	UPDATED=yes
 	if [ "$(id -u)" != 0 ]; then
-		die "the Debian package lists are missing, so the lab VM's kernel cannot be found (run: sudo apt-get update)"
+		die "the Debian package lists are missing, so the lab VM's kernel cannot be found (run: sudo apt-get update, then make labvm-initramfs again)"
 	fi
 	echo "labvm: no Debian package lists yet: running apt-get update once"
-	apt-get update -qq >/dev/null 2>&1 ||
-		die "apt-get update failed: no network to the Debian archive? (the lab VM needs its kernel package from there once)"
+	# Its messages are kept for the failure reports below. Without the network it still exits 0
+	# (it only warns that the index files failed to download): fetch_kernel then finds no
+	# package and says so.
+	mkdir -p "$DL"
+	apt-get update -qq >"$DL/update.log" 2>&1 ||
+		die "apt-get update failed (its messages: $DL/update.log): no network to the Debian archive? $AGAIN"
 }
 
 # The metapackage linux-image-amd64 only depends on the current versioned image,
@@ -86,7 +94,7 @@ download() { # package -> the .deb's path
 			download "$1"
 			return
 		fi
-		die "cannot download Debian package $1: no network to the Debian archive? (needed once; apt-get's messages: $DL/apt.log)"
+		die "cannot download Debian package $1 (apt-get's messages: $DL/apt.log): no network to the Debian archive? $AGAIN"
 	fi
 }
 
@@ -104,7 +112,7 @@ fetch_kernel() {
 	fi
 	# (apt-get update exits 0 even when it could not reach the archive, hence both causes.)
 	[ -n "$pkg" ] ||
-		die "apt-cache knows no $KPKG: no network to the Debian archive? (check: apt-cache policy $KPKG; once it is fetched, build/labvm/ is the cache and no network is needed)"
+		die "apt-cache knows no $KPKG even after apt-get update (its messages: $DL/update.log): no network to the Debian archive? $AGAIN"
 	download "$pkg"
 	rm -rf "$DL/root"
 	dpkg -x "$(deb_of "$pkg")" "$DL/root"

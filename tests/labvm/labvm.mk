@@ -69,6 +69,10 @@ $(LABVM_INITRD): tests/labvm/init tests/labvm/mkinitramfs.sh $(LABVM_KERNEL) $(L
 
 labvm-initramfs: $(LABVM_INITRD)
 
+# Suite labvm (tests/integration/test_labvm.c) boots the lab VM on the host, on every kind of
+# host, so the integration tests need it built (make test builds it too).
+integration: $(LABVM_INITRD)
+
 test-labvm: all $(O)/tests/integration $(LABVM_INITRD)
 	@bash tests/labvm/run.sh test $(LABVM_INITRD) "$(LABVM_CMD)"
 

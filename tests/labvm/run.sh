@@ -69,6 +69,12 @@ command -v $QEMU >/dev/null ||
 for f in "$KERNEL" "$INITRD"; do
 	[ -f "$f" ] || die 2 "$f is missing (build it with: make labvm-initramfs)"
 done
+# QEMU's -kernel boots a bzImage (signature "HdrS" at offset 0x202) or an ELF vmlinux (with a
+# PVH note); anything else it misreads and reports as "linux kernel too old to load a ram disk".
+case $(od -An -tx1 -j 514 -N 4 "$KERNEL" 2>/dev/null | tr -d ' \n'):$(od -An -tx1 -N 4 "$KERNEL" | tr -d ' \n') in
+48647253:* | *:7f454c46) ;;
+*) die 125 "$KERNEL is not a Linux kernel image (no bzImage header, not ELF): point LABVM_KERNEL at a bzImage, or unset it for build/labvm/kernel/vmlinuz (make labvm-initramfs)" ;;
+esac
 [ -f tests/labvm/run.sh ] || die 2 "run this from the repository root (no tests/labvm/run.sh here)"
 # QEMU's option syntax splits at commas, and the kernel command line at spaces.
 case $REPO in
@@ -112,9 +118,12 @@ fi
 CMD64=$(printf '%s' "$CMD" | base64 -w 0)
 [ ${#CMD64} -le 1500 ] || die 2 "the command is too long for the kernel command line (${#CMD} characters; put it in a script and run that)"
 APPEND="$APPEND hvlab.cmd64=$CMD64"
-LOG=$(mktemp /tmp/labvm.XXXXXX)
+LOG=$(mktemp -t labvm.XXXXXX)
 FLAG=$LOG.noboot
-trap 'rm -f "$LOG" "$FLAG"' EXIT
+# QEMU's own messages (an option it refuses, "terminating on signal 15") go to a file of their
+# own, not into the console stream: in run mode the output must be the command's only.
+QERR=$LOG.qemu
+trap 'rm -f "$LOG" "$FLAG" "$QERR"' EXIT
 start=$(date +%s.%N)
 
 # The boot watchdog: QEMU runs in the background of this pipeline, and a second process waits
@@ -146,11 +155,11 @@ show() {
 # Standard input is /dev/null: on a terminal QEMU's stdio would put it in raw mode. The serial
 # console ends lines with CR LF; sed drops the CR, line by line (-u: unbuffered, so that every
 # line reaches the log, the watchdog and the screen when the VM prints it, not 4 KiB later).
-# timeout -k: a QEMU that ignores SIGTERM is killed 5 s later. QEMU's own complaints (2>&1) land
-# in the log too.
+# timeout -k: a QEMU that ignores SIGTERM is killed 5 s later. QEMU's own complaints go to
+# a file of their own ($QERR), so they never mix with the command's output.
 {
 	timeout -k 5 "$TIMEOUT" $QEMU "${ARGS[@]}" -display none -serial stdio -append "$APPEND" \
-		</dev/null 2>&1 &
+		</dev/null 2>"$QERR" &
 	qemu=$!
 	watchdog $qemu >/dev/null &
 	wait $qemu
@@ -158,13 +167,24 @@ show() {
 } | sed -u 's/\r$//' | tee "$LOG" | show
 qemu_status=$(cat "$LOG.status" 2>/dev/null || echo 1)
 rm -f "$LOG.status"
+# In test mode everything is shown: QEMU's complaints too (its "terminating on signal" is said
+# better by the lines below).
+[ "$MODE" = test ] && grep -v 'terminating on signal' "$QERR" >&2
 took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
-# Says why the VM did not get to run the command, with the last lines it printed.
+# Says in one line why the VM did not get to run the command: what went wrong, then the line of
+# output that tells why: QEMU's own complaint (a refused option), else the kernel's panic (the
+# lines after it are a stack trace), else init's last word (a set-up step that failed), else the
+# console's last line. The whole console, QEMU's messages after it, is kept for the details.
 boot_failed() { # what
-	echo "labvm: $1; its last lines were:" >&2
-	grep -v '^$' "$LOG" | tail -n 5 | sed 's/^/labvm:   /' >&2
-	die 125 "the lab VM could not run the command (kernel: $KERNEL; LABVM_APPEND=loglevel=7 shows every kernel message)"
+	local why
+	why=$(grep -v -e 'terminating on signal' -e '^$' "$QERR" | head -n 1)
+	[ -n "$why" ] || why=$(grep -m 1 'Kernel panic - not syncing' "$LOG" | sed 's/^\[[ 0-9.]*\] //')
+	[ -n "$why" ] || why=$(grep '^labvm: ' "$LOG" | tail -n 1 | sed 's/^labvm: //')
+	[ -n "$why" ] || why=$(grep -v '^$' "$LOG" | tail -n 1)
+	cat "$QERR" >>"$LOG"
+	trap 'rm -f "$FLAG" "$QERR"' EXIT
+	die 125 "$1${why:+: $why}; the lab VM could not run the command (kernel $KERNEL; its console: $LOG; LABVM_APPEND=loglevel=7 shows every kernel message)"
 }
 
 if [ -e "$FLAG" ]; then
@@ -177,11 +197,12 @@ grep -q '^LABVM-BOOTED' "$LOG" ||
 	boot_failed "QEMU or the kernel stopped before the lab VM's init started (QEMU's status $qemu_status)"
 
 if [ "$MODE" = run ]; then
+	# A set-up failure ends init before the command starts (status 125, no LABVM-CMD-START); a
+	# command that itself exits 125 has started, and its status is passed on like any other.
+	grep -q '^LABVM-CMD-START$' "$LOG" || boot_failed "the lab VM could not be set up"
 	line=$(grep '^LABVM-EXIT status=' "$LOG" | tail -n 1)
 	[ -n "$line" ] || boot_failed "the lab VM ended without the command's status"
-	status=${line#LABVM-EXIT status=}
-	[ "$status" = 125 ] && boot_failed "the lab VM could not be set up"
-	exit "$status"
+	exit "${line#LABVM-EXIT status=}"
 fi
 line=$(grep '^LABVM-RESULT ' "$LOG" | tail -n 1)
 [ -n "$line" ] ||

@@ -1,0 +1,330 @@
+/*
+ * test_labvm.c - the lab VM keeps its promises (tests/labvm/: run.sh, init, fetch.sh, labvm.mk).
+ *
+ * The lab VM is QEMU TCG with an emulated AMD CPU (+svm) booting Debian's kernel, which gives
+ * any host a real AMD-V /dev/kvm (textbook chapter 0, "The lab VM"). Everything `make test`,
+ * `make demo` and `make labvm-run` send there relies on what run.sh promises:
+ *
+ *   - the command's output arrives, nothing else, and its exit status is run.sh's;
+ *   - what the command writes in the repository is on the host when it ends;
+ *   - LABVM_TIMEOUT ends a command that runs too long: status 124 and one line;
+ *   - a VM that does not boot (not a kernel, a kernel panic, a kernel that hangs before init,
+ *     a QEMU that refuses its options) is status 125 and one line that names the cause,
+ *     never a hang;
+ *   - bad usage is status 2 (make labvm-run without CMD: its one-line hint);
+ *   - without network and without the cached kernel, fetch.sh ends in one line that says
+ *     what to do.
+ *
+ * These run on the host, on every kind of host: they need QEMU and the kernel fetched once
+ * into build/labvm/ (make labvm-initramfs), not the host's KVM. Each boot costs about 5 s,
+ * so the checks share boots where they can. Run from the repository root (make does).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "trace.h"
+
+#define INITRD "build/labvm/initramfs.cpio"
+#define RUN_SH "tests/labvm/run.sh"
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : def;
+}
+
+/* What the lab VM needs on the host; without it every test here fails with the fix. */
+static void require_labvm(void)
+{
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ "qemu-system-x86_64", "--version", NULL });
+	cr_assert_eq(r.status, 0, "qemu-system-x86_64 is not installed ('make deps' installs "
+		     "qemu-system-x86): %s", r.err);
+	cr_assert(access(INITRD, R_OK) == 0 && access("build/labvm/kernel/vmlinuz", R_OK) == 0,
+		  "the lab VM is not built (run: make labvm-initramfs; from the repository root)");
+}
+
+/* A directory for the test's TMPDIR: run.sh keeps a failed boot's console log there, and
+ * the harness removes it with the test's other temporary files. */
+static const char *tmpdir(void)
+{
+	const char *d = tmp_path("tmpdir");
+	mkdir(d, 0700);
+	return d;
+}
+
+/*
+ * tests/labvm/run.sh run INITRD cmd, with the lab VM's knobs at their defaults (an empty
+ * value means the default) unless `extra` sets them: a LABVM_TIMEOUT exported by whoever
+ * started the tests must not change what they check. Returns the seconds it took.
+ */
+static double labvm_run(struct hv_result *r, const char *extra1, const char *extra2, const char *cmd)
+{
+	static char tmpenv[600];
+	snprintf(tmpenv, sizeof tmpenv, "TMPDIR=%s", tmpdir());
+	const char *env[] = { "LABVM_KERNEL=", "LABVM_TIMEOUT=", "LABVM_BOOT_TIMEOUT=",
+			      "LABVM_MEM=", "LABVM_ACCEL=", "LABVM_APPEND=", tmpenv,
+			      extra1, extra2, NULL };
+	double t0 = now();
+	cmd_exec_env(r, env, (const char *[]){ "bash", RUN_SH, "run", INITRD, cmd, NULL });
+	return now() - t0;
+}
+
+/* stderr is exactly one line, "labvm: ...", and holds each of the NULL-terminated words. */
+static void assert_one_line(const struct hv_result *r, const char *const *words)
+{
+	cr_assert_eq(count_lines(r->err), 1, "expected one line on stderr, got:\n%s", r->err);
+	cr_assert(!strncmp(r->err, "labvm: ", 7), "%s", r->err);
+	for (; *words; words++)
+		cr_assert(strstr(r->err, *words), "'%s' not in: %s", *words, r->err);
+}
+
+/* A failed boot's line names where the whole console was kept: it exists and holds `want`. */
+static void assert_console_kept(const struct hv_result *r, const char *want)
+{
+	const char *p = strstr(r->err, "its console: ");
+	cr_assert(p, "no 'its console: ' in: %s", r->err);
+	p += strlen("its console: ");
+	char path[512];
+	size_t n = strcspn(p, ";");
+	cr_assert(n < sizeof path);
+	memcpy(path, p, n);
+	path[n] = '\0';
+	FILE *f = fopen(path, "r");
+	cr_assert(f, "the console log %s named in the report does not exist", path);
+	static char log[65536];
+	size_t got = fread(log, 1, sizeof log - 1, f);
+	log[got] = '\0';
+	fclose(f);
+	cr_assert(strstr(log, want), "'%s' not in the console log %s:\n%s", want, path, log);
+}
+
+/*
+ * One boot: hv runs a guest in the VM (on its AMD-V KVM) and writes a trace into the
+ * repository, which the host then reads; the command's output arrives with quotes of both
+ * kinds intact, nothing of the VM's own, and run.sh's status is the command's.
+ */
+Test(labvm, run_passes_output_status_and_files_back_to_the_host, .timeout = 120)
+{
+	require_labvm();
+	char trace[128], cmd[512];
+	snprintf(trace, sizeof trace, "build/labvm-test-%d.hvt", (int)getpid());
+	unlink(trace);
+	snprintf(cmd, sizeof cmd,
+		 "%s run --trace %s %s && printf '%%s|\\n' \"a b\" 'c  \"d\"' && exit 3",
+		 env_or("HV", "build/hv"), trace, guest("hello16.bin"));
+	struct hv_result r;
+	labvm_run(&r, NULL, NULL, cmd);
+
+	struct trace_file tf;
+	char err[256];
+	int loaded = trace_load(trace, &tf, err, sizeof err);
+	unlink(trace);
+	cr_assert_eq(r.status, 3, "status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+	cr_assert_str_empty(r.err);
+	cr_assert(strstr(r.out, "Hello from real mode\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "\na b|\nc  \"d\"|\n"), "quotes did not survive:\n%s", r.out);
+	cr_assert(!strstr(r.out, "LABVM-") && !strstr(r.out, "qemu"), "the VM's own lines leaked "
+		  "into the command's output:\n%s", r.out);
+
+	/* On the host now, whole, recorded on the lab VM's nested AMD-V: one exit record per
+	 * exit hv counted in its summary line. */
+	cr_assert_eq(loaded, 0, "%s: %s", trace, err);
+	uint64_t exits = 0;
+	for (uint64_t i = 0; i < tf.count; i++)
+		exits += tf.records[i].kind == HVT_EXIT;
+	unsigned long long said = 0;
+	const char *s = strstr(r.out, "hv: summary: ");
+	cr_assert(s && sscanf(s, "hv: summary: %llu exits", &said) == 1, "%s", r.out);
+	cr_assert_eq(exits, said, "trace has %llu exit records, hv counted %llu",
+		     (unsigned long long)exits, said);
+	cr_assert_gt(exits, 0);
+	cr_assert_str_eq(tf.header.guest, "hello16.bin");
+	cr_assert_eq(tf.header.host_kind, HVT_HOST_NESTED);
+	cr_assert_eq(tf.header.dropped, 0);
+	trace_free(&tf);
+}
+
+/* The command has started (its first line arrived), then LABVM_TIMEOUT stops it. */
+Test(labvm, timeout_stops_a_command_with_status_124, .timeout = 90)
+{
+	require_labvm();
+	struct hv_result r;
+	double took = labvm_run(&r, "LABVM_TIMEOUT=15", NULL, "echo started; sleep 600");
+	cr_assert_eq(r.status, 124, "status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+	cr_assert_str_eq(r.out, "started\n", "the command did not start within 15 s, or QEMU's "
+			 "messages leaked into its output");
+	assert_one_line(&r, (const char *[]){ "did not finish within 15 s", "LABVM_TIMEOUT", NULL });
+	cr_assert_lt(took, 15 + 10, "took %.1f s", took);
+}
+
+/* A file that is no kernel at all: said before QEMU starts. */
+Test(labvm, a_kernel_that_is_not_one_is_one_line_125, .timeout = 30)
+{
+	require_labvm();
+	static char junk[64 * 1024];
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = "not a kernel\n"[i % 13];
+	const char *k = write_tmp("vmlinuz", junk, sizeof junk);
+	char kenv[600];
+	snprintf(kenv, sizeof kenv, "LABVM_KERNEL=%s", k);
+	struct hv_result r;
+	double took = labvm_run(&r, kenv, NULL, "true");
+	cr_assert_eq(r.status, 125, "status %d: %s", r.status, r.err);
+	cr_assert_str_empty(r.out);
+	assert_one_line(&r, (const char *[]){ k, "is not a Linux kernel image", "LABVM_KERNEL", NULL });
+	cr_assert_lt(took, 10, "took %.1f s", took);
+}
+
+/* A kernel that panics before init (no init it can run: rdinit names none) ends QEMU at once
+ * (panic=-1, -no-reboot), long before the boot watchdog, and the line quotes the panic. */
+Test(labvm, a_kernel_panic_before_init_is_one_line_125, .timeout = 90)
+{
+	require_labvm();
+	struct hv_result r;
+	double took = labvm_run(&r, "LABVM_APPEND=rdinit=/nonexistent", "LABVM_BOOT_TIMEOUT=60",
+				"true");
+	cr_assert_eq(r.status, 125, "status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+	cr_assert_str_empty(r.out);
+	assert_one_line(&r, (const char *[]){ "before the lab VM's init started",
+					      "Kernel panic - not syncing", NULL });
+	assert_console_kept(&r, "Kernel panic");
+	cr_assert_lt(took, 40, "took %.1f s: did the panic not end QEMU?", took);
+}
+
+/* A kernel that hangs before the lab VM's init: PID 1 is busybox sleep (the kernel hands
+ * unknown words of its command line to init as arguments). The boot watchdog ends it after
+ * LABVM_BOOT_TIMEOUT, not LABVM_TIMEOUT. */
+Test(labvm, a_kernel_that_hangs_before_init_is_stopped_by_the_boot_watchdog, .timeout = 90)
+{
+	require_labvm();
+	struct hv_result r;
+	double took = labvm_run(&r, "LABVM_APPEND=rdinit=/bin/busybox sleep 600",
+				"LABVM_BOOT_TIMEOUT=6", "true");
+	cr_assert_eq(r.status, 125, "status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+	cr_assert_str_empty(r.out);
+	assert_one_line(&r, (const char *[]){ "did not reach the lab VM's init within 6 s",
+					      "LABVM_BOOT_TIMEOUT", NULL });
+	assert_console_kept(&r, "");
+	cr_assert(took >= 6 && took < 20, "took %.1f s", took);
+}
+
+/* A QEMU that refuses its options: one line quoting QEMU, at once. */
+Test(labvm, a_qemu_that_does_not_start_is_one_line_125, .timeout = 60)
+{
+	require_labvm();
+	static const char *const cases[][2] = {
+		{ "LABVM_ACCEL=nonsense", "qemu-system-x86_64: -accel nonsense" },
+		{ "LABVM_MEM=abc", "qemu-system-x86_64: -m abc" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct hv_result r;
+		double took = labvm_run(&r, cases[i][0], NULL, "true");
+		cr_assert_eq(r.status, 125, "%s: status %d: %s", cases[i][0], r.status, r.err);
+		cr_assert_str_empty(r.out);
+		assert_one_line(&r, (const char *[]){ "before the lab VM's init started",
+						      cases[i][1], NULL });
+		assert_console_kept(&r, cases[i][1]);
+		cr_assert_lt(took, 10, "%s took %.1f s", cases[i][0], took);
+	}
+}
+
+/* Usage: run.sh without a command is 2 and a usage line; make labvm-run without CMD fails
+ * with its one-line hint before building anything. */
+Test(labvm, usage_errors_are_one_line, .timeout = 60)
+{
+	require_labvm();
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ "bash", RUN_SH, "run", INITRD, NULL });
+	cr_assert_eq(r.status, 2, "status %d: %s", r.status, r.err);
+	assert_one_line(&r, (const char *[]){ "usage: ", "CMD is missing", NULL });
+
+	/* CMD, MAKEFLAGS, MAKELEVEL emptied: neither a CMD in the environment nor an outer
+	 * make's jobserver reaches this make. */
+	cmd_exec_env(&r, (const char *[]){ "CMD=", "MAKEFLAGS=", "MAKELEVEL=", NULL },
+		     (const char *[]){ "make", "-s", "--no-print-directory", "labvm-run", NULL });
+	cr_assert_neq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.err, "labvm: make labvm-run needs a command: make labvm-run CMD='"),
+		  "%s", r.err);
+	int labvm_lines = 0;
+	for (const char *p = r.err; (p = strstr(p, "labvm: ")); p++)
+		labvm_lines++;
+	cr_assert_eq(labvm_lines, 1, "%s", r.err);
+	cr_assert_str_empty(r.out);
+}
+
+/* fetch.sh in a network namespace of its own (unshare -n: no network at all), into an empty
+ * directory. Needs root for the namespace. */
+static void require_root(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root: unshare -n (a network namespace of its own) is how this "
+			     "test takes the network away from fetch.sh");
+}
+
+static void assert_says_what_to_do(const struct hv_result *r, const char *dir, const char *log)
+{
+	cr_assert_eq(r->status, 1, "status %d\nstdout:\n%s\nstderr:\n%s", r->status, r->out, r->err);
+	assert_one_line(r, (const char *[]){ "no network", "make labvm-initramfs", log, NULL });
+	char path[600];
+	snprintf(path, sizeof path, "%s/kernel/vmlinuz", dir);
+	cr_assert(access(path, F_OK) != 0, "%s exists", path);
+}
+
+Test(labvm, fetch_without_network_says_what_to_do, .timeout = 90)
+{
+	require_root();
+	const char *dir = tmp_path("labvm");
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ "unshare", "-n", "sh", "tests/labvm/fetch.sh", dir, NULL });
+	/* With the host's package lists, the download fails; on a host without any, apt-get
+	 * update does (see the next test). */
+	char log[600];
+	snprintf(log, sizeof log, "%s/deb/", dir);
+	assert_says_what_to_do(&r, dir, log);
+}
+
+/* The same on a machine that has no Debian package lists yet: fetch.sh runs apt-get update,
+ * which without network only warns and exits 0. APT_CONFIG points apt at empty list and
+ * cache directories of this test's own (the host's are not touched), and without retries
+ * (apt's backoff would only add seconds here). */
+Test(labvm, fetch_without_network_or_package_lists_says_what_to_do, .timeout = 90)
+{
+	require_root();
+	const char *lists = tmp_path("lists"), *cache = tmp_path("cache");
+	char p[600];
+	mkdir(lists, 0755);
+	snprintf(p, sizeof p, "%s/partial", lists);
+	mkdir(p, 0755);
+	mkdir(cache, 0755);
+	char conf[1400];
+	snprintf(conf, sizeof conf, "Dir::State::Lists \"%s\";\nDir::Cache \"%s\";\n"
+		 "Acquire::Retries \"0\";\n", lists, cache);
+	const char *conf_path = write_tmp("apt.conf", conf, strlen(conf));
+	char apt_env[600];
+	snprintf(apt_env, sizeof apt_env, "APT_CONFIG=%s", conf_path);
+
+	const char *dir = tmp_path("labvm");
+	struct hv_result r;
+	cmd_exec_env(&r, (const char *[]){ apt_env, NULL },
+		     (const char *[]){ "unshare", "-n", "sh", "tests/labvm/fetch.sh", dir, NULL });
+	char log[700];
+	snprintf(log, sizeof log, "%s/deb/update.log", dir);
+	assert_says_what_to_do(&r, dir, log);
+	cr_assert(strstr(r.err, "even after apt-get update"), "%s", r.err);
+	cr_assert(access(log, R_OK) == 0, "%s", log);
+	cr_assert(strstr(r.out, "running apt-get update once"), "%s", r.out);
+}
