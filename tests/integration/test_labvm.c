@@ -158,6 +158,18 @@ Test(labvm, run_passes_output_status_and_files_back_to_the_host, .timeout = 120)
 	trace_free(&tf);
 }
 
+/* 125 is also what a VM that could not be set up ends with; a command that started and
+ * exits 125 is passed on as it is, without a report of a set-up failure. */
+Test(labvm, a_command_that_exits_125_is_not_a_set_up_failure, .timeout = 90)
+{
+	require_labvm();
+	struct hv_result r;
+	labvm_run(&r, NULL, NULL, "echo ran; exit 125");
+	cr_assert_eq(r.status, 125, "status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+	cr_assert_str_eq(r.out, "ran\n");
+	cr_assert_str_empty(r.err);
+}
+
 /* The command has started (its first line arrived), then LABVM_TIMEOUT stops it. */
 Test(labvm, timeout_stops_a_command_with_status_124, .timeout = 90)
 {
