@@ -15,7 +15,7 @@
  *   - Range arithmetic is done so it cannot overflow. A range [base, base + len) with
  *     base + len > 2^64 is rejected outright, and every later test is written as
  *     "offset < len" or "size <= len - offset", which never forms a sum that could wrap
- *     (hostile-guest checklist T2).
+ *     (textbook appendix C, T2).
  */
 #include "bus.h"
 

@@ -4,7 +4,7 @@
  * Concept: every byte a guest prints cost a VM exit; it must not also cost a system call, and
  * it must not let the guest consume unbounded host resources. This file is the last hop of a
  * guest's "hello": guest OUT -> VM exit -> bus -> UART or debugcon -> console_putc -> write().
- * Textbook: chapter 3 "Exits", section "From exit to device"; hostile-guest checklist S4
+ * Textbook: chapter 3 "Exits", section "From exit to device"; textbook appendix C, S4
  * ("Unbounded TX output: host output path bounded, drop and count").
  *
  * Three rules, each a lesson:
@@ -93,7 +93,7 @@ static bool console_writable(int fd, int ms)
  * A reader that is slow gets backpressure: hv waits up to CONSOLE_STALL_MS for room, and the
  * guest waits with it, as a real UART's full transmit FIFO makes its driver wait. A reader
  * that does not read at all (a terminal stopped with Ctrl-S, a pipe nobody drains) must not
- * stop the vCPU forever (checklist S4): after one such wait the console counts as stalled and
+ * stop the vCPU forever (appendix C, S4): after one such wait the console counts as stalled and
  * drops whole buffers without waiting, until the descriptor takes data again.
  */
 static void console_drain_fd(struct console *c)
@@ -167,7 +167,7 @@ void console_putc(struct console *c, uint8_t byte)
 		console_drain(c);
 }
 
-/* The single note (checklist R1: guest-triggered messages are rate limited; here: once). */
+/* The single note (appendix C, R1: guest-triggered messages are rate limited; here: once). */
 static void console_note(struct console *c)
 {
 	if (c->noted || c->dropped == 0 || !c->notes)

@@ -7,7 +7,7 @@
  * instructions can produce gigabytes. So the path is bounded: bytes are buffered (one write()
  * per line, not one per exit), and past a cap they are dropped and counted instead of filling
  * the disk; a reader that stops reading makes hv drop output, not stop the guest.
- * Textbook: chapter 3 "Exits", section "From exit to device"; hostile-guest checklist row S4
+ * Textbook: chapter 3 "Exits", section "From exit to device"; textbook appendix C, row S4
  * (unbounded TX output).
  *
  * A console writes either to a file descriptor (normally stdout) or, for unit tests, into a

@@ -184,7 +184,7 @@ void disk_close(struct disk *d)
 }
 
 /*
- * Checklist B3/L3: a guest can ask for sector 2^64 - 1 and 2 sectors; sector + nsect wraps to 1
+ * Appendix C, B3/L3: a guest can ask for sector 2^64 - 1 and 2 sectors; sector + nsect wraps to 1
  * and a naive "sector + nsect <= capacity" passes. Subtracting instead never overflows once we
  * know sector <= capacity.
  */

@@ -19,7 +19,7 @@
  * block size: disk.c bounces every transfer through a fixed, 4 KiB-aligned buffer.
  *
  * Every function checks its sector range itself (overflow-safe): a controller bug can never
- * read or write outside the image, and the image never grows (hostile-guest checklist B13).
+ * read or write outside the image, and the image never grows (textbook appendix C, B13).
  * This file has no KVM in it: the unit tests run it on plain temporary files.
  */
 #ifndef HV_DISK_H
@@ -83,7 +83,7 @@ int disk_write(struct disk *d, uint64_t sector, const void *buf, uint64_t nsect)
 /* Make written data durable: fdatasync, except in cache=unsafe (then nothing, and 0). */
 int disk_flush(struct disk *d);
 
-/* The overflow-safe range rule both controllers use (checklist B3/L3):
+/* The overflow-safe range rule both controllers use (appendix C, B3/L3):
  * sector <= capacity && nsect <= capacity - sector. */
 bool disk_range_ok(const struct disk *d, uint64_t sector, uint64_t nsect);
 

@@ -5,7 +5,7 @@
  * it, hv must prove that every byte of the range is guest RAM. The classic bug (and many real
  * CVEs) is `if (gpa + len <= size)`, which a guest defeats with a len that wraps gpa + len
  * around 2^64 to a small number. We compare in a form that cannot overflow.
- * Textbook: chapter 2, section "Guest RAM is host memory"; hostile-guest checklist T5, Q6.
+ * Textbook: chapter 2, section "Guest RAM is host memory"; textbook appendix C, T5, Q6.
  */
 #include "guestmem.h"
 

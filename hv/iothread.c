@@ -33,7 +33,7 @@
 
 /*
  * Register the doorbell with KVM. DATAMATCH 0: only "queue 0" is diverted. Any other value (a
- * guest naming a queue that does not exist, checklist T3) still exits to hv as a normal MMIO
+ * guest naming a queue that does not exist, appendix C, T3) still exits to hv as a normal MMIO
  * store, so the device sees it, refuses it and traces it.
  */
 int iothread_setup(struct vm *vm, char *err, size_t errlen)

@@ -61,7 +61,7 @@ const char *boot_mode_name(enum boot_mode mode)
  * True if [off, off + n) lies inside a buffer of len bytes (no sum is formed). The obvious
  * `off + n <= len` wraps modulo 2^64 for a hostile off and n and then passes; comparing first
  * and subtracting second cannot wrap (textbook ch 2, "Guest RAM is host memory", the same rule
- * as gm_ptr; hostile-guest checklist T5 and Q6).
+ * as gm_ptr; textbook appendix C, T5 and Q6).
  */
 static int in_file(size_t len, uint64_t off, uint64_t n)
 {

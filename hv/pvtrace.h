@@ -36,7 +36,7 @@
  * through the checked guest-memory functions, reads at most `capacity` records per drain, and
  * treats a wrong magic/version/size, a head that moved backwards or more than capacity
  * records, or a record with impossible fields as a guest error: traced, counted, and the
- * bad part skipped (hostile-guest checklist, rows P1-P4 in hv/tracepage.c).
+ * bad part skipped (textbook appendix C, rows P1-P4; hv/tracepage.c).
  */
 #ifndef HV_PVTRACE_H
 #define HV_PVTRACE_H

@@ -50,7 +50,7 @@
 /*
  * Records a device may emit while one exit is being handled before they must go out in the
  * wrong order (trace_hold). One doorbell with a batch of 16 requests makes about 130; the
- * bound keeps the writer a fixed size whatever the guest queues (checklist R2).
+ * bound keeps the writer a fixed size whatever the guest queues (appendix C, R2).
  */
 #define TRACE_HOLD_RECORDS 1024u
 
@@ -493,7 +493,7 @@ int trace_close(struct trace_writer *t, char *err, size_t errlen)
 /*
  * Copy one record out of the file's bytes into a struct. After this nothing looks at the raw
  * bytes again: parse once, then validate the copy (the same discipline device code uses for
- * guest memory, hostile-guest checklist Q11).
+ * guest memory, textbook appendix C, Q11).
  */
 void trace_record_parse(const uint8_t *p, struct hvt_record *r)
 {
@@ -827,7 +827,7 @@ const char *hvt_vq_op_name(unsigned op)
 	return NAME_OF(names, op);
 }
 
-/* Each name starts with its checklist row, so `hv trace dump | grep Q4` finds the defence. */
+/* Each name starts with its appendix C row, so `hv trace dump | grep Q4` finds the defence. */
 const char *hvt_vq_error_name(unsigned err)
 {
 	static const char *const names[] = {

@@ -171,8 +171,8 @@ enum hvt_irq_why {
 };
 
 /*
- * Every validation failure a virtio device can report, named after the hostile-guest checklist
- * row it defends (../shared/reference/hostile-guest-checklist.md). NEEDS_RESET means the
+ * Every validation failure a virtio device can report, named after the row of textbook
+ * appendix C it defends (textbook/appendix-c-hostile-guests.md). NEEDS_RESET means the
  * device set DEVICE_NEEDS_RESET in its status and stops the queue until the driver resets it.
  */
 enum hvt_vq_error {

@@ -14,7 +14,7 @@
  * exited, so that is where they happened.
  * Textbook: chapter 5 "A guest OS", section "Seeing ring changes: the trace page".
  *
- * The page belongs to the guest, and a guest may be hostile. Hostile-guest checklist rows:
+ * The page belongs to the guest, and a guest may be hostile. Rows of textbook appendix C:
  *   P1  the registered address must be page-aligned and the whole page guest RAM
  *   P2  the header's magic, version, record size and capacity must stay what they were; a
  *       damaged header is reported once and the page is not read until it is repaired

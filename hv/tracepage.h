@@ -15,7 +15,7 @@
 #include "trace.h"
 
 /* What a hostile (or buggy) guest did to its page: the data of an HVT_GUEST_ERROR record at
- * port HV_PORT_PVTRACE. Rows P1-P4 of the hostile-guest checklist (tracepage.c). */
+ * port HV_PORT_PVTRACE. Rows P1-P4 of textbook appendix C (tracepage.c). */
 enum tracepage_error {
 	TP_GE_BAD_ADDRESS = 1, /* P1 registered address not page-aligned or not all RAM: arg = it */
 	TP_GE_BAD_HEADER = 2,  /* P2 magic, version, record size or capacity wrong: arg = magic */

@@ -8,7 +8,7 @@
  * such as an access to a device that only hv emulates, makes KVM_RUN return to hv (root mode,
  * ring 3) with the details in the shared `struct kvm_run`.
  *
- * The six steps of one guest device access (the seed notes' path; textbook chapter 3
+ * The six steps of one guest device access (textbook chapter 3
  * "Exits", section "The six steps"):
  *
  *   1. guest process (ring 3)  asks its kernel to write a byte (a system call)

@@ -4,14 +4,14 @@
  * Concept: the rings live in guest RAM, and the guest is a second CPU writing them while we
  * read. So the device (1) reads each shared field exactly once into a local and validates the
  * local copy, never the shared memory (a guest that rewrites a descriptor after we checked it
- * changes nothing: checklist Q11); (2) bounds every loop by the queue size N, never by what the
+ * changes nothing: appendix C, Q11); (2) bounds every loop by the queue size N, never by what the
  * guest claims (Q1, Q4, Q12); (3) turns every guest address into a host pointer only through
  * gm_ptr over the whole length (T5, Q6); and (4) orders its memory accesses with fences,
  * because the x86 compiler, not only the CPU, may otherwise reorder them.
  * Textbook: chapter 4 "Two I/O paths", section "One request, step by step"; virtio 1.1,
  * section 2.6 "Split Virtqueues" and 2.6.13 "Supplying Buffers to The Device".
  *
- * Two kinds of errors (checklist, section 8.2):
+ * Two kinds of errors (textbook appendix C, section C.2):
  *   ring-level    (Q1 avail.idx jumped, Q2 head out of range): the ring itself can no longer be
  *                 trusted; virtq marks itself broken and the transport sets DEVICE_NEEDS_RESET.
  *   request-level (Q3-Q9: one bad chain): the chain is returned at once with used len 0 and the

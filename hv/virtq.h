@@ -25,7 +25,7 @@
  * This file is pure logic: no KVM, no virtio-blk. Guest memory is reached only through
  * gm_ptr/gm_read/gm_write, so unit tests (and a fuzzer) drive it with a synthetic guest_mem.
  * Every step is traced as an HVT_VQ record (trace.h) and every refusal as HVT_VQ_ERROR with the
- * hostile-guest checklist row (Q1-Q13, T4, T5) it defends.
+ * textbook appendix C row (Q1-Q13, T4, T5) it defends.
  */
 #ifndef HV_VIRTQ_H
 #define HV_VIRTQ_H
@@ -37,7 +37,7 @@
 #include "trace.h"
 
 /* The largest queue hv offers (QueueNumMax). It also bounds a chain: a chain can use each
- * descriptor at most once, so it never has more than N links (checklist Q4, R2). */
+ * descriptor at most once, so it never has more than N links (appendix C, Q4, R2). */
 #define VIRTQ_NUM_MAX 128u
 
 #define VIRTQ_DESC_F_NEXT     1u
@@ -56,7 +56,7 @@
 struct virtq_buf {
 	uint64_t gpa;
 	uint8_t *host;   /* gm_ptr(gpa, len): the whole buffer is RAM in one slot */
-	uint32_t len;    /* never 0: zero-length descriptors are skipped (checklist Q8) */
+	uint32_t len;    /* never 0: zero-length descriptors are skipped (appendix C, Q8) */
 	bool writable;   /* VIRTQ_DESC_F_WRITE: the device writes, the driver reads */
 };
 

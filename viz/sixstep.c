@@ -443,7 +443,7 @@ static void vq_text(const struct hvt_record *r, struct path_step *out)
 						       "reason unknown");
 		break;
 	/* The guest owns the rings and can write anything there: each error names the row of the
-	 * hostile-guest checklist that the check defends. */
+	 * textbook appendix C that the check defends. */
 	case HVT_VQ_ERROR:
 		snprintf(e, n, "hv refuses what the driver put in queue %u: %s (hostile-guest checklist)"
 			 " at 0x%" PRIx64 ", index %" PRIu32, q,

@@ -2,7 +2,7 @@
  * sixstep.h - where an event stands on the path of a guest device access: which of the four
  * lanes it leaves and enters, which of the six steps it is, and what happens there.
  *
- * Concept: the seed notes' path of one device access (hv/vcpu.c, textbook chapter 3 "The six
+ * Concept: the path of one device access (hv/vcpu.c, textbook chapter 3 "The six
  * steps"), drawn across the four places code runs on a virtualized machine:
  *
  *   lane 0  guest ring 3   (VMX non-root / SVM guest mode, user)      the guest's process

@@ -58,7 +58,7 @@ static int table_rows(int rows)
  * virtio 1.1, section 2.6.5: NEXT (1) the chain continues at `next`; WRITE (2) the buffer is
  * device-writable (the device puts data there, e.g. a disk read or the status byte), without
  * it the device only reads it; INDIRECT (4) hv does not offer, so a driver using it is
- * refused (checklist Q9) and the view shows the word so a student sees why.
+ * refused (appendix C, Q9) and the view shows the word so a student sees why.
  */
 static void flags_words(uint16_t f, char *buf, size_t len)
 {

@@ -7,7 +7,7 @@
  * is a pointer, the kernel checks that the *whole* buffer lies in the user region before it
  * touches a byte, because the kernel itself may access all memory: an unchecked pointer
  * would let a task read or overwrite the kernel through it. This is the same discipline hv
- * applies to the guest (hostile-guest checklist), one level down.
+ * applies to the guest (textbook appendix C), one level down.
  * Textbook: chapter 5 "A guest OS", section "System calls".
  *
  * The calls (numbers in hv/pvtrace.h, so hv's trace can name them):

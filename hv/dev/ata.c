@@ -25,7 +25,7 @@
  * also why the exit counts of the guest driver (guest/lib/ata.h) are exact: every status
  * poll succeeds on the first read.
  *
- * Hostile-guest rows (../shared/reference/hostile-guest-checklist.md, section 8.4) are marked
+ * Hostile-guest rows (textbook appendix C, section C.4) are marked
  * L1-L6 where they are handled. There is no assert() on anything a guest can reach (L6): every
  * impossible-looking state has a defined answer instead.
  */

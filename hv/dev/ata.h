@@ -70,14 +70,14 @@
  *   - A command, or a write to taskfile registers 1-6, while BSY or DRQ is set is ignored
  *     (QEMU does the same; ATA calls it indeterminate). SRST ends any transfer. This includes
  *     the drive/head register: the drive cannot be deselected mid-transfer.
- *   - No DMA (hostile-guest row L5): no bus-master registers are claimed, IDENTIFY offers no
+ *   - No DMA (appendix C, row L5): no bus-master registers are claimed, IDENTIFY offers no
  *     DMA mode, DMA commands abort. A guest can only move data through the data port.
  *
  * Every guest misbehaviour is counted here and becomes one HVT_GUEST_ERROR trace record:
  *   kind HVT_GUEST_ERROR, reason HVT_R_IO, size = access width, addr = the port,
  *   data = enum ata_guest_error below, arg = a detail (listed per code), flags HVT_F_WRITE for
  *   a write. A record, not a log line: a guest repeating it forever costs 64 bytes each in the
- *   trace, never a line on hv's stderr (checklist R1).
+ *   trace, never a line on hv's stderr (appendix C, R1).
  */
 #ifndef HV_DEV_ATA_H
 #define HV_DEV_ATA_H
@@ -131,7 +131,7 @@
 #define ATA_CMD_IDENTIFY        0xECu
 #define ATA_CMD_SET_FEATURES    0xEFu
 
-/* HVT_GUEST_ERROR data values: what the guest did wrong (hostile-guest row), and arg. */
+/* HVT_GUEST_ERROR data values: what the guest did wrong (appendix C row), and arg. */
 enum ata_guest_error {
 	ATA_GE_NO_DRQ = 1,      /* L1 data port used while DRQ is clear: arg = value written (0 on a read) */
 	ATA_GE_BAD_WIDTH = 2,   /* a register accessed with a width it does not have: arg = offset */

@@ -13,7 +13,7 @@
  *
  * Guest-visible misbehaviour (an access of a width a register does not have, a write to a
  * read-only register) is *counted* in the device, never printed: a guest can repeat it
- * billions of times (hostile-guest checklist R1).
+ * billions of times (textbook appendix C, R1).
  */
 #ifndef HV_DEVICES_H
 #define HV_DEVICES_H
@@ -81,7 +81,7 @@ void uart_connect_irq(struct uart *u, void (*set_irq)(void *ctx, int level), voi
 /*
  * Host input (e.g. stdin) arriving on the serial line. Takes at most the free receive space
  * and returns how many bytes it took: the caller keeps the rest and offers it again later
- * (back-pressure, checklist S5). Takes nothing in loopback mode (the line is disconnected).
+ * (back-pressure, appendix C, S5). Takes nothing in loopback mode (the line is disconnected).
  */
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t n);
 

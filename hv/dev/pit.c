@@ -21,7 +21,7 @@
  *     Modes 1 and 5 wait for a gate edge, which only counter 2 could get (port 0x61, not
  *     modelled): they never fire.
  * Not modelled: BCD counting and the read-back command (each a guest error: counted, refused).
- * Hostile-guest rows: S1 any width and offset is safe (bytes only; others see 0xFF); S2 a
+ * Appendix C, C.5 rows: S1 any width and offset is safe (bytes only; others see 0xFF); S2 a
  * reload of 1 does not flood the host (PIT_MIN_PERIOD_NS); S3 the thread never touches guest
  * memory.
  */

@@ -19,7 +19,7 @@
  * *aligned* access of 1, 2, 4 or 8 bytes reads back what was written at the same offset (an
  * 8-byte access covers two latches). A misaligned access reads all ones and writes nothing:
  * real device registers rarely accept a misaligned access, and refusing it is the safe
- * choice (hostile-guest checklist T1). Refused accesses are counted in t->bad.
+ * choice (textbook appendix C, T1). Refused accesses are counted in t->bad.
  */
 #include "devices.h"
 

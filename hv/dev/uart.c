@@ -27,7 +27,7 @@
  *
  * Only 1-byte accesses are meaningful: the chip has an 8-bit data bus. A wider access (a
  * 2-byte IN from 0x3F8) reads all ones and a wider write is ignored; both are counted in
- * u->bad_width. Hostile-guest rows S1-S6 are marked where they are handled.
+ * u->bad_width. Appendix C rows S1-S6 are marked where they are handled.
  */
 #include "devices.h"
 

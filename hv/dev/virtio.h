@@ -19,7 +19,7 @@
  *
  * Threads: the vCPU thread calls the MMIO handlers, an I/O thread may call virtio_blk_notify
  * (ioeventfd mode). Every entry point takes b->lock, so a reset from one thread never meets a
- * request half-done by the other (checklist T7).
+ * request half-done by the other (appendix C, T7).
  */
 #ifndef HV_DEV_VIRTIO_H
 #define HV_DEV_VIRTIO_H

@@ -30,7 +30,7 @@
  * Offered features: VERSION_1, SEG_MAX, BLK_SIZE, FLUSH, and RO for a read-only image.
  * Not offered: INDIRECT_DESC, EVENT_IDX, packed rings, DISCARD, WRITE_ZEROES, MQ, CONFIG_WCE.
  *
- * Hostile-guest rows (checklist 8.3), decided like this; every refusal is an HVT_VQ_ERROR
+ * Hostile-guest rows (appendix C, C.3), decided like this; every refusal is an HVT_VQ_ERROR
  * with addr = the chain's first buffer, index = head, detail as noted:
  *   B1  fewer than 16 readable bytes (missing, short, or device-writable header): IOERR if a
  *       status byte exists, else nothing written, used len 0.  Header outside RAM is caught

@@ -33,7 +33,7 @@
  *   0x100  device config        R    virtio_blk.c
  *   (*: write-only in the spec; hv also reads them back, which no driver relies on)
  *
- * Hostile-guest rows handled here (checklist section 8.1), each refusal traced as
+ * Hostile-guest rows handled here (appendix C, section C.1), each refusal traced as
  * HVT_VQ_ERROR with addr = HV_MMIO_VIRTIO_BLK + offset:
  *   T1  a register access that is not 4 bytes (index = size) or not 4-aligned: read 0, write
  *       ignored. Reads of offsets that are no readable register, writes to offsets that are
@@ -279,7 +279,7 @@ static void vm_set_half(uint64_t *addr, bool high, uint32_t v)
 
 /*
  * QueueReady = 1: validate everything the driver configured (T4, T5). On failure the queue
- * stays not ready and, as the checklist's T4 row says, the device sets NEEDS_RESET: the driver
+ * stays not ready and, as appendix C's row T4 says, the device sets NEEDS_RESET: the driver
  * (which does not read QueueReady back) then sees in Status that activation failed.
  */
 static void vm_queue_ready(struct virtio_blk *b, uint32_t v)

@@ -61,7 +61,7 @@ fuzz-loader: $(FUZZ_OUT)/fuzz_loader guests
 	$(FUZZ_OUT)/fuzz_loader -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus-loader build/guest
 
-# ---- the two disk controllers (hostile-guest checklist, sections 8.1-8.4) ----
+# ---- the two disk controllers (textbook appendix C, sections C.1-C.4) ----
 # A guest program of register accesses, doorbells and RAM rewrites against virtio-blk, and of
 # port accesses against the ATA drive, each on a 64-sector temporary image (unlinked at once).
 # Seeds: tests/fuzz/corpus/{virtio,ata}, made by gen_dev_corpus.c (make fuzz-dev-corpus).

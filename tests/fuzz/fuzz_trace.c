@@ -9,7 +9,7 @@
  * UndefinedBehaviorSanitizer turn silent memory errors into crashes it can report.
  * Build and run: make -f tests/fuzz/fuzz.mk fuzz-trace   (clang; not part of `make test`)
  * Textbook: appendix A "The trace format", section "Validation rules";
- * hostile-guest checklist R6 (files from outside are validated like guest input).
+ * textbook appendix C, R6 (files from outside are validated like guest input).
  */
 #include "trace.h"
 

@@ -8,11 +8,11 @@
  * (register reads and writes of any width, doorbells, rewrites of RAM between steps, resets).
  * AddressSanitizer turns every access outside the synthetic RAM into a crash (the RAM is two
  * malloc'ed blocks of exactly their size), UBSan every overflow, and the checks below turn the
- * checklist's promises (bounded work, image never grows, no touch before DRIVER_OK, ...) into
+ * appendix C's promises (bounded work, image never grows, no touch before DRIVER_OK, ...) into
  * abort()s that libFuzzer reports with the input that caused them.
  * Build and run: make fuzz-virtio   (clang; not part of `make test`)
  * Textbook: chapter 4 "Two I/O paths", sections "The virtqueue", "The handshake" and "A hostile
- * guest"; hostile-guest checklist, sections 8.1 (T1-T8), 8.2 (Q1-Q13) and 8.3 (B1-B13).
+ * guest"; textbook appendix C, sections C.1 (T1-T8), C.2 (Q1-Q13) and C.3 (B1-B13).
  *
  * Input format (tests/fuzz/gen_dev_corpus.c writes seeds in it; keep the two in step):
  *
@@ -38,7 +38,7 @@
  *
  * Guest memory: slot 0 is 256 KiB at gpa 0, slot 1 is 64 KiB at gpa 0x40000, right after it
  * and allocated separately. A buffer spanning the two is contiguous for the guest but not on
- * the host, the case checklist row Q6 ("spanning two RAM regions") warns about: if anything
+ * the host, the case appendix C row Q6 ("spanning two RAM regions") warns about: if anything
  * walked across the boundary with one pointer, ASan would report it.
  */
 #include <stdbool.h>

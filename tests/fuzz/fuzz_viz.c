@@ -13,7 +13,7 @@
  * answer into one too.
  * Build and run: make -f tests/fuzz/fuzz.mk fuzz-viz   (clang; not part of `make test`)
  * Textbook: appendix A "The trace format", section "Validation rules"; chapter 6 "Watching it
- * happen"; hostile-guest checklist R6 (files from outside are validated like guest input).
+ * happen"; textbook appendix C, R6 (files from outside are validated like guest input).
  *
  * The input, and how it is made into a trace (so that mutations explore record contents
  * instead of dying at the reader's checks):

@@ -15,7 +15,7 @@
  *   0x51 = DRDY|DSC|ERR      the command failed; the error register says why:
  *                              ABRT 0x04, IDNF 0x10, UNC 0x40
  *   0x90 = BSY|DSC           while SRST is held
- * Hostile-guest rows L1-L6 (../shared/reference/hostile-guest-checklist.md 8.4) have a test
+ * Hostile-guest rows L1-L6 (textbook appendix C, C.4) have a test
  * each, named after the row. L5 (bus-master DMA) has nothing to attack: no DMA registers exist
  * (no PCI BAR, nothing claimed besides 0x1F0-0x1F7 and 0x3F6); its test proves that the drive
  * offers no DMA and refuses DMA commands without moving data.
@@ -586,7 +586,7 @@ Test(ata, taskfile_registers_are_8bit_only)
 	cr_assert_eq(a->bad_width, 2);
 }
 
-/* ---- hostile-guest rows ---- */
+/* ---- appendix C rows ---- */
 
 Test(ata, L1_data_port_without_command_is_bounded)
 {

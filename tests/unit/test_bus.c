@@ -4,7 +4,7 @@
  * What these prove: ranges are claimed without overlap and without wrapping around 2^64;
  * an access reaches exactly the device that owns the address, with the offset relative to
  * that device; a read nobody claims floats high (all 0xFF); an access that runs past the
- * end of a device is refused before the device sees it (hostile-guest checklist T2).
+ * end of a device is refused before the device sees it (textbook appendix C, T2).
  * Textbook: chapter 3 "Exits", section "From exit to device".
  */
 #include <criterion/criterion.h>

@@ -3,7 +3,7 @@
  * console, test device, and the bounded host output path.
  *
  * Every access goes through the bus at the port or address layout.h assigns, as a guest's
- * would. Textbook: chapter 3 "Exits", section "From exit to device"; hostile-guest rows S4, T1.
+ * would. Textbook: chapter 3 "Exits", section "From exit to device"; appendix C rows S4, T1.
  */
 #include <criterion/criterion.h>
 #include <errno.h>

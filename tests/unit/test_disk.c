@@ -3,7 +3,7 @@
  *
  * What these prove: a transfer reaches exactly the bytes of the file it names, in every cache
  * mode; a range past the end (or wrapping 2^64) transfers nothing; the file never grows
- * (hostile-guest checklist B3, L3, B13); a FLUSH becomes fdatasync except in cache=unsafe;
+ * (textbook appendix C, B3, L3, B13); a FLUSH becomes fdatasync except in cache=unsafe;
  * each system call is one HVT_DISK trace record. Textbook: chapter 4 "Two I/O paths", section
  * "Cache modes".
  */

@@ -1,7 +1,7 @@
 /*
  * test_pit.c - the 8254 timer model (hv/dev/pit.c) on a clock the test moves by hand: what a
  * kernel programming 100 Hz reads back, latching, the period hv delivers, one-shot modes, and
- * the hostile-guest rows S1-S2. The tick thread itself is exercised by the OS tests (IRQ 0 in
+ * the appendix C rows S1-S2. The tick thread itself is exercised by the OS tests (IRQ 0 in
  * ring 3); here pit_tick stands in for one expiry.
  * Textbook: chapter 5 "A guest OS", section "The timer".
  */

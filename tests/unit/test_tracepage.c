@@ -1,7 +1,7 @@
 /*
  * test_tracepage.c - the para-virtual trace page (hv/tracepage.c) driven as a guest kernel
  * would, and as a hostile one would: registration, draining in order, the clock, and rows
- * P1-P4 of the hostile-guest checklist. No KVM: guest RAM is a calloc()ed buffer.
+ * P1-P4 of textbook appendix C. No KVM: guest RAM is a calloc()ed buffer.
  * Textbook: chapter 5 "A guest OS", section "Seeing ring changes: the trace page".
  */
 #include <criterion/criterion.h>

@@ -8,7 +8,7 @@
  *   IIR: none = 0x01, line status = 0x06, data = 0x04, timeout = 0x0C, THRE = 0x02,
  *        modem = 0x00; FIFOs on add 0xC0
  *   MSR: DCTS 0x01, DDSR 0x02, TERI 0x04, DDCD 0x08, CTS 0x10, DSR 0x20, RI 0x40, DCD 0x80
- * Hostile-guest rows S1-S6 are tested by the tests named after them.
+ * Appendix C rows S1-S6 are tested by the tests named after them.
  * Textbook: chapter 3 "Exits", section "From exit to device".
  */
 #include <criterion/criterion.h>

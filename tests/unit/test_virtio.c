@@ -6,7 +6,7 @@
  * "driver" that writes descriptor tables and rings into it and touches the registers through
  * the bus at HV_MMIO_VIRTIO_BLK, and a real disk image (a temporary file opened with
  * disk_open). Every test records a real trace and reads it back, so "the device refused X" is
- * proved by the HVT_VQ ERROR record carrying the hostile-guest row's code, not assumed.
+ * proved by the HVT_VQ ERROR record carrying the appendix C row's code, not assumed.
  * Textbook: chapter 4 "Two I/O paths"; virtio 1.1 sections 2.6, 4.2.2 and 5.2.
  *
  * Numbers used below, from the spec:
