@@ -7,7 +7,7 @@
  * driver programs a 1984 chip register by register and moves data 16 bits per IN/OUT; the
  * virtio driver describes whole requests in RAM and rings one doorbell per batch. Run both,
  * count the exits in hv's trace, and the difference is the case for para-virtualization.
- * Textbook: chapter 4 "Two I/O paths", section "One workload, two controllers".
+ * Textbook: chapter 4 "Two I/O paths", section "Counting the difference".
  *
  * Command line (PVH start info; all optional):
  *   hvlab.disk=virtio|legacy    which controller (default virtio); anything else fails

@@ -118,7 +118,7 @@ $(GUEST_OBJ)/ms/modeswitch.o: guest/modeswitch.S
 # ---- link: which objects, which linker script, which ELF class ----
 GUEST_hello16_OBJS    := 16/entry16.o 16/hello16.o 16/uart.o
 GUEST_hello16_LD      := -m elf_i386 -T guest/real16.ld
-# irq16: two hardware interrupts in real mode, PIC + IVT (textbook ch. 4 "Interrupts or polling")
+# irq16: two hardware interrupts in real mode, PIC + IVT (textbook ch. 4 "Interrupts and polling")
 GUEST_irq16_OBJS      := 16/entry16.o 16/irq16.o 16/uart.o 16/pic.o 16/isr16.o
 GUEST_irq16_LD        := -m elf_i386 -T guest/real16.ld
 GUEST_hello32_OBJS    := 32/entry32.o 32/hello32.o 32/uart.o

@@ -10,7 +10,7 @@
  * looks the vector up in the IVT and runs our handler, which acknowledges the device and the
  * PIC. Follow one interrupt through the trace: the OUT that starts the disk read, the HLT, the
  * injection, the handler's IN and two OUTs.
- * Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ * Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  *
  * Why real mode: the simplest interrupt table there is (4 bytes per vector, physical 0), and
  * on hosts whose KVM can only deliver injected interrupts to a real-mode guest (a PVM host),

@@ -158,7 +158,7 @@ enum bus_result bus_dispatch(struct bus *bus, enum bus_space space, uint64_t add
 
 /*
  * One VM exit reached the device at addr. Counted per exit, not per access: a `rep insw` of a
- * whole sector is one exit that carries 256 accesses (textbook ch 4, "The legacy disk").
+ * whole sector is one exit that carries 256 accesses (textbook ch 4, "Full virtualization").
  */
 void bus_count_exit(struct bus *bus, enum bus_space space, uint64_t addr)
 {

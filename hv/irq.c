@@ -21,7 +21,7 @@
  * This is the "user-space irqchip" design. KVM can also emulate the PIC, IOAPIC and local APIC
  * in the kernel (KVM_CREATE_IRQCHIP), which is faster, but then a HLT never reaches hv and the
  * chip is invisible to students; hv keeps it visible. Each step is an HVT_IRQ trace record.
- * Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ * Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  */
 #include <errno.h>
 #include <signal.h>

@@ -77,7 +77,7 @@
 #define HV_IRQ_VIRTIO_BLK  5u
 
 /*
- * Interrupts (textbook chapter 4, section "Interrupts or polling"). hv emulates the PC's two
+ * Interrupts (textbook chapter 4, section "Interrupts and polling"). hv emulates the PC's two
  * cascaded 8259A interrupt controllers in user space and injects the vector the guest
  * programmed with KVM_INTERRUPT; no in-kernel irqchip is created, so HLT still exits to hv.
  * Lines: 4 = COM1, 5 = virtio-blk, 14 = ATA (primary channel), 2 = the cascade (slave PIC).

@@ -225,7 +225,7 @@ enum hvt_disk_op {
 enum hvt_disk_dev { HVT_DISK_ATA = 1, HVT_DISK_VIRTIO = 2 };
 
 /*
- * HVT_IRQ: how a device's interrupt reaches the guest (textbook chapter 4, "Interrupts or
+ * HVT_IRQ: how a device's interrupt reaches the guest (textbook chapter 4, "Interrupts and
  * polling"). addr = the IRQ line (0-15), data as below, count = the vector where known.
  *   LINE     a device changed its line: data = new level (0/1)
  *   INJECT   hv injected the PIC's vector with KVM_INTERRUPT: count = vector

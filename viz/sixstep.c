@@ -512,7 +512,7 @@ static void classify_disk(const struct hvt_record *r, struct path_step *out)
 		explain_append(out, "I/O thread: no exit reached hv (ioeventfd)");
 }
 
-/* Interrupts: hv keeps the PIC in user space (hv/irq.c, textbook chapter 4, "Interrupts or
+/* Interrupts: hv keeps the PIC in user space (hv/irq.c, textbook chapter 4, "Interrupts and
  * polling"), so every step of an interrupt's delivery is visible. */
 static void classify_irq(const struct hvt_record *r, struct path_step *out)
 {

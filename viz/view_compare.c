@@ -12,7 +12,7 @@
  * without colour ('#' for the left trace, '=' for the right one).
  * Where a request starts and ends is decided in viz/requests.c (the model cuts the trace
  * while it checks it); this file only draws that index and a few records of each request.
- * Textbook: chapter 4 "Two I/O paths", section "One workload, two controllers"; chapter 6
+ * Textbook: chapter 4 "Two I/O paths", section "Counting the difference"; chapter 6
  * "Watching it happen", section "Compare".
  *
  * Speed: drawing reads the request index and at most one screenful of records per side. The

@@ -7,7 +7,7 @@
  * 512-byte sector through one 16-bit data port. There is no memory shared with the device and
  * no DMA: the CPU carries every word. On hv each IN/OUT is a VM exit (hv/dev/ata.c answers
  * it), so this file is the "before" picture of chapter 4; virtio-blk is the "after".
- * Textbook: chapter 4 "Two I/O paths", section "The legacy disk".
+ * Textbook: chapter 4 "Two I/O paths", section "Full virtualization: the legacy ATA disk".
  *
  * Written for real drives too: every wait is bounded, ERR and DF are checked at every step,
  * and the 400 ns pauses the ATA standard asks for are there (as reads of the alternate status

@@ -6,7 +6,7 @@
  * hardware, on QEMU's "-M pc" IDE and on hv's emulated drive (hv/dev/ata.c), where every IN
  * and OUT below is a VM exit. Because hv's drive is never busy, the number of exits each call
  * costs is exact, and the formulas below are what the trace of the 'diskio' guest shows.
- * Textbook: chapter 4 "Two I/O paths", section "The legacy disk".
+ * Textbook: chapter 4 "Two I/O paths", section "Full virtualization: the legacy ATA disk".
  *
  * Exit cost on hv (nothing is ever busy, so every poll succeeds at its first read):
  *

@@ -9,7 +9,7 @@
  * It also parses "virtio_mmio.device=<size>@<base>:<irq>", the way a host tells a guest where
  * an MMIO device is when the guest has no bus to probe (no PCI, no device tree): the parser is
  * strict, because a wrong base would send the driver poking at an address that is not the
- * device. Textbook: chapter 4 "Two I/O paths", section "Finding a virtio-mmio device".
+ * device. Textbook: chapter 4 "Two I/O paths", section "virtio-mmio: finding the device".
  * Textbook: chapter 1 "The guests", section "PVH".
  */
 #include <stdint.h>

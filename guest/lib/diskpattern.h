@@ -5,7 +5,7 @@
  * "the device wrote sector 5" from "the device wrote sector 4's data to sector 5" or "it
  * wrote nothing at all to a zeroed image". This formula makes every byte depend on its
  * absolute position on the disk, so a dropped, repeated, shifted or misplaced sector shows.
- * Textbook: chapter 4 "Two I/O paths", section "Checking what reached the disk".
+ * Textbook: chapter 4 "Two I/O paths", section "Full virtualization: the legacy ATA disk".
  *
  * Shared by the guest (guest/diskio.c) and the host tests (which read the image file after
  * the run), so it is plain C with nothing but <stdint.h>: no guest-only types.

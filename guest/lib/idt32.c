@@ -5,7 +5,7 @@
  * interrupt: spurious check, the device's own acknowledge (the driver's handler), then the
  * PIC's end-of-interrupt. EOI last, because on a level-triggered line an EOI sent while the
  * device still holds the line high makes the PIC request the same interrupt again at once.
- * Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ * Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  *
  * Intel SDM volume 3, chapter 6 "Interrupt and exception handling", sections "Interrupt
  * descriptor table" and "IDT descriptors" (the gate format below).

@@ -9,7 +9,7 @@
  * handler must save every register it uses and end with IRET. Here a tiny assembler stub per
  * vector (isr32.S) pushes the IRQ number and jumps to one common trampoline that saves all
  * registers and calls C, so drivers write plain C functions.
- * Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ * Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  *
  * Only vectors PIC_MASTER_VECTOR..PIC_SLAVE_VECTOR+7 (0x20-0x2F) get gates; the IDT's limit
  * covers vectors 0-0x2F and the CPU exception vectors 0-31 are left "not present", so a CPU

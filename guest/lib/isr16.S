@@ -9,7 +9,7 @@
  * device "seen" (or the device keeps asking), tell the interrupt controller "done" (EOI, or
  * the controller blocks this line and every lower-priority one), and return with IRET, which
  * pops IP, CS and FLAGS (restoring IF) in one instruction.
- * Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ * Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  *
  * Written in assembler because a C function cannot end with IRET and must not clobber the
  * caller-saved registers of the code it interrupted. Exits on hv per handler are listed at

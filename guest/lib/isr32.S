@@ -9,7 +9,7 @@
  * C ABI assumes, calls idt32_dispatch(irq), restores, and IRETs, which reloads EIP, CS and
  * EFLAGS (IF = 1 again if it was before) in one step. Segment registers are not touched:
  * every hvlab 32-bit guest uses the same flat segments everywhere.
- * Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ * Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  */
 #include "boothdr.h"
 

@@ -7,7 +7,7 @@
  * same sequence Linux's init_8259A() writes, then "operation command words": OCW1 (the mask,
  * written to the data port), OCW2 (EOI, to the command port), OCW3 (which register a read of
  * the command port returns). Each write below is one VM exit on hv, which plays the chip in
- * hv/dev/pic.c. Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ * hv/dev/pic.c. Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  *
  * Intel 8259A datasheet, "Initialization command words" and "Operation command words".
  */

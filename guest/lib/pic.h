@@ -8,7 +8,7 @@
  * which lines may interrupt (the mask, OCW1), and afterwards acknowledge each interrupt
  * (OCW2). hv emulates the chip in user space (hv/dev/pic.h), so every call below is made of
  * OUTs (and a few INs) that each leave the guest.
- * Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ * Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  *
  * Ports (hv/layout.h): master command 0x20, data 0x21 (IRQ 0-7); slave command 0xA0, data
  * 0xA1 (IRQ 8-15, cascaded into the master's IR2); ELCR 0x4D0/0x4D1 (edge/level per line).

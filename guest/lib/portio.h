@@ -5,7 +5,7 @@
  * live in. A guest's IN/OUT always leaves the guest (a VM exit) unless the hypervisor handles
  * the port in the kernel, which hv never does: each call below is exactly one exit on hv,
  * except the string forms, where KVM decides how many elements one exit carries (textbook
- * chapter 4, "The legacy disk": `rep insw` of a sector is 1 exit, `rep outsw` 256).
+ * chapter 4, "Full virtualization": `rep insw` of a sector is 1 exit, `rep outsw` 256).
  *
  * `volatile` and the "memory" clobber stop the compiler from merging, dropping or moving them
  * across memory accesses, so the machine code makes exactly the accesses the source shows.

@@ -8,7 +8,7 @@
  * the "available" ring, and writes QueueNotify once for a whole batch. The host walks the
  * rings in guest memory, does the I/O, and answers in the "used" ring, also RAM. The only
  * exits are the doorbell stores and the one-time setup below (counted in virtio_blk.h).
- * Textbook: chapter 4 "Two I/O paths", section "virtio: a device designed for VMs".
+ * Textbook: chapter 4 "Two I/O paths", section "Para-virtualization: virtio".
  *
  * Memory ordering, the part every virtio driver must get right (spec 2.6.13 "Supplying
  * Buffers to The Device"; textbook section "Rings and barriers"):

@@ -7,8 +7,8 @@
  * writes whole requests into ordinary RAM that guest and host share (a "virtqueue"), and
  * leaves the guest exactly once per batch, to ring a doorbell (one 32-bit store to the
  * QueueNotify register). Completions come back in RAM too, so waiting costs no exits at all.
- * Textbook: chapter 4 "Two I/O paths", sections "virtio: a device designed for VMs" and
- * "Counting the exits of each path".
+ * Textbook: chapter 4 "Two I/O paths", sections "Para-virtualization: virtio" and
+ * "Counting the difference".
  *
  * Spec references (virtio v1.1, OASIS): 2.1 device status, 2.2 feature bits, 2.6 split
  * virtqueues, 3.1.1 driver initialization, 4.2.2 MMIO register layout, 4.2.3.1-4.2.3.4 MMIO

@@ -5,7 +5,7 @@
  * Concept: a kernel's first tool is a print function that needs nothing: no heap, no
  * interrupts, no locks. It formats into the UART one character at a time. On hv each
  * character is 2 VM exits (uart.c), which is why the kernel's lines are short.
- * Textbook: chapter 5 "A guest OS", section "The kernel in one page".
+ * Textbook: chapter 5 "A guest OS", section "Running it".
  *
  * Formats: %s %c %d %u %x, with an optional 0-padded width for %x and %u ("%08x").
  * That is all the kernel uses; anything else is printed as it stands.

@@ -7,8 +7,8 @@
  * (textbook chapter 4: 2065 exits for an 8-sector ATA write, 1 for virtio). These are the
  * very drivers chapter 4 measured (guest/lib/ata.c, guest/lib/virtio_blk.c), used in polling
  * mode: the kernel runs with interrupts off, and a disk interrupt arriving in ring 3 would
- * have nobody waiting for it. Textbook: chapter 5 "A guest OS", section "Drivers for both
- * disks".
+ * have nobody waiting for it. Textbook: chapter 5 "A guest OS", section "Why 32-bit
+ * protected mode".
  *
  * With paging on, device registers must be mapped before the driver touches them: the
  * virtio transport's window comes from the command line (virtio_mmio.device=<size>@<base>,

@@ -31,9 +31,9 @@
  * gate, which clears IF on entry). Tasks run with IF = 1, so interrupts arrive only while
  * ring 3 runs. That keeps the kernel free of locks, and it is what lets the kernel-only boot
  * (os.run=none) run on a PVM host, whose KVM cannot deliver interrupts to a protected-mode
- * guest (textbook chapter 0, "PVM"). Such a host also refuses 32-bit paging (paging.c says
- * how the kernel notices and boots on without it) and any IRET to ring 3: there the first
- * task stops the VM, and hv explains why.
+ * guest (textbook chapter 0, "What works where, and what to do on PVM"). Such a host also
+ * refuses 32-bit paging (paging.c says how the kernel notices and boots on without it) and
+ * any IRET to ring 3: there the first task stops the VM, and hv explains why.
  *
  * Command line (PVH start info; all optional):
  *   hvlab.disk=legacy|virtio   the disk driver (hv adds it with --disk-path); absent: none

@@ -5,7 +5,7 @@
  * Concept: a kernel is a handful of small modules that each own one piece of the machine
  * (the GDT, the IDT, the page directory, the timer, the disk, the tasks). This header is the
  * map of who owns what, in the order main.c brings them up.
- * Textbook: chapter 5 "A guest OS", section "The kernel in one page".
+ * Textbook: chapter 5 "A guest OS", section "Why 32-bit protected mode".
  */
 #ifndef OS_OS_H
 #define OS_OS_H

@@ -8,7 +8,7 @@
  * disk_read / disk_write calls on the image (hv/disk.c). The protocol follows the ATA/ATAPI
  * standards (ATA-4 to ATA-6 era) and QEMU's hw/ide where the standard leaves room, closely
  * enough that Linux's legacy IDE/libata SFF code could drive it. ata.h lists every choice.
- * Textbook: chapter 4 "Two I/O paths", section "The legacy disk".
+ * Textbook: chapter 4 "Two I/O paths", section "Full virtualization: the legacy ATA disk".
  *
  * The state machine, synchronous and deterministic (no timers, no threads):
  *

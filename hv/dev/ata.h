@@ -9,7 +9,7 @@
  * exit: the CPU leaves the guest, KVM hands hv "IN of 2 bytes from port 0x1F0", the bus calls
  * this device, and the guest resumes. A 4 KiB write therefore costs thousands of exits, which
  * is exactly what virtio-blk (the other path in chapter 4) was invented to avoid.
- * Textbook: chapter 4 "Two I/O paths", section "The legacy disk".
+ * Textbook: chapter 4 "Two I/O paths", section "Full virtualization: the legacy ATA disk".
  *
  * The string-I/O asymmetry (measured on this host with hv's trace): a guest moves a sector
  * with `rep insw` (read) or `rep outsw` (write), one instruction for 256 words. KVM emulates

@@ -20,7 +20,7 @@
  * lines with pic_set_irq(), and when pic_intr() says INTR is up and the guest can take an
  * interrupt, hv runs the INTA cycle in software, pic_ack(), and hands the vector to KVM with
  * the KVM_INTERRUPT ioctl: that ioctl *is* hv's INTA. Textbook: chapter 4 "Two I/O paths",
- * section "Interrupts or polling".
+ * section "Interrupts and polling".
  *
  * Registers, per chip (A0 = port offset: 0 = command port 0x20/0xA0, 1 = data port 0x21/0xA1):
  *

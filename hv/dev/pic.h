@@ -7,7 +7,7 @@
  * hands it the vector the OS programmed and marks the request in service (ISR) until the OS
  * writes an end-of-interrupt (EOI). hv plays this chip like any other device; the only new
  * step is the last one: hv tells KVM "inject vector V" (KVM_INTERRUPT) when the guest can take
- * it. Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ * it. Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  *
  * Master at ports 0x20/0x21 (IRQ 0-7), slave at 0xA0/0xA1 (IRQ 8-15) cascaded on the master's
  * IRQ 2, edge/level control (ELCR) at 0x4D0/0x4D1 as on PCI-era chipsets. No KVM in here:

@@ -10,7 +10,7 @@
  * ASan and UBSan catch memory errors; the checks below turn ata.h's documented promises into
  * abort()s that libFuzzer reports with the input that caused them.
  * Build and run: make fuzz-ata   (clang; not part of `make test`)
- * Textbook: chapter 4 "Two I/O paths", sections "The legacy disk" and "A hostile guest";
+ * Textbook: chapter 4 "Two I/O paths", sections "Full virtualization" and "A hostile guest";
  * textbook appendix C, section C.4 (L1-L6) and B13.
  *
  * Input format (tests/fuzz/gen_dev_corpus.c writes seeds in it; keep the two in step):

@@ -482,7 +482,7 @@ Test(disk, read_only_disk_is_never_written_through_either_path)
 	}
 }
 
-/* ---- interrupts instead of polling (textbook chapter 4, "Interrupts or polling") ---- */
+/* ---- interrupts instead of polling (textbook chapter 4, "Interrupts and polling") ---- */
 
 /*
  * irq16 (guest/irq16.c) takes COM1's IRQ 4 and the ATA disk's IRQ 14 in real mode, the one

@@ -6,7 +6,7 @@
  * bus. Behind the drive is a real temporary image opened with disk_open (hv/disk.h), and the
  * tests check the file itself with pread/pwrite: what the guest reads must be the file's
  * bytes, what it writes must land in the file, byte for byte.
- * Textbook: chapter 4 "Two I/O paths", section "The legacy disk".
+ * Textbook: chapter 4 "Two I/O paths", section "Full virtualization: the legacy ATA disk".
  *
  * Status values, from the bits (ATA status register): BSY 0x80, DRDY 0x40, DSC 0x10,
  * DRQ 0x08, ERR 0x01, so

@@ -12,7 +12,7 @@
  *   OCW2: 0x20 non-specific EOI, 0x60|n specific EOI, 0xA0 rotate on EOI, 0xC0|n set priority
  *   OCW3: 0x08 | P 0x04 | RR 0x02 | RIS 0x01 (0x0A read IRR, 0x0B read ISR), ESMM 0x40 | SMM 0x20
  * Vector = ICW2 base + line; the spurious vector is base + 7.
- * Textbook: chapter 4 "Two I/O paths", section "Interrupts or polling".
+ * Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  */
 #include <criterion/criterion.h>
 #include <errno.h>

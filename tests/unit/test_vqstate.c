@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "model.h"
-/* The path, because hv/viz.h (hv's side of --viz) comes first in the -I order. */
+/* The path spelled out: viz/viz.h is hvviz's header (hv's side of --viz is hv/vizlink.h). */
 #include "../../viz/viz.h"
 #include "vqstate.h"
 

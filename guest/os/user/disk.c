@@ -6,7 +6,7 @@
  * calls and its driver, legacy ATA or virtio-blk (the kernel's disk.c). The buffers are on
  * this task's stack, in the user region: the kernel checks that, then hands them to the
  * driver as they are (virtio's device writes straight into them).
- * Textbook: chapter 5 "A guest OS", section "Drivers for both disks".
+ * Textbook: chapter 5 "A guest OS", section "System calls".
  *
  * Data: the shared pattern (guest/lib/diskpattern.h) of disk bytes [64 * 512, 72 * 512),
  * so a host test can check the image file independently.
