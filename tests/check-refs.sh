@@ -50,7 +50,7 @@ for f in textbook/ch[0-9][0-9]-*.md textbook/appendix-[a-z]-*.md; do
 	b=${f#textbook/}
 	case $b in
 	ch*) key=ch${b:2:2} ;;
-	appendix-*) key=app$(printf '%s' "${b:9:1}" | tr a-z A-Z) ;;
+	appendix-*) key=app$(printf '%s' "${b:9:1}" | tr '[:lower:]' '[:upper:]') ;;
 	esac
 	grep '^#' "$f" | sed -e 's/^#* *//' -e "s/^/$key	/"
 done >"$TMP/headings"
