@@ -445,7 +445,7 @@ static void vq_text(const struct hvt_record *r, struct path_step *out)
 	/* The guest owns the rings and can write anything there: each error names the row of the
 	 * textbook appendix C that the check defends. */
 	case HVT_VQ_ERROR:
-		snprintf(e, n, "hv refuses what the driver put in queue %u: %s (hostile-guest checklist)"
+		snprintf(e, n, "hv refuses what the driver put in queue %u: %s (textbook appendix C)"
 			 " at 0x%" PRIx64 ", index %" PRIu32, q,
 			 r->data <= HVT_VQE_MAX ? hvt_vq_error_name((unsigned)r->data) : "?", r->addr,
 			 r->count);
