@@ -110,8 +110,9 @@ export KVM_TESTS RING3_TESTS INTEG_ENV
 
 # Unit tests here; integration tests here and, for those this host's KVM cannot run, in the lab
 # VM; one closing line `N passed, N failed, N skipped` for all of them. First, every path and
-# textbook section that a comment or a chapter names must exist (tests/check-refs.sh). The lab VM is built on
-# every host: suite labvm (tests/integration/test_labvm.c) boots it here, whatever the KVM.
+# textbook section that a comment or a chapter names must exist (tests/check-refs.sh). The lab
+# VM is built on every host: suite labvm (tests/integration/test_labvm.c) boots it here,
+# whatever the KVM.
 test: deps
 	$(MAKE) --no-print-directory all $(O)/tests/unit $(O)/tests/integration $(O)/bench/exitbench \
 	  labvm-initramfs
