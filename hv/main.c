@@ -30,6 +30,9 @@
 #include "layout.h"
 #include "vizlink.h"
 #include "vm.h"
+#include "trace_read.h"
+#include "trace_dump.h"
+#include "trace_stats.h"
 
 #define HV_VERSION "0.1"
 
