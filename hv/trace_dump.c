@@ -72,7 +72,12 @@ static void flags_format(uint32_t flags, char *buf, size_t len)
 
 /* ---- dump: device steps ---- */
 
-/* The descriptor flags of the split ring (virtio 1.x, 2.7.5). */
+/*
+ * The descriptor flags of the split ring (virtio 1.x, 2.7.5). "read" is printed for a clear
+ * WRITE bit: the direction is always said, because a buffer the device may only read (the
+ * request header) and one it writes (the data of a read, the status byte) are the rule the
+ * device checks first (checklist Q7). Bits no spec defines are shown as "unknown", not dropped.
+ */
 static void desc_flags_format(uint64_t f, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%s%s%s", (f & 1) ? "next," : "", (f & 2) ? "write," : "read,",
@@ -82,7 +87,11 @@ static void desc_flags_format(uint64_t f, char *buf, size_t len)
 		buf[n - 1] = '\0'; /* drop the last comma */
 }
 
-/* virtio-blk request types (virtio 1.x, 5.2.6). Any other number prints as itself. */
+/*
+ * virtio-blk request types (virtio 1.x, 5.2.6). "in" and "out" are the spec's words, seen from
+ * the driver: "in" reads the disk into guest memory. Any other number prints as itself, so an
+ * unsupported request a guest sent (B6) is still visible in the dump.
+ */
 static void blk_type_format(uint64_t type, char *buf, size_t len)
 {
 	static const char *const names[] = { [0] = "in", [1] = "out", [4] = "flush",
@@ -99,17 +108,24 @@ static void dump_vq(FILE *out, const struct hvt_record *r)
 	char buf[64];
 	fprintf(out, " %s q%u", hvt_vq_op_name(r->reason), r->size);
 	switch (r->reason) {
+	/* The doorbell: how it came (an MMIO exit, or an eventfd KVM signalled in the kernel)
+	 * is the whole difference between the two virtio paths of chapter 4. */
 	case HVT_VQ_NOTIFY:
 		fprintf(out, " addr=0x%" PRIx64 " value=%" PRIu64 " via=%s", r->addr, r->data,
 			(r->flags & HVT_F_EVENTFD) ? "eventfd" : "mmio-exit");
 		break;
+	/* The driver told the device where its three rings are: every later address of this
+	 * queue must fall inside them. */
 	case HVT_VQ_READY:
 		fprintf(out, " desc=0x%" PRIx64 " avail=0x%" PRIx64 " used=0x%" PRIx64 " num=%" PRIu32,
 			r->addr, r->data, r->arg, r->count);
 		break;
+	/* Old and new status side by side: the driver's handshake (ACKNOWLEDGE, DRIVER,
+	 * FEATURES_OK, DRIVER_OK) reads as a sequence of bit sets, and a refused step stands out. */
 	case HVT_VQ_STATUS:
 		fprintf(out, " status=0x%" PRIx64 " was=0x%" PRIx64, r->data, r->arg);
 		break;
+	/* idx - last_avail = how many new requests the driver offered in this batch. */
 	case HVT_VQ_AVAIL_IDX:
 		fprintf(out, " addr=0x%" PRIx64 " idx=%" PRIu64 " last_avail=%" PRIu32, r->addr,
 			r->data, r->count);
@@ -118,30 +134,37 @@ static void dump_vq(FILE *out, const struct hvt_record *r)
 		fprintf(out, " addr=0x%" PRIx64 " slot=%" PRIu32 " head=%" PRIu64, r->addr, r->count,
 			r->data);
 		break;
+	/* flags and next share the arg field (trace.h): the low 16 bits and the next 16. */
 	case HVT_VQ_DESC:
 		desc_flags_format(r->arg & 0xFFFF, buf, sizeof buf);
 		fprintf(out, " index=%" PRIu32 " addr=0x%" PRIx64 " len=%" PRIu64 " flags=%s next=%" PRIu64,
 			r->count, r->addr, r->data, buf, (r->arg >> 16) & 0xFFFF);
 		break;
+	/* The parsed request header: the first point where guest bytes became a disk command. */
 	case HVT_VQ_REQUEST:
 		blk_type_format(r->arg, buf, sizeof buf);
 		fprintf(out, " head=%" PRIu32 " type=%s sector=%" PRIu64 " bytes=%" PRIu64, r->count,
 			buf, r->addr, r->data);
 		break;
+	/* id is the head the driver offered: that is how it finds which request finished. */
 	case HVT_VQ_USED_ELEM:
 		fprintf(out, " addr=0x%" PRIx64 " slot=%" PRIu32 " id=%" PRIu64 " len=%" PRIu64, r->addr,
 			r->count, r->arg, r->data);
 		break;
+	/* The driver polls this index (or is interrupted): the moment it moves is the moment the
+	 * request is done, from the guest's point of view. */
 	case HVT_VQ_USED_IDX:
 		fprintf(out, " addr=0x%" PRIx64 " idx=%" PRIu64, r->addr, r->data);
 		break;
 	case HVT_VQ_IRQ_RAISE:
 		fprintf(out, " isr=0x%" PRIx64, r->data);
 		break;
+	/* Why no interrupt: the driver asked for none (it polls), or the machine has no line. */
 	case HVT_VQ_IRQ_SUPPRESS:
 		fprintf(out, " why=%s", r->data == HVT_IRQ_NO_INTERRUPT_FLAG ? "no-interrupt-flag" :
 					r->data == HVT_IRQ_NO_LINE ? "no-line" : "?");
 		break;
+	/* data is the error from the file: bounded before it becomes an index ("?" past it). */
 	case HVT_VQ_ERROR:
 		fprintf(out, " error=%s addr=0x%" PRIx64 " index=%" PRIu32 " detail=0x%" PRIx64,
 			r->data <= HVT_VQE_MAX ? hvt_vq_error_name((unsigned)r->data) : "?", r->addr,
@@ -156,6 +179,8 @@ static void dump_vq(FILE *out, const struct hvt_record *r)
 /* An HVT_DISK record: which controller, what system call, where, how long. */
 static void dump_disk(FILE *out, const struct hvt_record *r)
 {
+	/* Both tables are indexed with bytes from the file (size, arg), so every lookup below
+	 * checks the bound first: a hostile trace prints "?" instead of reading past a table. */
 	static const char *const devs[] = { [HVT_DISK_ATA] = "legacy-ata",
 					    [HVT_DISK_VIRTIO] = "virtio-blk" };
 	static const char *const caches[] = { "writeback", "writethrough", "none", "unsafe" };
@@ -169,7 +194,11 @@ static void dump_disk(FILE *out, const struct hvt_record *r)
 		(double)r->duration_ns / 1000.0, r->arg < 4 ? caches[r->arg] : "?", r->count);
 }
 
-/* The `reason` byte in words: an exit reason, a virtqueue step or a disk operation (trace.h). */
+/*
+ * The `reason` byte in words: an exit reason, a virtqueue step or a disk operation (trace.h).
+ * One byte, four vocabularies: the kind says which table applies, which is why the reader
+ * checks reason against the range of its kind (trace_record_check) before we get here.
+ */
 static const char *reason_word(const struct hvt_record *r)
 {
 	if (r->kind == HVT_VQ)
@@ -190,6 +219,7 @@ static const char *reason_word(const struct hvt_record *r)
  */
 static void dump_ring(FILE *out, const struct hvt_record *r)
 {
+	/* data packs two 32-bit values (trace.h, HVT_RING fields): split them before printing. */
 	uint32_t nr = (uint32_t)r->data, arg = (uint32_t)(r->data >> 32);
 	char flags[96];
 	flags_format(r->flags, flags, sizeof flags);
@@ -206,6 +236,8 @@ static void dump_ring(FILE *out, const struct hvt_record *r)
 /* A guest-error record of the trace page's port (tracepage.h, enum tracepage_error). */
 static const char *tracepage_error_name(uint64_t code)
 {
+	/* Each name leads with its checklist row (P1-P4, tracepage.c), like the virtqueue errors:
+	 * `hv trace dump | grep P3` finds where the guest broke that rule. */
 	static const char *const names[] = {
 		[TP_GE_BAD_ADDRESS] = "P1-page-address", [TP_GE_BAD_HEADER] = "P2-header-damaged",
 		[TP_GE_HEAD_JUMP] = "P3-head-jump",      [TP_GE_BAD_RECORD] = "P4-bad-record",
@@ -217,6 +249,8 @@ static const char *tracepage_error_name(uint64_t code)
 /* A guest-error record of the legacy disk (hv/dev/ata.h, enum ata_guest_error), in words. */
 static const char *ata_error_name(uint64_t code)
 {
+	/* The legacy disk's rows are L1-L4 (ata.c); a code without a row (bad-width, chs) is a
+	 * guest mistake the drive tolerates but reports, so the student sees it anyway. */
 	static const char *const names[] = {
 		[ATA_GE_NO_DRQ] = "L1-data-port-without-drq", [ATA_GE_BAD_WIDTH] = "bad-width",
 		[ATA_GE_BUSY_CMD] = "L4-command-while-busy",  [ATA_GE_BUSY_REG] = "L4-register-while-busy",
@@ -230,6 +264,8 @@ static const char *ata_error_name(uint64_t code)
 /* An HVT_IRQ record: a line changing, an injection, a window request, a wake-up (trace.h). */
 static void dump_irq(FILE *out, const struct hvt_record *r)
 {
+	/* A window request has nothing but its name to say: hv is waiting for the guest to set
+	 * IF, and the next irq-window exit in the dump is the answer. */
 	fprintf(out, " %s", hvt_irq_op_name(r->reason));
 	switch (r->reason) {
 	case HVT_IRQ_LINE:
@@ -251,6 +287,8 @@ static void dump_irq(FILE *out, const struct hvt_record *r)
 /* guest-error: which port, what went wrong, the detail (ata.h documents it per code). */
 static void dump_guest_error(FILE *out, const struct hvt_record *r)
 {
+	/* The code means something only together with the port: the ATA drive and the trace
+	 * page number their errors independently, so the port picks the table. */
 	int ata = (r->addr >= HV_PORT_ATA_CMD && r->addr < HV_PORT_ATA_CMD + 8) ||
 		  r->addr == HV_PORT_ATA_CTL;
 	const char *name = ata ? ata_error_name(r->data)
@@ -269,6 +307,8 @@ static void dump_guest_error(FILE *out, const struct hvt_record *r)
  */
 static void dump_text(FILE *out, const struct hvt_record *r)
 {
+	/* seq and time lead every line, whatever the kind: sorting or joining two dumps by them
+	 * always works, and `awk '$2 > 1000'` picks a time window. */
 	fprintf(out, "%" PRIu64 " %.3f ", r->seq, (double)r->time_ns / 1000.0);
 	/* The device's I/O thread (--ioeventfd) is no vCPU: it gets its own name. */
 	if (r->vcpu == HVT_VCPU_IOTHREAD)
@@ -277,7 +317,11 @@ static void dump_text(FILE *out, const struct hvt_record *r)
 		fprintf(out, "timer %s", hvt_kind_name(r->kind));
 	else
 		fprintf(out, "vcpu%u %s", r->vcpu, hvt_kind_name(r->kind));
-	/* Device steps have their own vocabulary (trace.h tables). */
+	/*
+	 * Device steps have their own vocabulary (trace.h tables): their fields mean something
+	 * different per kind (addr is a ring address, size a queue index), so printing them as an
+	 * exit's "rip= addr= size=" would put true numbers under false names.
+	 */
 	if (r->kind == HVT_VQ || r->kind == HVT_DISK || r->kind == HVT_GUEST_ERROR ||
 	    r->kind == HVT_IRQ || r->kind == HVT_RING) {
 		if (r->kind == HVT_RING)
@@ -322,6 +366,8 @@ static void dump_text(FILE *out, const struct hvt_record *r)
  */
 static void dump_json(FILE *out, const struct hvt_record *r)
 {
+	/* Every field of the record appears, raw and by name: a script never has to know the
+	 * text format's per-kind layout, and a JSON line is complete on its own. */
 	char flags[96];
 	flags_format(r->flags, flags, sizeof flags);
 	fprintf(out,
@@ -350,6 +396,9 @@ static void dump_json(FILE *out, const struct hvt_record *r)
 /* Records come out in file order, which trace_parse proved is seq order: 0, 1, 2, ... */
 void trace_print_dump(FILE *out, const struct trace_file *tf, int json)
 {
+	/* Errors writing `out` are not checked per line: stdio remembers the first one, and the
+	 * caller checks once at the end (hv/main.c, finish_output), which also catches the last
+	 * buffer failing. */
 	for (uint64_t i = 0; i < tf->count; i++) {
 		if (json)
 			dump_json(out, &tf->records[i]);
@@ -361,6 +410,8 @@ void trace_print_dump(FILE *out, const struct trace_file *tf, int json)
 /* The dump line in a caller's buffer: fmemopen lets the one printer above serve both. */
 void trace_format_record(char *buf, size_t len, const struct hvt_record *r)
 {
+	/* One printer for both: if hvviz formatted its own lines, the timeline and the dump would
+	 * drift apart word by word, and a student could no longer check one against the other. */
 	if (len == 0)
 		return;
 	buf[0] = '\0';

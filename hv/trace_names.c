@@ -27,11 +27,18 @@
  */
 static const char *name_of(const char *const *table, size_t n, unsigned v)
 {
+	/* Two checks: past the end of the table, and a hole inside it (a value the designated
+	 * initializers skipped). Both print "?", never NULL: printf("%s", NULL) is undefined. */
 	return v < n && table[v] ? table[v] : "?";
 }
 
 #define NAME_OF(table, v) name_of(table, sizeof table / sizeof table[0], v)
 
+/*
+ * The kinds are the four steps of one exit's round trip (exit, run-return, run-call, entry:
+ * appendix A.4) and the events around them. Short lowercase words, hyphenated, never spaces:
+ * a dump line must split into fields on blanks.
+ */
 const char *hvt_kind_name(unsigned kind)
 {
 	static const char *const names[] = {
@@ -44,6 +51,10 @@ const char *hvt_kind_name(unsigned kind)
 	return NAME_OF(names, kind);
 }
 
+/*
+ * Ring changes the guest kernel reports on its trace page (pvtrace.h). The enum is the guest's,
+ * not ours: the guest kernel and hv share pvtrace.h, so these names follow the guest's words.
+ */
 const char *hvt_ring_op_name(unsigned op)
 {
 	static const char *const names[] = {
@@ -55,6 +66,10 @@ const char *hvt_ring_op_name(unsigned op)
 	return NAME_OF(names, op);
 }
 
+/*
+ * Exit reasons in hvlab's own numbering (trace.h), named after what the CPU did rather than
+ * after KVM's KVM_EXIT_* constants: a student reads "hlt" and "io", not "KVM_EXIT_HLT".
+ */
 const char *hvt_reason_name(unsigned reason)
 {
 	static const char *const names[] = {
@@ -68,6 +83,11 @@ const char *hvt_reason_name(unsigned reason)
 	return NAME_OF(names, reason);
 }
 
+/*
+ * CPU modes with the code width in the name ("prot16", "prot32"): the same protected mode runs
+ * 16- and 32-bit code, and which one decides how the guest's instructions were decoded.
+ * Unknown prints as "?" on purpose: hv could not tell, and a guess would teach the wrong mode.
+ */
 const char *hvt_mode_name(unsigned mode)
 {
 	static const char *const names[] = {
@@ -78,6 +98,8 @@ const char *hvt_mode_name(unsigned mode)
 	return NAME_OF(names, mode);
 }
 
+/* The host kinds of `hv doctor` (hostinfo.c): a trace says which KVM recorded it, because
+ * exit costs differ by a factor of ten between hardware virtualization and PVM. */
 const char *hvt_host_name(unsigned host)
 {
 	static const char *const names[] = {
@@ -110,6 +132,11 @@ const char *hvt_counter_name(unsigned counter)
 	return NAME_OF(names, counter);
 }
 
+/*
+ * The steps of one virtio request as the device walks its queue (trace.h, HVT_VQ table; textbook
+ * chapter 4, "One request, step by step"), in the order they happen: notify, avail-idx,
+ * avail-entry, desc..., request, used-elem, used-idx, irq-raise.
+ */
 const char *hvt_vq_op_name(unsigned op)
 {
 	static const char *const names[] = {
@@ -148,6 +175,8 @@ const char *hvt_vq_error_name(unsigned err)
 	return NAME_OF(names, err);
 }
 
+/* The backend's system calls on the image file, named after what they do to the data, not
+ * after the call (pread, pwrite, fdatasync), so both controllers read the same. */
 const char *hvt_disk_op_name(unsigned op)
 {
 	static const char *const names[] = {
@@ -156,6 +185,8 @@ const char *hvt_disk_op_name(unsigned op)
 	return NAME_OF(names, op);
 }
 
+/* The four stations of an interrupt (chapter 4, "Interrupts or polling"): a device's line
+ * rises, hv injects the vector, or must wait for a window, or wakes a halted vCPU. */
 const char *hvt_irq_op_name(unsigned op)
 {
 	static const char *const names[] = {
@@ -180,6 +211,8 @@ const char *hvt_counter_label(uint64_t id, char *buf, size_t len)
 /* The mini OS's system call numbers (pvtrace.h), so a dump reads "nr=4(write)". */
 const char *hvt_syscall_name(unsigned nr)
 {
+	/* A switch, not a table: the numbers are Linux's where Linux has the call (pvtrace.h),
+	 * so they are sparse, and a table indexed by them would be mostly holes. */
 	switch (nr) {
 	case HV_SYS_EXIT: return "exit";
 	case HV_SYS_WRITE: return "write";
