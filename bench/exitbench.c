@@ -49,7 +49,8 @@
 #include "hostinfo.h"
 #include "layout.h"
 #include "spawn.h"
-#include "trace.h"
+#include "trace_read.h"
+#include "trace_names.h"
 #include "vm.h"
 
 /* The traced run must write every event: 256 bytes per exit is 51 MB for the default 20000

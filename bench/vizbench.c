@@ -38,7 +38,8 @@
 #include "layout.h"
 #include "model.h"
 #include "pvtrace.h"
-#include "trace.h"
+#include "trace_read.h"
+#include "trace_write.h"
 #include "vqstate.h"
 
 #define BENCH_GUEST "vizbench"  /* header guest name: marks a file this program generated */

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "trace.h"
+#include "trace_write.h"
 
 enum disk_cache { DISK_WRITEBACK = 0, DISK_WRITETHROUGH = 1, DISK_NONE = 2, DISK_UNSAFE = 3 };
 

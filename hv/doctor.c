@@ -15,6 +15,7 @@
  */
 #include "hostinfo.h"
 #include "layout.h"
+#include "trace_names.h"
 
 #include <errno.h>
 #include <string.h>
@@ -364,7 +365,7 @@ static void report_json(FILE *out, const struct host_info *hi)
 		fputs("null", out);
 	else
 		json_string(out, why);
-	/* The same short names the trace header uses ("pvm", "vmx", ...): trace.c. */
+	/* The same short names the trace header uses ("pvm", "vmx", ...): trace_names.c. */
 	fprintf(out, ",\"kind\":\"%s\",\"class\":\"%s\",\"cpu_model\":", hvt_host_name(hi->kind),
 		hostinfo_class_name(hostinfo_class(hi)));
 	json_string(out, hi->cpu_model);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "vm.h"
+#include "trace_names.h"
 
 int kvmstats_open(int vcpu_fd)
 {

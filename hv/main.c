@@ -30,6 +30,9 @@
 #include "layout.h"
 #include "vizlink.h"
 #include "vm.h"
+#include "trace_read.h"
+#include "trace_dump.h"
+#include "trace_stats.h"
 
 #define HV_VERSION "0.1"
 
@@ -96,7 +99,130 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigne
 	return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/*
+ * `hv run` in three steps, each short enough to read at once: run_parse_args turns the words
+ * into struct run_options, run_check refuses combinations that make no sense (and fills in
+ * defaults that depend on other options), run_vm brings the VM to life. Nothing touches a
+ * file or KVM before run_vm, so a typo costs nothing.
+ */
+struct run_options {
+	struct vm_options vm;  /* what vm_prepare/vm_build/vm_run are told (vm.h) */
+	struct viz viz;        /* --viz: off until given (vizlink.h) */
+	bool cache_given;      /* --cache was typed: refused without a disk, not silently ignored */
+	bool help;             /* --help: print the usage, run nothing */
+};
+
+/*
+ * The options about the machine and the trace. Returns 0, or the exit status of a mistake
+ * (HV_EXIT_USAGE) after printing one line about it.
+ */
+static int run_option_machine(int c, const char *arg, struct run_options *ro)
+{
+	struct vm_options *opt = &ro->vm;
+	unsigned long v;
+	switch (c) {
+	case 'm':
+		/*
+		 * The bounds come from the memory map (layout.h): enough RAM for hv's tables and a
+		 * guest at 1 MiB, and RAM must end below the MMIO window at 0xD0000000.
+		 */
+		if (parse_uint(arg, HV_MEM_MIN_MIB, HV_MEM_MAX_MIB, &v) < 0) {
+			fprintf(stderr, "hv: bad --mem '%s' (give MiB, %u to %u)\n", arg,
+				HV_MEM_MIN_MIB, HV_MEM_MAX_MIB);
+			return HV_EXIT_USAGE;
+		}
+		opt->mem_mib = (uint32_t)v;
+		return 0;
+	case 'M':
+		if (parse_mode(arg, &opt->mode) < 0)
+			return usage_error("bad --mode (use real, protected or long):", arg);
+		return 0;
+	/*
+	 * The trace is created in vm.c step 0, after the guest and the disk were checked: a bad
+	 * guest file leaves no empty trace behind. The command line is copied to guest-physical
+	 * 0x600 and announced in the PVH start-info block, as a boot loader hands Linux its
+	 * command line.
+	 */
+	case 't': opt->trace_path = arg; return 0;
+	case 'c': opt->cmdline = arg; return 0;
+	case 'T':
+		/* A guest in an endless loop without I/O makes no exit that reaches hv: only the
+		 * clock can stop it (vm.c, wait_vcpu). */
+		if (parse_uint(arg, 1, 86400, &v) < 0)
+			return usage_error("bad --timeout (whole seconds, 1 to 86400):", arg);
+		opt->timeout_s = (double)v;
+		return 0;
+	/* A guest decides how many exits it makes, so it decides the trace's size: 256 bytes per
+	 * exit. The limit keeps a runaway guest from filling the disk. */
+	case 'L':
+		if (parse_uint(arg, 1, 1u << 20, &v) < 0)
+			return usage_error("bad --trace-limit (MiB, 1 to 1048576):", arg);
+		opt->trace_limit = (uint64_t)v << 20;
+		return 0;
+	case 'q': opt->quiet = true; return 0;
+	/* Watch the run in hvviz (hv/vizlink.c): --viz runs freely, --viz=step waits for the user
+	 * before every entry. Only the "=" form: "--viz step" would make "step" the guest file. */
+	case 'V':
+		if (viz_parse(&ro->viz, arg) < 0)
+			return usage_error("bad --viz (use --viz or --viz=step):", arg);
+		return 0;
+	}
+	return -1; /* not one of these: the caller tries the next group */
+}
+
+/* The options about the disk and single-stepping; same contract as run_option_machine. */
+static int run_option_disk_step(int c, const char *arg, struct run_options *ro)
+{
+	struct vm_options *opt = &ro->vm;
+	unsigned long v;
+	switch (c) {
+	/*
+	 * The disk (textbook chapter 4). --disk alone attaches FILE to virtio-blk; --disk-path
+	 * alone gives the guest a scratch image (HV_SCRATCH_DISK_MIB), so a demo needs no file.
+	 * Both controllers are never present at once.
+	 */
+	case 'd': opt->disk_file = arg; return 0;
+	case 'p':
+		if (!strcmp(arg, "legacy"))
+			opt->disk_path = DISK_PATH_LEGACY;
+		else if (!strcmp(arg, "virtio"))
+			opt->disk_path = DISK_PATH_VIRTIO;
+		else
+			return usage_error("bad --disk-path (use legacy or virtio):", arg);
+		return 0;
+	case 'C':
+		if (disk_cache_parse(arg, &opt->cache) < 0)
+			return usage_error("bad --cache (use writeback, writethrough, none or unsafe):",
+					   arg);
+		ro->cache_given = true;
+		return 0;
+	case 'e': opt->ioeventfd = true; return 0;
+	/* The image is opened O_RDONLY; virtio-blk offers VIRTIO_BLK_F_RO, the ATA disk aborts
+	 * writes. Good for sharing one image between several runs. */
+	case 'r': opt->read_only = true; return 0;
+	/* Single-stepping (hv/step.c, textbook chapter 5): each instruction is one exit, so the
+	 * window is short by design. The symbol is looked up after loading. */
+	case 's':
+		if (!arg[0])
+			return usage_error("empty --step (give a symbol of the guest's ELF or an "
+					   "address):", arg);
+		opt->step_at = arg;
+		return 0;
+	case 'S': opt->step_seek = true; return 0;
+	case 'n':
+		if (parse_uint(arg, 1, HV_STEP_MAX, &v) < 0) {
+			fprintf(stderr, "hv: bad --step-count '%s' (instructions, 1 to %u)\n", arg,
+				HV_STEP_MAX);
+			return HV_EXIT_USAGE;
+		}
+		opt->step_count = (uint32_t)v;
+		return 0;
+	}
+	return -1;
+}
+
+/* The command line of `hv run` into *ro. Returns 0, or the exit status of a mistake. */
+static int run_parse_args(int argc, char **argv, struct run_options *ro)
 {
 	static const struct option longopts[] = {
 		{ "mem", required_argument, 0, 'm' },   { "mode", required_argument, 0, 'M' },
@@ -111,11 +237,11 @@ static int cmd_run(int argc, char **argv)
 		{ "viz", optional_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
-	struct vm_options opt = { .mem_mib = HV_MEM_DEFAULT_MIB, .mode = BOOT_AUTO,
-				  .trace_limit = (uint64_t)HV_TRACE_LIMIT_DEFAULT_MIB << 20 };
-	bool cache_given = false;
-	struct viz viz = { .on = false }; /* --viz: off until given */
-	unsigned long v;
+	*ro = (struct run_options){
+		.vm = { .mem_mib = HV_MEM_DEFAULT_MIB, .mode = BOOT_AUTO,
+			.trace_limit = (uint64_t)HV_TRACE_LIMIT_DEFAULT_MIB << 20 },
+		.viz = { .on = false },
+	};
 	int c;
 	/*
 	 * opterr = 0: getopt prints nothing itself; hv prints its own one-line message. The "+"
@@ -124,146 +250,80 @@ static int cmd_run(int argc, char **argv)
 	 */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			/*
-			 * The bounds come from the memory map (layout.h): enough RAM for hv's
-			 * tables and a guest at 1 MiB, and RAM must end below the MMIO window at
-			 * 0xD0000000.
-			 */
-			if (parse_uint(optarg, HV_MEM_MIN_MIB, HV_MEM_MAX_MIB, &v) < 0) {
-				fprintf(stderr, "hv: bad --mem '%s' (give MiB, %u to %u)\n", optarg,
-					HV_MEM_MIN_MIB, HV_MEM_MAX_MIB);
-				return HV_EXIT_USAGE;
-			}
-			opt.mem_mib = (uint32_t)v;
-			break;
-		case 'M':
-			if (parse_mode(optarg, &opt.mode) < 0)
-				return usage_error("bad --mode (use real, protected or long):", optarg);
-			break;
-		/*
-		 * The trace is created in vm.c step 0, after the guest and the disk were checked:
-		 * a bad guest file leaves no empty trace behind. The command line is copied to guest-physical
-		 * 0x600 and announced in the PVH start-info block, as a boot loader hands Linux
-		 * its command line.
-		 */
-		case 't': opt.trace_path = optarg; break;
-		case 'c': opt.cmdline = optarg; break;
-		case 'T':
-			/* A guest in an endless loop without I/O makes no exit that reaches hv:
-			 * only the clock can stop it (vm.c, wait_vcpu). */
-			if (parse_uint(optarg, 1, 86400, &v) < 0)
-				return usage_error("bad --timeout (whole seconds, 1 to 86400):", optarg);
-			opt.timeout_s = (double)v;
-			break;
-		/*
-		 * The disk (textbook chapter 4). --disk alone attaches FILE to virtio-blk;
-		 * --disk-path alone gives the guest a scratch image (HV_SCRATCH_DISK_MIB), so a
-		 * demo needs no file. Both controllers are never present at once.
-		 */
-		case 'd': opt.disk_file = optarg; break;
-		case 'p':
-			if (!strcmp(optarg, "legacy"))
-				opt.disk_path = DISK_PATH_LEGACY;
-			else if (!strcmp(optarg, "virtio"))
-				opt.disk_path = DISK_PATH_VIRTIO;
-			else
-				return usage_error("bad --disk-path (use legacy or virtio):", optarg);
-			break;
-		case 'C':
-			if (disk_cache_parse(optarg, &opt.cache) < 0)
-				return usage_error("bad --cache (use writeback, writethrough, none or unsafe):",
-						   optarg);
-			cache_given = true;
-			break;
-		case 'e': opt.ioeventfd = true; break;
-		/* A guest decides how many exits it makes, so it decides the trace's size: 256
-		 * bytes per exit. The limit keeps a runaway guest from filling the disk. */
-		case 'L':
-			if (parse_uint(optarg, 1, 1u << 20, &v) < 0)
-				return usage_error("bad --trace-limit (MiB, 1 to 1048576):", optarg);
-			opt.trace_limit = (uint64_t)v << 20;
-			break;
-		case 'q': opt.quiet = true; break;
-		/* Single-stepping (hv/step.c, textbook chapter 5): each instruction is one exit,
-		 * so the window is short by design. The symbol is looked up after loading. */
-		case 's':
-			if (!optarg[0])
-				return usage_error("empty --step (give a symbol of the guest's ELF or an "
-						   "address):", optarg);
-			opt.step_at = optarg;
-			break;
-		case 'S': opt.step_seek = true; break;
-		case 'n':
-			if (parse_uint(optarg, 1, HV_STEP_MAX, &v) < 0) {
-				fprintf(stderr, "hv: bad --step-count '%s' (instructions, 1 to %u)\n", optarg,
-					HV_STEP_MAX);
-				return HV_EXIT_USAGE;
-			}
-			opt.step_count = (uint32_t)v;
-			break;
-		/* The image is opened O_RDONLY; virtio-blk offers VIRTIO_BLK_F_RO, the ATA disk
-		 * aborts writes. Good for sharing one image between several runs. */
-		case 'r': opt.read_only = true; break;
-		/* Watch the run in hvviz (hv/vizlink.c): --viz runs freely, --viz=step waits for the
-		 * user before every entry. Only the "=" form: "--viz step" would make "step" the
-		 * guest file. */
-		case 'V':
-			if (viz_parse(&viz, optarg) < 0)
-				return usage_error("bad --viz (use --viz or --viz=step):", optarg);
-			break;
-		case 'h': fputs(usage, stdout); return 0;
+		if (c == 'h') {
+			ro->help = true;
+			return 0;
+		}
+		int status = run_option_machine(c, optarg, ro);
+		if (status < 0)
+			status = run_option_disk_step(c, optarg, ro);
 		/* getopt returns '?' for an unknown option or one without its argument;
 		 * argv[optind - 1] is the word it stopped at. */
-		default:
+		if (status < 0)
 			return usage_error("unknown or incomplete option", argv[optind - 1]);
-		}
+		if (status > 0)
+			return status;
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "hv: run needs exactly one GUEST file (e.g. hv run build/guest/hello16.bin)\n");
 		return HV_EXIT_USAGE;
 	}
-	opt.guest_path = argv[optind];
-	if ((opt.step_count || opt.step_seek) && !opt.step_at) {
+	ro->vm.guest_path = argv[optind];
+	return 0;
+}
+
+/*
+ * Options that are each fine alone but make no sense together, and the defaults that depend
+ * on other options. Returns 0, or HV_EXIT_USAGE after one line naming the fix.
+ */
+static int run_check(struct run_options *ro)
+{
+	struct vm_options *opt = &ro->vm;
+	if ((opt->step_count || opt->step_seek) && !opt->step_at) {
 		fprintf(stderr, "hv: --step-count and --step-seek need --step SYMBOL (where to start "
 			"stepping)\n");
 		return HV_EXIT_USAGE;
 	}
-	if (opt.step_at && !opt.step_count)
-		opt.step_count = HV_STEP_DEFAULT;
-	if (opt.disk_file && opt.disk_path == DISK_PATH_NONE)
-		opt.disk_path = DISK_PATH_VIRTIO;
+	if (opt->step_at && !opt->step_count)
+		opt->step_count = HV_STEP_DEFAULT;
+	if (opt->disk_file && opt->disk_path == DISK_PATH_NONE)
+		opt->disk_path = DISK_PATH_VIRTIO;
 	/* Options that only mean something with a disk are refused without one, not ignored. */
-	if (opt.disk_path == DISK_PATH_NONE && (cache_given || opt.ioeventfd || opt.read_only)) {
+	if (opt->disk_path == DISK_PATH_NONE && (ro->cache_given || opt->ioeventfd || opt->read_only)) {
 		fprintf(stderr, "hv: --cache, --ioeventfd and --read-only need a disk (add --disk FILE "
 			"or --disk-path legacy|virtio)\n");
 		return HV_EXIT_USAGE;
 	}
-	if (opt.read_only && !opt.disk_file) {
+	if (opt->read_only && !opt->disk_file) {
 		fprintf(stderr, "hv: --read-only needs --disk FILE (a scratch disk is blank: nothing "
 			"to read)\n");
 		return HV_EXIT_USAGE;
 	}
-	if (opt.ioeventfd && opt.disk_path == DISK_PATH_LEGACY) {
+	if (opt->ioeventfd && opt->disk_path == DISK_PATH_LEGACY) {
 		fprintf(stderr, "hv: --ioeventfd diverts the virtio doorbell; the legacy disk has none "
 			"(use --disk-path virtio)\n");
 		return HV_EXIT_USAGE;
 	}
+	return 0;
+}
+
+/* Bring the VM to life with checked options; returns hv's exit status (layout.h). */
+static int run_vm(struct run_options *ro)
+{
+	struct vm_options *opt = &ro->vm;
 	/* --viz needs a terminal, hvviz, and a trace file (a temporary one without --trace). */
-	int status = viz.on ? viz_prepare(&viz, &opt) : 0;
+	int status = ro->viz.on ? viz_prepare(&ro->viz, opt) : 0;
 	if (status)
 		return status;
-
 	/*
 	 * First the user's files, then the machine: vm_prepare reads and checks the guest,
 	 * resolves --step, opens the disk and the trace, all without KVM (vm.c, step 0), so a
 	 * mistake in them is reported as such on any host, with or without /dev/kvm.
 	 */
 	struct vm_inputs in;
-	status = vm_prepare(&in, &opt);
+	status = vm_prepare(&in, opt);
 	if (status) {
-		viz_end(&viz, status);
+		viz_end(&ro->viz, status);
 		return status;
 	}
 	/*
@@ -277,19 +337,43 @@ static int cmd_run(int argc, char **argv)
 	if (!vm) {
 		fprintf(stderr, "hv: out of memory\n");
 		vm_inputs_free(&in);
-		viz_end(&viz, HV_EXIT_HOST);
+		viz_end(&ro->viz, HV_EXIT_HOST);
 		return HV_EXIT_HOST;
 	}
-	status = vm_build(vm, &opt, &in);
+	status = vm_build(vm, opt, &in);
 	vm_inputs_free(&in); /* the guest file's copy; the VM has its own in RAM */
 	/* --viz: hvviz starts once the trace file exists; the VM has not run yet. */
-	if (status == 0 && viz.on)
-		status = viz_start(&viz, vm);
+	if (status == 0 && ro->viz.on)
+		status = viz_start(&ro->viz, vm);
 	if (status == 0)
-		status = vm_run(vm, &opt);
+		status = vm_run(vm, opt);
 	vm_destroy(vm);
 	free(vm);
-	viz_end(&viz, status); /* --viz: name the log; a temporary trace is removed */
+	viz_end(&ro->viz, status); /* --viz: name the log; a temporary trace is removed */
+	return status;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	/*
+	 * Guest output may go to a pipe whose reader quits (hv run ... | head). Then write()
+	 * fails with EPIPE and the console counts the dropped bytes, instead of the default
+	 * SIGPIPE killing hv before it can close the trace. Only `hv run` has a trace to save:
+	 * the other commands keep the default, and a closed pipe ends them as it ends cat.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	/* On this stack frame for the whole run: run_vm hands pointers into it to the vCPU
+	 * thread and to hvviz's supervisor, and returns only when both are done. */
+	struct run_options ro;
+	int status = run_parse_args(argc, argv, &ro);
+	if (status == 0 && ro.help) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (status == 0)
+		status = run_check(&ro);
+	if (status == 0)
+		status = run_vm(&ro);
 	return status;
 }
 
@@ -330,24 +414,40 @@ static int cmd_trace(int argc, char **argv)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/*
+ * stdio buffers what we print, so a write that fails (a full disk: `> /dev/full`; a file size
+ * limit) is often only noticed when the buffer is flushed at exit, and exit() ignores the error:
+ * the output would be cut short and the status still 0, and a script would go on with half a
+ * dump. So the commands that print a result flush and close stdout themselves and turn a failure
+ * into one line and a non-zero status. A closed pipe (`hv trace dump big.hvt | head -1`) does not
+ * get here: SIGPIPE, left at its default outside `hv run`, ends hv with status 128 + 13, which
+ * is how `cat` stops too.
+ */
+static int finish_output(int status)
 {
-	/* Guest output may go to a pipe whose reader quits (hv run ... | head). Then write()
-	 * fails with EPIPE and the console counts the dropped bytes, instead of the default
-	 * SIGPIPE killing hv before it can close the trace. */
-	signal(SIGPIPE, SIG_IGN);
-	if (argc < 2) {
-		fputs(usage, stderr);
-		return HV_EXIT_USAGE;
+	errno = 0;
+	bool failed = fflush(stdout) != 0;
+	int e = errno;
+	/* ferror: an earlier write failed even if this last flush had nothing left to write. */
+	failed = failed || ferror(stdout);
+	if (fclose(stdout) != 0 && !failed) {
+		failed = true;
+		e = errno;
 	}
+	if (!failed)
+		return status;
+	fprintf(stderr, "hv: writing the output failed: %s\n", strerror(e ? e : EIO));
+	return status ? status : HV_EXIT_HOST;
+}
+
+static int dispatch(int argc, char **argv)
+{
 	/*
 	 * Subcommands, git-style: the first word picks the tool, and each returns the process
 	 * exit status directly. `hv doctor` is the one to run first on a new machine (textbook
 	 * chapter 0 "Your host").
 	 */
 	const char *cmd = argv[1];
-	if (!strcmp(cmd, "run"))
-		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "trace"))
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "doctor"))
@@ -361,4 +461,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	return usage_error("unknown command", cmd);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return HV_EXIT_USAGE;
+	}
+	/* `hv run`'s stdout is the guest's console: hv/console.c counts what could not be
+	 * written, and the run's status is the guest's, so it is not checked here. */
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	return finish_output(dispatch(argc, argv));
 }

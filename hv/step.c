@@ -53,6 +53,7 @@
 #include <sys/ioctl.h>
 
 #include "vm.h"
+#include "trace_names.h"
 
 #define ICEBP 0xF1u /* INT1: raises #DB, which KVM intercepts while hv debugs the guest */
 

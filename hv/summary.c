@@ -24,6 +24,7 @@
 #include "dev/virtio.h"
 #include "dev/pit.h"
 #include "vm.h"
+#include "trace_names.h"
 
 static void summary_exits(FILE *out, const struct vm *vm)
 {

@@ -1,5 +1,5 @@
 /*
- * trace.h - the hvlab trace format (.hvt) and the API to write and read it.
+ * trace.h - the hvlab trace format (.hvt): the on-disk layout every trace module shares.
  *
  * Concept: virtualization is invisible by design; a trace makes it visible. Every VM exit hv
  * handles is one record, and around it hv records the mode transitions it causes on the host
@@ -7,6 +7,18 @@
  * KVM handles inside the kernel never reach hv: those appear only as counters read from KVM's
  * binary statistics, so the trace never claims to have seen what it did not.
  * Textbook: appendix A "The trace format" (textbook/appendix-a-trace-format.md).
+ *
+ * This header is the contract only: sizes, numbers and the record's fields. It declares no
+ * function, so anything that merely names a record kind (a device, a view of hvviz) depends on
+ * the format and on nothing else. The code is split by who needs it:
+ *
+ *   trace_write.h  the writer: hv's exit loop and devices append records (hv only)
+ *   trace_read.h   the reader: check a file against the rules below, map or load it
+ *   trace_names.h  the words for the numbers ("io", "prot32", "Q4-loop")
+ *   trace_dump.h   `hv trace dump`: one line per record (hvviz's timeline uses the same words)
+ *   trace_stats.h  `hv trace stats`: exits by reason, port, mode; what KVM counted
+ *
+ * hvviz links the reader, names and dump, never the writer or the VMM (Makefile, TRACE_LIB).
  *
  * File layout (all integers little-endian, no padding):
  *
@@ -31,7 +43,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #define HVT_MAGIC       "HVLTRACE"
 #define HVT_VERSION     3u /* 2 added HVT_VQ, HVT_DISK, HVT_IRQ; 3 added HVT_RING and stepped
@@ -282,107 +293,5 @@ struct hvt_record {
 };
 
 _Static_assert(sizeof(struct hvt_record) == HVT_RECORD_SIZE, "trace record must be 64 bytes");
-
-/* ---- writing (used by the exit loop) ---- */
-
-struct trace_writer;
-
-/* Create FILE. On failure returns NULL and puts a one-line reason in err. */
-struct trace_writer *trace_create(const char *path, enum hvt_host_kind host, const char *guest,
-				  char *err, size_t errlen);
-/* Append one record; seq is assigned here. Buffered: no system call per record. Thread-safe:
- * the vCPU thread and a device's I/O thread may emit at the same time. t = NULL: no-op. */
-void trace_emit(struct trace_writer *t, struct hvt_record *rec);
-/*
- * Hold back the records this thread emits until trace_release, which appends them after
- * whatever was emitted with trace_emit_now in between. The exit loop uses it so that device
- * steps done while handling an exit follow that exit's record in the file. At most 1024 are
- * held; more go out at once (in time order still, only before the exit record).
- */
-void trace_hold(struct trace_writer *t);
-void trace_release(struct trace_writer *t);
-/* At most max_bytes of file (header included): later records are counted, not written
- * (hv run --trace-limit). trace_dropped says how many. */
-void trace_set_limit(struct trace_writer *t, uint64_t max_bytes);
-/* The limit keeps room for HVT_C_MAX records; this releases it (for the end-of-run counters). */
-void trace_use_reserve(struct trace_writer *t);
-uint64_t trace_dropped(struct trace_writer *t);
-/* trace_emit that is never held back (the exit loop's own records). */
-void trace_emit_now(struct trace_writer *t, struct hvt_record *rec);
-/* Hand the buffered records to the kernel now, not when 1024 have gathered: hv run --viz,
- * where hvviz reads the file while it grows (hv/vizlink.c). t = NULL: no-op. */
-void trace_flush_now(struct trace_writer *t);
-/* Monotonic nanoseconds since the writer was created (the time_ns of a record); 0 if t is NULL. */
-uint64_t trace_now(const struct trace_writer *t);
-/* Flush and close. Returns 0, or -1 with a reason in err (disk full, ...). */
-int trace_close(struct trace_writer *t, char *err, size_t errlen);
-
-/* ---- reading (hv trace, hvviz, tests) ---- */
-
-struct trace_header {
-	uint32_t version;
-	uint32_t host_kind;
-	uint64_t start_unix_ns;
-	uint64_t dropped; /* events past --trace-limit: the file covers the start of the run only */
-	char guest[65];
-};
-
-struct trace_file {
-	struct trace_header header;
-	struct hvt_record *records;
-	uint64_t count;
-};
-
-/*
- * Read and validate a whole trace. Returns 0, or -1 with a one-line reason in err
- * ("not an hvlab trace (bad magic)", "truncated: ...", "unknown version 7 ...").
- */
-int trace_load(const char *path, struct trace_file *out, char *err, size_t errlen);
-/* Same, from bytes in memory (used by the loader above and by fuzzers). */
-int trace_parse(const uint8_t *buf, size_t len, struct trace_file *out, char *err, size_t errlen);
-void trace_free(struct trace_file *tf);
-/*
- * The pieces trace_parse is made of, for readers that do not load a whole file (hvviz maps
- * it and checks records as it indexes them, viz/model.c). trace_header_parse checks the
- * first len bytes (len >= HVT_HEADER_SIZE for success) and fills h. trace_record_parse copies
- * one on-disk record (HVT_RECORD_SIZE bytes) into r; trace_record_check applies the per-record
- * rules to that copy, i being its index in the file. Both checks: 0, or -1 with a reason.
- */
-int trace_header_parse(const uint8_t *buf, size_t len, struct trace_header *h, char *err,
-		       size_t errlen);
-void trace_record_parse(const uint8_t *p, struct hvt_record *r);
-/* The readers' one-line error: printf into err (when given), return -1. The caller adds its
- * program name ("hv: ", "hvviz: "). */
-int trace_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int trace_record_check(const struct hvt_record *r, uint64_t i, char *err, size_t errlen);
-
-/* Names for printing: "io", "mmio", "real", "prot32", ... ("?" when out of range). */
-const char *hvt_kind_name(unsigned kind);
-const char *hvt_reason_name(unsigned reason);
-const char *hvt_mode_name(unsigned mode);
-const char *hvt_host_name(unsigned host);
-const char *hvt_counter_name(unsigned counter); /* KVM's stat name, e.g. "io_exits" */
-const char *hvt_vq_op_name(unsigned op);          /* "notify", "desc", ... */
-const char *hvt_vq_error_name(unsigned err);      /* "Q4-loop", ... */
-const char *hvt_disk_op_name(unsigned op);        /* "read", "write", "flush" */
-const char *hvt_irq_op_name(unsigned op);         /* "line", "inject", "window", "wake" */
-const char *hvt_ring_op_name(unsigned op);        /* "syscall", "sysret", "exception", ... */
-const char *hvt_syscall_name(unsigned nr);        /* the mini OS's: "write", "getpid", ... ("?") */
-
-/* A device event (HVT_VQ or HVT_DISK) stamped with the writer's clock. Used by devices, which
- * never see the exit loop. t = NULL: nothing happens. */
-void trace_device(struct trace_writer *t, uint8_t kind, uint8_t op, uint8_t queue, uint64_t addr,
-		  uint64_t data, uint32_t count, uint64_t arg);
-/* The vcpu field of records this thread emits from now on through trace_device (a vCPU index,
- * or HVT_VCPU_IOTHREAD for a device's I/O thread). Default 0. */
-void trace_set_thread_id(uint16_t id);
-uint16_t trace_thread_id(void);
-
-/* `hv trace stats|dump`: print a loaded trace. json: one JSON object per line. */
-void trace_print_stats(FILE *out, const struct trace_file *tf);
-void trace_print_dump(FILE *out, const struct trace_file *tf, int json);
-/* One record as `hv trace dump` prints it, without the newline, into buf (always terminated;
- * cut at len - 1 bytes). hvviz's timeline and search use the same words. */
-void trace_format_record(char *buf, size_t len, const struct hvt_record *r);
 
 #endif

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "layout.h"
+#include "trace_write.h"
 
 void tracepage_init(struct tracepage *tp, const struct guest_mem *gm, struct trace_writer *trace)
 {

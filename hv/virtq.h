@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #include "guestmem.h"
-#include "trace.h"
+#include "trace_write.h"
 
 /* The largest queue hv offers (QueueNumMax). It also bounds a chain: a chain can use each
  * descriptor at most once, so it never has more than N links (appendix C, Q4, R2). */

@@ -247,7 +247,7 @@ static void wait_for_step(struct vm *vm, struct viz *v)
 }
 
 /*
- * --trace-limit reached: records are dropped from now on (trace.c), so hvviz would wait for
+ * --trace-limit reached: records are dropped from now on (trace_write.c), so hvviz would wait for
  * an exit that never reaches the file while hv waits for hvviz's next byte. Better to stop
  * at the last exit the trace shows, and say why.
  */

@@ -24,7 +24,7 @@
 #include "hostinfo.h"
 #include "layout.h"
 #include "loader.h"
-#include "trace.h"
+#include "trace_write.h"
 #include "tracepage.h"
 
 /* Which controller the disk hangs on (hv run --disk-path). */

@@ -20,6 +20,7 @@
 
 #include "live.h"
 #include "viz.h"
+#include "trace_names.h"
 
 static const struct view_ops *const views[VIEW_COUNT] = {
 	[VIEW_PATH] = &view_path,     [VIEW_TIMELINE] = &view_timeline,

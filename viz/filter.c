@@ -3,7 +3,7 @@
  *
  * Concept: a trace of a few seconds holds hundreds of thousands of events, and a student
  * looking for "the exits the UART caused" needs a way to say so. The filter's words are the
- * very words `hv trace dump` prints (the name tables in hv/trace.c), so what a student reads
+ * very words `hv trace dump` prints (the name tables in hv/trace_names.c), so what a student reads
  * in one event's line is what they can type to find all the others like it: the line
  * `2 862.810 vcpu0 exit io real ... port=0x3f9` answers to `kind=exit reason=io port=0x3f9`.
  * Search works on that same line, so anything visible on screen can be found.
@@ -28,6 +28,9 @@
 #include "filter.h"
 #include "model.h"
 #include "pvtrace.h"
+#include "trace_read.h"
+#include "trace_names.h"
+#include "trace_dump.h"
 
 /* ---- one-line errors (trace_fail, hv/trace.h) ---- */
 

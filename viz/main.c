@@ -262,6 +262,29 @@ static int run_terminal(struct app *a)
 	return 0;
 }
 
+/*
+ * A screen printed with --screen goes through stdio's buffer, so a failed write (`> /dev/full`,
+ * a full disk) would only show at exit, where it is ignored: a golden-screen script would get
+ * half a screen and status 0. So hvviz flushes and closes stdout itself and says so in one line
+ * with a non-zero status. A closed pipe ends hvviz by SIGPIPE (left at its default), also
+ * non-zero.
+ */
+static int finish_output(int rc)
+{
+	errno = 0;
+	int failed = fflush(stdout) != 0;
+	int e = errno;
+	failed = failed || ferror(stdout); /* an earlier write failed, the last flush did not */
+	if (fclose(stdout) != 0 && !failed) {
+		failed = 1;
+		e = errno;
+	}
+	if (!failed)
+		return rc;
+	fprintf(stderr, "hvviz: writing the output failed: %s\n", strerror(e ? e : EIO));
+	return rc ? rc : EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	setlocale(LC_ALL, "");
@@ -284,5 +307,5 @@ int main(int argc, char **argv)
 	int rc = o.screen_cols ? run_headless(&a, &o) : run_terminal(&a);
 	for (int i = 0; i < o.nfiles; i++)
 		model_close(&models[i]);
-	return rc;
+	return finish_output(rc);
 }

@@ -1,9 +1,9 @@
 /*
  * model.c - hvviz's trace model: map a trace file, check every record once, index it.
  *
- * Concept: memory-mapped files and the page cache. A 10-million-event trace is 640 MB; reading
- * it into a malloc'd array (what `hv trace` does) would cost 640 MB of our own memory and a
- * second of copying before the first screen appears. Instead the file is mmap'ed: the kernel
+ * Concept: memory-mapped files and the page cache. A 10-million-event trace is 640 MB; decoding
+ * it into a malloc'd array (what `hv trace` does once it has mapped it) would cost 640 MB of our
+ * own memory and a second of copying before the first screen appears. Instead the file is mmap'ed: the kernel
  * gives us an address range backed by the file itself, a page is read from the page cache only
  * when we touch it, and a page we stopped using can be handed back at once (madvise
  * MADV_DONTNEED) because the kernel can always re-read it from the file. So the model does one
@@ -248,48 +248,14 @@ static int model_map(struct model *m, size_t len, char *err, size_t errlen)
 }
 
 /*
- * The reasons a path can fail to open, each with what to do about it. strerror's wording
- * ("No such file or directory") is kept as is: it is what every other tool prints.
- */
-static int open_fail(const char *path, int e, char *err, size_t errlen)
-{
-	if (e == EACCES || e == EPERM)
-		return trace_fail(err, errlen, "cannot open '%s': %s (you may not read it; "
-				  "check 'ls -l %s')", path, strerror(e), path);
-	return trace_fail(err, errlen, "cannot open '%s': %s", path, strerror(e));
-}
-
-/* What kind of thing the path is, when it is not a regular file with a header in it. */
-static int check_file(const char *path, const struct stat *st, char *err, size_t errlen)
-{
-	if (S_ISDIR(st->st_mode))
-		return trace_fail(err, errlen, "'%s' is a directory, not a trace; give the .hvt file "
-				  "'hv run --trace FILE' wrote", path);
-	/* A pipe or a device cannot be mapped (and a pipe cannot be read twice). */
-	if (!S_ISREG(st->st_mode))
-		return trace_fail(err, errlen, "'%s' is not a regular file; save the trace to a file "
-				  "first ('hv run --trace FILE')", path);
-	if (st->st_size == 0)
-		return trace_fail(err, errlen, "'%s' is empty, not an hvlab trace (hv writes the "
-				  "header first: the run never started); record one with "
-				  "'hv run --trace FILE'", path);
-	return 0;
-}
-
-/*
- * The header is read with pread, not through the mapping: a trace with no records yet has
- * nothing worth mapping, and in live mode the header is re-read at every refresh (hv fills in
- * `dropped` when it closes the file). trace_header_parse applies hv's own rules.
+ * The header through hv's reader (trace_read_header: a pread of 128 bytes and hv's own rules),
+ * worded for a person looking at hvviz. In live mode it is re-read at every refresh: hv fills
+ * in `dropped` when it closes the file.
  */
 static int model_read_header(struct model *m, size_t size, char *err, size_t errlen)
 {
-	uint8_t buf[HVT_HEADER_SIZE];
-	size_t want = size < HVT_HEADER_SIZE ? size : HVT_HEADER_SIZE;
-	ssize_t got = pread(m->fd, buf, want, 0);
-	if (got < 0)
-		return trace_fail(err, errlen, "cannot read '%s': %s", m->path, strerror(errno));
 	char why[256];
-	if (trace_header_parse(buf, (size_t)got, &m->header, why, sizeof why) == 0)
+	if (trace_read_header(m->fd, size, &m->header, why, sizeof why) == 0)
 		return 0;
 	/* "'notes.txt' is not an hvlab trace (bad magic); ..." reads better than "...: not". */
 	if (strncmp(why, "not ", 4) == 0)
@@ -307,7 +273,7 @@ static int model_whole_records(const struct model *m, size_t size, uint64_t *n, 
 	size_t body = size - HVT_HEADER_SIZE;
 	*n = body / HVT_RECORD_SIZE;
 	/*
-	 * hv flushes whole records (trace.c: a 64 KiB buffer of whole records per write()), but a
+	 * hv flushes whole records (trace_write.c: a 64 KiB buffer of whole records per write()), but a
 	 * write can land half-way while we look. Live, that tail simply is not there yet;
 	 * otherwise the file ended in the middle of a record (hv was killed during a write, or
 	 * the file was cut), and trace_parse's words say so.
@@ -333,23 +299,20 @@ int model_open(struct model *m, const char *path, int live, char *err, size_t er
 	model_reset(m);
 	snprintf(m->path, sizeof m->path, "%s", path);
 	m->live = live;
-	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; it is
-	 * refused by check_file below instead. It changes nothing for a regular file. */
-	m->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/*
+	 * The same door as `hv trace` (hv/trace_read.c): opened without blocking, anything but a
+	 * regular non-empty file refused at once, then the header, and only then the mapping.
+	 */
+	char label[sizeof m->path + 2];
+	snprintf(label, sizeof label, "'%s'", path);
+	size_t size;
+	m->fd = trace_open_file(path, label, &size, err, errlen);
 	if (m->fd < 0) {
-		int e = errno;
 		model_close(m);
-		return open_fail(path, e, err, errlen);
-	}
-	struct stat st;
-	if (fstat(m->fd, &st) < 0) {
-		int e = errno;
-		model_close(m);
-		return trace_fail(err, errlen, "cannot stat '%s': %s", path, strerror(e));
+		return -1;
 	}
 	uint64_t n = 0;
-	size_t size = (size_t)st.st_size;
-	if (check_file(path, &st, err, errlen) < 0 || model_read_header(m, size, err, errlen) < 0 ||
+	if (model_read_header(m, size, err, errlen) < 0 ||
 	    model_whole_records(m, size, &n, err, errlen) < 0)
 		goto fail;
 	if (n > 0) {

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "trace.h"
+#include "trace_read.h"
 #include "requests.h"
 #include "vqstate.h"
 

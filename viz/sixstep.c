@@ -35,6 +35,7 @@
 #include "model.h"
 #include "pvtrace.h"
 #include "sixstep.h"
+#include "trace_names.h"
 
 /* ---- lanes ---- */
 

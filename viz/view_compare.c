@@ -24,6 +24,8 @@
 #include <string.h>
 
 #include "viz.h"
+#include "trace_names.h"
+#include "trace_dump.h"
 
 /* Rows of the body that are not the event lists (see compare_layout). */
 #define TOP_ROWS    7 /* file, counts, request, table header, this request, so far, events */

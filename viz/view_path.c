@@ -24,6 +24,7 @@
 
 #include "sixstep.h"
 #include "viz.h"
+#include "trace_dump.h"
 
 /* Rows above the events: lane names, where they run, the guest/host rule. */
 #define PV_HEAD 3

@@ -8,7 +8,7 @@
  * host interrupts, many CPUID/MSR accesses, ioeventfd doorbells) are handled inside the
  * kernel and never come back to hv, so "exits KVM saw" is larger than "exits that reached hv",
  * and the difference is work hv never saw. The words and numbers are the ones `hv trace
- * stats` prints (hv/tracefmt.c), so a student can check one against the other.
+ * stats` prints (hv/trace_stats.c), so a student can check one against the other.
  * Textbook: chapter 3 "Exits", sections "Counting exits", "Exits hv never sees" and "What an
  * exit costs"; appendix A, section A.11 "How `hv trace stats` is computed"; chapter 6
  * "Watching it happen".
@@ -19,6 +19,7 @@
  */
 #include "statsview.h"
 #include "viz.h"
+#include "trace_names.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -299,7 +300,7 @@ static void build_kvm(struct stats_out *o, const struct model *m)
 	/*
 	 * KVM's count below hv's would mean counters read at the wrong moment, a missing "exits"
 	 * counter, or a damaged file. A negative "handled inside KVM" would teach a falsehood, so
-	 * then the view says why there is no difference instead (the same rule as tracefmt.c).
+	 * then the view says why there is no difference instead (the same rule as trace_stats.c).
 	 */
 	if (kvm >= nexits && kvm > 0)
 		out_line(o, UI_NORMAL, "  %-22s %9" PRIu64 "  (%.2f%% never left the kernel)",

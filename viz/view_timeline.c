@@ -6,7 +6,7 @@
  * records (exit, run-return, run-call, entry) that repeat for every byte; a virtio request
  * is one exit followed by a dozen device steps. Reading the list, and then narrowing it with
  * a filter (`kind=exit reason=io port=0x3f8`, viz/filter.c), is how a student counts the
- * exits one driver causes. Each line is the `hv trace dump` line of the event (hv/tracefmt.c)
+ * exits one driver causes. Each line is the `hv trace dump` line of the event (hv/trace_dump.c)
  * with its first columns aligned, so the screen and the command-line tool use the same words.
  * Textbook: chapter 3 "Exits" (the exit/return/call/entry cycle); chapter 6 "Watching it
  * happen", section "Timeline: finding the exits you care about".
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "viz.h"
+#include "trace_dump.h"
 
 /* Records one scan of a draw may look at before giving up (a sparse filter on a huge trace). */
 #define TL_SCAN_LIMIT 100000u
@@ -178,7 +179,7 @@ static uint64_t tl_fix_top(struct tl_scan *s, uint64_t top, uint64_t *rows, int 
  * exit that is what the guest did (reason, port or address, direction, value) and how long
  * hv took; for the run-return/run-call/entry records only the instruction pointer and the
  * flags (time-bound: hv could not observe that instant) differ from one cycle to the next.
- * Device steps are already printed compactly (hv/tracefmt.c). Every word stays: only their
+ * Device steps are already printed compactly (hv/trace_dump.c). Every word stays: only their
  * order changes, so a search still finds what is on the line.
  */
 static int word_rank(unsigned kind, const char *w, int pos)

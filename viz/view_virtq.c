@@ -34,6 +34,7 @@
 #include "sixstep.h"
 #include "viz.h"
 #include "vqstate.h"
+#include "trace_dump.h"
 
 /* vqstate.h's "no record has set this entry": the device has not read it, so neither have we.
  * Showing a zero instead would teach something false (that descriptor 5 has length 0). */

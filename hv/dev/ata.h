@@ -87,7 +87,7 @@
 
 #include "bus.h"
 #include "disk.h"
-#include "trace.h"
+#include "trace_write.h"
 
 #define ATA_CMD_LEN 8u
 #define ATA_CTL_LEN 1u

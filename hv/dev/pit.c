@@ -26,7 +26,7 @@
  * memory.
  */
 #include "dev/pit.h"
-#include "trace.h"
+#include "trace_write.h"
 
 #include <errno.h>
 #include <stdlib.h>

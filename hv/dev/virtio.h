@@ -32,7 +32,7 @@
 #include "disk.h"
 #include "guestmem.h"
 #include "layout.h"
-#include "trace.h"
+#include "trace_write.h"
 #include "virtq.h"
 
 /* Where the lead registers the ioeventfd: the QueueNotify register of the window. */

@@ -24,11 +24,15 @@ FUZZ_CFLAGS  ?= -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ihv -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 30
 FUZZ_OUT     := build/fuzz
-FUZZ_TRACE_SRCS := tests/fuzz/fuzz_trace.c hv/trace.c hv/tracefmt.c
+# The trace code by module (hv/trace.h): the reader with the names and the dump line it prints,
+# the printers of `hv trace`, and the writer (for the programs that make traces).
+FUZZ_TRACE_READ  := hv/trace_read.c hv/trace_names.c hv/trace_dump.c
+FUZZ_TRACE_HDRS  := hv/trace.h hv/trace_read.h hv/trace_names.h hv/trace_dump.h
+FUZZ_TRACE_SRCS := tests/fuzz/fuzz_trace.c $(FUZZ_TRACE_READ) hv/trace_stats.c
 
 .PHONY: fuzz-trace fuzz-trace-corpus
 
-$(FUZZ_OUT)/fuzz_trace: $(FUZZ_TRACE_SRCS) hv/trace.h
+$(FUZZ_OUT)/fuzz_trace: $(FUZZ_TRACE_SRCS) $(FUZZ_TRACE_HDRS) hv/trace_stats.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_TRACE_SRCS)
 
@@ -38,10 +42,11 @@ fuzz-trace: $(FUZZ_OUT)/fuzz_trace
 	  -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus-trace tests/fuzz/corpus/trace
 
 # The seeds are made by the real writer, so they always match the current format.
-$(FUZZ_OUT)/gen_trace_corpus: tests/fuzz/gen_trace_corpus.c hv/trace.c hv/trace.h
+FUZZ_GEN_TRACE_SRCS := tests/fuzz/gen_trace_corpus.c hv/trace_write.c hv/trace_read.c
+$(FUZZ_OUT)/gen_trace_corpus: $(FUZZ_GEN_TRACE_SRCS) hv/trace.h hv/trace_write.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ihv -o $@ \
-	  tests/fuzz/gen_trace_corpus.c hv/trace.c
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Ihv -pthread -o $@ \
+	  $(FUZZ_GEN_TRACE_SRCS)
 
 fuzz-trace-corpus: $(FUZZ_OUT)/gen_trace_corpus
 	@mkdir -p tests/fuzz/corpus/trace
@@ -65,7 +70,7 @@ fuzz-loader: $(FUZZ_OUT)/fuzz_loader guests
 # A guest program of register accesses, doorbells and RAM rewrites against virtio-blk, and of
 # port accesses against the ATA drive, each on a 64-sector temporary image (unlinked at once).
 # Seeds: tests/fuzz/corpus/{virtio,ata}, made by gen_dev_corpus.c (make fuzz-dev-corpus).
-FUZZ_DISK_SRCS   := hv/disk.c hv/trace.c hv/tracefmt.c
+FUZZ_DISK_SRCS   := hv/disk.c hv/trace_write.c $(FUZZ_TRACE_READ)
 FUZZ_VIRTIO_SRCS := tests/fuzz/fuzz_virtio.c hv/dev/virtio_mmio.c hv/dev/virtio_blk.c \
                     hv/virtq.c hv/guestmem.c $(FUZZ_DISK_SRCS)
 FUZZ_ATA_SRCS    := tests/fuzz/fuzz_ata.c hv/dev/ata.c $(FUZZ_DISK_SRCS)
@@ -100,10 +105,11 @@ fuzz-dev-corpus: $(FUZZ_OUT)/gen_dev_corpus
 	$(FUZZ_OUT)/gen_dev_corpus tests/fuzz/corpus/virtio tests/fuzz/corpus/ata
 
 # ---- the para-virtual trace page (hv/tracepage.c, rows P1-P4; textbook chapter 5) ----
-FUZZ_TRACEPAGE_SRCS := tests/fuzz/fuzz_tracepage.c hv/tracepage.c hv/trace.c hv/guestmem.c
+FUZZ_TRACEPAGE_SRCS := tests/fuzz/fuzz_tracepage.c hv/tracepage.c hv/trace_write.c hv/trace_read.c \
+                       hv/guestmem.c
 
 .PHONY: fuzz-tracepage
-$(FUZZ_OUT)/fuzz_tracepage: $(FUZZ_TRACEPAGE_SRCS) hv/tracepage.h hv/pvtrace.h hv/trace.h
+$(FUZZ_OUT)/fuzz_tracepage: $(FUZZ_TRACEPAGE_SRCS) hv/tracepage.h hv/pvtrace.h hv/trace.h hv/trace_write.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_TRACEPAGE_SRCS)
 
@@ -113,16 +119,17 @@ fuzz-tracepage: $(FUZZ_OUT)/fuzz_tracepage
 	  -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus-tracepage
 
 # ---- hvviz: the trace model, live refresh, and every view on a headless ncurses screen ----
-# Every viz/*.c but main.c, and the hv pieces they use (trace reader and printers). The seeds
+# Every viz/*.c but main.c, and the hv pieces they use: the reader, names and dump line, the
+# same TRACE_LIB hvviz itself links (Makefile). The seeds
 # are real traces: tests/viz/traces plus a cut of the big legacy one (fuzz-viz-corpus), so
 # the fuzzer starts from files with real request and virtqueue structure. fuzz_viz.c repairs
 # seq/kind/reason/mode of every record (see its comment), so mutations reach the views.
 FUZZ_VIZ_SRCS := tests/fuzz/fuzz_viz.c $(filter-out viz/main.c,$(wildcard viz/*.c)) \
-                 hv/trace.c hv/tracefmt.c
+                 $(FUZZ_TRACE_READ)
 FUZZ_VIZ_SEEDS := $(FUZZ_OUT)/seeds-viz
 
 .PHONY: fuzz-viz fuzz-viz-corpus
-$(FUZZ_OUT)/fuzz_viz: $(FUZZ_VIZ_SRCS) $(wildcard viz/*.h) hv/trace.h
+$(FUZZ_OUT)/fuzz_viz: $(FUZZ_VIZ_SRCS) $(wildcard viz/*.h) $(FUZZ_TRACE_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iviz -pthread -o $@ $(FUZZ_VIZ_SRCS) -lncurses -ltinfo
 

@@ -37,7 +37,7 @@
 #include "dev/ata.h"
 #include "disk.h"
 #include "fuzz_image.h"
-#include "trace.h"
+#include "trace_write.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

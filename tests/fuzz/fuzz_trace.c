@@ -11,7 +11,9 @@
  * Textbook: appendix A "The trace format", section "Validation rules";
  * textbook appendix C, R6 (files from outside are validated like guest input).
  */
-#include "trace.h"
+#include "trace_read.h"
+#include "trace_dump.h"
+#include "trace_stats.h"
 
 #include <string.h>
 

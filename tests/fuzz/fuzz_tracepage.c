@@ -11,13 +11,14 @@
  * Build and run: make fuzz-tracepage   (clang; not part of `make test`)
  * Textbook: chapter 5 "A guest OS", section "Seeing ring changes: the trace page".
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "guestmem.h"
 #include "pvtrace.h"
-#include "trace.h"
+#include "trace_write.h"
 #include "tracepage.h"
 
 #define FUZZ_RAM (64u << 10)

@@ -51,7 +51,7 @@
 #include "disk.h"
 #include "fuzz_image.h"
 #include "guestmem.h"
-#include "trace.h"
+#include "trace_write.h"
 #include "virtq.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

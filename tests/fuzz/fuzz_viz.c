@@ -51,6 +51,7 @@
 #include "model.h"
 #include "sixstep.h"
 #include "viz.h"
+#include "trace_dump.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

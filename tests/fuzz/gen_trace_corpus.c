@@ -8,7 +8,9 @@
  * The seeds have no .hvt suffix on purpose: .gitignore ignores *.hvt (recorded traces).
  * Textbook: appendix A "The trace format", section "Validation rules".
  */
-#include "trace.h"
+#include <stdio.h>
+
+#include "trace_write.h"
 
 #include <stdlib.h>
 

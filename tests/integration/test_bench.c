@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "trace.h"
+#include "trace_read.h"
 
 #define BENCH_LOOPS 50 /* exits guest: 10 exits per loop + 1 (guest/exits.c) */
 

@@ -20,7 +20,7 @@
 #include "harness.h"
 #include "hostinfo.h"
 #include "layout.h"
-#include "trace.h"
+#include "trace_read.h"
 
 #define IMAGE_BYTES (1024 * 1024)  /* 2048 sectors */
 #define PATTERN_BYTES (64 * 1024)  /* diskio writes sectors 0..127 */

@@ -11,7 +11,7 @@
 #include "harness.h"
 #include "hostinfo.h"
 #include "layout.h"
-#include "trace.h"
+#include "trace_read.h"
 
 /* ---- chapter 1: hello in each mode ---- */
 

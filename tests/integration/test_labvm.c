@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "trace.h"
+#include "trace_read.h"
 
 #define INITRD "build/labvm/initramfs.cpio"
 #define RUN_SH "tests/labvm/run.sh"

@@ -21,7 +21,7 @@
 #include "layout.h"
 #include "loader.h"
 #include "pvtrace.h"
-#include "trace.h"
+#include "trace_read.h"
 #include "tracepage.h"
 
 #define OS_TIMEOUT "120" /* seconds: generous for the lab VM, where every exit is emulated twice */

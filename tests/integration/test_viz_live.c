@@ -30,7 +30,7 @@
 
 #include "harness.h"
 #include "layout.h"
-#include "trace.h"
+#include "trace_read.h"
 
 #define VIZ_NEEDS_TTY "hv: --viz needs a terminal (run it in a terminal, or record with --trace " \
 		      "FILE and open it later with hvviz FILE)\n"
@@ -249,7 +249,7 @@ static void fake_clean(struct fake_run *r)
  * --viz=step with --trace-limit: once the trace drops records, hvviz can never see another exit,
  * and would wait for one while hv waits for its next byte. hv must stop at the last exit the
  * trace holds. The numbers: 1 MiB holds (1048576 - 128) / 64 = 16382 records after the header
- * (trace.h); trace.c keeps HVT_C_MAX = 11 of them for the end-of-run counters, so 16371 are
+ * (trace.h); trace_write.c keeps HVT_C_MAX = 11 of them for the end-of-run counters, so 16371 are
  * for the run, records 0-16370. Every exit of the inloop guest is 4 records (run-call, entry,
  * exit, run-return: 4k-4 .. 4k-1 for exit k), so exit 4093's run-return (16371) is the first
  * record dropped: hv stops before the 4094th entry. The stand-in sends 20000 "next" bytes at

@@ -32,7 +32,8 @@
 #include "dev/ata.h"
 #include "disk.h"
 #include "layout.h"
-#include "trace.h"
+#include "trace_read.h"
+#include "trace_write.h"
 
 /* 320 sectors: more than 256, so "count 0 = 256 sectors" fits from LBA 0 and not from 100. */
 #define IMG_SECTORS 320u

@@ -18,6 +18,8 @@
 
 #include "disk.h"
 #include "layout.h"
+#include "trace_read.h"
+#include "trace_write.h"
 
 static char dir[64];
 

@@ -17,7 +17,8 @@
 #include "layout.h"
 #include "model.h"
 #include "pvtrace.h"
-#include "trace.h"
+#include "trace_dump.h"
+#include "trace_names.h"
 
 /* ---- helpers ---- */
 
@@ -331,7 +332,7 @@ Test(filter, ranges_include_both_ends_and_nothing_beyond)
 /* ---- search ---- */
 
 /*
- * The dump line of exit_rec(io, 0x3f8, write) (hv/tracefmt.c dump_text):
+ * The dump line of exit_rec(io, 0x3f8, write) (hv/trace_dump.c dump_text):
  * "2 862.810 vcpu0 exit io real cpl0 rip=0x8130 port=0x3f8 size=1 out data=0x0 count=1
  *  flags=write handled_us=3.635"
  */

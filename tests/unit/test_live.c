@@ -1,6 +1,6 @@
 /*
  * test_live.c - unit tests for hvviz's live mode (viz/live.c) and the writer's flush it needs
- * (trace_flush_now, hv/trace.c).
+ * (trace_flush_now, hv/trace_write.c).
  *
  * Concept: live mode is a small protocol (viz/live.h): hv appends records to the trace file and
  * flushes them after each exit in step mode (every 50 ms otherwise); hvviz sends one byte per
@@ -40,7 +40,7 @@ static void live_setup(int step)
 	char err[256];
 	tw = trace_create(path, HVT_HOST_VMX, "unit.bin", err, sizeof err);
 	cr_assert_not_null(tw, "%s", err);
-	/* The header is written at once (trace.c): the model can open the file before any record. */
+	/* The header is written at once (trace_write.c): the model can open the file before any record. */
 	cr_assert_eq(model_open(&model, path, 1, err, sizeof err), 0, "%s", err);
 	struct model *mp[2] = { &model, NULL };
 	app_init(&app, mp, 1);
@@ -99,7 +99,7 @@ static ssize_t bytes_from_hvviz(void)
 
 /* ---- the writer: what hvviz can see ---- */
 
-/* The writer buffers 1024 records per write() (trace.c); until it is flushed, the file has
+/* The writer buffers 1024 records per write() (trace_write.c); until it is flushed, the file has
  * only its header, so the model finds nothing. trace_flush_now hands all 4 to the kernel. */
 Test(live, records_reach_the_file_only_when_flushed, .init = setup_free, .fini = live_teardown)
 {

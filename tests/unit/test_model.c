@@ -2,7 +2,7 @@
  * test_model.c - unit tests for hvviz's trace model (viz/model.c): open, check, index, read.
  *
  * Concept: a viewer is only trustworthy if its numbers are the trace's numbers. These tests
- * write small traces with hv's own writer (hv/trace.c), open them through the model, and
+ * write small traces with hv's own writer (hv/trace_write.c), open them through the model, and
  * compare every count and sum with the value worked out by hand from the records the test
  * wrote. Then they break files one rule at a time (appendix A's reader rules) and check that
  * the model refuses each with a message that names the file and the fix, and that live mode
@@ -26,7 +26,9 @@
 #include "layout.h"
 #include "model.h"
 #include "pvtrace.h"
-#include "trace.h"
+#include "trace_read.h"
+#include "trace_write.h"
+#include "trace_names.h"
 #include "tmpdir.h"
 
 /* ---- fixture: a private temporary directory (tmpdir.c) ---- */

@@ -19,7 +19,7 @@
 #include "layout.h"
 #include "pvtrace.h"
 #include "sixstep.h"
-#include "trace.h"
+#include "trace_read.h"
 
 #define VIRTIO_TRACE "tests/viz/traces/diskio-virtio.hvt"
 #define OS_TRACE_XZ  "tests/viz/traces/os-ring3.hvt.xz"

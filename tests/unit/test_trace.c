@@ -22,7 +22,11 @@
 #include <unistd.h>
 
 #include "pvtrace.h"
-#include "trace.h"
+#include "trace_read.h"
+#include "trace_write.h"
+#include "trace_names.h"
+#include "trace_dump.h"
+#include "trace_stats.h"
 #include "tmpdir.h"
 
 /* ---- fixture: a private temporary directory (tmpdir.c) ---- */

@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,7 +14,8 @@
 #include "bus.h"
 #include "guestmem.h"
 #include "pvtrace.h"
-#include "trace.h"
+#include "trace_read.h"
+#include "trace_write.h"
 #include "tracepage.h"
 
 #define RAM_SIZE (64u * 1024u)

@@ -30,6 +30,7 @@
 
 #include <dirent.h>
 #include <endian.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,9 @@
 #include "disk.h"
 #include "guestmem.h"
 #include "layout.h"
-#include "trace.h"
+#include "trace_read.h"
+#include "trace_write.h"
+#include "trace_names.h"
 #include "virtq.h"
 
 /* registers */

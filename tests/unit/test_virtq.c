@@ -14,12 +14,14 @@
 #include <criterion/criterion.h>
 
 #include <endian.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "guestmem.h"
-#include "trace.h"
+#include "trace_read.h"
+#include "trace_write.h"
 #include "virtq.h"
 
 #define RAM   0x10000u

@@ -1,0 +1,361 @@
+/*
+ * trace_read.c - reading the hvlab trace format (.hvt): open, map, check, decode.
+ *
+ * Concept: a trace file is input, and input may be hostile (a student's corrupt file, a
+ * fuzzer, a path that is a FIFO or /dev/zero). The reader checks every rule of the format
+ * before it believes a single number, and never lets the input decide how much it reads or
+ * allocates:
+ *
+ *   - What the path is comes first: only a regular file is a trace. A FIFO would block the
+ *     reader until someone writes, /dev/zero never ends; both are refused before one byte is
+ *     read (trace_open_file).
+ *   - Then the 128-byte header: a 2 GiB file with a wrong magic costs one pread of 128 bytes,
+ *     not 2 GiB of reading.
+ *   - Only then is the file mapped (mmap): the kernel hands us its pages when we touch them,
+ *     so opening costs no copy, and the record count comes from the file's length, never
+ *     from a number stored in the file.
+ *
+ * `hv trace stats|dump`, hvviz (viz/model.c) and the tests all open traces this one way.
+ * Textbook: appendix A "The trace format", section A.9 "Validation rules".
+ */
+#include "trace_read.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- little-endian deserialization ---- */
+
+/*
+ * Reading mirrors writing: byte i holds bits 8i..8i+7. We never cast the buffer to a
+ * uint32_t *: the address may be unaligned (undefined behaviour in C, a fault on some CPUs)
+ * and the load would use the host's byte order instead of the file's.
+ */
+static uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	uint32_t v = 0;
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * One-line error into err (if the caller gave a buffer); always returns -1. Messages say what
+ * failed, the object and the reason; the caller adds the program name ("hv: ", "hvviz: "),
+ * because only the caller knows who is speaking.
+ */
+int trace_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err && errlen > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+/* ---- reading ---- */
+
+/*
+ * Copy one record out of the file's bytes into a struct. After this nothing looks at the raw
+ * bytes again: parse once, then validate the copy (the same discipline device code uses for
+ * guest memory, textbook appendix C, Q11).
+ */
+void trace_record_parse(const uint8_t *p, struct hvt_record *r)
+{
+	r->seq = get_le64(p + 0);
+	r->time_ns = get_le64(p + 8);
+	r->vcpu = get_le16(p + 16);
+	r->kind = p[18];
+	r->reason = p[19];
+	r->size = p[20];
+	r->cpl = p[21];
+	r->mode = p[22];
+	r->reserved = p[23];
+	r->addr = get_le64(p + 24);
+	r->data = get_le64(p + 32);
+	r->rip = get_le64(p + 40);
+	r->count = get_le32(p + 48);
+	r->flags = get_le32(p + 52);
+	r->duration_ns = get_le64(p + 56);
+}
+
+/*
+ * The header rules, in the order a person would check them by hand with a hex dump: is it
+ * long enough, is it ours, is it a version we understand, is its geometry the one we expect.
+ */
+int trace_header_parse(const uint8_t *buf, size_t len, struct trace_header *h, char *err,
+		       size_t errlen)
+{
+	/* Magic first, on the bytes there are: a short text file is "not a trace", not a
+	 * "truncated trace". */
+	size_t have = len < 8 ? len : 8;
+	if (len > 0 && memcmp(buf, HVT_MAGIC, have) != 0)
+		return trace_fail(err, errlen, "not an hvlab trace (bad magic); "
+				  "record one with 'hv run --trace FILE'");
+	if (len < HVT_HEADER_SIZE)
+		return trace_fail(err, errlen,
+				  "too short for an hvlab trace: %zu bytes, the header alone is %u",
+				  len, HVT_HEADER_SIZE);
+	uint32_t version = get_le32(buf + 8);
+	uint32_t record_size = get_le32(buf + 12);
+	uint32_t header_size = get_le32(buf + 16);
+	uint32_t host = get_le32(buf + 20);
+	/*
+	 * Known versions only: a future version promises nothing about its layout, so guessing
+	 * would print plausible nonsense. Versions 2 and 3 only added record kinds and flags, so
+	 * an older file is a valid newer file. A wrong record_size would misalign every record after the
+	 * first, so it is refused too rather than "mostly" read.
+	 */
+	if (version < HVT_VERSION_MIN || version > HVT_VERSION)
+		return trace_fail(err, errlen, "unknown version %u (this program reads versions %u to %u)",
+				  version, HVT_VERSION_MIN, HVT_VERSION);
+	if (record_size != HVT_RECORD_SIZE)
+		return trace_fail(err, errlen, "bad record_size %u in header (version %u uses %u)",
+				  record_size, HVT_VERSION, HVT_RECORD_SIZE);
+	if (header_size != HVT_HEADER_SIZE)
+		return trace_fail(err, errlen, "bad header_size %u in header (version %u uses %u)",
+				  header_size, HVT_VERSION, HVT_HEADER_SIZE);
+	/* Printers index name tables with it; an unknown value means a file we do not understand. */
+	if (host > HVT_HOST_MAX)
+		return trace_fail(err, errlen, "unknown host_kind %u in header (0..%u)", host,
+				  HVT_HOST_MAX);
+	h->version = version;
+	h->host_kind = host;
+	h->start_unix_ns = get_le64(buf + 24);
+	h->dropped = get_le64(buf + 96); /* 0 in version 1 (reserved, zero) */
+	/* The file's 64 name bytes need not contain a NUL; our copy always ends with one. */
+	/* Printers replace non-printable bytes; here the only promise is the terminating NUL. */
+	memcpy(h->guest, buf + 32, 64);
+	h->guest[64] = '\0';
+	return 0;
+}
+
+/* The per-record rules. i is the record's index, which its seq must equal. */
+/* Not checked here: addr, data, rip, count, cpl and durations may hold any value. Code that
+ * prints them must not index a table with them (trace_dump.c, trace_stats.c). */
+int trace_record_check(const struct hvt_record *r, uint64_t i, char *err, size_t errlen)
+{
+	/*
+	 * seq == index catches a lost buffer (a gap), two traces concatenated (seq restarts at 0)
+	 * and records shuffled by a broken tool. The enum checks guarantee that code printing a
+	 * record may index its kind/reason/mode tables without checking again.
+	 */
+	if (r->seq != i)
+		return trace_fail(err, errlen,
+				  "record %llu: seq %llu, expected %llu (records missing or out of order)",
+				  (unsigned long long)i, (unsigned long long)r->seq,
+				  (unsigned long long)i);
+	/* 0 is never a valid kind, so a record of zeros (a hole left by a crash) cannot pass as
+	 * an event. */
+	if (r->kind < 1 || r->kind > HVT_KIND_MAX)
+		return trace_fail(err, errlen, "record %llu: unknown kind %u (1..%u)",
+				  (unsigned long long)i, r->kind, HVT_KIND_MAX);
+	/* `reason` means something different per kind (trace.h); each has its own range. */
+	unsigned max = r->kind == HVT_VQ ? HVT_VQ_OP_MAX :
+		       r->kind == HVT_DISK ? HVT_DISK_OP_MAX :
+		       r->kind == HVT_IRQ ? HVT_IRQ_OP_MAX : HVT_REASON_MAX;
+	if (r->reason > max)
+		return trace_fail(err, errlen, "record %llu: unknown %s %u (0..%u)",
+				  (unsigned long long)i,
+				  r->kind == HVT_VQ ? "virtqueue step" :
+				  r->kind == HVT_DISK ? "disk operation" :
+				  r->kind == HVT_IRQ ? "interrupt step" : "exit reason",
+				  r->reason, max);
+	if (r->mode > HVT_MODE_MAX)
+		return trace_fail(err, errlen, "record %llu: unknown CPU mode %u (0..%u)",
+				  (unsigned long long)i, r->mode, HVT_MODE_MAX);
+	return 0;
+}
+
+int trace_parse(const uint8_t *buf, size_t len, struct trace_file *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	if (trace_header_parse(buf, len, &out->header, err, errlen) < 0)
+		return -1;
+	/*
+	 * The record count comes from the file's length, never from a number stored in the file:
+	 * a hostile file cannot make us allocate more than len bytes of records.
+	 */
+	size_t body = len - HVT_HEADER_SIZE;
+	if (body % HVT_RECORD_SIZE != 0)
+		return trace_fail(err, errlen,
+				  "truncated: %zu bytes after the last whole record (record %zu)",
+				  body % HVT_RECORD_SIZE, body / HVT_RECORD_SIZE);
+	uint64_t count = body / HVT_RECORD_SIZE;
+	struct hvt_record *recs = NULL;
+	if (count > 0) {
+		/* calloc, not malloc(count * size): calloc checks the multiplication for overflow. */
+		recs = calloc((size_t)count, sizeof *recs);
+		if (!recs)
+			return trace_fail(err, errlen, "out of memory for %llu trace records",
+					  (unsigned long long)count);
+	}
+	/*
+	 * Parse and check in one pass. The first bad record ends the load and nothing half-valid
+	 * is returned: `out` is zeroed again, so a caller cannot print a partial trace by
+	 * mistake.
+	 */
+	for (uint64_t i = 0; i < count; i++) {
+		trace_record_parse(buf + HVT_HEADER_SIZE + i * HVT_RECORD_SIZE, &recs[i]);
+		if (trace_record_check(&recs[i], i, err, errlen) < 0) {
+			free(recs);
+			memset(out, 0, sizeof *out);
+			return -1;
+		}
+	}
+	out->records = recs;
+	out->count = count;
+	return 0;
+}
+
+/*
+ * The reasons a path can fail to open, each with what to do about it. strerror's wording
+ * ("No such file or directory") is kept as is: it is what every other tool prints.
+ */
+static int open_fail(const char *path, const char *label, int e, char *err, size_t errlen)
+{
+	if (e == EACCES || e == EPERM)
+		return trace_fail(err, errlen, "cannot open %s: %s (you may not read it; "
+				  "check 'ls -l %s')", label, strerror(e), path);
+	return trace_fail(err, errlen, "cannot open %s: %s", label, strerror(e));
+}
+
+/* What kind of thing the path is, when it is not a regular file with a header in it. */
+static int check_kind(const char *label, const struct stat *st, char *err, size_t errlen)
+{
+	if (S_ISDIR(st->st_mode))
+		return trace_fail(err, errlen, "%s is a directory, not a trace; give the .hvt file "
+				  "'hv run --trace FILE' wrote", label);
+	/*
+	 * A pipe or a device cannot be mapped, a pipe cannot be read twice, and a device such as
+	 * /dev/zero never ends: reading it "until the end" would fill our memory. So only a
+	 * regular file is a trace, and the check costs one fstat, before any read.
+	 */
+	if (!S_ISREG(st->st_mode))
+		return trace_fail(err, errlen, "%s is not a regular file; save the trace to a file "
+				  "first ('hv run --trace FILE')", label);
+	if (st->st_size == 0)
+		return trace_fail(err, errlen, "%s is empty, not an hvlab trace (hv writes the "
+				  "header first: the run never started); record one with "
+				  "'hv run --trace FILE'", label);
+	return 0;
+}
+
+int trace_open_file(const char *path, const char *label, size_t *size, char *err, size_t errlen)
+{
+	/*
+	 * O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; here
+	 * it returns at once and check_kind refuses it. It changes nothing for a regular file.
+	 */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return open_fail(path, label, errno, err, errlen);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return trace_fail(err, errlen, "cannot stat %s: %s", label, strerror(e));
+	}
+	if (check_kind(label, &st, err, errlen) < 0) {
+		close(fd);
+		return -1;
+	}
+	*size = (size_t)st.st_size;
+	return fd;
+}
+
+/*
+ * The header is read with pread, not through a mapping: a trace with no records has nothing
+ * worth mapping, and hvviz's live mode re-reads it at every refresh (hv fills in `dropped`
+ * when it closes the file). 128 bytes at most, whatever the file's size.
+ */
+int trace_read_header(int fd, size_t size, struct trace_header *h, char *why, size_t whylen)
+{
+	uint8_t buf[HVT_HEADER_SIZE];
+	size_t want = size < HVT_HEADER_SIZE ? size : HVT_HEADER_SIZE;
+	ssize_t got = pread(fd, buf, want, 0);
+	if (got < 0)
+		return trace_fail(why, whylen, "cannot read the header: %s", strerror(errno));
+	return trace_header_parse(buf, (size_t)got, h, why, whylen);
+}
+
+/*
+ * Map the checked file and decode it. The mapping costs no copy; trace_parse then builds the
+ * array of records the printers walk (one struct per 64 bytes of file: the file's length,
+ * never a number inside it, bounds what is allocated). The header is parsed twice (once by
+ * pread, once here): 128 bytes, for one code path that checks everything.
+ */
+static int load_mapped(int fd, size_t size, const char *label, struct trace_file *out, char *err,
+		       size_t errlen)
+{
+	void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return trace_fail(err, errlen, "cannot map %s (%zu bytes): %s", label, size,
+				  strerror(errno));
+	/* One pass, front to back: the kernel may read ahead in big blocks. */
+	madvise(map, size, MADV_SEQUENTIAL);
+	char why[256];
+	int rc = trace_parse(map, size, out, why, sizeof why);
+	munmap(map, size);
+	if (rc < 0)
+		return trace_fail(err, errlen, "%s: %s", label, why);
+	return 0;
+}
+
+int trace_load(const char *path, struct trace_file *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	/* "trace 'x.hvt'": every message names the file the way the user typed it. */
+	char label[4200];
+	snprintf(label, sizeof label, "trace '%s'", path);
+	size_t size;
+	int fd = trace_open_file(path, label, &size, err, errlen);
+	if (fd < 0)
+		return -1;
+	/*
+	 * The header first, before anything is mapped or allocated: a file that is not a trace
+	 * is refused after one read of 128 bytes, however big it is. Loading and parsing stay
+	 * separate so that the fuzzer and the tests can hand trace_parse any bytes without
+	 * touching the file system; here we only add the file name in front of the parser's
+	 * reason: "trace 'x.hvt': not an hvlab trace (bad magic)".
+	 */
+	char why[256];
+	struct trace_header h;
+	int rc = trace_read_header(fd, size, &h, why, sizeof why);
+	if (rc < 0)
+		trace_fail(err, errlen, "%s: %s", label, why);
+	else
+		rc = load_mapped(fd, size, label, out, err, errlen);
+	close(fd);
+	return rc;
+}
+
+void trace_free(struct trace_file *tf)
+{
+	if (!tf)
+		return;
+	free(tf->records);
+	tf->records = NULL;
+	tf->count = 0;
+}
