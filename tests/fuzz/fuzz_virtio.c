@@ -52,7 +52,7 @@
 #include "fuzz_image.h"
 #include "guestmem.h"
 #include "trace.h"
-#include "virtq.h"
+#include "dev/virtq.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -43,7 +43,7 @@
 #include "guestmem.h"
 #include "layout.h"
 #include "trace.h"
-#include "virtq.h"
+#include "dev/virtq.h"
 
 /* registers */
 enum { MAGIC = 0x000, VERSION = 0x004, DEVICE_ID = 0x008, VENDOR = 0x00c, DEV_FEAT = 0x010,
