@@ -33,7 +33,7 @@
 #include "dev/ata.h"
 #include "dev/pic.h"
 #include "dev/pit.h"
-#include "dev/virtio.h"
+#include "dev/virtio_mmio.h"
 #include "layout.h"
 #include "vm.h"
 
@@ -111,7 +111,7 @@ void irq_connect_disk(struct vm *vm)
 	if (vm->ata)
 		ata_connect_irq(vm->ata, irq_line_ata, vm);
 	if (vm->vblk)
-		virtio_blk_connect_irq(vm->vblk, irq_line_virtio, vm);
+		virtio_mmio_connect_irq(vm->vblk, irq_line_virtio, vm);
 }
 
 void irq_teardown(struct vm *vm)

@@ -35,7 +35,7 @@
 
 #include "dev/ata.h"
 #include "dev/pit.h"
-#include "dev/virtio.h"
+#include "dev/virtio_mmio.h"
 #include "layout.h"
 #include "vizlink.h"
 #include "vm.h"

@@ -51,10 +51,8 @@
  *   T9  applies to virtio-pci only (BARs, capabilities, MSI-X): hv has no PCI.
  *   T10 the device allocates nothing after create, so reset/activate cycles cannot leak.
  */
-#include "virtio.h"
+#include "virtio_mmio.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Register offsets (virtio 1.1, section 4.2.2, table "MMIO Device Register Layout"). */
@@ -426,7 +424,7 @@ static void vm_notify_locked(struct virtio_blk *b, uint32_t queue, bool via_even
 	vm_process(b);
 }
 
-void virtio_blk_notify(struct virtio_blk *b, uint32_t queue, bool via_eventfd)
+void virtio_mmio_notify(struct virtio_blk *b, uint32_t queue, bool via_eventfd)
 {
 	pthread_mutex_lock(&b->lock);
 	vm_notify_locked(b, queue, via_eventfd);
@@ -503,10 +501,10 @@ static bool vm_write_reg(struct virtio_blk *b, uint64_t offset, uint32_t v)
  */
 static bool vm_config_access_ok(uint64_t offset, uint32_t size)
 {
-	uint64_t len = HV_VIRTIO_MMIO_LEN - VIRTIO_CONFIG_OFFSET;
-	if (offset < VIRTIO_CONFIG_OFFSET)
+	uint64_t len = HV_VIRTIO_MMIO_LEN - VIRTIO_MMIO_CONFIG_OFFSET;
+	if (offset < VIRTIO_MMIO_CONFIG_OFFSET)
 		return false;
-	uint64_t off = offset - VIRTIO_CONFIG_OFFSET;
+	uint64_t off = offset - VIRTIO_MMIO_CONFIG_OFFSET;
 	return (size == 1 || size == 2 || size == 4 || size == 8) && off < len && size <= len - off;
 }
 
@@ -528,9 +526,9 @@ static bool vm_reg_access_ok(struct virtio_blk *b, uint64_t offset, uint32_t siz
 static void vm_read_locked(struct virtio_blk *b, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	memset(data, 0, size); /* every refused read returns 0 (T1, T2) */
-	if (offset >= VIRTIO_CONFIG_OFFSET) {
+	if (offset >= VIRTIO_MMIO_CONFIG_OFFSET) {
 		if (vm_config_access_ok(offset, size))
-			virtio_blk_config_read(b, offset - VIRTIO_CONFIG_OFFSET, data, size);
+			virtio_blk_config_read(b, offset - VIRTIO_MMIO_CONFIG_OFFSET, data, size);
 		else
 			vm_error(b, offset, HVT_VQE_BAD_OFFSET, size, 0);
 		return;
@@ -547,7 +545,7 @@ static void vm_read_locked(struct virtio_blk *b, uint64_t offset, uint8_t *data,
 static void vm_write_locked(struct virtio_blk *b, uint64_t offset, const uint8_t *data,
 			    uint32_t size)
 {
-	if (offset >= VIRTIO_CONFIG_OFFSET) {
+	if (offset >= VIRTIO_MMIO_CONFIG_OFFSET) {
 		/* virtio-blk's config is read-only (hv offers no CONFIG_WCE): every write there
 		 * is refused, in or out of bounds. detail = the first byte written. */
 		vm_error(b, offset, HVT_VQE_READ_ONLY, size, size ? data[0] : 0);
@@ -597,58 +595,13 @@ const struct device_ops virtio_mmio_ops = {
 	.reset = virtio_mmio_reset,
 };
 
-/* ---- life cycle ------------------------------------------------------------------------------ */
+/* ---- wiring ---------------------------------------------------------------------------------- */
 
-struct virtio_blk *virtio_blk_create(const struct guest_mem *mem, struct disk *disk)
-{
-	struct virtio_blk *b = calloc(1, sizeof(*b));
-	if (!b) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	int rc = pthread_mutex_init(&b->lock, NULL);
-	if (rc != 0) {
-		free(b);
-		errno = rc;
-		return NULL;
-	}
-	b->mem = mem;
-	b->disk = disk;
-	/* This disk hangs on the virtio controller: its HVT_DISK records say so. */
-	disk->trace_dev = HVT_DISK_VIRTIO;
-	virtq_init(&b->vq, mem, NULL, 0);
-	return b;
-}
-
-void virtio_blk_destroy(struct virtio_blk *b)
-{
-	if (!b)
-		return;
-	pthread_mutex_destroy(&b->lock);
-	free(b);
-}
-
-void virtio_blk_set_trace(struct virtio_blk *b, struct trace_writer *t)
-{
-	pthread_mutex_lock(&b->lock);
-	b->trace = t;
-	b->vq.trace = t;
-	pthread_mutex_unlock(&b->lock);
-}
-
-void virtio_blk_connect_irq(struct virtio_blk *b, void (*set_irq)(void *ctx, int level),
-			    void *ctx)
+void virtio_mmio_connect_irq(struct virtio_blk *b, void (*set_irq)(void *ctx, int level),
+			     void *ctx)
 {
 	pthread_mutex_lock(&b->lock);
 	b->set_irq = set_irq;
 	b->irq_ctx = ctx;
-	pthread_mutex_unlock(&b->lock);
-}
-
-void virtio_blk_get_stats(struct virtio_blk *b, struct virtio_blk_stats *out)
-{
-	pthread_mutex_lock(&b->lock);
-	*out = b->stats;
-	out->errors = b->vq.errors;
 	pthread_mutex_unlock(&b->lock);
 }

@@ -72,7 +72,7 @@ FUZZ_ATA_SRCS    := tests/fuzz/fuzz_ata.c hv/dev/ata.c $(FUZZ_DISK_SRCS)
 
 .PHONY: fuzz-virtio fuzz-ata fuzz-dev-corpus
 
-$(FUZZ_OUT)/fuzz_virtio: $(FUZZ_VIRTIO_SRCS) tests/fuzz/fuzz_image.h hv/dev/virtio.h hv/dev/virtq.h hv/disk.h hv/guestmem.h
+$(FUZZ_OUT)/fuzz_virtio: $(FUZZ_VIRTIO_SRCS) tests/fuzz/fuzz_image.h hv/dev/virtio_mmio.h hv/dev/virtio_blk.h hv/dev/virtq.h hv/disk.h hv/guestmem.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -pthread -o $@ $(FUZZ_VIRTIO_SRCS)
 
