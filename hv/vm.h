@@ -205,10 +205,12 @@ int iothread_start(struct vm *vm);
 void iothread_stop(struct vm *vm);
 bool iothread_may_wake(struct vm *vm); /* a doorbell is waiting or being served */
 
-/* irq.c: interrupts from device lines through the 8259A PIC to KVM_INTERRUPT. */
+/* irq.c: interrupts from device lines through the 8259A PIC to KVM_INTERRUPT. board.c
+ * (dev/board.c) creates the PIC and calls setup/teardown around it, and wires each device's
+ * line to irq_line. */
 int irq_setup(struct vm *vm);
-void irq_connect_disk(struct vm *vm);
 void irq_teardown(struct vm *vm);
+void irq_line(struct vm *vm, unsigned irq, int level); /* a device line changed level */
 void irq_before_run(struct vm *vm);  /* inject, or ask for an interrupt window */
 bool irq_wait_halted(struct vm *vm); /* HLT with IF = 1: true if the guest can go on */
 void irq_vcpu_exiting(struct vm *vm); /* the vCPU thread ends: no more kicks */
