@@ -91,6 +91,8 @@ enum {
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
+/* The guest-physical address of a register: what the trace records, so a reader can match it
+ * to the guest's own MOV (the bus hands the device only the offset into its window). */
 static uint64_t vm_gpa(uint64_t offset)
 {
 	return HV_MMIO_VIRTIO_BLK + offset;
@@ -109,6 +111,9 @@ static void vm_trace(struct virtio_blk *b, uint8_t op, uint64_t addr, uint64_t d
 	trace_device(b->trace, HVT_VQ, op, b->vq.index, addr, data, count, arg);
 }
 
+/* virtio 1.x registers are little-endian whatever the host's byte order (the spec says so,
+ * unlike legacy virtio, which used the guest's): store byte by byte instead of a memcpy of a
+ * host uint32_t, so the code is right on a big-endian host too. */
 static void vm_put32(uint8_t *data, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -150,6 +155,8 @@ static void vm_signal(struct virtio_blk *b, uint32_t bits)
 
 /* ---- device status ------------------------------------------------------------------------ */
 
+/* Every change of the device status is one HVT_VQ_STATUS record (old value in arg): hvviz
+ * draws the handshake of section 3.1.1 from these. */
 static void vm_set_status(struct virtio_blk *b, uint32_t status)
 {
 	uint32_t old = b->status;
@@ -297,6 +304,9 @@ static void vm_queue_ready(struct virtio_blk *b, uint32_t v)
 		vm_needs_reset(b);
 }
 
+/* A write to one of the Queue* registers of the selected queue. The driver writes QueueNum and
+ * the three ring addresses (each as two 32-bit halves: every register of the window is 32
+ * bits wide, and the spec asks the driver for 32-bit accesses only), then QueueReady = 1. */
 static void vm_write_queue(struct virtio_blk *b, uint64_t offset, uint32_t v)
 {
 	if (!vm_queue_selected(b, offset))
@@ -344,6 +354,8 @@ static void vm_write_driver_features(struct virtio_blk *b, uint32_t v)
 
 /* ---- the doorbell -------------------------------------------------------------------------- */
 
+/* May the device touch the rings now? Only while the driver says DRIVER_OK, the device has not
+ * given up (NEEDS_RESET) or been given up on (FAILED), and the queue was validated. */
 static bool vm_live(const struct virtio_blk *b)
 {
 	return (b->status & ST_DRIVER_OK) && !(b->status & (ST_NEEDS_RESET | ST_FAILED)) &&
@@ -564,6 +576,9 @@ static void vm_write_locked(struct virtio_blk *b, uint64_t offset, const uint8_t
 
 /* ---- device_ops ------------------------------------------------------------------------------ */
 
+/* The bus calls these on the vCPU thread, once per MMIO exit. The lock is for the other thread:
+ * with --ioeventfd the I/O thread may be executing a request (virtio_mmio_notify) while the
+ * vCPU reads InterruptStatus or resets the device. */
 static void virtio_mmio_read(void *dev, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	struct virtio_blk *b = dev;
@@ -597,6 +612,8 @@ const struct device_ops virtio_mmio_ops = {
 
 /* ---- wiring ---------------------------------------------------------------------------------- */
 
+/* The board (board.c) wires the line to the PIC before the guest runs; under the lock because
+ * vm_update_line may read it from the I/O thread. */
 void virtio_mmio_connect_irq(struct virtio_blk *b, void (*set_irq)(void *ctx, int level),
 			     void *ctx)
 {
