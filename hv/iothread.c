@@ -27,7 +27,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "dev/virtio.h"
+#include "dev/virtio_mmio.h"
 #include "layout.h"
 #include "vm.h"
 
@@ -50,7 +50,7 @@ int iothread_setup(struct vm *vm, char *err, size_t errlen)
 	}
 	struct kvm_ioeventfd io = {
 		.datamatch = 0,
-		.addr = HV_MMIO_VIRTIO_BLK + VIRTIO_BLK_NOTIFY_OFFSET,
+		.addr = HV_MMIO_VIRTIO_BLK + VIRTIO_MMIO_NOTIFY_OFFSET,
 		.len = 4,
 		.fd = vm->notify_fd,
 		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH, /* no PIO flag: an MMIO address */
@@ -90,7 +90,7 @@ static void *iothread_main(void *arg)
 		__atomic_store_n(&vm->iothread_busy, 1, __ATOMIC_SEQ_CST);
 		uint64_t kicks;
 		if (read(vm->notify_fd, &kicks, sizeof(kicks)) == (ssize_t)sizeof(kicks))
-			virtio_blk_notify(vm->vblk, 0, true);
+			virtio_mmio_notify(vm->vblk, 0, true);
 		__atomic_store_n(&vm->iothread_busy, 0, __ATOMIC_SEQ_CST);
 		if (fds[1].revents & POLLIN)
 			break; /* checked after the doorbell: a last kick is never lost */

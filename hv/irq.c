@@ -30,26 +30,20 @@
 #include <sys/ioctl.h>
 #include <time.h>
 
-#include "dev/ata.h"
 #include "dev/pic.h"
 #include "dev/pit.h"
-#include "dev/virtio.h"
 #include "layout.h"
 #include "vm.h"
 
 /* ---- step 1: device lines ---- */
 
-/* One adapter per wire, so a device needs to know only "my line", never the PIC. */
-static void irq_line(struct vm *vm, unsigned irq, int level)
+/* A device's line changed (board.c wires one adapter per line to this): record it, and set
+ * the PIC's input pin. Whether an interrupt follows is the PIC's decision (mask, priority). */
+void irq_line(struct vm *vm, unsigned irq, int level)
 {
 	trace_device(vm->trace, HVT_IRQ, HVT_IRQ_LINE, 0, irq, (uint64_t)level, 0, 0);
 	pic_set_irq(vm->pic, irq, level);
 }
-
-static void irq_line_uart(void *ctx, int level) { irq_line(ctx, HV_IRQ_UART0, level); }
-static void irq_line_virtio(void *ctx, int level) { irq_line(ctx, HV_IRQ_VIRTIO_BLK, level); }
-static void irq_line_ata(void *ctx, int level) { irq_line(ctx, HV_IRQ_ATA, level); }
-static void irq_line_pit(void *ctx, int level) { irq_line(ctx, HV_IRQ_PIT, level); }
 
 /*
  * The PIC's INTR output may have risen. On the vCPU thread nothing is needed: the exit loop
@@ -85,43 +79,21 @@ void irq_vcpu_exiting(struct vm *vm)
 	pthread_mutex_unlock(&vm->irq_lock);
 }
 
+/* board.c calls this right after it created the PIC: the lock a halted vCPU sleeps on, and
+ * the PIC's INTR pin wired to the CPU side (irq_intr_changed). */
 int irq_setup(struct vm *vm)
 {
 	pthread_mutex_init(&vm->irq_lock, NULL);
 	pthread_cond_init(&vm->irq_cond, NULL);
-	vm->pic = pic_create();
-	vm->pit = pit_create(vm_now_ns);
-	if (!vm->pic || !vm->pit)
-		return -1;
-	int rc = bus_register(&vm->bus, BUS_PIO, HV_PORT_PIC_MASTER, PIC_LEN, &pic_master_ops, vm->pic);
-	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_PIC_SLAVE, PIC_LEN, &pic_slave_ops, vm->pic);
-	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_ELCR, ELCR_LEN, &pic_elcr_ops, vm->pic);
-	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_PIT, PIT_LEN, &pit_ops, vm->pit);
-	if (rc)
-		return -1;
 	pic_connect_intr(vm->pic, irq_intr_changed, vm);
-	uart_connect_irq(vm->uart, irq_line_uart, vm);
-	pit_connect_irq(vm->pit, irq_line_pit, vm);
 	return 0;
 }
 
-/* The disk controllers exist only with a disk (vm.c, add_disk). */
-void irq_connect_disk(struct vm *vm)
-{
-	if (vm->ata)
-		ata_connect_irq(vm->ata, irq_line_ata, vm);
-	if (vm->vblk)
-		virtio_blk_connect_irq(vm->vblk, irq_line_virtio, vm);
-}
-
+/* board.c calls this before it destroys the PIC (the devices and the timer thread are gone). */
 void irq_teardown(struct vm *vm)
 {
-	pit_destroy(vm->pit); /* stops its thread first, if it still runs */
-	vm->pit = NULL;
 	if (!vm->pic)
 		return;
-	pic_destroy(vm->pic);
-	vm->pic = NULL;
 	pthread_cond_destroy(&vm->irq_cond);
 	pthread_mutex_destroy(&vm->irq_lock);
 }

@@ -21,7 +21,7 @@
 #include <inttypes.h>
 
 #include "dev/ata.h"
-#include "dev/virtio.h"
+#include "dev/virtio_blk.h"
 #include "dev/pit.h"
 #include "vm.h"
 #include "trace_names.h"

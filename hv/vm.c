@@ -14,7 +14,7 @@
  *   2. KVM_CREATE_VM                                     (an empty machine: no RAM, no CPU)
  *   3. mmap guest RAM, KVM_SET_USER_MEMORY_REGION        (guest-physical 0.. = our buffer)
  *   4. KVM_CREATE_VCPU, mmap its kvm_run page, CPUID     (a CPU, and the page exits arrive in)
- *   5. devices on the I/O bus, the disk                  (what the guest can talk to)
+ *   5. the board: devices on the I/O bus (dev/board.c)   (what the guest can talk to)
  *   6. load the guest, set the CPU mode                  (firmware and boot loader's job)
  *   7. connect the trace                                 (so we can watch)
  *
@@ -34,8 +34,9 @@
 #include <unistd.h>
 
 #include "dev/ata.h"
+#include "dev/board.h"
 #include "dev/pit.h"
-#include "dev/virtio.h"
+#include "dev/virtio_blk.h"
 #include "layout.h"
 #include "vizlink.h"
 #include "vm.h"
@@ -201,72 +202,30 @@ static int add_vcpu(struct vm *vm)
 	return set_cpuid(vm);
 }
 
-/* Step 5: the machine's devices, each claiming its ports or addresses on the bus. */
-static int add_devices(struct vm *vm)
+/*
+ * Step 5: the machine's devices. The board (dev/board.c) creates each one, claims its ports or
+ * addresses on the bus and wires its interrupt line; with a disk (textbook chapter 4 "Two I/O
+ * paths") it adds one of two controllers for the image vm_prepare opened: the legacy ATA one,
+ * which the guest drives register by register (every access an exit), or virtio-blk, where the
+ * guest describes whole requests in memory and rings one doorbell. Same file, same backend
+ * calls (disk.c), very different exit counts.
+ */
+static int add_devices(struct vm *vm, const struct vm_options *opt)
 {
+	char err[512];
 	/*
-	 * No ioctl here: KVM has no idea what a serial port is. A device exists for the guest
-	 * only because its accesses leave the guest: KVM intercepts port I/O it does not handle
-	 * itself, and the MMIO window has no memory slot. hv routes those exits on its own bus.
+	 * No ioctl for the devices themselves: KVM has no idea what a serial port is. A device
+	 * exists for the guest only because its accesses leave the guest: KVM intercepts port
+	 * I/O it does not handle itself, and the MMIO window has no memory slot. hv routes those
+	 * exits on its own bus.
 	 */
-	bus_init(&vm->bus);
-	console_init(&vm->console, STDOUT_FILENO);
-	vm->uart = uart_create(&vm->console);
-	vm->debugcon = debugcon_create(&vm->console);
-	vm->exitdev = exitdev_create(&vm->stop);
-	vm->testdev = testdev_create();
-	if (!vm->uart || !vm->debugcon || !vm->exitdev || !vm->testdev)
-		return fail(HV_EXIT_HOST, "out of memory creating devices");
-	int rc = bus_register(&vm->bus, BUS_PIO, HV_PORT_UART0, UART_LEN, &uart_ops, vm->uart);
-	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_DEBUGCON, DEBUGCON_LEN, &debugcon_ops, vm->debugcon);
-	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_EXIT, EXITDEV_LEN, &exitdev_ops, vm->exitdev);
-	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_TESTDEV, TESTDEV_PIO_LEN, &testdev_pio_ops, vm->testdev);
-	rc |= bus_register(&vm->bus, BUS_MMIO, HV_MMIO_TESTDEV, TESTDEV_MMIO_LEN, &testdev_mmio_ops, vm->testdev);
-	/* The para-virtual trace page's port: a guest kernel registers its page here (chapter 5). */
-	tracepage_init(&vm->tracepage, &vm->mem, NULL);
-	rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_PVTRACE, TRACEPAGE_LEN, &tracepage_ops, &vm->tracepage);
-	if (rc)
-		return fail(HV_EXIT_HOST, "device address map is inconsistent: %s", strerror(errno));
+	if (board_create(vm, vm->have_disk ? opt->disk_path : DISK_PATH_NONE, err, sizeof(err)) < 0)
+		return fail(HV_EXIT_HOST, "%s", err);
 	/* The TSC's rate, to place the trace page's records in time (tracepage.c "The clock"). */
 	int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
 	vm->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
-	/* The interrupt controller, and the UART's line to it (irq.c). */
-	if (irq_setup(vm) < 0)
-		return fail(HV_EXIT_HOST, "cannot set up the interrupt controller: %s",
-			    strerror(errno ? errno : ENOMEM));
-	return 0;
-}
-
-/*
- * Step 5, continued: the disk (textbook chapter 4 "Two I/O paths"). One image file, attached
- * to one of two controllers: the legacy ATA one, which the guest drives register by register
- * (every access an exit), or virtio-blk, where the guest describes whole requests in memory and
- * rings one doorbell. Same file, same backend calls (disk.c), very different exit counts.
- */
-static int add_disk(struct vm *vm, const struct vm_options *opt)
-{
-	char err[512];
-	int rc;
-	/* The image itself was opened by vm_prepare (open_disk): only the controller is new. */
-	if (opt->disk_path == DISK_PATH_LEGACY) {
-		vm->ata = ata_create(&vm->disk); /* names itself in the disk's records */
-		if (!vm->ata)
-			return fail(HV_EXIT_HOST, "out of memory creating the ATA controller");
-		/* Two windows, as on a PC: the command block and the control block's one port. */
-		rc = bus_register(&vm->bus, BUS_PIO, HV_PORT_ATA_CMD, ATA_CMD_LEN, &ata_cmd_ops, vm->ata);
-		rc |= bus_register(&vm->bus, BUS_PIO, HV_PORT_ATA_CTL, ATA_CTL_LEN, &ata_ctl_ops, vm->ata);
-	} else {
-		/* The device follows guest addresses (rings, buffers) only through vm->mem. */
-		vm->vblk = virtio_blk_create(&vm->mem, &vm->disk);
-		if (!vm->vblk)
-			return fail(HV_EXIT_HOST, "out of memory creating the virtio-blk device");
-		rc = bus_register(&vm->bus, BUS_MMIO, HV_MMIO_VIRTIO_BLK, HV_VIRTIO_MMIO_LEN,
-				  &virtio_mmio_ops, vm->vblk);
-	}
-	if (rc)
-		return fail(HV_EXIT_HOST, "device address map is inconsistent: %s", strerror(errno));
-	irq_connect_disk(vm);
-	if (opt->ioeventfd && iothread_setup(vm, err, sizeof(err)) < 0)
+	/* --ioeventfd: KVM takes virtio's doorbell in the kernel (iothread.c). */
+	if (vm->have_disk && opt->ioeventfd && iothread_setup(vm, err, sizeof(err)) < 0)
 		return fail(HV_EXIT_HOST, "%s", err);
 	return 0;
 }
@@ -501,14 +460,13 @@ int vm_build(struct vm *vm, const struct vm_options *opt, struct vm_inputs *in)
 	vm->host = in->host;
 	memcpy(vm->cmdline, in->cmdline, sizeof(vm->cmdline));
 	int rc;
-	if ((rc = open_kvm(vm)) || (rc = add_ram(vm, opt->mem_mib)) || (rc = add_vcpu(vm)) ||
-	    (rc = add_devices(vm)))
+	if ((rc = open_kvm(vm)) || (rc = add_ram(vm, opt->mem_mib)) || (rc = add_vcpu(vm)))
 		return rc;
 	/* From here the disk is the VM's: vm_destroy closes it. */
 	vm->disk = in->disk;
 	vm->have_disk = in->have_disk;
 	in->have_disk = false;
-	if ((vm->have_disk && (rc = add_disk(vm, opt))) || (rc = load_guest(vm, opt, in)))
+	if ((rc = add_devices(vm, opt)) || (rc = load_guest(vm, opt, in)))
 		return rc;
 	connect_trace(vm, in);
 	return 0;
@@ -726,16 +684,10 @@ void vm_destroy(struct vm *vm)
 		char err[16];
 		trace_close(vm->trace, err, sizeof(err));
 	}
-	uart_destroy(vm->uart);
-	debugcon_destroy(vm->debugcon);
-	exitdev_destroy(vm->exitdev);
-	testdev_destroy(vm->testdev);
-	iothread_stop(vm);
-	ata_destroy(vm->ata);
-	virtio_blk_destroy(vm->vblk);
+	iothread_stop(vm); /* before the board: it may be serving a virtio doorbell */
+	board_destroy(vm);
 	if (vm->have_disk)
 		disk_close(&vm->disk);
-	irq_teardown(vm);
 	if (vm->run)
 		munmap(vm->run, vm->run_size);
 	if (vm->mem.nslots)

@@ -19,7 +19,10 @@
 #include "bus.h"
 #include "console.h"
 #include "disk.h"
-#include "dev/devices.h"
+#include "dev/debugcon.h"
+#include "dev/exitdev.h"
+#include "dev/testdev.h"
+#include "dev/uart.h"
 #include "guestmem.h"
 #include "hostinfo.h"
 #include "layout.h"
@@ -202,10 +205,12 @@ int iothread_start(struct vm *vm);
 void iothread_stop(struct vm *vm);
 bool iothread_may_wake(struct vm *vm); /* a doorbell is waiting or being served */
 
-/* irq.c: interrupts from device lines through the 8259A PIC to KVM_INTERRUPT. */
+/* irq.c: interrupts from device lines through the 8259A PIC to KVM_INTERRUPT. board.c
+ * (dev/board.c) creates the PIC and calls setup/teardown around it, and wires each device's
+ * line to irq_line. */
 int irq_setup(struct vm *vm);
-void irq_connect_disk(struct vm *vm);
 void irq_teardown(struct vm *vm);
+void irq_line(struct vm *vm, unsigned irq, int level); /* a device line changed level */
 void irq_before_run(struct vm *vm);  /* inject, or ask for an interrupt window */
 bool irq_wait_halted(struct vm *vm); /* HLT with IF = 1: true if the guest can go on */
 void irq_vcpu_exiting(struct vm *vm); /* the vCPU thread ends: no more kicks */

@@ -10,7 +10,7 @@
 #
 #   paths      hv/..., viz/..., guest/..., tests/..., bench/..., textbook/... must name a file
 #              or directory the repository holds (git ls-files, or the tree outside git). A glob
-#              such as hv/virtq.[ch] must match something; a placeholder (hv/dev/<device>.c,
+#              such as hv/dev/virtq.[ch] must match something; a placeholder (hv/dev/<device>.c,
 #              corpus/{virtio,ata}, golden/NAME-COLSxROWS.txt) is checked up to it or skipped.
 #              A path that follows a '/' (build/guest/hello16.bin: a build output) is not a
 #              reference to the source tree, nor is one level without an extension ("hv/raw":

@@ -28,9 +28,12 @@
 #include "pvtrace.h"
 #include "tracepage.h"   /* TRACEPAGE_LEN: the ports the trace-page device answers */
 #include "dev/ata.h"     /* ATA_CMD_LEN, ATA_CTL_LEN */
-#include "dev/devices.h" /* UART_LEN, DEBUGCON_LEN, EXITDEV_LEN, TESTDEV_*_LEN */
+#include "dev/debugcon.h" /* DEBUGCON_LEN */
+#include "dev/exitdev.h"  /* EXITDEV_LEN */
 #include "dev/pic.h"     /* PIC_LEN, ELCR_LEN */
 #include "dev/pit.h"     /* PIT_LEN */
+#include "dev/testdev.h" /* TESTDEV_*_LEN */
+#include "dev/uart.h"    /* UART_LEN */
 
 /*
  * How much of the file the open scan touches before handing it back. 16 MB is 262144

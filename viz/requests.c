@@ -28,7 +28,7 @@
 
 #include "layout.h"
 #include "dev/ata.h"
-#include "dev/virtio.h"
+#include "dev/virtio_mmio.h"
 #include "requests.h"
 
 /*

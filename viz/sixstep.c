@@ -420,7 +420,7 @@ static void vq_text(const struct hvt_record *r, struct path_step *out)
 			 blk_type_work(r->arg));
 		break;
 	/* The element is written before used.idx moves: a driver polling the index must never see
-	 * an element that is not there yet (virtio 1.x 2.7.8; hv/virtq.c orders the stores). */
+	 * an element that is not there yet (virtio 1.x 2.7.8; hv/dev/virtq.c orders the stores). */
 	case HVT_VQ_USED_ELEM:
 		snprintf(e, n, "hv puts id %" PRIu64 " (%" PRIu64 " bytes written) into used.ring[%"
 			 PRIu32 "] at 0x%" PRIx64 ": that request is done", r->arg, r->data, r->count,

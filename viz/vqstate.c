@@ -2,7 +2,7 @@
  * vqstate.c - rebuilding a virtqueue from the trace, the way the device saw it.
  *
  * Concept: a split virtqueue lives in guest RAM, and a trace does not contain guest RAM. What
- * it does contain is every read and write the device made (hv/virtq.c traces each one as an
+ * it does contain is every read and write the device made (hv/dev/virtq.c traces each one as an
  * HVT_VQ record). Replaying those records in order gives back the descriptor table, the avail
  * ring and the used ring *as far as the device has looked at them*: an entry the device has
  * not read yet is unknown, and we keep it unknown (seq = UINT64_MAX) instead of guessing.

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "trace.h"
-#include "virtq.h" /* VIRTQ_NUM_MAX */
+#include "dev/virtq.h" /* VIRTQ_NUM_MAX */
 
 #define VQ_MAX_QUEUES 2u          /* virtio-blk uses queue 0; records for others are counted only */
 #define VQ_CHECKPOINT_EVERY 65536u /* records (of any kind) between checkpoints */

@@ -13,7 +13,7 @@
  * listening. Only 1-byte accesses exist; the device is registered for one port, so the bus
  * refuses wider ones before they get here, and the device refuses them too (counted).
  */
-#include "devices.h"
+#include "debugcon.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
  * struct vm_stop. The exit loop checks it after every exit. That keeps the order of events
  * in one place (vcpu.c) and lets a unit test see the request without a VM.
  */
-#include "devices.h"
+#include "exitdev.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -35,14 +35,33 @@
 
 #define PIT_CONTROL 3u /* offset of port 0x43 */
 
-/* Ticks of the 1.193182 MHz input clock in `ns` nanoseconds. */
+/*
+ * Why 1.193182 MHz, an odd number for a clock: the original PC had one 14.31818 MHz crystal,
+ * four times the NTSC colour subcarrier (so the CGA card could drive a TV), and derived every
+ * other clock from it. The CPU got 14.31818 / 3 = 4.77 MHz and the PIT 14.31818 / 12. Every
+ * PC since keeps the same PIT frequency, so a guest's reload values still mean the same rate.
+ */
+
+/* Ticks of the 1.193182 MHz input clock in `ns` nanoseconds. Split into whole seconds and the
+ * rest because ns * PIT_HZ overflows 64 bits after about 4 hours of uptime (2^64 / 1193182
+ * ns): a guest left running over lunch would see its counter jump. */
 static uint64_t pit_ticks_in(uint64_t ns)
 {
 	return ns / 1000000000u * PIT_HZ + ns % 1000000000u * PIT_HZ / 1000000000u;
 }
 
-/* The counter's current value: it counts down from reload, restarting (modes 2/3) or
- * wrapping through 0xFFFF (modes 0/4, which run on after terminal count). */
+/*
+ * The counter's current value: it counts down from reload, restarting (modes 2/3) or
+ * wrapping through 0xFFFF (modes 0/4, which run on after terminal count).
+ *
+ * The chip decrements its counting element on every input clock edge; hv cannot afford a
+ * thread that wakes 1.19 million times a second, so it never counts at all. It remembers
+ * when the count was loaded (start_ns) and computes the value only when a guest reads it.
+ * Nobody can tell the difference, since the count is observable only through a read. In
+ * mode 3 the real chip counts down by two, twice per period (once per half of the square
+ * wave); hv reports the mode-2 count of the same period, which only a guest timing the
+ * individual halves could notice.
+ */
 static uint16_t counter_value(const struct pit *p, const struct pit_counter *c)
 {
 	if (!c->armed)
@@ -53,12 +72,24 @@ static uint16_t counter_value(const struct pit *p, const struct pit_counter *c)
 	return (uint16_t)(c->reload - elapsed); /* wraps modulo 2^16, as the chip does */
 }
 
+/* A guest asked for something the model does not do (BCD, read-back, a data write before any
+ * control word). Counted for the summary and the tests, never printed: a guest could do it in a
+ * loop. */
 static void pit_guest_error(struct pit *p)
 {
 	p->guest_errors++;
 }
 
-/* Port 0x43: select a counter and how it is accessed, or latch its count. */
+/*
+ * Port 0x43: select a counter and how it is accessed, or latch its count.
+ *
+ * Why a latch command exists: a counter is 16 bits, the data bus 8, so a guest reads a count
+ * with two INs, and the chip keeps counting between them. Read unlatched, a count going from
+ * 0x0100 to 0x00FF between the two reads gives LSB 0x00 then MSB 0x00: 0x0000, a value the
+ * counter never held. The latch copies the count into an output latch that the next read(s)
+ * return, while the counting element runs on. A second latch command before the first copy
+ * was read is ignored (data sheet, "Counter Latch Command"), hence the `if`.
+ */
 static void write_control(struct pit *p, uint8_t v)
 {
 	unsigned sel = v >> 6;
@@ -79,10 +110,15 @@ static void write_control(struct pit *p, uint8_t v)
 	c->mode = (v >> 1) & 7;
 	if (c->mode > 5)
 		c->mode -= 4; /* modes 6 and 7 are aliases of 2 and 3 (data sheet) */
+	/* BCD: the counter would count 9999..0 in decimal. A relic of 1970s front panels that
+	 * no PC operating system uses; refusing it keeps the arithmetic above binary only. */
 	c->bcd = v & 1;
 	if (c->bcd)
 		pit_guest_error(p);
-	/* Writing a control word stops the counter until a new count is written. */
+	/* Writing a control word stops the counter until a new count is written (data sheet:
+	 * it resets the counter's control logic and puts OUT in a known initial state). That is why a kernel always writes
+	 * the control word first and the reload value after it, and why the byte order of a
+	 * two-byte access restarts here: both flip-flops go back to "LSB next". */
 	c->armed = false;
 	c->write_msb_next = c->read_msb_next = c->latched = false;
 	if (sel == 0)
@@ -93,7 +129,10 @@ static void write_control(struct pit *p, uint8_t v)
 static void load_count(struct pit *p, unsigned ch, uint32_t value)
 {
 	struct pit_counter *c = &p->c[ch];
-	c->reload = value ? value : 65536u; /* 0 means the largest count, 2^16 */
+	/* 0 means the largest count, 2^16: a 16-bit register cannot hold 65536, and counting
+	 * down from 0 reaches 0 again after 65536 clocks. It is the BIOS's default, and why DOS
+	 * ticked at 1193182 / 65536 = 18.2 Hz. */
+	c->reload = value ? value : 65536u;
 	c->start_ns = p->now_ns();
 	c->armed = true;
 	c->fired = false;
@@ -101,6 +140,12 @@ static void load_count(struct pit *p, unsigned ch, uint32_t value)
 		pthread_cond_broadcast(&p->changed); /* the tick thread re-reads the period */
 }
 
+/*
+ * A data write to counter `ch` (ports 0x40-0x42). The access mode of the last control word says
+ * what the byte is: the whole count's LSB (1), its MSB (2), or alternately LSB then MSB (3),
+ * tracked by a flip-flop. Only the second byte of mode 3 loads the count, so the counter never
+ * runs on half a value.
+ */
 static void write_counter(struct pit *p, unsigned ch, uint8_t v)
 {
 	struct pit_counter *c = &p->c[ch];
@@ -120,7 +165,11 @@ static void write_counter(struct pit *p, unsigned ch, uint8_t v)
 	}
 }
 
-/* A read takes the latched value if there is one (and releases it once fully read). */
+/*
+ * A read takes the latched value if there is one (and releases it once fully read). The read
+ * flip-flop is separate from the write one: the data sheet allows "read LSB, write LSB, read
+ * MSB, write MSB" on one counter, and a driver doing that must get the bytes it expects.
+ */
 static uint8_t read_counter(struct pit *p, unsigned ch)
 {
 	struct pit_counter *c = &p->c[ch];
@@ -139,6 +188,11 @@ static uint8_t read_counter(struct pit *p, unsigned ch)
 	return out;
 }
 
+/*
+ * The ops table's read: ports 0x40-0x42 return a count byte. Port 0x43 is write-only: the chip
+ * leaves the data bus undriven on a read, so the guest sees what an empty ISA bus gives, 0xFF.
+ * The lock: the tick thread reads the same counter 0 state to compute its deadline.
+ */
 static void pit_read(void *dev, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	struct pit *p = dev;
@@ -164,6 +218,8 @@ static void pit_write(void *dev, uint64_t offset, const uint8_t *data, uint32_t 
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* Power-on: every counter without a control word, armed nowhere, IRQ 0 silent until a guest
+ * programs counter 0. The tick thread is woken to notice that it has nothing to do. */
 static void pit_reset(void *dev)
 {
 	struct pit *p = dev;
@@ -182,6 +238,11 @@ const struct device_ops pit_ops = {
 
 /* ---- the tick thread ---- */
 
+/*
+ * How often counter 0 interrupts, in host nanoseconds, or 0 for "not at all": not programmed,
+ * a one-shot that already fired, or modes 1 and 5, which start only on a rising GATE edge that
+ * counter 0 never gets (its gate is tied high on a PC). Never shorter than PIT_MIN_PERIOD_NS.
+ */
 static uint64_t period_locked(const struct pit *p)
 {
 	const struct pit_counter *c = &p->c[0];
@@ -191,6 +252,7 @@ static uint64_t period_locked(const struct pit *p)
 	return ns < PIT_MIN_PERIOD_NS ? PIT_MIN_PERIOD_NS : ns;
 }
 
+/* The periodic rate the guest programmed, 0 for none or a one-shot (the unit tests check it). */
 uint64_t pit_period_ns(struct pit *p)
 {
 	pthread_mutex_lock(&p->lock);
@@ -201,6 +263,8 @@ uint64_t pit_period_ns(struct pit *p)
 	return ns;
 }
 
+/* Asked by irq_wait_halted: is a tick still coming? A guest in `hlt` whose only wake-up source
+ * is the timer sleeps until it; with no tick coming it would sleep forever, and hv says so. */
 bool pit_may_wake(struct pit *p)
 {
 	pthread_mutex_lock(&p->lock);
@@ -254,6 +318,9 @@ static void *pit_thread(void *arg)
 			rc = pthread_cond_timedwait(&p->changed, &p->lock, &until);
 		if (rc != ETIMEDOUT || p->stop)
 			continue; /* reprogrammed or stopping: look again */
+		/* Mode 0 ("interrupt on terminal count") raises OUT once when the count reaches 0;
+		 * mode 4 ("software triggered strobe") pulses once. A kernel uses them for a single
+		 * deadline (a tickless kernel's next event), then writes a new count. */
 		bool once = c->mode == 0 || c->mode == 4;
 		if (once)
 			c->fired = true; /* it counts on, but interrupts again only after a new count */
@@ -265,6 +332,8 @@ static void *pit_thread(void *arg)
 	return NULL;
 }
 
+/* The tick thread is started by whoever runs the VM, through `start` (vm_start_thread, which
+ * blocks Ctrl-C in it): the device itself has no opinion about signals. */
 int pit_start(struct pit *p, int (*start)(pthread_t *, void *(*)(void *), void *))
 {
 	p->stop = false;

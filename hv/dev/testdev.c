@@ -21,7 +21,7 @@
  * real device registers rarely accept a misaligned access, and refusing it is the safe
  * choice (textbook appendix C, T1). Refused accesses are counted in t->bad.
  */
-#include "devices.h"
+#include "testdev.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -29,7 +29,7 @@
  * 2-byte IN from 0x3F8) reads all ones and a wider write is ignored; both are counted in
  * u->bad_width. Appendix C rows S1-S6 are marked where they are handled.
  */
-#include "devices.h"
+#include "uart.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -52,9 +52,11 @@
  *       through the device's one-sector buffer.
  *   B13 disk.c never writes outside the image (it re-checks every range).
  */
-#include "virtio.h"
+#include "virtio_blk.h"
 
 #include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Request types and status values (virtio 1.1, 5.2.6). */
@@ -390,4 +392,51 @@ uint32_t virtio_blk_execute(struct virtio_blk *b, const struct virtq_chain *c)
 	 * used entry, and the used entry is published after this (virtq_push's fence). */
 	*status = st;
 	return (st == VIRTIO_BLK_S_OK ? written : 0) + 1u;
+}
+
+/* ---- life cycle ------------------------------------------------------------------------------ */
+
+struct virtio_blk *virtio_blk_create(const struct guest_mem *mem, struct disk *disk)
+{
+	struct virtio_blk *b = calloc(1, sizeof(*b));
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	int rc = pthread_mutex_init(&b->lock, NULL);
+	if (rc != 0) {
+		free(b);
+		errno = rc;
+		return NULL;
+	}
+	b->mem = mem;
+	b->disk = disk;
+	/* This disk hangs on the virtio controller: its HVT_DISK records say so. */
+	disk->trace_dev = HVT_DISK_VIRTIO;
+	virtq_init(&b->vq, mem, NULL, 0);
+	return b;
+}
+
+void virtio_blk_destroy(struct virtio_blk *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+void virtio_blk_set_trace(struct virtio_blk *b, struct trace_writer *t)
+{
+	pthread_mutex_lock(&b->lock);
+	b->trace = t;
+	b->vq.trace = t;
+	pthread_mutex_unlock(&b->lock);
+}
+
+void virtio_blk_get_stats(struct virtio_blk *b, struct virtio_blk_stats *out)
+{
+	pthread_mutex_lock(&b->lock);
+	*out = b->stats;
+	out->errors = b->vq.errors;
+	pthread_mutex_unlock(&b->lock);
 }

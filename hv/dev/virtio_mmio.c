@@ -51,10 +51,8 @@
  *   T9  applies to virtio-pci only (BARs, capabilities, MSI-X): hv has no PCI.
  *   T10 the device allocates nothing after create, so reset/activate cycles cannot leak.
  */
-#include "virtio.h"
+#include "virtio_mmio.h"
 
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Register offsets (virtio 1.1, section 4.2.2, table "MMIO Device Register Layout"). */
@@ -93,6 +91,8 @@ enum {
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
+/* The guest-physical address of a register: what the trace records, so a reader can match it
+ * to the guest's own MOV (the bus hands the device only the offset into its window). */
 static uint64_t vm_gpa(uint64_t offset)
 {
 	return HV_MMIO_VIRTIO_BLK + offset;
@@ -111,6 +111,9 @@ static void vm_trace(struct virtio_blk *b, uint8_t op, uint64_t addr, uint64_t d
 	trace_device(b->trace, HVT_VQ, op, b->vq.index, addr, data, count, arg);
 }
 
+/* virtio 1.x registers are little-endian whatever the host's byte order (the spec says so,
+ * unlike legacy virtio, which used the guest's): store byte by byte instead of a memcpy of a
+ * host uint32_t, so the code is right on a big-endian host too. */
 static void vm_put32(uint8_t *data, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -152,6 +155,8 @@ static void vm_signal(struct virtio_blk *b, uint32_t bits)
 
 /* ---- device status ------------------------------------------------------------------------ */
 
+/* Every change of the device status is one HVT_VQ_STATUS record (old value in arg): hvviz
+ * draws the handshake of section 3.1.1 from these. */
 static void vm_set_status(struct virtio_blk *b, uint32_t status)
 {
 	uint32_t old = b->status;
@@ -299,6 +304,9 @@ static void vm_queue_ready(struct virtio_blk *b, uint32_t v)
 		vm_needs_reset(b);
 }
 
+/* A write to one of the Queue* registers of the selected queue. The driver writes QueueNum and
+ * the three ring addresses (each as two 32-bit halves: every register of the window is 32
+ * bits wide, and the spec asks the driver for 32-bit accesses only), then QueueReady = 1. */
 static void vm_write_queue(struct virtio_blk *b, uint64_t offset, uint32_t v)
 {
 	if (!vm_queue_selected(b, offset))
@@ -346,6 +354,8 @@ static void vm_write_driver_features(struct virtio_blk *b, uint32_t v)
 
 /* ---- the doorbell -------------------------------------------------------------------------- */
 
+/* May the device touch the rings now? Only while the driver says DRIVER_OK, the device has not
+ * given up (NEEDS_RESET) or been given up on (FAILED), and the queue was validated. */
 static bool vm_live(const struct virtio_blk *b)
 {
 	return (b->status & ST_DRIVER_OK) && !(b->status & (ST_NEEDS_RESET | ST_FAILED)) &&
@@ -426,7 +436,7 @@ static void vm_notify_locked(struct virtio_blk *b, uint32_t queue, bool via_even
 	vm_process(b);
 }
 
-void virtio_blk_notify(struct virtio_blk *b, uint32_t queue, bool via_eventfd)
+void virtio_mmio_notify(struct virtio_blk *b, uint32_t queue, bool via_eventfd)
 {
 	pthread_mutex_lock(&b->lock);
 	vm_notify_locked(b, queue, via_eventfd);
@@ -503,10 +513,10 @@ static bool vm_write_reg(struct virtio_blk *b, uint64_t offset, uint32_t v)
  */
 static bool vm_config_access_ok(uint64_t offset, uint32_t size)
 {
-	uint64_t len = HV_VIRTIO_MMIO_LEN - VIRTIO_CONFIG_OFFSET;
-	if (offset < VIRTIO_CONFIG_OFFSET)
+	uint64_t len = HV_VIRTIO_MMIO_LEN - VIRTIO_MMIO_CONFIG_OFFSET;
+	if (offset < VIRTIO_MMIO_CONFIG_OFFSET)
 		return false;
-	uint64_t off = offset - VIRTIO_CONFIG_OFFSET;
+	uint64_t off = offset - VIRTIO_MMIO_CONFIG_OFFSET;
 	return (size == 1 || size == 2 || size == 4 || size == 8) && off < len && size <= len - off;
 }
 
@@ -528,9 +538,9 @@ static bool vm_reg_access_ok(struct virtio_blk *b, uint64_t offset, uint32_t siz
 static void vm_read_locked(struct virtio_blk *b, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	memset(data, 0, size); /* every refused read returns 0 (T1, T2) */
-	if (offset >= VIRTIO_CONFIG_OFFSET) {
+	if (offset >= VIRTIO_MMIO_CONFIG_OFFSET) {
 		if (vm_config_access_ok(offset, size))
-			virtio_blk_config_read(b, offset - VIRTIO_CONFIG_OFFSET, data, size);
+			virtio_blk_config_read(b, offset - VIRTIO_MMIO_CONFIG_OFFSET, data, size);
 		else
 			vm_error(b, offset, HVT_VQE_BAD_OFFSET, size, 0);
 		return;
@@ -547,7 +557,7 @@ static void vm_read_locked(struct virtio_blk *b, uint64_t offset, uint8_t *data,
 static void vm_write_locked(struct virtio_blk *b, uint64_t offset, const uint8_t *data,
 			    uint32_t size)
 {
-	if (offset >= VIRTIO_CONFIG_OFFSET) {
+	if (offset >= VIRTIO_MMIO_CONFIG_OFFSET) {
 		/* virtio-blk's config is read-only (hv offers no CONFIG_WCE): every write there
 		 * is refused, in or out of bounds. detail = the first byte written. */
 		vm_error(b, offset, HVT_VQE_READ_ONLY, size, size ? data[0] : 0);
@@ -566,6 +576,9 @@ static void vm_write_locked(struct virtio_blk *b, uint64_t offset, const uint8_t
 
 /* ---- device_ops ------------------------------------------------------------------------------ */
 
+/* The bus calls these on the vCPU thread, once per MMIO exit. The lock is for the other thread:
+ * with --ioeventfd the I/O thread may be executing a request (virtio_mmio_notify) while the
+ * vCPU reads InterruptStatus or resets the device. */
 static void virtio_mmio_read(void *dev, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	struct virtio_blk *b = dev;
@@ -597,58 +610,15 @@ const struct device_ops virtio_mmio_ops = {
 	.reset = virtio_mmio_reset,
 };
 
-/* ---- life cycle ------------------------------------------------------------------------------ */
+/* ---- wiring ---------------------------------------------------------------------------------- */
 
-struct virtio_blk *virtio_blk_create(const struct guest_mem *mem, struct disk *disk)
-{
-	struct virtio_blk *b = calloc(1, sizeof(*b));
-	if (!b) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	int rc = pthread_mutex_init(&b->lock, NULL);
-	if (rc != 0) {
-		free(b);
-		errno = rc;
-		return NULL;
-	}
-	b->mem = mem;
-	b->disk = disk;
-	/* This disk hangs on the virtio controller: its HVT_DISK records say so. */
-	disk->trace_dev = HVT_DISK_VIRTIO;
-	virtq_init(&b->vq, mem, NULL, 0);
-	return b;
-}
-
-void virtio_blk_destroy(struct virtio_blk *b)
-{
-	if (!b)
-		return;
-	pthread_mutex_destroy(&b->lock);
-	free(b);
-}
-
-void virtio_blk_set_trace(struct virtio_blk *b, struct trace_writer *t)
-{
-	pthread_mutex_lock(&b->lock);
-	b->trace = t;
-	b->vq.trace = t;
-	pthread_mutex_unlock(&b->lock);
-}
-
-void virtio_blk_connect_irq(struct virtio_blk *b, void (*set_irq)(void *ctx, int level),
-			    void *ctx)
+/* The board (board.c) wires the line to the PIC before the guest runs; under the lock because
+ * vm_update_line may read it from the I/O thread. */
+void virtio_mmio_connect_irq(struct virtio_blk *b, void (*set_irq)(void *ctx, int level),
+			     void *ctx)
 {
 	pthread_mutex_lock(&b->lock);
 	b->set_irq = set_irq;
 	b->irq_ctx = ctx;
-	pthread_mutex_unlock(&b->lock);
-}
-
-void virtio_blk_get_stats(struct virtio_blk *b, struct virtio_blk_stats *out)
-{
-	pthread_mutex_lock(&b->lock);
-	*out = b->stats;
-	out->errors = b->vq.errors;
 	pthread_mutex_unlock(&b->lock);
 }

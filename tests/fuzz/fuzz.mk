@@ -72,12 +72,12 @@ fuzz-loader: $(FUZZ_OUT)/fuzz_loader guests
 # Seeds: tests/fuzz/corpus/{virtio,ata}, made by gen_dev_corpus.c (make fuzz-dev-corpus).
 FUZZ_DISK_SRCS   := hv/disk.c hv/trace_write.c $(FUZZ_TRACE_READ)
 FUZZ_VIRTIO_SRCS := tests/fuzz/fuzz_virtio.c hv/dev/virtio_mmio.c hv/dev/virtio_blk.c \
-                    hv/virtq.c hv/guestmem.c $(FUZZ_DISK_SRCS)
+                    hv/dev/virtq.c hv/guestmem.c $(FUZZ_DISK_SRCS)
 FUZZ_ATA_SRCS    := tests/fuzz/fuzz_ata.c hv/dev/ata.c $(FUZZ_DISK_SRCS)
 
 .PHONY: fuzz-virtio fuzz-ata fuzz-dev-corpus
 
-$(FUZZ_OUT)/fuzz_virtio: $(FUZZ_VIRTIO_SRCS) tests/fuzz/fuzz_image.h hv/dev/virtio.h hv/virtq.h hv/disk.h hv/guestmem.h
+$(FUZZ_OUT)/fuzz_virtio: $(FUZZ_VIRTIO_SRCS) tests/fuzz/fuzz_image.h hv/dev/virtio_mmio.h hv/dev/virtio_blk.h hv/dev/virtq.h hv/disk.h hv/guestmem.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -pthread -o $@ $(FUZZ_VIRTIO_SRCS)
 

@@ -47,12 +47,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dev/virtio.h"
+#include "dev/virtio_mmio.h"
 #include "disk.h"
 #include "fuzz_image.h"
 #include "guestmem.h"
 #include "trace_write.h"
-#include "virtq.h"
+#include "dev/virtq.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -240,7 +240,7 @@ static void vf_notify(uint32_t queue, bool via_eventfd)
 	if (!live)
 		vf_snapshot_ram();
 	if (via_eventfd)
-		virtio_blk_notify(dev, queue, true);
+		virtio_mmio_notify(dev, queue, true);
 	else
 		vf_write32(R_QNOTIFY, queue);
 	uint16_t taken = (uint16_t)(dev->vq.last_avail - last_before);
@@ -373,7 +373,7 @@ static void vf_toggle_irq(void)
 {
 	line_wired = !line_wired;
 	line_level = dev->irq_level;
-	virtio_blk_connect_irq(dev, line_wired ? vf_set_irq : NULL, dev);
+	virtio_mmio_connect_irq(dev, line_wired ? vf_set_irq : NULL, dev);
 }
 
 /* One step; false when the input ran out in the middle of it. */

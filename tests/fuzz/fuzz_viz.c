@@ -47,7 +47,7 @@
 #include <unistd.h>
 
 #include "layout.h"
-#include "dev/virtio.h" /* VIRTIO_BLK_NOTIFY_OFFSET */
+#include "dev/virtio_mmio.h" /* VIRTIO_BLK_NOTIFY_OFFSET */
 #include "model.h"
 #include "sixstep.h"
 #include "viz.h"

@@ -15,7 +15,9 @@
 
 #include "bus.h"
 #include "console.h"
-#include "dev/devices.h"
+#include "dev/debugcon.h"
+#include "dev/exitdev.h"
+#include "dev/testdev.h"
 #include "layout.h"
 
 static struct bus bus;

@@ -16,7 +16,7 @@
 
 #include "bus.h"
 #include "console.h"
-#include "dev/devices.h"
+#include "dev/uart.h"
 #include "layout.h"
 
 enum { RBR = 0, THR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4,

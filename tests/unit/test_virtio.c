@@ -39,14 +39,14 @@
 #include <unistd.h>
 
 #include "bus.h"
-#include "dev/virtio.h"
+#include "dev/virtio_mmio.h"
 #include "disk.h"
 #include "guestmem.h"
 #include "layout.h"
 #include "trace_read.h"
 #include "trace_write.h"
 #include "trace_names.h"
-#include "virtq.h"
+#include "dev/virtq.h"
 
 /* registers */
 enum { MAGIC = 0x000, VERSION = 0x004, DEVICE_ID = 0x008, VENDOR = 0x00c, DEV_FEAT = 0x010,
@@ -124,7 +124,7 @@ static void setup(void)
 	vb = virtio_blk_create(&gm, &disk);
 	cr_assert_not_null(vb);
 	virtio_blk_set_trace(vb, tw);
-	virtio_blk_connect_irq(vb, record_irq, &irq_calls);
+	virtio_mmio_connect_irq(vb, record_irq, &irq_calls);
 	bus_init(&bus);
 	cr_assert_eq(bus_register(&bus, BUS_MMIO, HV_MMIO_VIRTIO_BLK, HV_VIRTIO_MMIO_LEN,
 				  &virtio_mmio_ops, vb), 0);
@@ -477,7 +477,7 @@ Test(virtio, no_interrupt_flag_suppresses_interrupt)
 
 Test(virtio, no_line_connected_still_sets_interrupt_status)
 {
-	virtio_blk_connect_irq(vb, NULL, NULL);
+	virtio_mmio_connect_irq(vb, NULL, NULL);
 	driver_init();
 	request(T_FLUSH, 0, 0, 0, false, NULL);
 	cr_assert_eq(r32(ISR), 1);
@@ -532,7 +532,7 @@ Test(virtio, eventfd_notify_is_flagged_and_counted)
 	header(HDR_GPA, T_FLUSH, 0);
 	struct seg s[2] = { { HDR_GPA, 16, false }, { STAT_GPA, 1, true } };
 	offer(chain(0, s, 2));
-	virtio_blk_notify(vb, 0, true);
+	virtio_mmio_notify(vb, 0, true);
 	cr_assert_eq(used_idx(), 1);
 	struct virtio_blk_stats st;
 	virtio_blk_get_stats(vb, &st);

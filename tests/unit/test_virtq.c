@@ -1,5 +1,5 @@
 /*
- * test_virtq.c - unit tests for the split virtqueue alone (hv/virtq.c), no device, no KVM.
+ * test_virtq.c - unit tests for the split virtqueue alone (hv/dev/virtq.c), no device, no KVM.
  *
  * The queue is driven directly (virtq_activate / begin / pop / push / end) over a synthetic
  * 64 KiB guest RAM, the way a future fuzzer will drive it. These tests pin down the ring
@@ -22,7 +22,7 @@
 #include "guestmem.h"
 #include "trace_read.h"
 #include "trace_write.h"
-#include "virtq.h"
+#include "dev/virtq.h"
 
 #define RAM   0x10000u
 #define N     16u

@@ -3,7 +3,7 @@
  * the Virtqueue view that draws it (viz/view_virtq.c).
  *
  * The device's point of view is only as good as the replay: these tests pin each HVT_VQ record
- * to the exact table entry it sets (the field table in hv/trace.h, and what hv/virtq.c writes
+ * to the exact table entry it sets (the field table in hv/trace.h, and what hv/dev/virtq.c writes
  * into each field), check that values from a forged file never index outside the tables, and
  * that jumping through checkpoints gives exactly the state a replay from event 0 gives, on
  * both sides of every checkpoint boundary. The view tests draw into a curses pad (no terminal)

@@ -1,5 +1,5 @@
 /*
- * virtio.h - the para-virtualized disk: virtio-blk behind a virtio-mmio transport.
+ * virtio_blk.h - the para-virtualized disk: the virtio-blk device and its state.
  *
  * Concept: the legacy ATA disk makes the guest poke eight I/O ports per sector, one VM exit
  * each. virtio turns that around: the guest's driver *knows* it runs on a hypervisor, puts
@@ -8,35 +8,34 @@
  * I/O thread of hv picks the doorbell up). Textbook: chapter 4 "Two I/O paths"; virtio 1.1
  * specification, sections 4.2 "Virtio Over MMIO" and 5.2 "Block Device".
  *
- * Two files implement it:
- *   virtio_mmio.c  the transport: the register file at HV_MMIO_VIRTIO_BLK (magic, version,
- *                  features, queue setup, doorbell, interrupt status, device status), the
- *                  device-status state machine, and the interrupt line.
- *   virtio_blk.c   the block device: its config space (capacity, ...) and the execution of
- *                  one request (header, data, status byte) on the disk backend (disk.h).
- * Both share struct virtio_blk and its lock; the functions under "between the two files"
- * below are not for anyone else.
+ * A virtio device is two layers, and hv keeps them in two files:
+ *   virtio_mmio.c  the transport (virtio_mmio.h): the register file at HV_MMIO_VIRTIO_BLK
+ *                  (magic, version, features, queue setup, doorbell, interrupt status, device
+ *                  status), the device-status state machine, and the interrupt line. It is
+ *                  the same for every kind of virtio device.
+ *   virtio_blk.c   the block device (this header): what it offers (features), its config
+ *                  space (capacity, ...) and the execution of one request (header, data,
+ *                  status byte) on the disk backend (disk.h). Only this part knows "disk".
+ * kvmtool and QEMU make the transport generic, with a table of device callbacks; hv has one
+ * virtio device, so the two files share one struct, struct virtio_blk, and its lock, and the
+ * transport calls the three device functions at the end of this header directly.
  *
- * Threads: the vCPU thread calls the MMIO handlers, an I/O thread may call virtio_blk_notify
+ * Threads: the vCPU thread calls the MMIO handlers, an I/O thread may call virtio_mmio_notify
  * (ioeventfd mode). Every entry point takes b->lock, so a reset from one thread never meets a
  * request half-done by the other (appendix C, T7).
  */
-#ifndef HV_DEV_VIRTIO_H
-#define HV_DEV_VIRTIO_H
+#ifndef HV_DEV_VIRTIO_BLK_H
+#define HV_DEV_VIRTIO_BLK_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bus.h"
 #include "disk.h"
 #include "guestmem.h"
 #include "layout.h"
 #include "trace_write.h"
 #include "virtq.h"
-
-/* Where the lead registers the ioeventfd: the QueueNotify register of the window. */
-#define VIRTIO_BLK_NOTIFY_OFFSET 0x050u
 
 /* Counters for the end-of-run summary and the tests. */
 struct virtio_blk_stats {
@@ -51,8 +50,8 @@ struct virtio_blk_stats {
 };
 
 /*
- * The device's state. Public so hv and the tests can look; only virtio_mmio.c and
- * virtio_blk.c change it, always under `lock`.
+ * The device's state: transport registers and block device in one. Public so hv and the
+ * tests can look; only virtio_mmio.c and virtio_blk.c change it, always under `lock`.
  */
 struct virtio_blk {
 	pthread_mutex_t lock;
@@ -81,11 +80,9 @@ struct virtio_blk {
 	struct virtio_blk_stats stats;
 };
 
-extern const struct device_ops virtio_mmio_ops; /* dev = struct virtio_blk *, window
-						   HV_MMIO_VIRTIO_BLK, HV_VIRTIO_MMIO_LEN */
-
 /* A device in its reset state on guest memory `mem` and image `disk` (both outlive it).
- * Allocates one fixed-size struct; NULL with errno = ENOMEM on failure. */
+ * Allocates one fixed-size struct; NULL with errno = ENOMEM on failure. Put it on the bus
+ * with virtio_mmio_ops (virtio_mmio.h). */
 struct virtio_blk *virtio_blk_create(const struct guest_mem *mem, struct disk *disk);
 void virtio_blk_destroy(struct virtio_blk *b);
 
@@ -93,19 +90,9 @@ void virtio_blk_destroy(struct virtio_blk *b);
  * which the disk's owner sets. Call before the guest runs. */
 void virtio_blk_set_trace(struct virtio_blk *b, struct trace_writer *t);
 
-/* Wire the interrupt line (IRQ HV_IRQ_VIRTIO_BLK); set_irq may be NULL (polling guests). */
-void virtio_blk_connect_irq(struct virtio_blk *b, void (*set_irq)(void *ctx, int level),
-			    void *ctx);
-
-/* The doorbell for `queue`, from the MMIO handler (via_eventfd = false) or from the I/O
- * thread that read the ioeventfd (true). Thread-safe. */
-void virtio_blk_notify(struct virtio_blk *b, uint32_t queue, bool via_eventfd);
-
 void virtio_blk_get_stats(struct virtio_blk *b, struct virtio_blk_stats *out);
 
-/* ---- between the two files (called with b->lock held) ----------------------------------- */
-
-#define VIRTIO_CONFIG_OFFSET 0x100u /* device config space starts here in the window */
+/* ---- what the transport asks the device (called with b->lock held) ---------------------- */
 
 /* Feature bits (virtio 1.1, sections 6 "Reserved Feature Bits" and 5.2.3). */
 #define VIRTIO_F_VERSION_1      (1ull << 32)
@@ -114,14 +101,14 @@ void virtio_blk_get_stats(struct virtio_blk *b, struct virtio_blk_stats *out);
 #define VIRTIO_BLK_F_BLK_SIZE   (1ull << 6)
 #define VIRTIO_BLK_F_FLUSH      (1ull << 9)
 
-/* virtio_blk.c: the features this device offers (depends on disk->read_only). */
+/* The features this device offers (depends on disk->read_only). */
 uint64_t virtio_blk_features(const struct virtio_blk *b);
-/* virtio_blk.c: read `size` bytes of device config at `off` (relative to 0x100, checked by
- * the caller: off + size <= HV_VIRTIO_MMIO_LEN - 0x100). */
+/* Read `size` bytes of device config at `off` (relative to the config space, 0x100 in the
+ * window; checked by the caller: off + size <= HV_VIRTIO_MMIO_LEN - 0x100). */
 void virtio_blk_config_read(const struct virtio_blk *b, uint64_t off, uint8_t *data,
 			    uint32_t size);
-/* virtio_blk.c: execute one valid chain; returns the used length (bytes written into the
- * chain's device-writable buffers, status byte included), 0 if nothing was written. */
+/* Execute one valid chain; returns the used length (bytes written into the chain's
+ * device-writable buffers, status byte included), 0 if nothing was written. */
 uint32_t virtio_blk_execute(struct virtio_blk *b, const struct virtq_chain *c);
 
 #endif
