@@ -138,8 +138,8 @@ static int disk_setup(struct disk *d, int fd, enum disk_cache cache, bool read_o
 	/*
 	 * 20 characters is the room both buses give a serial: ATA IDENTIFY words 10-19, and
 	 * virtio-blk's GET_ID (VIRTIO_BLK_ID_BYTES). "HVLAB" and 15 hex digits of (device, inode)
-	 * fill it. A copy of the image is a new inode and so a new disk to the guest, which is
-	 * what Linux's /dev/disk/by-id names are built from.
+	 * fill it. A copy of the image is a new inode, so the guest sees a new serial, and the
+	 * serial is what Linux's /dev/disk/by-id names are built from.
 	 */
 	/* A stable, printable ID from the file's identity: the same image gives the same serial. */
 	snprintf(d->serial, sizeof(d->serial), "HVLAB%015llx",
@@ -356,12 +356,13 @@ int disk_flush(struct disk *d)
 	uint64_t t0 = trace_now(d->trace);
 	int rc = 0;
 	/*
-	 * flushes counts what the guest asked for, syncs what the host did: the summary shows
-	 * both, so cache=unsafe appears as many flushes and no syncs. In writethrough every write
-	 * already waited, so fdatasync finds little left. A read-only disk has nothing to write.
-	 * If fdatasync fails, the error goes back to the guest as an I/O error, and is not
-	 * retried: after a failed writeback Linux may mark the pages clean, so a second
-	 * fdatasync can return 0 without the data ever reaching the disk.
+	 * flushes counts what the guest asked for, syncs what the host did: under cache=unsafe
+	 * the first grows and the second stays 0 (the trace shows the same as data 0 or 1). In
+	 * writethrough every write already waited, so fdatasync finds little left. A read-only
+	 * disk has nothing to write. If fdatasync fails, the guest gets an I/O error
+	 * (VIRTIO_BLK_S_IOERR, or ATA ABRT) and hv does not retry: after a failed writeback
+	 * Linux may mark the pages clean, so a second fdatasync can return 0 without the data
+	 * ever reaching the disk.
 	 */
 	d->flushes++;
 	if (d->cache != DISK_UNSAFE && !d->read_only) {

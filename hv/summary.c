@@ -36,7 +36,8 @@ static void summary_exits(FILE *out, const struct vm *vm)
 	fprintf(out, "hv: summary: %" PRIu64 " exits", vm->exits_seen);
 	const char *sep = ": ";
 	for (unsigned r = 1; r <= HVT_REASON_MAX; r++) {
-		/* Reason 0 is unused; a reason hv does not know was counted as HVT_R_OTHER. */
+		/* Reason 0 is HVT_R_NONE, never counted; a reason hv does not know was counted as
+		 * HVT_R_OTHER (vcpu.c). */
 		if (!vm->exits_by_reason[r])
 			continue;
 		fprintf(out, "%s%s %" PRIu64, sep, hvt_reason_name(r), vm->exits_by_reason[r]);
@@ -55,7 +56,7 @@ static uint64_t summary_devices(FILE *out, const struct vm *vm, const void *disk
 	 * hits are counted by bus.c at each exit it routes, so this is "exits per device", not
 	 * "bytes per device": a rep insw of 256 words is one hit, 256 outw are 256 (textbook
 	 * ch04 "`rep insw` = 1 exit, `rep outsw` = 256 exits"). Every window of the disk
-	 * controller adds to disk_exits, hit or not (ATA has a command and a control block).
+	 * controller adds to disk_exits: ATA has two, its command and its control block.
 	 */
 	for (int s = BUS_PIO; s <= BUS_MMIO; s++) {
 		for (int i = 0; i < vm->bus.count[s]; i++) {
@@ -130,10 +131,10 @@ void summary_print(FILE *out, const struct vm *vm)
 			vm->step.done, vm->step.count, vm->step.seek_steps, vm->step.late_db,
 			vm->step.foreign_db);
 	/*
-	 * Two clocks read around KVM_RUN (vcpu.c). "in guest" also holds the exits KVM handled
-	 * in the kernel, since hv cannot tell them apart from guest time. "in hv" is the rest,
-	 * minus the time a halted guest slept waiting for an interrupt (irq.c), which is idle
-	 * time, not work; --viz=step pauses are already left out of both.
+	 * The clock is read on both sides of KVM_RUN (vcpu.c). "in guest" also holds the exits
+	 * KVM handled in the kernel, since hv cannot tell them apart from guest time. "in hv" is
+	 * the rest, minus the time a halted guest slept waiting for an interrupt (irq.c), which
+	 * is idle time, not work; --viz=step pauses are already left out of both.
 	 */
 	fprintf(out, "hv: summary: time: in guest (KVM_RUN) %.3f ms, in hv %.3f ms",
 		(double)vm->ns_in_run / 1e6, (double)(vm->ns_in_hv - vm->ns_halted) / 1e6);
