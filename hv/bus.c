@@ -162,7 +162,8 @@ enum bus_result bus_dispatch(struct bus *bus, enum bus_space space, uint64_t add
 	/*
 	 * The device call happens on the thread that took the exit, while the vCPU waits in user
 	 * space: a slow device handler is guest time lost (textbook ch03 "What an exit costs").
-	 * For `rep ins`/`rep outs` vcpu.c calls this once per element of the one exit.
+	 * When one exit carries several elements (run->io.count > 1, a `rep ins` for one),
+	 * vcpu.c calls this once per element.
 	 */
 	if (is_write)
 		r->ops->write(r->dev, off, data, size);

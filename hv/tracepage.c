@@ -41,8 +41,8 @@ void tracepage_init(struct tracepage *tp, const struct guest_mem *gm, struct tra
 
 /* One guest error: counted, and traced. `now` means "before the exit record" (found while
  * draining); otherwise it goes out with the exit's device steps (found by the port). */
-/* The record looks like an OUT to the pvtrace port (reason io, addr HV_PORT_PVTRACE), so hvviz
- * places it on that device's lane; data is enum tracepage_error and arg what was wrong. */
+/* The record reads as an access to the pvtrace port (reason io, addr HV_PORT_PVTRACE), like the
+ * OUT that registered the page; data is enum tracepage_error and arg what was wrong. */
 static void tp_error(struct tracepage *tp, enum tracepage_error why, uint64_t arg, bool now)
 {
 	tp->errors++;
@@ -90,7 +90,8 @@ static void tp_register(struct tracepage *tp, uint64_t gpa)
 	 * hv starts from the guest's head and from then on keeps its own tail: the tail field in
 	 * the page is only ever written by hv, for the guest to read, and never read back. A
 	 * guest that rewrote it could otherwise make hv read old slots again or skip new ones.
-	 * A second registration at another address simply forgets the first page.
+	 * A valid registration at another address replaces the first page; an invalid one
+	 * (above) leaves it in place.
 	 */
 	tp->page = gpa;
 	tp->tail = h.head;
