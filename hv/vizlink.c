@@ -154,7 +154,7 @@ static void exec_hvviz(const struct viz *v, int fd)
 			       v->step ? "--step" : NULL, NULL };
 	execv(v->hvviz, (char *const *)argv);
 	/*
-	 * Only reached if execv failed. _exit, not exit: exit would run hv's atexit handlers and
+	 * Only reached if execv failed. _exit, not exit: exit would run atexit handlers and
 	 * flush stdio buffers that are copies of the parent's, in a process that is not really
 	 * hv. 127 is the status a shell gives for a command it could not run.
 	 */

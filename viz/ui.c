@@ -20,7 +20,7 @@
  * -1 is the terminal's own colour (use_default_colors): roles without a background keep the
  * user's light or dark theme. The mono attribute is applied in colour too, so bold, reverse
  * and underline carry the same cue to a reader who cannot tell red from green. The lanes get
- * no attribute: their column and their label already say which lane it is. The two bars of
+ * no attribute: they are vertical columns under a row of names (view_path.c). The two bars of
  * Compare differ by character as well ('#' and '=', ui_bar).
  */
 /* Colour pairs, one per role that has a colour. */
