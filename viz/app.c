@@ -535,8 +535,8 @@ static void help_key(struct app *a, enum action act)
  * The order of the tests is the order of who owns a key: a resize (no key at all), an open
  * prompt (everything is text), a running `c` (any key stops it), a screen too small to show
  * anything, the help screen, then the current view, which may take a key for itself (its act
- * returns 1), and last the actions every view shares. The message of the previous key is
- * cleared first, so a stale one never describes this key.
+ * returns 1), and last the actions every view shares. Past a prompt, the previous key's
+ * message is cleared, so a stale one never describes this key.
  */
 void app_key(struct app *a, int key)
 {
