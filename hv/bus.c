@@ -22,6 +22,14 @@
 #include <errno.h>
 #include <string.h>
 
+/*
+ * Why a sorted table: lookups happen at every I/O and MMIO exit, registrations only while the
+ * machine is built (vm.c, irq.c, at the addresses of layout.h), and a guest cannot move a
+ * device (there are no PCI BARs here). So the table is sorted once, at insertion, and each
+ * lookup is a binary search over a dozen ranges. An array indexed by port would work for the
+ * 64 Ki ports but not for a 2^64 MMIO space. KVM's own in-kernel bus (the one ioeventfd
+ * registers on) is the same idea: a sorted array of ranges searched with bsearch.
+ */
 /* IN and OUT take a 16-bit port number: the port space ends at 0x10000. */
 #define BUS_PIO_END 0x10000ull
 
@@ -63,6 +71,8 @@ int bus_register(struct bus *bus, enum bus_space space, uint64_t base, uint64_t 
 	struct bus_range *r = bus->ranges[space];
 	int n = bus->count[space];
 
+	/* Every error here is a bug in hv's machine layout, never the guest's doing: the guest
+	 * cannot register anything. errno says which rule was broken. */
 	/* Two devices answering the same address would both drive the bus: refuse. */
 	for (int i = 0; i < n; i++) {
 		if (bus_ranges_overlap(base, len, r[i].base, r[i].len)) {
@@ -149,6 +159,12 @@ enum bus_result bus_dispatch(struct bus *bus, enum bus_space space, uint64_t add
 		bus_float_high(data, size, is_write);
 		return BUS_BAD_SIZE;
 	}
+	/*
+	 * The device call happens on the thread that took the exit, while the vCPU waits in user
+	 * space: a slow device handler is guest time lost (textbook ch03 "What an exit costs").
+	 * When one exit carries several elements (run->io.count > 1, a `rep ins` for one),
+	 * vcpu.c calls this once per element.
+	 */
 	if (is_write)
 		r->ops->write(r->dev, off, data, size);
 	else
@@ -178,6 +194,9 @@ static bool bus_reset_seen(const struct bus *bus, int space, int idx)
 		int end = s == space ? idx : bus->count[s];
 		for (int i = 0; i < end; i++) {
 			const struct bus_range *o = &bus->ranges[s][i];
+			/* Same device and same reset function: the ATA controller's command and
+			 * control windows (vm.c) share both, the test device's port and MMIO windows
+			 * too. A quadratic scan, over at most 2 x 32 ranges, once per reset. */
 			if (o->dev == me->dev && o->ops->reset == me->ops->reset)
 				return true;
 		}

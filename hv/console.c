@@ -47,6 +47,8 @@ void console_init(struct console *c, int fd)
 	c->notes = stderr;
 }
 
+/* Capture mode is for the unit tests (tests/unit/test_uart.c): the same buffering, cap and
+ * counting, with the guest's bytes landing in memory a test can compare. */
 void console_init_capture(struct console *c, uint8_t *mem, size_t size)
 {
 	console_setup(c);
@@ -120,6 +122,8 @@ static void console_drain_fd(struct console *c)
 			wait_ms = 0; /* hv was kicked (timeout, Ctrl-C): do not wait again */
 			continue;
 		}
+		/* A reader that closed the pipe shows here as EPIPE only because main.c ignores
+		 * SIGPIPE: by default that signal would kill hv in the middle of this write. */
 		if (w <= 0) {
 			if (c->write_errno == 0)
 				/* w == 0 for a non-empty write is no progress with no reason:

@@ -42,6 +42,8 @@ struct works {
  * switch (guest state saved to the VMCS/VMCB, host state loaded) followed by KVM's handler; only
  * exits cost.
  */
+/* VMX and SVM get the same answers: their control structures (VMCS, VMCB) and exit codes
+ * differ, but KVM hides both behind the same ioctls, and no lab here can tell them apart. */
 static const struct works works_hw = {
 	"yes, at hardware speed", "yes",
 	"yes, at hardware speed", "yes",
@@ -109,6 +111,8 @@ static const struct works *works_for(enum hvt_host_kind kind)
 	"make labvm-run CMD='...' for one command; 'make test' does it by itself"
 
 /* The loaded KVM module that best names the back end, or NULL if none is loaded. */
+/* In the order hostinfo_classify trusts the modules: kvm_pvm is proof of PVM whatever else is
+ * loaded; kvm alone is the common core, which names no back end. */
 static const char *loaded_module(const struct host_info *hi)
 {
 	return hi->module_pvm ? "kvm_pvm" : hi->module_intel ? "kvm_intel"
@@ -141,6 +145,11 @@ static void fix_no_module(const struct host_info *hi, const char *what, char *bu
 /* No device node, or no driver behind it: the modules and /sys/class/misc/kvm tell why. */
 static void fix_no_device(const struct host_info *hi, char *buf, size_t len)
 {
+	/*
+	 * ENOENT: no node in /dev. ENXIO or ENODEV: the node exists, but no driver answers for its
+	 * device number (KVM is misc device 10:232). /sys/class/misc/kvm is the kernel's own
+	 * witness, independent of udev: it exists once kvm.ko registered the device.
+	 */
 	const char *what = hi->open_errno == ENOENT ? "/dev/kvm does not exist"
 						     : "/dev/kvm has no KVM driver behind it";
 	const char *mod = loaded_module(hi);
@@ -172,6 +181,12 @@ int doctor_fix(const struct host_info *hi, char *buf, size_t len)
 	default:
 		break;
 	}
+	/*
+	 * From the most specific witness to the least: a device that opened has only the API left
+	 * to blame. EACCES is the file's mode and group. EPERM usually comes from a container's
+	 * device cgroup or a security module, which no chmod changes; running as root is then
+	 * the remaining advice.
+	 */
 	if (hi->kvm_fd_ok) /* a device that opens but speaks another API version */
 		hostinfo_problem(hi, buf, len);
 	else if (hi->open_errno == EACCES || hi->open_errno == EPERM)
@@ -212,6 +227,12 @@ static const char *kind_meaning(enum hvt_host_kind kind)
 }
 
 /* The witnesses hostinfo_classify() weighed, e.g. "module kvm_pvm, no vmx/svm CPU flag". */
+/*
+ * The witnesses are printed, not only the verdict, because they are evidence and not proof (a
+ * hypervisor can hide its CPUID bit): a student can check each one by hand, with
+ * grep -w -e vmx -e svm -e hypervisor /proc/cpuinfo and lsmod. hostinfo.c says why each is
+ * trusted as far as it is.
+ */
 static void kind_evidence(const struct host_info *hi, char *buf, size_t len)
 {
 	const char *mod = hi->module_pvm ? "module kvm_pvm"
@@ -305,14 +326,17 @@ static void report_works(FILE *out, const struct host_info *hi)
 	/*
 	 * True on every kind: with an in-kernel irqchip (KVM_CREATE_IRQCHIP) KVM emulates the
 	 * local APIC, so a HLT just blocks the vCPU in the kernel until an interrupt arrives.
+	 * hv creates none (it emulates the PIC itself, irq.c), so its guests' HLTs do reach it.
 	 */
 	fprintf(out, "  HLT exits to hv           only without an in-kernel irqchip (with one, "
 		"KVM waits in the kernel)\n");
 	/*
 	 * ioeventfd: KVM matches a guest write to a registered port or address in the kernel,
 	 * signals an eventfd and resumes the guest without returning from KVM_RUN: the
-	 * "doorbell" virtio devices use. hv does not use it (it wants to see every exit); it is
-	 * reported because it is the standard way to make an exit cheaper.
+	 * "doorbell" virtio devices use. hv uses it only when asked (--ioeventfd, iothread.c):
+	 * by default it wants to see every exit. It is reported because it is the standard way
+	 * to make an exit cheaper (textbook ch04 "ioeventfd: a doorbell that stays in the
+	 * kernel").
 	 */
 	fprintf(out, "  ioeventfd                 %s\n",
 		hi->cap_ioeventfd ? "yes (doorbell writes can skip hv)" : "no");
@@ -354,6 +378,8 @@ static void report_json(FILE *out, const struct host_info *hi)
 {
 	char why[256];
 	int usable = hostinfo_problem(hi, why, sizeof why) == 0;
+	/* A kind is no promise when KVM cannot be opened: "works" is then "unknown" throughout,
+	 * the kind and its witnesses are still reported below. */
 	const struct works *w = usable ? works_for(hi->kind) : &works_unknown;
 
 	/* open_errno is the raw number (13 = EACCES) so a script can branch on it without
@@ -438,6 +464,8 @@ int doctor_main(int argc, char **argv)
 	/* The report went to stdout; the one thing to do also goes to stderr, where scripts look. */
 	char fix[512];
 	doctor_fix(&hi, fix, sizeof fix);
+	/* stdout is fully buffered when it goes to a file or pipe, stderr is not: without the
+	 * flush, `hv doctor >out 2>&1` would put the fix line before the report. */
 	fflush(stdout);
 	fprintf(stderr, "hv: %s\n", fix);
 	return HV_EXIT_HOST;

@@ -15,6 +15,11 @@ void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 {
 	if (len == 0)
 		return NULL;
+	/*
+	 * A range must lie in one slot. Two slots next to each other in guest-physical space are
+	 * two separate host mappings, so no single host pointer can cover a range across both
+	 * (appendix C, Q6: hv never splits a buffer). hv has one slot today (vm.c).
+	 */
 	for (int i = 0; i < gm->nslots; i++) {
 		const struct gm_slot *s = &gm->slots[i];
 		/*
@@ -46,6 +51,12 @@ int gm_holds(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 
 int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len)
 {
+	/*
+	 * The copy is the point: guest RAM can change under hv at any moment (another vCPU, or
+	 * the guest itself while the I/O thread works). A structure checked in guest RAM and then
+	 * read again there may no longer be the one checked; read it once into dst and check the
+	 * copy (appendix C, Q11: the value read twice).
+	 */
 	const void *src = gm_ptr(gm, gpa, len);
 	if (!src)
 		return -1;

@@ -24,6 +24,12 @@
 #include "vm.h"
 #include "trace_names.h"
 
+/*
+ * The ioctl number comes from the build host's <linux/kvm.h>: headers older than 5.14 lack it,
+ * and hv then builds anyway and runs without KVM's counters. On an older running kernel the
+ * ioctl itself fails, with the same result. The fd it returns is a read-only file of its own;
+ * everything below uses pread, so its file position never matters.
+ */
 int kvmstats_open(int vcpu_fd)
 {
 #ifdef KVM_GET_STATS_FD
@@ -35,6 +41,8 @@ int kvmstats_open(int vcpu_fd)
 #endif
 }
 
+/* By name, never by position: the set and order of statistics differ between kernel versions
+ * and architectures, and the name is the only key KVM keeps stable. */
 /* Which of our counters a KVM statistic name is, or 0. */
 static int counter_for_name(const char *name)
 {
@@ -48,6 +56,8 @@ int kvmstats_read(int stats_fd, struct kvm_counters *out)
 {
 	memset(out, 0, sizeof(*out));
 #ifdef KVM_GET_STATS_FD
+	/* The header and the descriptors stay the same for the life of the fd; only the data
+	 * area changes. hv reads both each time: twice per run, not worth a cache. */
 	struct kvm_stats_header hdr;
 	if (stats_fd < 0 || pread(stats_fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		return -1;
@@ -63,9 +73,17 @@ int kvmstats_read(int stats_fd, struct kvm_counters *out)
 		off_t at = (off_t)hdr.desc_offset + (off_t)i * (off_t)desc_size;
 		if (pread(stats_fd, d, desc_size, at) != (ssize_t)desc_size)
 			break;
+		/* name_size includes the NUL and KVM pads names with zeros; forcing the last byte
+		 * anyway means a malformed table can never make strcmp run off the buffer. */
 		d->name[hdr.name_size - 1] = '\0';
 		int c = counter_for_name(d->name);
 		uint64_t value;
+		/*
+		 * size is the number of u64 values: more than one for a histogram (halt polling
+		 * times, for instance). Every counter hv knows is a single cumulative count, so the
+		 * first value is all there is. A failed descriptor read stops the loop (the table
+		 * is not what the header says); a failed value read only skips that counter.
+		 */
 		if (!c || d->size < 1 ||
 		    pread(stats_fd, &value, sizeof(value), (off_t)hdr.data_offset + d->offset) !=
 			    (ssize_t)sizeof(value))

@@ -112,6 +112,11 @@ static int copy_to_guest(const struct guest_mem *gm, uint64_t gpa, const uint8_t
  */
 static int boot_header_mode(const uint8_t *img, size_t len)
 {
+	/*
+	 * Bytes 0-1 are the instruction `jmp short +14`: 2 bytes of jump and the 14 it skips make
+	 * the 16-byte header, so a CPU entering at byte 0 lands right after it. Bytes 2-5 are
+	 * the magic, 6 the mode (16, 32 or 64), 7 the version.
+	 */
 	if (len < HV_BOOTHDR_SIZE || img[0] != 0xEB || img[1] != 0x0E ||
 	    memcmp(img + 2, HV_BOOTHDR_MAGIC, 4) != 0 || img[7] != HV_BOOTHDR_VERSION)
 		return 0;
@@ -214,6 +219,8 @@ static int elf_find_pvh(const uint8_t *note, uint64_t size, uint64_t *entry)
 		pos += 12;
 		if (name_pad > size - pos || desc_pad > size - pos - name_pad)
 			return 0; /* a note that runs past its segment: stop looking */
+		/* The 4 bytes compared include the name's NUL: "Xen" exactly, never a longer name
+		 * that starts with it. */
 		if (type == XEN_ELFNOTE_PHYS32_ENTRY && namesz == 4 &&
 		    memcmp(note + pos, "Xen", 4) == 0 && (descsz == 4 || descsz == 8)) {
 			/*

@@ -28,9 +28,17 @@
 
 static void summary_exits(FILE *out, const struct vm *vm)
 {
+	/*
+	 * exits_seen counts only the exits that came back to hv from KVM_RUN (vcpu.c): the ones
+	 * KVM handled in the kernel are not here, and neither is a KVM_RUN cut short by hv's own
+	 * kick signal (it returns EINTR, not an exit). KVM's own total is in the trace's
+	 * counters (kvmstats.c); the gap is textbook ch03 "Exits hv never sees".
+	 */
 	fprintf(out, "hv: summary: %" PRIu64 " exits", vm->exits_seen);
 	const char *sep = ": ";
 	for (unsigned r = 1; r <= HVT_REASON_MAX; r++) {
+		/* Reason 0 is HVT_R_NONE, never counted; a reason hv does not know was counted as
+		 * HVT_R_OTHER (vcpu.c). */
 		if (!vm->exits_by_reason[r])
 			continue;
 		fprintf(out, "%s%s %" PRIu64, sep, hvt_reason_name(r), vm->exits_by_reason[r]);
@@ -45,6 +53,12 @@ static uint64_t summary_devices(FILE *out, const struct vm *vm, const void *disk
 {
 	uint64_t disk_exits = 0;
 	const char *sep = "hv: summary: exits by device: ";
+	/*
+	 * hits are counted by bus.c at each exit it routes, so this is "exits per device", not
+	 * "bytes per device": a rep insw of 256 words is one hit, 256 outw are 256 (textbook
+	 * ch04 "`rep insw` = 1 exit, `rep outsw` = 256 exits"). Every window of the disk
+	 * controller adds to disk_exits: ATA has two, its command and its control block.
+	 */
 	for (int s = BUS_PIO; s <= BUS_MMIO; s++) {
 		for (int i = 0; i < vm->bus.count[s]; i++) {
 			const struct bus_range *r = &vm->bus.ranges[s][i];
@@ -64,6 +78,8 @@ static uint64_t summary_devices(FILE *out, const struct vm *vm, const void *disk
 void summary_print(FILE *out, const struct vm *vm)
 {
 	summary_exits(out, vm);
+	/* Only one of the two controllers exists in a run (--disk-path); its device pointer is
+	 * what its bus windows carry, so it identifies the disk's windows below. */
 	const void *disk_dev = vm->ata ? (const void *)vm->ata : (const void *)vm->vblk;
 	uint64_t disk_exits = summary_devices(out, vm, disk_dev);
 	if (vm->have_disk) {
@@ -72,6 +88,12 @@ void summary_print(FILE *out, const struct vm *vm)
 		if (vm->vblk)
 			virtio_blk_get_stats(vm->vblk, &st);
 		uint64_t req = vm->ata ? vm->ata->commands : st.requests;
+		/*
+		 * The three ratios answer chapter 4's question from three sides: exits per request
+		 * (the protocol's cost), exits per KiB (what moving data costs, the number that
+		 * separates PIO from DMA), and all exits per request (the UART and the rest
+		 * included). A run without requests prints 0 rather than dividing by zero.
+		 */
 		double kib = (double)(vm->disk.bytes_read + vm->disk.bytes_written) / 1024.0;
 		fprintf(out, "hv: summary: disk: %s (cache=%s), %" PRIu64 " requests, %.1f KiB, %" PRIu64
 			     " exits to the controller: %.2f per request, %.3f per KiB (all exits: %.2f "
@@ -87,6 +109,12 @@ void summary_print(FILE *out, const struct vm *vm)
 	}
 	if (vm->irqs_injected)
 		fprintf(out, "hv: summary: interrupts injected: %" PRIu64 "\n", vm->irqs_injected);
+	/*
+	 * On real hardware "sti; hlt" cannot lose a wake-up: STI holds interrupts off for one more
+	 * instruction, so the interrupt arrives once HLT waits, and wakes it. An interrupt hv
+	 * injected with the guest stopped right at such a HLT ran its handler before the HLT, which
+	 * then halts with nothing pending; vcpu.c (handle_hlt) resumes it once, counted here.
+	 */
 	if (vm->hlt_after_injection)
 		fprintf(out, "hv: summary: HLTs resumed because an interrupt was delivered just before them "
 			     "(inside the STI shadow): %" PRIu64 "\n", vm->hlt_after_injection);
@@ -103,6 +131,12 @@ void summary_print(FILE *out, const struct vm *vm)
 			     " #DB of the guest's own given back)\n",
 			vm->step.done, vm->step.count, vm->step.seek_steps, vm->step.late_db,
 			vm->step.foreign_db);
+	/*
+	 * The clock is read on both sides of KVM_RUN (vcpu.c). "in guest" also holds the exits
+	 * KVM handled in the kernel, since hv cannot tell them apart from guest time. "in hv" is
+	 * the rest, minus the time a halted guest slept waiting for an interrupt (irq.c), which
+	 * is idle time, not work; --viz=step pauses are already left out of both.
+	 */
 	fprintf(out, "hv: summary: time: in guest (KVM_RUN) %.3f ms, in hv %.3f ms",
 		(double)vm->ns_in_run / 1e6, (double)(vm->ns_in_hv - vm->ns_halted) / 1e6);
 	if (vm->ns_halted)

@@ -42,6 +42,8 @@ void tracepage_init(struct tracepage *tp, const struct guest_mem *gm, struct tra
 
 /* One guest error: counted, and traced. `now` means "before the exit record" (found while
  * draining); otherwise it goes out with the exit's device steps (found by the port). */
+/* The record reads as an access to the pvtrace port (reason io, addr HV_PORT_PVTRACE), like the
+ * OUT that registered the page; data is enum tracepage_error and arg what was wrong. */
 static void tp_error(struct tracepage *tp, enum tracepage_error why, uint64_t arg, bool now)
 {
 	tp->errors++;
@@ -85,6 +87,13 @@ static void tp_register(struct tracepage *tp, uint64_t gpa)
 		tp_error(tp, TP_GE_BAD_HEADER, h.magic, false);
 		return;
 	}
+	/*
+	 * hv starts from the guest's head and from then on keeps its own tail: the tail field in
+	 * the page is only ever written by hv, for the guest to read, and never read back. A
+	 * guest that rewrote it could otherwise make hv read old slots again or skip new ones.
+	 * A valid registration at another address replaces the first page; an invalid one
+	 * (above) leaves it in place.
+	 */
 	tp->page = gpa;
 	tp->tail = h.head;
 	tp->header_bad = false;
@@ -100,6 +109,8 @@ static void tracepage_read(void *dev, uint64_t offset, uint8_t *data, uint32_t s
 static void tracepage_write(void *dev, uint64_t offset, const uint8_t *data, uint32_t size)
 {
 	struct tracepage *tp = dev;
+	/* x86 has no 64-bit OUT: the page address is one 32-bit value, so the page must lie below
+	 * 4 GiB, which every hvlab guest's RAM does. */
 	uint32_t gpa;
 	if (offset != 0 || size != 4) {
 		tp_error(tp, TP_GE_BAD_WIDTH, offset << 8 | size, false);
@@ -133,10 +144,18 @@ unsigned tracepage_poll(struct tracepage *tp)
 		return 0;
 	}
 	tp->header_bad = false;
+	/*
+	 * head and tail are free-running counts, not slot numbers. Across the wrap: tail
+	 * 0xFFFFFFFE and head 3 give n = 5 (mod 2^32), and the slots those five records sit in,
+	 * counter % 64, run 62, 63, 0, 1, 2 without a gap, because 64 divides 2^32 (pvtrace.h).
+	 * A head that went backwards wraps to a huge n, which the next test catches.
+	 */
 	uint32_t n = h.head - tp->tail; /* unsigned: correct across the 2^32 wrap */
 	if (n > HV_PVTRACE_CAPACITY) {
 		/* P3: the guest claims more records than the ring holds. Skip to its head. */
 		tp_error(tp, TP_GE_HEAD_JUMP, n, true);
+		/* The records in between are not read: their slots may already hold newer ones,
+		 * and their order is lost. Setting tail gives the guest its whole ring back. */
 		tp->tail = h.head;
 		gm_write(tp->gm, tp->page + offsetof(struct hv_pvtrace_header, tail), &tp->tail, 4);
 		return 0;
@@ -188,6 +207,9 @@ static bool emit_record(struct tracepage *tp, const struct tracepage_clock *clk,
 		return false;
 	}
 	tp->records++;
+	/* The fields as textbook appendix A, section A.15 lists them: cpl and size carry the
+	 * privilege levels before and after, data the argument and the number (system call,
+	 * error code or exit status), count the guest's task id. */
 	if (!tp->trace)
 		return true;
 	struct hvt_record r = {
@@ -204,6 +226,8 @@ static bool emit_record(struct tracepage *tp, const struct tracepage_clock *clk,
 unsigned tracepage_drain(struct tracepage *tp, const struct tracepage_clock *clk)
 {
 	unsigned written = 0;
+	/* vcpu.c polls first on its own, and reads the guest's TSC (one ioctl) only when records
+	 * wait; this second poll costs one 64-byte read and keeps the function safe alone. */
 	uint32_t n = tracepage_poll(tp);
 	if (!n)
 		return 0;
@@ -211,10 +235,14 @@ unsigned tracepage_drain(struct tracepage *tp, const struct tracepage_clock *clk
 		struct hv_pvtrace_record g;
 		uint64_t slot = (tp->tail + i) % HV_PVTRACE_CAPACITY;
 		uint64_t at = tp->page + HV_PVTRACE_HDR_SIZE + slot * HV_PVTRACE_REC_SIZE;
+			/* Copied once, then checked and used from the copy. A bad record still uses
+			 * its slot (tail moves by n below), so one cannot stall the ring. */
 		if (gm_read(tp->gm, at, &g, sizeof g) == 0 && emit_record(tp, clk, &g))
 			written++;
 	}
 	tp->tail += n;
+	/* No memory barrier: the vCPU is stopped while hv drains, and it sees this store only
+	 * after the next VM entry. */
 	/* Give the slots back: the guest compares its head with this tail to see free room. */
 	gm_write(tp->gm, tp->page + offsetof(struct hv_pvtrace_header, tail), &tp->tail, 4);
 	return written;

@@ -15,6 +15,17 @@
  *   either side   closing its end: end-of-file on the other. hvviz quitting stops the VM (as
  *                 Ctrl-C would: status HV_EXIT_INTERRUPTED, trace saved).
  *
+ * What the pair guarantees, and all that hvviz relies on (viz/live.c):
+ *   - order: viz_finish flushes the trace before it sends "S", so once hvviz has read "S",
+ *     one more look at the file finds every record of the run;
+ *   - one byte, one exit: hvviz sends the next byte only after the last exit's records have
+ *     reached the file, so a held-down key cannot queue up a burst of KVM_RUNs;
+ *   - no endless wait: hv's vCPU thread waits for the byte in 100 ms polls that also watch
+ *     for a stop, and hv's main thread and hvviz only take what is there, so a stuck hvviz
+ *     cannot hang hv's shutdown, nor a stuck hv hvviz's keys.
+ * The socket carries no records. The data path is the file alone, which is why a run watched
+ * live and the same trace opened later are read by the same code (viz/model.c).
+ *
  * One terminal, two programs: hvviz draws on it with curses, so everything hv would print
  * during the run (the guest's console, hv's messages) goes to TRACE.log instead, and hv takes
  * the terminal back to print its summary once the user has left hvviz.
@@ -42,6 +53,7 @@ int viz_parse(struct viz *v, const char *arg)
 {
 	/* -1 everywhere: descriptor 0 is stdin and pid 0 would mean "any child" to waitpid */
 	*v = (struct viz){ .fd = -1, .pid = -1, .tty_out = -1, .tty_err = -1 };
+	/* arg is NULL for a bare --viz; "step" is the only value --viz= takes. */
 	if (arg && strcmp(arg, "step"))
 		return -1;
 	v->on = true;
@@ -63,6 +75,8 @@ static int find_hvviz(struct viz *v)
 			"mounted?)\n", strerror(errno));
 		return HV_EXIT_HOST;
 	}
+	/* readlink neither adds the NUL nor says that it cut a path short (hence the - 1 above):
+	 * a cut path names no hvviz, and access() below then says which path it tried. */
 	self[n] = '\0';
 	char *slash = strrchr(self, '/');
 	*slash = '\0'; /* readlink gives an absolute path: there is always a '/' */
@@ -91,6 +105,8 @@ static int make_temp_trace(struct viz *v)
 			n > 0 && (size_t)n < sizeof(v->trace) ? strerror(errno) : "name too long");
 		return HV_EXIT_HOST;
 	}
+	/* Only the name is kept: the trace writer opens the file again by that name (trace.c,
+	 * with O_TRUNC), and hvviz by the same name. */
 	close(fd);
 	v->temp_trace = true;
 	return 0;
@@ -137,6 +153,11 @@ static void exec_hvviz(const struct viz *v, int fd)
 	const char *argv[] = { v->hvviz, "--live", v->trace, "--control-fd", fdbuf,
 			       v->step ? "--step" : NULL, NULL };
 	execv(v->hvviz, (char *const *)argv);
+	/*
+	 * Only reached if execv failed. _exit, not exit: exit would run atexit handlers and
+	 * flush stdio buffers that are copies of the parent's, in a process that is not really
+	 * hv. 127 is the status a shell gives for a command it could not run.
+	 */
 	dprintf(STDERR_FILENO, "hv: --viz: cannot run %s: %s (run make)\n", v->hvviz, strerror(errno));
 	_exit(127);
 }
@@ -191,6 +212,8 @@ int viz_start(struct viz *v, struct vm *vm)
 	 * writes to 1, every "hv: ..." message to 2) now lead to the log; copies of the terminal's
 	 * are kept (close-on-exec, above 2) to be put back when hvviz has exited.
 	 */
+	/* F_DUPFD_CLOEXEC with 3: the copy takes the lowest free number from 3 up, never 0-2,
+	 * which the dup2 calls below are about to reuse. */
 	v->tty_out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
 	v->tty_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
 	/* dup2(a, b): descriptor b now refers to what a refers to. Every later write(1, ...)
@@ -230,6 +253,7 @@ static void wait_for_step(struct vm *vm, struct viz *v)
 		int rc = poll(&p, 1, 100);
 		if (rc > 0) {
 			char b;
+			/* The byte's value means nothing (hvviz sends 'n'); only that it came. */
 			ssize_t n = read(v->fd, &b, 1);
 			if (n == 1)
 				return; /* "next": one more KVM_RUN */
@@ -424,6 +448,8 @@ static void finish(struct viz *v, int status, const char *why, bool signalled)
 		int n = snprintf(line, sizeof(line), "S %d %s\n", status, why ? why : "");
 		if (n < 0 || (size_t)n >= sizeof(line))
 			n = snprintf(line, sizeof(line), "S %d\n", status);
+		/* One send of one short line: a Unix stream socket queues it as one piece, so
+		 * viz/live.c's read_control finds the whole line or none of it. */
 		(void)send(v->fd, line, (size_t)n, MSG_NOSIGNAL);
 		close(v->fd);
 		v->fd = -1;

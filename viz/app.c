@@ -18,10 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* live.h: live_request_step, for the keys that let a live guest run (space, c). */
 #include "live.h"
 #include "viz.h"
 #include "trace_names.h"
 
+/*
+ * The only place that knows every view. Each is a struct view_ops, a table of function
+ * pointers (draw, act): an interface in C, the pattern hv uses for its devices (struct
+ * device_ops, hv/bus.h). The index is the view's number on the title line (draw_title), and
+ * Tab and S-Tab step through it modulo VIEW_COUNT.
+ */
 static const struct view_ops *const views[VIEW_COUNT] = {
 	[VIEW_PATH] = &view_path,     [VIEW_TIMELINE] = &view_timeline,
 	[VIEW_VIRTQ] = &view_virtq,   [VIEW_COMPARE] = &view_compare,
@@ -31,11 +38,19 @@ static const struct view_ops *const views[VIEW_COUNT] = {
 void app_init(struct app *a, struct model **models, int n)
 {
 	memset(a, 0, sizeof *a);
+	/*
+	 * Two traces at most (--compare A B). Each keeps its own current event in cur[], so `w`
+	 * (swap) returns to where the other trace was left; `shown` says which one the views
+	 * other than Compare draw.
+	 */
 	a->nmodels = n;
 	for (int i = 0; i < n && i < 2; i++)
 		a->m[i] = models[i];
+	/* No control socket until live_init: a trace opened from a file is not live. */
 	a->ctl_fd = -1;
+	/* Compare starts before its first request (SIZE_MAX: none chosen yet). */
 	a->compare.req = SIZE_MAX;
+	/* -1 in a filter field means "any": a fresh hvviz shows every event. */
 	a->timeline.filter.kind = -1;
 	a->timeline.filter.reason = -1;
 	a->timeline.filter.dev = -1;
@@ -46,6 +61,8 @@ void app_init(struct app *a, struct model **models, int n)
 	a->view = n == 2 ? VIEW_COMPARE : VIEW_PATH;
 }
 
+/* The views never index m[] or cur[] themselves: these two are their only way to the shown
+ * trace, so `w` changes what every view sees at once. */
 struct model *app_model(const struct app *a)
 {
 	return a->m[a->shown];
@@ -56,6 +73,12 @@ uint64_t app_cur(const struct app *a)
 	return a->cur[a->shown];
 }
 
+/*
+ * Every move of the current event ends here, and the clamp is the only one: no view can be
+ * handed an event past the end, even when a key asks for it (End, PgDn) or a live trace has
+ * not grown yet. An empty trace clamps to 0; app_draw and needs_event then keep anyone from
+ * reading that event 0, which does not exist.
+ */
 void app_goto(struct app *a, uint64_t seq)
 {
 	const struct model *m = app_model(a);
@@ -66,6 +89,8 @@ void app_goto(struct app *a, uint64_t seq)
 	a->cur[a->shown] = seq;
 }
 
+/* The bottom line's one message: printf-style, cut to fit the buffer, and shown until the next
+ * key clears it (app_key), so every key answers with at most one sentence. */
 void app_message(struct app *a, const char *fmt, ...)
 {
 	va_list ap;
@@ -76,6 +101,13 @@ void app_message(struct app *a, const char *fmt, ...)
 
 /* ---- breakpoints: a kind, refined by the reason or operation where the kind has one ---- */
 
+/*
+ * A debugger breaks at an address; hvviz breaks at a kind of event, because the question a
+ * student asks of a trace is "show me the next MMIO exit", not "show me record 5812". The
+ * kinds listed here have a sub-kind worth telling apart (the exit reason, the virtqueue, disk,
+ * interrupt or ring operation); any other kind is broken on as a whole. Textbook ch06
+ * "Keys: one current event".
+ */
 static struct breakpoint breakpoint_of(const struct hvt_record *r)
 {
 	struct breakpoint b = { .kind = r->kind, .sub = -1 };
@@ -85,6 +117,8 @@ static struct breakpoint breakpoint_of(const struct hvt_record *r)
 	return b;
 }
 
+/* "kind:sub" in the words of `hv trace dump`, the form B accepts: a name shown in a message
+ * can be typed back. */
 static void breakpoint_name(const struct breakpoint *b, char *buf, size_t len)
 {
 	const char *sub = NULL;
@@ -98,6 +132,8 @@ static void breakpoint_name(const struct breakpoint *b, char *buf, size_t len)
 	snprintf(buf, len, "%s%s%s", hvt_kind_name(b->kind), sub ? ":" : "", sub ? sub : "");
 }
 
+/* Called by model_find for every record it passes, so it stays a short loop over at most
+ * VIZ_MAX_BREAKPOINTS entries. A set sub of -1 matches every sub-kind of its kind. */
 int app_breakpoint_hit(const struct hvt_record *r, void *arg)
 {
 	const struct app *a = arg;
@@ -115,6 +151,8 @@ static void breakpoint_flip(struct app *a, struct breakpoint b)
 	breakpoint_name(&b, name, sizeof name);
 	for (int i = 0; i < a->nbrk; i++) {
 		if (a->brk[i].kind == b.kind && a->brk[i].sub == b.sub) {
+			/* The last one fills the hole: breakpoints have no order, so removal is one
+			 * copy instead of a shift. */
 			a->brk[i] = a->brk[--a->nbrk];
 			app_message(a, "breakpoint on %s removed (%d left)", name, a->nbrk);
 			return;
@@ -129,6 +167,8 @@ static void breakpoint_flip(struct app *a, struct breakpoint b)
 	app_message(a, "breakpoint on %s set: c runs to the next one", name);
 }
 
+/* b takes the kind of the event under the cursor: the student points at an example instead
+ * of typing its name (B is for a kind not on the screen yet). */
 static void breakpoint_toggle(struct app *a)
 {
 	struct model *m = app_model(a);
@@ -150,6 +190,8 @@ static void breakpoint_commit(struct app *a, const char *text)
 	char words[160], err[200];
 	const char *colon = strchr(text, ':');
 	if (colon)
+		/* %.*s prints only the part before the colon: the precision is a length, so the
+		 * text needs no copy to be cut. */
 		snprintf(words, sizeof words, "kind=%.*s reason=%s", (int)(colon - text), text, colon + 1);
 	else
 		snprintf(words, sizeof words, "kind=%s", text);
@@ -162,6 +204,8 @@ static void breakpoint_commit(struct app *a, const char *text)
 	breakpoint_flip(a, (struct breakpoint){ .kind = (uint8_t)f.kind, .sub = f.reason });
 }
 
+/* Also called by live.c when a run to a breakpoint (c in step mode) finds its hit among the
+ * records of the exit just taken. */
 void app_break_at(struct app *a, uint64_t seq)
 {
 	app_goto(a, seq);
@@ -179,6 +223,8 @@ static void breakpoint_continue(struct app *a)
 		app_message(a, "no breakpoints: press b on an event to break on its kind");
 		return;
 	}
+	/* Strictly after the current event (model_find excludes `from`): pressing c again moves
+	 * on to the next hit instead of staying on this one. */
 	uint64_t at = model_find(app_model(a), app_cur(a), +1, app_breakpoint_hit, a);
 	if (at != MODEL_NONE) {
 		app_break_at(a, at);
@@ -204,6 +250,11 @@ static int search_hit(const struct hvt_record *r, void *arg)
 	return search_match(arg, r);
 }
 
+/*
+ * n and N: the same text, forwards or backwards from the current event, as in less and vi.
+ * The text is matched against the line `hv trace dump` prints for each record (search_match
+ * in filter.c), so what a student found with grep in a dump is found here too.
+ */
 static void search_step(struct app *a, int dir)
 {
 	if (!a->search[0]) {
@@ -228,6 +279,8 @@ static const char *prompt_label(enum action p)
 	       p == A_BREAK_NAME ? "break on (kind:reason): " : "filter: ";
 }
 
+/* While a prompt is open every key is text for it (prompt_key): typing a 'q' in a search must
+ * not quit, nor a digit switch the view. */
 static void prompt_open(struct app *a, enum action p)
 {
 	a->prompt = p;
@@ -254,6 +307,8 @@ static void goto_commit(struct app *a, const char *text)
 	}
 	int hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
 	char *end;
+	/* strtoull reports overflow only through errno (ERANGE, with the value ULLONG_MAX),
+	 * so errno is cleared first. */
 	errno = 0;
 	unsigned long long seq = strtoull(hex ? text + 2 : text, &end, hex ? 16 : 10);
 	/* strtoull also takes spaces, a sign (and negates "-1" into a huge number): digits only. */
@@ -262,6 +317,8 @@ static void goto_commit(struct app *a, const char *text)
 		app_message(a, "'%s' is not an event number (type e.g. 120 or 0x78)", text);
 		return;
 	}
+	/* The message gives the valid range: a live trace may simply not have reached that
+	 * event yet. */
 	if (seq >= m->count) {
 		if (m->count == 0)
 			app_message(a, "no event %llu: this trace has no events yet", seq);
@@ -273,6 +330,11 @@ static void goto_commit(struct app *a, const char *text)
 	app_goto(a, seq);
 }
 
+/*
+ * The filter belongs to the Timeline: it chooses which events that list shows (the current
+ * event is listed even when it does not match, view_timeline.c). The current event, search
+ * and breakpoints ignore it. A filter that does not parse leaves the one in force.
+ */
 static void filter_commit(struct app *a, const char *text)
 {
 	struct filter f;
@@ -308,6 +370,13 @@ static void prompt_commit(struct app *a)
 
 static void prompt_key(struct app *a, int key)
 {
+	/*
+	 * 27 is Esc. A terminal also starts every escape sequence (the arrow keys, F1...) with
+	 * it, so curses holds a lone Esc back for ESCDELAY to see whether more bytes follow:
+	 * main.c sets 50 ms, as ncurses' default of a second makes Esc feel broken. Backspace
+	 * arrives as KEY_BACKSPACE, 127 (DEL) or 8 (^H), depending on the terminal's settings.
+	 * Only printable ASCII is taken, the same rule as every string drawn (ui_text).
+	 */
 	if (key == 27) {
 		a->prompt = A_NONE;
 		app_message(a, "cancelled");
@@ -324,11 +393,17 @@ static void prompt_key(struct app *a, int key)
 
 /* ---- actions every view shares ---- */
 
+/* The rows between the title line and the bottom line: one page for PgUp/PgDn. */
 static int body_rows(const struct app *a)
 {
 	return a->rows > 2 ? a->rows - 2 : 1;
 }
 
+/*
+ * space, l: the next event. In a file that is all. Live in step mode, at the last event, the
+ * next one does not exist yet, and asking for it is what runs the guest (textbook ch06 "Live:
+ * watching a guest run").
+ */
 static void step_next(struct app *a)
 {
 	const struct model *m = app_model(a);
@@ -348,6 +423,8 @@ static void step_next(struct app *a)
 static void move_by(struct app *a, int64_t delta)
 {
 	uint64_t cur = app_cur(a);
+	/* The test comes before the subtraction: in unsigned arithmetic cur - 10 at event 3
+	 * would wrap to a huge number, which app_goto would clamp to the *last* event. */
 	if (delta < 0 && (uint64_t)-delta > cur)
 		app_goto(a, 0);
 	else
@@ -371,6 +448,8 @@ static int needs_event(enum action act)
 	}
 }
 
+/* Switching view closes the help: it lists the view keys, and pressing one there means "go
+ * there" (help_key). */
 static void view_switch(struct app *a, int view)
 {
 	a->view = view;
@@ -387,6 +466,8 @@ static void app_action(struct app *a, enum action act)
 			app_message(a, "this is the first event");
 		move_by(a, -1);
 		break;
+	/* A message for the edge, but the move still happens: at the edge it is a no-op, and
+	 * the message says why nothing moved. */
 	case A_PAGE_DOWN: case A_END:
 		if (app_cur(a) + 1 >= m->count)
 			app_message(a, "this is the last event (%" PRIu64 ")", app_cur(a));
@@ -406,6 +487,7 @@ static void app_action(struct app *a, enum action act)
 	case A_BREAK: breakpoint_toggle(a); break;
 	case A_CONTINUE: breakpoint_continue(a); break;
 	case A_HELP: a->help_open = 1; a->help_scroll = 0; break;
+	/* Esc outside the help and the prompts: nothing is open, nothing to close. */
 	case A_CLOSE: break;
 	case A_QUIT: a->quit = 1; break;
 	case A_VIEW_NEXT: view_switch(a, (a->view + 1) % VIEW_COUNT); break;
@@ -415,6 +497,7 @@ static void app_action(struct app *a, enum action act)
 	case A_VIEW_VIRTQ: view_switch(a, VIEW_VIRTQ); break;
 	case A_VIEW_COMPARE: view_switch(a, VIEW_COMPARE); break;
 	case A_VIEW_STATS: view_switch(a, VIEW_STATS); break;
+	/* Only which trace is shown changes; each keeps its current event (cur[]). */
 	case A_SWAP:
 		if (a->nmodels < 2) {
 			app_message(a, "w needs two traces (hvviz --compare A.hvt B.hvt)");
@@ -439,6 +522,8 @@ static void help_key(struct app *a, enum action act)
 		a->quit = 1;
 	else if (act >= A_VIEW_NEXT && act <= A_VIEW_STATS)
 		app_action(a, act); /* view_switch closes the help */
+	/* help_scroll may pass the end here: draw_help clamps it, being the one that knows how
+	 * many lines fit on this screen. */
 	else if (act == A_DOWN || act == A_PAGE_DOWN)
 		a->help_scroll += act == A_DOWN ? 1 : body_rows(a) - 2;
 	else if ((act == A_UP || act == A_PAGE_UP) && a->help_scroll > 0)
@@ -447,6 +532,13 @@ static void help_key(struct app *a, enum action act)
 		a->help_scroll = 0;
 }
 
+/*
+ * The order of the tests is the order of who owns a key: a resize (no key at all), an open
+ * prompt (everything is text), a running `c` (any key stops it), a screen too small to show
+ * anything, the help screen, then the current view, which may take a key for itself (its act
+ * returns 1), and last the actions every view shares. Past a prompt, the previous key's
+ * message is cleared, so a stale one never describes this key.
+ */
 void app_key(struct app *a, int key)
 {
 	if (key == KEY_RESIZE)
@@ -500,6 +592,9 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* The title says which file, which kind of host recorded it (the trace header's host kind:
+ * an exit costs very different times on VMX, nested or PVM, textbook ch00 "Four kinds of
+ * KVM"), whether it is live, and which view is shown. */
 static void draw_title(struct app *a)
 {
 	const struct model *m = app_model(a);
@@ -508,12 +603,15 @@ static void draw_title(struct app *a)
 	char tabs[160] = "";
 	size_t off = 0;
 	for (int v = 0; v < VIEW_COUNT && off < sizeof tabs; v++)
+		/* snprintf returns the length it wanted, not what fitted: off can pass the end,
+		 * and the loop test stops before sizeof tabs - off would wrap around. */
 		off += (size_t)snprintf(tabs + off, sizeof tabs - off, v == a->view ? "%s[%d %s]" : "%s%d %s",
 					v ? " " : "", v + 1, views[v]->name);
 	int x = a->cols - (int)strlen(tabs) - 1;
 	/* The file name gets what the tabs leave; "hvviz" only when there is room to spare. */
 	ui_text(stdscr, 0, 0, a->cols, 1, t, "%s%s (%s%s)", a->cols >= 100 ? " hvviz  " : " ",
 		base_name(m->path), hvt_host_name(m->header.host_kind), a->live ? ", live" : "");
+	/* Drawn after the file name and over its end: on a narrow screen the tabs win. */
 	ui_text(stdscr, 0, x - 1, a->cols - x + 1, 1, t, " %s", tabs);
 }
 
@@ -548,6 +646,8 @@ static void draw_bottom(struct app *a)
 		return;
 	}
 	const struct model *m = app_model(a);
+	/* Live, the first word says whose turn it is: the VM stopped for good, the guest running
+	 * the exit asked for, the user's turn in step mode, or a free-running guest. */
 	const char *status = !a->live ? "" : a->vm_done ? "VM stopped  " :
 			     a->waiting ? "guest running...  " : a->step_mode ? "LIVE step  " : "LIVE  ";
 	char where[96];
@@ -555,6 +655,8 @@ static void draw_bottom(struct app *a)
 		struct hvt_record r;
 		char when[32];
 		model_get(m, app_cur(a), &r);
+		/* model_get decoded the record where the file is mapped (model.c): hvviz keeps no
+		 * copy of the trace (textbook ch06 "Opening a big trace"). */
 		ui_time(when, sizeof when, r.time_ns);
 		snprintf(where, sizeof where, "event %" PRIu64 "/%" PRIu64 "  t=%s", app_cur(a),
 			 m->count, when);
@@ -580,6 +682,8 @@ static void draw_bottom(struct app *a)
 }
 
 /* Help lines from the key table: keys with the same action and scope share a line. */
+/* The help is built from the same table the keys are looked up in (viz_keys, keys.c), so it
+ * cannot list a key that does something else, or miss one: a new binding documents itself. */
 static int help_lines(char lines[][120], int max)
 {
 	int n = 0;
@@ -606,6 +710,8 @@ static void draw_help(struct app *a)
 	char lines[64][120];
 	int n = help_lines(lines, 64);
 	int h = a->rows - 2, w = a->cols;
+	/* derwin: a window that shares stdscr's cells, so the help is drawn over the view already
+	 * drawn, and delwin frees only the window's description, not what it drew. */
 	WINDOW *win = derwin(stdscr, h, w, 1, 0);
 	if (!win)
 		return;
@@ -626,6 +732,8 @@ static void draw_help(struct app *a)
 	delwin(win);
 }
 
+/* 80x24 is the classic terminal size (the VT100's): every view is laid out for it at least,
+ * and the golden-screen tests check each one there (textbook ch06 "Screens as text"). */
 static void draw_too_small(struct app *a)
 {
 	const char *lines[] = { "hvviz needs a terminal of at least 80x24.", "",
@@ -639,6 +747,13 @@ static void draw_too_small(struct app *a)
 
 void app_draw(struct app *a)
 {
+	/*
+	 * The size is read again at every draw: a resized terminal sends SIGWINCH, ncurses
+	 * updates stdscr and hands us KEY_RESIZE (app_key ignores it), and this draw then fits
+	 * the new size. The whole screen is erased and drawn from scratch each time; that is
+	 * cheap, because refresh compares it with what the terminal shows and sends only the
+	 * cells that changed.
+	 */
 	getmaxyx(stdscr, a->rows, a->cols);
 	werase(stdscr);
 	if (a->rows < VIZ_MIN_ROWS || a->cols < VIZ_MIN_COLS) {
@@ -648,6 +763,7 @@ void app_draw(struct app *a)
 	draw_title(a);
 	WINDOW *body = derwin(stdscr, a->rows - 2, a->cols, 1, 0);
 	if (body) {
+			/* Compare draws its own empty state, from two traces. */
 		if (app_model(a)->count == 0 && a->view != VIEW_COMPARE)
 			ui_text(body, 1, 2, a->cols - 4, 0, A_NORMAL,
 				"This trace has no events yet%s.", a->live ? " (the guest has not run)" : "");
@@ -657,5 +773,6 @@ void app_draw(struct app *a)
 	}
 	draw_bottom(a);
 	if (a->help_open)
+		/* Last, over the body: the help is a window on top of the view, not a view. */
 		draw_help(a);
 }

@@ -16,6 +16,13 @@
 
 #include "viz.h"
 
+/*
+ * -1 is the terminal's own colour (use_default_colors): roles without a background keep the
+ * user's light or dark theme. The mono attribute is applied in colour too, so bold, reverse
+ * and underline carry the same cue to a reader who cannot tell red from green. The lanes get
+ * no attribute: they are vertical columns under a row of names (view_path.c). The two bars of
+ * Compare differ by character as well ('#' and '=', ui_bar).
+ */
 /* Colour pairs, one per role that has a colour. */
 static const struct {
 	enum ui_role role;
@@ -45,6 +52,10 @@ void ui_init_colors(struct app *a)
 	a->color = has_colors() && !(no_color && no_color[0]);
 	if (!a->color)
 		return;
+	/* has_colors is false on terminals whose terminfo entry has none (TERM=vt100, dumb).
+	 * start_color must come before any init_pair; use_default_colors (an ncurses extension)
+	 * is what makes -1 mean "the terminal's default". Pair 0 is curses' own and cannot be
+	 * redefined, hence role + 1 as the pair number. */
 	start_color();
 	use_default_colors();
 	for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
@@ -71,6 +82,8 @@ void ui_text(WINDOW *w, int y, int x, int width, int pad, attr_t at, const char 
 	getmaxyx(w, rows, cols);
 	if (y < 0 || y >= rows || x < 0 || x >= cols || width <= 0)
 		return;
+	/* curses does not cut text at the window's right edge, it wraps it onto the next line:
+	 * every string is clipped here, so no view can spill into the row below. */
 	if (width > cols - x)
 		width = cols - x;
 	char buf[1024];
@@ -81,12 +94,16 @@ void ui_text(WINDOW *w, int y, int x, int width, int pad, attr_t at, const char 
 	/* Control characters would move the cursor: a trace's guest name is the file's bytes. */
 	int n = 0;
 	for (; buf[n] && n < width; n++)
+			/* Bytes from 0x80 up go too: every view's column arithmetic counts one byte
+			 * as one cell, which only ASCII keeps (a UTF-8 character is 2-4 bytes). */
 		if ((unsigned char)buf[n] < 0x20 || (unsigned char)buf[n] >= 0x7f)
 			buf[n] = '?';
 	if (pad)
 		for (; n < width && n < (int)sizeof buf - 1; n++)
 			buf[n] = ' ';
 	buf[n] = '\0';
+	/* Set for this string, and reset after it, so a call that passes no attribute never
+	 * inherits the previous call's reverse video. */
 	wattrset(w, at);
 	mvwaddnstr(w, y, x, buf, n);
 	wattrset(w, A_NORMAL);
@@ -97,9 +114,12 @@ void ui_bar(const struct app *a, WINDOW *w, int y, int x, int width, uint64_t va
 {
 	if (width <= 0)
 		return;
+	/* A bar is relative to max (the largest of the values drawn on one scale): bars compare,
+	 * the number next to them measures. */
 	/* Any non-zero value gets at least one mark: "a few" must not look like "none". */
 	int n = 0;
 	if (max > 0 && value > 0) {
+		/* Rounded to the nearest cell: value == max fills the width exactly. */
 		n = (int)((double)value / (double)max * width + 0.5);
 		if (n < 1)
 			n = 1;
@@ -114,6 +134,8 @@ void ui_bar(const struct app *a, WINDOW *w, int y, int x, int width, uint64_t va
 	ui_text(w, y, x, width, 0, ui_attr(a, role), "%s", buf);
 }
 
+/* The unit follows the size, so a time never shows as a long row of digits and a glance gives
+ * its order of magnitude; "us", not the micro sign, for the ASCII rule of ui_text. */
 void ui_time(char *buf, size_t len, uint64_t ns)
 {
 	if (ns >= 1000000000ull)
