@@ -16,12 +16,13 @@
  * Textbook: chapter 3 "Exits", section "Exits hv never sees".
  */
 #include <errno.h>
+#include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vm.h"
+#include "kvmstats.h"
 
 int kvmstats_open(int vcpu_fd)
 {
