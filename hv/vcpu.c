@@ -1,7 +1,8 @@
 /*
  * vcpu.c - the vCPU thread and its exit loop: where the guest leaves, and how it comes back.
  *
- * Concept: to the host a virtual CPU is just a thread that calls ioctl(KVM_RUN) in a loop.
+ * Concept: to the host a virtual CPU is just a thread that calls KVM_RUN, an
+ * ioctl, in a loop.
  * Inside that call the physical CPU switches to guest mode (VMX non-root on Intel, "guest
  * mode" on AMD) and runs guest instructions natively until something needs the host: a VM
  * exit. KVM (in the host kernel, root mode, ring 0) handles what it can; what it cannot,

@@ -1,7 +1,7 @@
 /*
  * vcpu.h - the vCPU thread: the one exit loop, and the one way to make it leave KVM_RUN.
  *
- * Concept: a virtual CPU is a host thread calling ioctl(KVM_RUN) in a loop; every exit that
+ * Concept: a virtual CPU is a host thread calling KVM_RUN in a loop; every exit that
  * needs hv returns from that call. Other threads never touch the vCPU's state: to get its
  * attention they kick it out of KVM_RUN. Textbook: chapter 3 "Exits", section "The six steps".
  */
