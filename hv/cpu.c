@@ -3,7 +3,7 @@
  *
  * Concept: an x86 CPU wakes up in 16-bit real mode; an operating system climbs to protected
  * and long mode itself (the `modeswitch` guest shows every step). A VMM can skip the climb: it
- * writes the *result* straight into the vCPU's registers with KVM_SET_SREGS/KVM_SET_REGS. But
+ * writes the *result* straight into the vCPU's registers (through regs.c, the one door to them). But
  * the CPU still needs the data structures those registers point at (a GDT for segments, page
  * tables for long mode) in guest RAM, so hv builds them at fixed addresses (hv/layout.h),
  * exactly where a boot loader would. Textbook: chapter 2, section "CPU modes".
@@ -18,9 +18,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
+#include "cpu.h"
 #include "layout.h"
+#include "regs.h"
 #include "vm.h"
 
 /* Control register and EFER bits (Intel SDM vol. 3, 2.5 and 2.2.1). */
@@ -53,7 +54,8 @@ static uint64_t gdt_entry(uint32_t base, uint32_t limit, uint8_t access, uint8_t
 	       ((uint64_t)(flags & 0xF) << 52) | ((uint64_t)(base >> 24) << 56);
 }
 
-/* The same segment, in the unpacked form KVM_SET_SREGS takes (what the CPU caches). */
+/* The same segment, in the unpacked form struct kvm_sregs holds: what the CPU caches from the
+ * descriptor when a selector is loaded (its "hidden part"), and what KVM loads into the VMCS. */
 static struct kvm_segment segment(uint16_t sel, uint8_t type, bool code64)
 {
 	return (struct kvm_segment){
@@ -181,8 +183,9 @@ int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { .rflags = 0x2 }; /* bit 1 is always 1; IF = 0: interrupts off */
 
-	if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
-		snprintf(err, errlen, "KVM_GET_SREGS failed: %s", strerror(errno));
+	/* Start from what KVM_CREATE_VCPU left: the state of a real CPU after RESET. */
+	if (sregs_get(vm, &sregs) < 0) {
+		snprintf(err, errlen, "reading the vCPU's reset state failed: %s", strerror(errno));
 		return -1;
 	}
 	/* Every mode gets the command line and start-info block; only 32/64-bit need tables. */
@@ -209,8 +212,8 @@ int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 	 * a guest that checks (as an OS or a BIOS does) leaves the APIC page alone.
 	 */
 	sregs.apic_base = 0xFEE00000u;
-	if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0 ||
-	    ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
+	/* sregs first: they set the mode the general registers' values are meant for. */
+	if (sregs_set(vm, &sregs) < 0 || regs_set(vm, &regs) < 0) {
 		snprintf(err, errlen, "setting the vCPU registers failed: %s", strerror(errno));
 		return -1;
 	}

@@ -10,9 +10,11 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
+#include "cpu.h"
+#include "diag.h"
 #include "layout.h"
+#include "regs.h"
 #include "vm.h"
 
 /* The mode in words a student reads in the SDM. cpu_mode (hv/cpu.c) reads it from CR0.PE,
@@ -35,7 +37,8 @@ static void print_registers(struct vm *vm)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0) {
+	/* Fresh from KVM, not kvm_run's copy: on AMD-V a shutdown rewrote them (print_reset_note). */
+	if (regs_get(vm, &r) < 0 || sregs_get(vm, &s) < 0) {
 		fprintf(stderr, "  (registers unavailable)\n");
 		return;
 	}
@@ -79,7 +82,7 @@ static void print_reset_note(struct vm *vm)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &r) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &s) < 0 ||
+	if (regs_get(vm, &r) < 0 || sregs_get(vm, &s) < 0 ||
 	    s.cs.selector != 0xF000 || r.rip != 0xFFF0)
 		return;
 	static const char *const words[] = {

@@ -257,8 +257,8 @@ static const char *yes_no(int v)
 /*
  * The capabilities block: only meaningful once /dev/kvm answered. These are the
  * KVM_CHECK_EXTENSION answers hv cares about; what each one buys is explained where hostinfo.c
- * asks for it. A "no" here does not stop hv: it falls back (e.g. KVM_GET_REGS per exit without
- * sync regs, no HVT_COUNTER records without binary stats).
+ * asks for it. A "no" here does not stop hv: it falls back (e.g. two register-reading ioctls per
+ * traced exit without sync regs, no HVT_COUNTER records without binary stats).
  */
 static void report_caps(FILE *out, const struct host_info *hi)
 {

@@ -365,8 +365,8 @@ static void probe_kvm(struct host_info *hi)
 	hi->cap_user_memory = kvm_cap(fd, KVM_CAP_USER_MEMORY);
 	/* Intel without "unrestricted guest" needs 3 pages to fake real mode in vm86. */
 	hi->cap_set_tss_addr = kvm_cap(fd, KVM_CAP_SET_TSS_ADDR);
-	/* Registers shared in the kvm_run page: no KVM_GET_REGS call per exit. The value is a
-	   bit mask of the register sets offered (regs, sregs, events = 7). */
+	/* Registers shared in the kvm_run page: no register-reading ioctl per exit (regs.c).
+	   The value is a bit mask of the register sets offered (regs, sregs, events = 7). */
 	hi->cap_sync_regs = kvm_cap(fd, KVM_CAP_SYNC_REGS);
 	/* KVM's own exit counters, read from a file descriptor: the trace's HVT_COUNTERs. */
 	hi->cap_binary_stats_fd = kvm_cap(fd, KVM_CAP_BINARY_STATS_FD);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "dev/virtio_mmio.h"
+#include "iothread.h"
 #include "layout.h"
 #include "vm.h"
 

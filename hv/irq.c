@@ -24,7 +24,6 @@
  * Textbook: chapter 4 "Two I/O paths", section "Interrupts and polling".
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -32,7 +31,12 @@
 
 #include "dev/pic.h"
 #include "dev/pit.h"
+#include "iothread.h"
+#include "irq.h"
 #include "layout.h"
+#include "regs.h"
+#include "step.h"
+#include "vcpu.h"
 #include "vm.h"
 
 /* ---- step 1: device lines ---- */
@@ -42,60 +46,43 @@
 void irq_line(struct vm *vm, unsigned irq, int level)
 {
 	trace_device(vm->trace, HVT_IRQ, HVT_IRQ_LINE, 0, irq, (uint64_t)level, 0, 0);
-	pic_set_irq(vm->pic, irq, level);
+	pic_set_irq(vm->irq.pic, irq, level);
 }
 
 /*
  * The PIC's INTR output may have risen. On the vCPU thread nothing is needed: the exit loop
- * looks at the PIC before every KVM_RUN. From another thread (the --ioeventfd I/O thread) the
- * vCPU may be inside KVM_RUN running the guest, or asleep in irq_wait_halted: wake both.
+ * looks at the PIC before every KVM_RUN. From another thread (the --ioeventfd I/O thread, the
+ * PIT's tick thread) the vCPU may be asleep in irq_wait_halted, or inside KVM_RUN running the
+ * guest: wake the first with the condition variable, kick the second out of KVM_RUN (vcpu.c,
+ * vcpu_kick, which does nothing on the vCPU thread itself or once it has ended).
  */
 static void irq_intr_changed(void *ctx)
 {
 	struct vm *vm = ctx;
-	pthread_mutex_lock(&vm->irq_lock);
-	vm->irq_events++;
-	pthread_cond_broadcast(&vm->irq_cond);
-	/*
-	 * Kick under irq_lock: the vCPU thread clears vcpu_running under the same lock before it
-	 * returns (irq_vcpu_exiting), so the thread we signal has not ended yet; a signal to a
-	 * thread that has ended is undefined behaviour.
-	 */
-	if (vm->vcpu_running && !pthread_equal(pthread_self(), vm->vcpu_thread)) {
-		/* immediate_exit covers the window between two KVM_RUNs (see kick_vcpu in vm.c). */
-		vm->run->immediate_exit = 1;
-		pthread_kill(vm->vcpu_thread, SIGUSR1);
-	}
-	pthread_mutex_unlock(&vm->irq_lock);
-}
-
-/* The vCPU thread is about to return: nobody may kick it from now on. */
-void irq_vcpu_exiting(struct vm *vm)
-{
-	if (!vm->pic)
-		return;
-	pthread_mutex_lock(&vm->irq_lock);
-	vm->vcpu_running = false;
-	pthread_mutex_unlock(&vm->irq_lock);
+	pthread_mutex_lock(&vm->irq.lock);
+	vm->irq.events++;
+	pthread_cond_broadcast(&vm->irq.cond);
+	pthread_mutex_unlock(&vm->irq.lock);
+	vcpu_kick(vm, KICK_NONE);
 }
 
 /* board.c calls this right after it created the PIC: the lock a halted vCPU sleeps on, and
  * the PIC's INTR pin wired to the CPU side (irq_intr_changed). */
 int irq_setup(struct vm *vm)
 {
-	pthread_mutex_init(&vm->irq_lock, NULL);
-	pthread_cond_init(&vm->irq_cond, NULL);
-	pic_connect_intr(vm->pic, irq_intr_changed, vm);
+	pthread_mutex_init(&vm->irq.lock, NULL);
+	pthread_cond_init(&vm->irq.cond, NULL);
+	pic_connect_intr(vm->irq.pic, irq_intr_changed, vm);
 	return 0;
 }
 
 /* board.c calls this before it destroys the PIC (the devices and the timer thread are gone). */
 void irq_teardown(struct vm *vm)
 {
-	if (!vm->pic)
+	if (!vm->irq.pic)
 		return;
-	pthread_cond_destroy(&vm->irq_cond);
-	pthread_mutex_destroy(&vm->irq_lock);
+	pthread_cond_destroy(&vm->irq.cond);
+	pthread_mutex_destroy(&vm->irq.lock);
 }
 
 /* ---- steps 3 and 4: before every KVM_RUN ---- */
@@ -105,27 +92,24 @@ void irq_teardown(struct vm *vm)
  * and a real CPU opens the interrupt window only *after* the HLT (STI holds interrupts off for
  * one more instruction), so the interrupt wakes the HLT. QEMU's emulated SVM (the lab VM)
  * sometimes opens it right after the STI: the interrupt is then taken before the HLT, the
- * handler runs, returns, and the HLT waits for nothing. On that host only, vcpu.c's handle_hlt
+ * handler runs, returns, and the HLT waits for nothing. On that host only, irq_wait_halted
  * resumes such a guest once (a spurious wake-up, which x86 guests tolerate anyway); everywhere
  * else hv behaves like the hardware. Found in the lab VM; textbook chapter 5, "The lab VM".
  */
 static void note_injection_rip(struct vm *vm)
 {
-	vm->inject_at_hlt = false;
+	vm->irq.inject_at_hlt = false;
 	if (!hostinfo_is_emulated_svm(&vm->host))
 		return; /* a real CPU honours the STI shadow: nothing to work around */
-	struct kvm_regs regs;
+	struct kvm_regs buf;
 	uint8_t op;
-	const struct kvm_regs *r = &vm->run->s.regs.regs;
-	if (!vm->sync_regs) {
-		if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0)
-			return;
-		r = &regs;
-	}
-	vm->inject_rip = r->rip;
+	const struct kvm_regs *r = regs_at_exit(vm, &buf);
+	if (!r)
+		return;
+	vm->irq.inject_rip = r->rip;
 	/* flat code segments only (every guest here): rip is the guest-physical address with
 	 * paging off; with paging on the read may miss, and then nothing is noted */
-	vm->inject_at_hlt = gm_read(&vm->mem, r->rip, &op, 1) == 0 && op == 0xF4;
+	vm->irq.inject_at_hlt = gm_read(&vm->mem, r->rip, &op, 1) == 0 && op == 0xF4;
 }
 
 /*
@@ -144,13 +128,13 @@ void irq_before_run(struct vm *vm)
 	 * instead of the code asked for. Debuggers do the same (KVM_GUESTDBG_BLOCKIRQ for an
 	 * in-kernel irqchip, QEMU's gdbstub). The window is short; the tick arrives after it.
 	 */
-	if (!vm->pic || !pic_intr(vm->pic) || vm->step.phase == STEP_STEPPING) {
+	if (!vm->irq.pic || !pic_intr(vm->irq.pic) || step_holds_interrupts(&vm->step)) {
 		run->request_interrupt_window = 0;
 		return;
 	}
 	if (run->ready_for_interrupt_injection && run->if_flag) {
 		int irq;
-		uint8_t vector = pic_ack(vm->pic, &irq); /* the INTA cycle, played by hv */
+		uint8_t vector = pic_ack(vm->irq.pic, &irq); /* the INTA cycle, played by hv */
 		struct kvm_interrupt k = { .irq = vector };
 		if (ioctl(vm->vcpu_fd, KVM_INTERRUPT, &k) < 0) {
 			char why[96];
@@ -158,7 +142,7 @@ void irq_before_run(struct vm *vm)
 			vm_stop_with(vm, HV_EXIT_HOST, why);
 			return;
 		}
-		vm->irqs_injected++;
+		vm->irq.injected++;
 		note_injection_rip(vm);
 		trace_device(vm->trace, HVT_IRQ, HVT_IRQ_INJECT, 0, (uint64_t)(int64_t)irq, 0, vector, 0);
 		run->request_interrupt_window = 0;
@@ -182,23 +166,22 @@ static bool irq_woke(struct vm *vm, uint64_t t0)
 }
 
 /*
- * The guest executed HLT with IF = 1: "wake me with an interrupt". Returns true if the guest
- * may go on (a request is pending now, or came while it slept), false if nothing can ever wake
- * it. Only two threads raise lines while the vCPU sleeps: the I/O thread (--ioeventfd) and the
- * PIT's tick thread (a programmed timer); every other device acts only when the guest touches
- * it, which a halted guest cannot. A real CPU would sleep
- * forever; hv says so and stops instead (vcpu.c).
+ * Sleep until an interrupt is pending. Returns true if the guest may go on (a request is
+ * pending now, or came while it slept), false if nothing can ever wake it. Only two threads
+ * raise lines while the vCPU sleeps: the I/O thread (--ioeventfd) and the PIT's tick thread (a
+ * programmed timer); every other device acts only when the guest touches it, which a halted
+ * guest cannot.
  */
-bool irq_wait_halted(struct vm *vm)
+static bool wait_for_interrupt(struct vm *vm)
 {
-	if (!vm->pic)
+	if (!vm->irq.pic)
 		return false;
 	uint64_t t0 = vm_now_ns();
-	pthread_mutex_lock(&vm->irq_lock);
+	pthread_mutex_lock(&vm->irq.lock);
 	for (;;) {
-		uint64_t seen = vm->irq_events;
-		pthread_mutex_unlock(&vm->irq_lock);
-		if (pic_intr(vm->pic))
+		uint64_t seen = vm->irq.events;
+		pthread_mutex_unlock(&vm->irq.lock);
+		if (pic_intr(vm->irq.pic))
 			break;
 		/* A stop request (--timeout, Ctrl-C): go back to the loop, which sees it. */
 		if (vm->kick != KICK_NONE)
@@ -206,17 +189,38 @@ bool irq_wait_halted(struct vm *vm)
 		/* Nothing in flight that could raise a line: the guest would sleep forever. The
 		 * PIC is asked once more, since a request that just finished may have raised one. */
 		if (!iothread_may_wake(vm) &&
-		    !(vm->pit && pit_may_wake(vm->pit) && pic_line_enabled(vm->pic, HV_IRQ_PIT)))
-			return pic_intr(vm->pic) ? irq_woke(vm, t0) : false;
+		    !(vm->irq.pit && pit_may_wake(vm->irq.pit) && pic_line_enabled(vm->irq.pic, HV_IRQ_PIT)))
+			return pic_intr(vm->irq.pic) ? irq_woke(vm, t0) : false;
 		/* Sleep until a line changes, waking every 50 ms to notice --timeout / Ctrl-C. */
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 50 * 1000 * 1000;
 		if (until.tv_nsec >= 1000000000L)
 			until.tv_sec++, until.tv_nsec -= 1000000000L;
-		pthread_mutex_lock(&vm->irq_lock);
-		if (vm->irq_events == seen)
-			pthread_cond_timedwait(&vm->irq_cond, &vm->irq_lock, &until);
+		pthread_mutex_lock(&vm->irq.lock);
+		if (vm->irq.events == seen)
+			pthread_cond_timedwait(&vm->irq.cond, &vm->irq.lock, &until);
 	}
 	return irq_woke(vm, t0);
+}
+
+/*
+ * The guest executed HLT with IF = 1: "wake me with an interrupt". Wait for one; a pending (or
+ * arriving) interrupt is injected before the next KVM_RUN and the guest resumes after its HLT,
+ * in its handler first. If nothing can ever wake it, a real CPU would sleep forever; hv returns
+ * false and the exit loop stops the run and says why (vcpu.c, handle_hlt), with one exception:
+ * this very HLT was where the last interrupt was injected (the guest at rip = that rip + 1, past
+ * the HLT). The interrupt was then taken before the HLT instead of waking it (note_injection_rip):
+ * resume once, as a spurious wake-up; a guest that halts again with nothing pending is stopped.
+ */
+bool irq_wait_halted(struct vm *vm, uint64_t rip)
+{
+	if (wait_for_interrupt(vm))
+		return true;
+	if (vm->irq.inject_at_hlt && rip == vm->irq.inject_rip + 1) {
+		vm->irq.inject_at_hlt = false;
+		vm->irq.hlt_after_injection++;
+		return true;
+	}
+	return false;
 }

@@ -16,13 +16,15 @@
  * Textbook: chapter 3 "Exits", section "Exits hv never sees".
  */
 #include <errno.h>
+#include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vm.h"
+#include "kvmstats.h"
 #include "trace_names.h"
+#include "vm.h"
 
 /*
  * The ioctl number comes from the build host's <linux/kvm.h>: headers older than 5.14 lack it,

@@ -52,6 +52,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "cpu.h"
+#include "regs.h"
+#include "step.h"
 #include "vm.h"
 #include "trace_names.h"
 
@@ -187,7 +190,7 @@ static uint64_t int_handler(struct vm *vm)
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	uint8_t insn[2], gate[16];
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0 || ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	if (regs_get(vm, &regs) < 0 || sregs_get(vm, &sregs) < 0)
 		return 0;
 	uint64_t pc = sregs.cr0 & 1 ? sregs.cs.base + regs.rip : sregs.cs.base + (regs.rip & 0xFFFF);
 	if (read_linear(vm, pc, insn, 2) < 0 || insn[0] != 0xCD)
@@ -276,12 +279,11 @@ void step_before_run(struct vm *vm)
 }
 
 /* One line per stepped instruction on stderr, for the student at the terminal. */
-static void step_print(const struct vm *vm, uint32_t n)
+static void step_print(struct vm *vm, uint32_t n)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	if (vm->quiet || ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0 ||
-	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+	if (vm->quiet || regs_get(vm, &regs) < 0 || sregs_get(vm, &sregs) < 0)
 		return;
 	fprintf(stderr, "hv: step %u: cpl%u %s rip=0x%llx\n", n, cpu_cpl(&sregs),
 		hvt_mode_name(cpu_mode(&sregs)), (unsigned long long)regs.rip);
@@ -298,9 +300,9 @@ static bool at_breakpoint(struct vm *vm, struct step_bp *bp, uint64_t pc)
 		return false;
 	bp_remove(vm, bp, bp->la);
 	struct kvm_regs regs;
-	if (pc == bp->la + 1 && ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0) {
+	if (pc == bp->la + 1 && regs_get(vm, &regs) == 0) {
 		regs.rip -= 1;
-		ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
+		regs_set(vm, &regs);
 	}
 	return true;
 }
@@ -330,9 +332,9 @@ static void give_back_db(struct vm *vm, uint64_t pc)
 	struct kvm_vcpu_events ev;
 	uint8_t b;
 	vm->step.foreign_db++;
-	if (read_linear(vm, pc, &b, 1) == 0 && b == ICEBP && ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0) {
+	if (read_linear(vm, pc, &b, 1) == 0 && b == ICEBP && regs_get(vm, &regs) == 0) {
 		regs.rip += 1;
-		ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
+		regs_set(vm, &regs);
 	}
 	if (ioctl(vm->vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
 		return;
@@ -349,10 +351,10 @@ static void give_back_db(struct vm *vm, uint64_t pc)
 static void after_window_db(struct vm *vm, uint64_t pc)
 {
 	struct kvm_regs regs;
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0 && (regs.rflags & RFLAGS_TF)) {
+	if (regs_get(vm, &regs) == 0 && (regs.rflags & RFLAGS_TF)) {
 		vm->step.late_db++;
 		regs.rflags &= ~(uint64_t)RFLAGS_TF;
-		ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
+		regs_set(vm, &regs);
 		return;
 	}
 	give_back_db(vm, pc);
@@ -396,9 +398,14 @@ void step_handle_debug(struct vm *vm, struct hvt_record *r)
 
 /*
  * An I/O exit at port 0x80: is it hv's own trap on an `int n` handler (trap_plant)? Then the
- * CPU stands at the handler's first instruction: put the bytes back, let KVM finish the OUT
- * it is holding (KVM_RUN with immediate_exit completes a pending I/O without entering the
- * guest), move rip back onto the restored instruction, and record the step.
+ * CPU stands at the handler's first instruction: put the bytes back and record the step. One
+ * thing is left before rip can be moved back onto the restored instruction: KVM is still
+ * holding the OUT. An I/O exit to user space is only half an instruction; KVM finishes it (for
+ * an OUT: moves rip past it) at the start of the next KVM_RUN, before entering the guest. Moving
+ * rip now would have that finishing step skip the handler's first two bytes. So step mode asks
+ * the exit loop for one run that only finishes the OUT and never enters the guest (finish_io:
+ * vcpu.c calls KVM_RUN with immediate_exit = 1, which completes pending I/O and returns EINTR at
+ * once), and step_io_trap_finished moves rip after it.
  */
 bool step_io_trap(struct vm *vm, struct hvt_record *r)
 {
@@ -408,25 +415,32 @@ bool step_io_trap(struct vm *vm, struct hvt_record *r)
 	struct kvm_sregs sregs;
 	/* KVM leaves rip on the OUT until the I/O completes; older KVMs moved it past first. */
 	if (!s->handler.set || !s->handler.io_trap || run->io.port != HV_PORT_STEPTRAP ||
-	    run->io.direction != KVM_EXIT_IO_OUT || ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0 ||
-	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0 ||
+	    run->io.direction != KVM_EXIT_IO_OUT || regs_get(vm, &regs) < 0 ||
+	    sregs_get(vm, &sregs) < 0 ||
 	    (sregs.cs.base + regs.rip != s->handler.la && sregs.cs.base + regs.rip != s->handler.la + 2))
 		return false;
 	bp_remove(vm, &s->handler, s->handler.la);
-	run->immediate_exit = 1;
-	int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0); /* -1/EINTR at once, with the OUT completed */
-	int err = errno;
-	run->immediate_exit = 0;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (vm->kick != KICK_NONE) /* a stop request meanwhile: keep it armed (vcpu.c) */
-		run->immediate_exit = 1;
-	regs.rip = s->handler.la - sregs.cs.base; /* onto the handler's restored first byte */
-	if ((rc < 0 && err != EINTR) || ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0) {
-		vm_stop_with(vm, HV_EXIT_HOST, "--step: could not complete the I/O trap on a handler "
-			     "(KVM_RUN with immediate_exit, then KVM_SET_REGS, failed)");
-		return true;
-	}
-	run->s.regs.regs.rip = regs.rip; /* and what the trace reads (sync regs) */
+	s->trap_rip = s->handler.la - sregs.cs.base; /* onto the handler's restored first byte */
+	s->finish_io = true;
 	record_step(vm, r);
 	return true;
+}
+
+/* The exit loop ran KVM_RUN once with immediate_exit: -1/EINTR at once, with the OUT completed.
+ * Now rip can go back onto the handler's first instruction. */
+void step_io_trap_finished(struct vm *vm, int rc, int err)
+{
+	struct step_state *s = &vm->step;
+	struct kvm_regs regs;
+	s->finish_io = false;
+	if ((rc < 0 && err != EINTR) || regs_get(vm, &regs) < 0) {
+		vm_stop_with(vm, HV_EXIT_HOST, "--step: could not complete the I/O trap on a handler "
+			     "(KVM_RUN with immediate_exit, then reading rip, failed)");
+		return;
+	}
+	regs.rip = s->trap_rip;
+	/* The trace records this exit only now (vcpu.c), from kvm_run's copy with sync regs, which
+	 * the completing run refreshed with rip past the OUT: it gets the rip the guest resumes at. */
+	if (regs_set(vm, &regs) == 0)
+		vm->run->s.regs.regs.rip = regs.rip;
 }

@@ -23,9 +23,12 @@
 #include "dev/ata.h"
 #include "dev/virtio_blk.h"
 #include "dev/pit.h"
+#include "summary.h"
 #include "vm.h"
 #include "trace_names.h"
 
+/* Every exit that reached hv, by reason: the exit loop counts each one once (vcpu.c), leaving
+ * out only the silent steps --step-seek makes to find its window. */
 static void summary_exits(FILE *out, const struct vm *vm)
 {
 	/*
@@ -107,19 +110,21 @@ void summary_print(FILE *out, const struct vm *vm)
 				     " by ioeventfd; %" PRIu64 " queue errors\n",
 				st.notifies_mmio, st.notifies_eventfd, st.errors);
 	}
-	if (vm->irqs_injected)
-		fprintf(out, "hv: summary: interrupts injected: %" PRIu64 "\n", vm->irqs_injected);
+	/* The interrupt path (irq.h): each injection is one KVM_INTERRUPT before a KVM_RUN, the
+	 * cost a guest pays for sleeping in HLT instead of polling its device. */
+	if (vm->irq.injected)
+		fprintf(out, "hv: summary: interrupts injected: %" PRIu64 "\n", vm->irq.injected);
 	/*
 	 * On real hardware "sti; hlt" cannot lose a wake-up: STI holds interrupts off for one more
 	 * instruction, so the interrupt arrives once HLT waits, and wakes it. An interrupt hv
 	 * injected with the guest stopped right at such a HLT ran its handler before the HLT, which
-	 * then halts with nothing pending; vcpu.c (handle_hlt) resumes it once, counted here.
+	 * then halts with nothing pending; irq_wait_halted (irq.c) resumes it once, counted here.
 	 */
-	if (vm->hlt_after_injection)
+	if (vm->irq.hlt_after_injection)
 		fprintf(out, "hv: summary: HLTs resumed because an interrupt was delivered just before them "
-			     "(inside the STI shadow): %" PRIu64 "\n", vm->hlt_after_injection);
-	if (vm->pit && vm->pit->ticks)
-		fprintf(out, "hv: summary: timer (PIT) ticks: %" PRIu64 "\n", vm->pit->ticks);
+			     "(inside the STI shadow): %" PRIu64 "\n", vm->irq.hlt_after_injection);
+	if (vm->irq.pit && vm->irq.pit->ticks)
+		fprintf(out, "hv: summary: timer (PIT) ticks: %" PRIu64 "\n", vm->irq.pit->ticks);
 	/* Ring changes the guest kernel reported on its trace page (chapter 5): they cost no exit. */
 	if (vm->tracepage.registrations || vm->tracepage.errors)
 		fprintf(out, "hv: summary: guest ring changes reported on the trace page: %" PRIu64
@@ -132,10 +137,9 @@ void summary_print(FILE *out, const struct vm *vm)
 			vm->step.done, vm->step.count, vm->step.seek_steps, vm->step.late_db,
 			vm->step.foreign_db);
 	/*
-	 * The clock is read on both sides of KVM_RUN (vcpu.c). "in guest" also holds the exits
-	 * KVM handled in the kernel, since hv cannot tell them apart from guest time. "in hv" is
-	 * the rest, minus the time a halted guest slept waiting for an interrupt (irq.c), which
-	 * is idle time, not work; --viz=step pauses are already left out of both.
+	 * The time split the exit loop measured (vcpu.c): inside KVM_RUN is the guest plus the
+	 * exits KVM handled in the kernel; between two KVM_RUNs is hv. A halted guest's sleep is
+	 * spent between two KVM_RUNs too, but it is waiting, not work: shown apart.
 	 */
 	fprintf(out, "hv: summary: time: in guest (KVM_RUN) %.3f ms, in hv %.3f ms",
 		(double)vm->ns_in_run / 1e6, (double)(vm->ns_in_hv - vm->ns_halted) / 1e6);

@@ -1,7 +1,8 @@
 /*
  * vcpu.c - the vCPU thread and its exit loop: where the guest leaves, and how it comes back.
  *
- * Concept: to the host a virtual CPU is just a thread that calls ioctl(KVM_RUN) in a loop.
+ * Concept: to the host a virtual CPU is just a thread that calls KVM_RUN, an
+ * ioctl, in a loop.
  * Inside that call the physical CPU switches to guest mode (VMX non-root on Intel, "guest
  * mode" on AMD) and runs guest instructions natively until something needs the host: a VM
  * exit. KVM (in the host kernel, root mode, ring 0) handles what it can; what it cannot,
@@ -26,11 +27,18 @@
  * never ignored and never retried blindly.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "cpu.h"
+#include "diag.h"
+#include "irq.h"
 #include "layout.h"
+#include "regs.h"
+#include "step.h"
+#include "vcpu.h"
 #include "vizlink.h"
 #include "vm.h"
 
@@ -39,21 +47,16 @@
 
 /*
  * Guest rip, mode and CPL at this exit. With KVM_CAP_SYNC_REGS, KVM already copied the
- * registers into kvm_run (no extra system call); otherwise ask with two ioctls.
+ * registers into kvm_run (no extra system call); otherwise regs.c asks with two ioctls.
  */
 static void guest_state(struct vm *vm, struct hvt_record *r)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	const struct kvm_regs *rp = &regs;
-	const struct kvm_sregs *sp = &sregs;
-	if (vm->sync_regs) {
-		rp = &vm->run->s.regs.regs;
-		sp = &vm->run->s.regs.sregs;
-	} else if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) < 0 ||
-		   ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0) {
+	const struct kvm_regs *rp = regs_at_exit(vm, &regs);
+	const struct kvm_sregs *sp = rp ? sregs_at_exit(vm, &sregs) : NULL;
+	if (!sp)
 		return;
-	}
 	r->rip = rp->rip;
 	r->mode = cpu_mode(sp);
 	r->cpl = cpu_cpl(sp);
@@ -186,29 +189,18 @@ static void handle_mmio(struct vm *vm, struct hvt_record *r)
 
 /*
  * HLT: without an in-kernel interrupt controller KVM hands HLT to us. With interrupts off
- * (IF = 0) nothing can ever wake the CPU again: the guest is done. With IF = 1 the guest
- * waits for an interrupt, but in this machine no device raises one yet, so it would sleep
- * forever: we stop and say why rather than hang.
+ * (IF = 0) nothing can ever wake the CPU again: the guest is done. With IF = 1 the guest waits
+ * for an interrupt: irq.c sleeps until a device line (the I/O thread's disk, the PIT's tick)
+ * makes one pending, and it is injected before the next KVM_RUN. If no device could ever raise
+ * one, a real CPU would sleep forever; hv stops and says why rather than hang.
  */
 static void handle_hlt(struct vm *vm, struct hvt_record *r)
 {
 	struct kvm_regs regs;
 	r->reason = HVT_R_HLT;
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0 && (regs.rflags & RFLAGS_IF)) {
-		/* Waiting for an interrupt: one pending (or arriving) is injected before the next
-		 * KVM_RUN, and the guest resumes after its HLT, in its handler first (irq.c). */
-		if (irq_wait_halted(vm))
+	if (regs_get(vm, &regs) == 0 && (regs.rflags & RFLAGS_IF)) {
+		if (irq_wait_halted(vm, regs.rip))
 			return;
-		/*
-		 * This very HLT was where the last interrupt was injected: the interrupt was taken
-		 * before it instead of waking it (irq.c, note_injection_rip). Resume once, as a
-		 * spurious wake-up; a guest that halts again with nothing pending is stopped below.
-		 */
-		if (vm->inject_at_hlt && regs.rip == vm->inject_rip + 1) {
-			vm->inject_at_hlt = false;
-			vm->hlt_after_injection++;
-			return;
-		}
 		vm_stop_with(vm, HV_EXIT_GUEST_ERROR,
 			     "guest executed HLT with interrupts enabled, but no interrupt is pending "
 			     "and no device can raise one: it would sleep forever");
@@ -254,7 +246,9 @@ static void handle_exit(struct vm *vm, struct hvt_record *r)
 	}
 }
 
-/* KVM_RUN returned -1: the main thread kicked us (timeout, Ctrl-C) or a host error. */
+
+/* KVM_RUN returned -1: another thread kicked us (timeout, Ctrl-C, hvviz, an interrupt) or a
+ * host error. */
 static void handle_run_error(struct vm *vm, int err, struct hvt_record *r)
 {
 	r->reason = HVT_R_INTR;
@@ -274,10 +268,44 @@ static void handle_run_error(struct vm *vm, int err, struct hvt_record *r)
 	vm_stop_with(vm, HV_EXIT_HOST, why);
 }
 
+/* ---- the kick: how another thread makes KVM_RUN return ---- */
+
 /*
- * After an EINTR that was only an interrupt kick (irq.c), immediate_exit must be cleared or
- * every KVM_RUN would return at once. A stop kick may have arrived meanwhile: the main thread
- * stores `kick` before immediate_exit, so looking at `kick` after clearing re-arms it.
+ * Stop the vCPU thread wherever it is (KVM API documentation, kvm_run "immediate_exit"; Linux
+ * 4.11). Inside KVM_RUN a signal stops it: the host interrupt that delivers the signal forces a
+ * VM exit, KVM sees the pending signal and returns -1/EINTR (on_kick in vm.c is the handler,
+ * which does nothing). But between two KVM_RUNs the handler runs, changes nothing, and the
+ * thread then enters KVM_RUN and runs the guest on, perhaps forever: a lost wake-up. KVM reads
+ * immediate_exit once when KVM_RUN starts and, if set, returns EINTR without entering the
+ * guest. Stored *before* the signal is sent, it stops the thread wherever it is. (Older VMMs
+ * used KVM_SET_SIGNAL_MASK instead, the signal blocked outside KVM_RUN, which costs a lock on
+ * every KVM_RUN.) `kick` tells the vCPU thread why; KICK_NONE only makes it look at the PIC.
+ *
+ * Under kick_lock: the vCPU thread clears vcpu_running under the same lock before it returns
+ * (vcpu_exiting), so the thread we signal has not ended; a signal to a thread that has ended is
+ * undefined behaviour. A stop kick sets immediate_exit even when the thread is not running
+ * (yet): a thread about to start must not enter the guest either.
+ */
+void vcpu_kick(struct vm *vm, int why)
+{
+	pthread_mutex_lock(&vm->kick_lock);
+	if (why != KICK_NONE)
+		vm->kick = why;
+	/* kick before immediate_exit, as the vCPU thread reads them in the other order
+	 * (rearm_after_kick): the fence keeps the compiler and the CPU from swapping the stores. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	bool other = vm->vcpu_running && !pthread_equal(pthread_self(), vm->vcpu_thread);
+	if (why != KICK_NONE || other)
+		vm->run->immediate_exit = 1;
+	if (other)
+		pthread_kill(vm->vcpu_thread, SIGUSR1);
+	pthread_mutex_unlock(&vm->kick_lock);
+}
+
+/*
+ * The vCPU thread's side of the kick. After an EINTR, immediate_exit must be cleared or every
+ * KVM_RUN would return at once. A stop kick may have arrived meanwhile: the kicker stores `kick`
+ * before immediate_exit, so looking at `kick` after clearing re-arms it.
  */
 static void rearm_after_kick(struct vm *vm)
 {
@@ -287,70 +315,136 @@ static void rearm_after_kick(struct vm *vm)
 		vm->run->immediate_exit = 1;
 }
 
+/* The thread starts and ends: from now on / no longer may other threads kick it (vcpu_kick). */
+static void vcpu_set_running(struct vm *vm, bool running)
+{
+	pthread_mutex_lock(&vm->kick_lock);
+	vm->vcpu_running = running;
+	pthread_mutex_unlock(&vm->kick_lock);
+}
+
+/* ---- the loop ---- */
+
+/* What one trip through the loop remembers between KVM_RUN and the next. */
+struct vcpu_loop {
+	uint64_t t_call, t_return;   /* trace clock: hv called KVM_RUN, KVM_RUN returned */
+	uint64_t ns_call, ns_return; /* the same on the monotonic clock, for the summary */
+	struct hvt_record exit;      /* the exit being handled, recorded after it */
+	bool ran;                    /* KVM_RUN returned an exit (not -1) */
+	bool hidden;                 /* a silent --step-seek step: neither counted nor recorded */
+	bool first;                  /* before the very first entry */
+	bool finishing;              /* this KVM_RUN only completes step.c's trapped OUT */
+};
+
+/*
+ * Before every KVM_RUN (step 6 of the six, and the first entry): each subsystem's hook, always
+ * in this order. Returns false if the VM is to stop instead of entering the guest.
+ *   1. irq   inject a pending interrupt with this entry, or ask KVM for an interrupt window
+ *   2. viz   --viz=step: hvviz shows the last exit, and the guest waits for the user's key
+ *            (the wait is neither the guest's time nor hv's: subtracted)
+ *   3. trace the run-call and entry records (not after a silent step)
+ *   4. step  --step: the trap flag or a breakpoint, set again for every entry (step.c)
+ * A run that only finishes step.c's I/O trap (finishing) needs none of them: it never enters
+ * the guest, so it only sets immediate_exit, and it happens even with a stop request pending,
+ * so the exit it completes is still recorded.
+ */
+static bool vcpu_before_run(struct vm *vm, struct vcpu_loop *lp)
+{
+	if (lp->finishing) {
+		vm->run->immediate_exit = 1;
+		return true;
+	}
+	if (!vm->stop.requested)
+		irq_before_run(vm);
+	uint64_t paused = lp->hidden ? 0 : viz_before_run(vm);
+	lp->t_call = vm->trace ? trace_now(vm->trace) : 0;
+	lp->ns_call = vm_now_ns();
+	if (!lp->first)
+		vm->ns_in_hv += lp->ns_call - lp->ns_return - paused;
+	lp->first = false;
+	if (!vm->stop.requested && !lp->hidden)
+		record_entry(vm, lp->t_call);
+	if (!vm->stop.requested)
+		step_before_run(vm);
+	return !vm->stop.requested;
+}
+
+/* The exit is handled: count it and record it (steps 4 -> 5 in the trace), unless it was a
+ * silent --step-seek step (step.c), an exit hv made only to find the window. Skipping it keeps
+ * the trace's exit/entry rhythm, as if hv had not been looking. */
+static void finish_exit(struct vm *vm, struct vcpu_loop *lp)
+{
+	struct hvt_record *r = &lp->exit;
+	lp->hidden = vm->step.hide;
+	vm->step.hide = false;
+	if (lp->ran && !lp->hidden) {
+		vm->exits_seen++;
+		vm->exits_by_reason[r->reason <= HVT_REASON_MAX ? r->reason : HVT_R_OTHER]++;
+	}
+	if (lp->hidden)
+		trace_release(vm->trace);
+	else
+		record_exit(vm, r, lp->t_return, vm->trace ? trace_now(vm->trace) : 0);
+}
+
+/*
+ * After every KVM_RUN: the exit, through each subsystem in this order.
+ *   1. clock   KVM_RUN returned: the time in the guest (and in KVM) ends here
+ *   2. kick    -1/EINTR: which thread kicked us, and why (handle_run_error)
+ *   3. trace page  the guest kernel's records since the entry (they happened before this exit)
+ *   4. handle  step 5: bus -> device; debug exits to step.c; HLT to irq.c (handle_exit)
+ *   5. step    if the exit was step.c's I/O trap, one more run to finish it comes first
+ *   6. record  count the exit and write its record (finish_exit)
+ */
+static void vcpu_after_exit(struct vm *vm, struct vcpu_loop *lp, int rc, int err)
+{
+	if (lp->finishing) { /* the run that completed the trapped OUT: now rip can move */
+		lp->finishing = false;
+		rearm_after_kick(vm);
+		step_io_trap_finished(vm, rc, err);
+		finish_exit(vm, lp);
+		return;
+	}
+	lp->t_return = vm->trace ? trace_now(vm->trace) : 0;
+	lp->ns_return = vm_now_ns();
+	vm->ns_in_run += lp->ns_return - lp->ns_call;
+	lp->exit = (struct hvt_record){ .count = 1 };
+	lp->ran = rc >= 0;
+	if (rc < 0) {
+		handle_run_error(vm, err, &lp->exit);
+		if (!vm->stop.requested)
+			rearm_after_kick(vm);
+	} else {
+		drain_tracepage(vm, lp->t_call, lp->t_return); /* step 1's records, if kept */
+		trace_hold(vm->trace); /* device steps wait for the exit's own record */
+		handle_exit(vm, &lp->exit); /* step 5 */
+		if (vm->step.finish_io) {
+			lp->finishing = true; /* recorded after that run, with its final rip */
+			return;
+		}
+	}
+	finish_exit(vm, lp);
+}
+
+/*
+ * The vCPU thread: the six steps of a device access, over and over. The one KVM_RUN of hv is
+ * here; everything else hooks in before it or after it, in the fixed order written above.
+ */
 void *vcpu_thread_main(void *arg)
 {
 	struct vm *vm = arg;
+	struct vcpu_loop lp = { .first = true };
 
-	pthread_mutex_lock(&vm->irq_lock); /* kickers read it under this lock (irq.c) */
-	vm->vcpu_running = true;
-	pthread_mutex_unlock(&vm->irq_lock);
-	viz_before_run(vm); /* --viz=step: the user starts the guest from hvviz (vizlink.c) */
-	uint64_t t_call = vm->trace ? trace_now(vm->trace) : 0;
-	uint64_t ns_call = vm_now_ns();
-	/* Step 6 for the very first entry: hv calls KVM_RUN, KVM enters the guest. */
-	irq_before_run(vm);
-	if (!vm->stop.requested) /* (hvviz may have quit before the first entry) */
-		record_entry(vm, t_call);
-	while (!vm->stop.requested) {
-		step_before_run(vm); /* --step: breakpoint or trap flag, set again every time */
-		if (vm->stop.requested)
-			break;
+	vcpu_set_running(vm, true);
+	/* Step 6 (for the first entry: step 1 is up to the guest); false: stop, don't enter. */
+	while (vcpu_before_run(vm, &lp)) {
 		/* Steps 2-4 happen inside this call: the guest runs until it needs us. */
 		int rc = ioctl(vm->vcpu_fd, KVM_RUN, 0);
 		int err = errno;
-		uint64_t t_return = vm->trace ? trace_now(vm->trace) : 0;
-		uint64_t ns_return = vm_now_ns();
-		struct hvt_record r = { .count = 1 };
-
-		vm->ns_in_run += ns_return - ns_call;
-		if (rc < 0) {
-			handle_run_error(vm, err, &r);
-			if (!vm->stop.requested)
-				rearm_after_kick(vm);
-		} else {
-			drain_tracepage(vm, t_call, t_return); /* step 1's records, if the guest keeps them */
-			trace_hold(vm->trace); /* device steps wait for the exit's own record */
-			handle_exit(vm, &r); /* step 5 */
-		}
-		/*
-		 * A silent --step-seek step (step.c) is an exit hv made only to find the window: it is
-		 * neither counted nor recorded, and neither is the entry after it, so the trace keeps
-		 * its exit/entry rhythm and shows the run as if hv had not been looking.
-		 */
-		bool hidden = vm->step.hide;
-		vm->step.hide = false;
-		if (rc >= 0 && !hidden) {
-			vm->exits_seen++;
-			vm->exits_by_reason[r.reason <= HVT_REASON_MAX ? r.reason : HVT_R_OTHER]++;
-		}
-		/* Step 6: record, then go back into the guest unless something asked to stop. */
-		if (hidden)
-			trace_release(vm->trace);
-		else
-			record_exit(vm, &r, t_return, vm->trace ? trace_now(vm->trace) : 0);
-		if (!vm->stop.requested)
-			irq_before_run(vm); /* a pending interrupt goes in with this entry (irq.c) */
-		/* --viz=step: hvviz sees this exit now and the guest waits for the user's "next",
-		 * time that is neither the guest's nor hv's (vizlink.c). Hidden exits show nothing. */
-		uint64_t paused = hidden ? 0 : viz_before_run(vm);
-		t_call = vm->trace ? trace_now(vm->trace) : 0;
-		ns_call = vm_now_ns();
-		vm->ns_in_hv += ns_call - ns_return - paused;
-		if (!vm->stop.requested && !hidden)
-			record_entry(vm, t_call);
+		vcpu_after_exit(vm, &lp, rc, err); /* step 5: hv handles the exit */
 	}
 	/* Records written after the last exit (a guest that stopped by a fatal exit). */
-	drain_tracepage(vm, t_call, vm->trace ? trace_now(vm->trace) : 0);
-	irq_vcpu_exiting(vm);
+	drain_tracepage(vm, lp.t_call, vm->trace ? trace_now(vm->trace) : 0);
+	vcpu_set_running(vm, false);
 	return NULL;
 }

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "vcpu.h"
 #include "vm.h"
 
 int viz_parse(struct viz *v, const char *arg)
@@ -242,7 +243,7 @@ static void hvviz_gone(struct vm *vm)
 
 /*
  * Step mode: block until hvviz sends its byte. poll with a timeout rather than a bare read():
- * a stop kick (Ctrl-C, --timeout: kick_vcpu in vm.c) sent just before the read would be lost
+ * a stop kick (Ctrl-C, --timeout: vcpu_kick in vcpu.c) sent just before the read would be lost
  * and the thread would sleep on; looking at vm->kick every tenth of a second closes that gap.
  * The socket is looked at first, so hvviz's end is always noticed as such.
  */

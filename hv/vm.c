@@ -33,11 +33,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu.h"
 #include "dev/ata.h"
 #include "dev/board.h"
 #include "dev/pit.h"
 #include "dev/virtio_blk.h"
+#include "iothread.h"
+#include "irq.h"
+#include "kvmstats.h"
 #include "layout.h"
+#include "regs.h"
+#include "step.h"
+#include "summary.h"
+#include "vcpu.h"
 #include "vizlink.h"
 #include "vm.h"
 
@@ -54,15 +62,31 @@ static int fail(int status, const char *fmt, ...)
 	return status;
 }
 
-/* A request, not an action: the exit loop checks it before calling KVM_RUN again, so the guest
- * is never stopped halfway through an exit; it is simply not entered again. */
+/*
+ * A request, not an action (stop.h): the exit loop checks it before calling KVM_RUN again, so
+ * the guest is never stopped halfway through an exit; it is simply not entered again. The
+ * device that asks (the exit port) holds only the struct vm_stop, never the VM: it calls this
+ * directly. No lock: almost every request comes from the vCPU thread (its exits, its hooks);
+ * the one exception, the I/O thread giving up on its eventfd, can only race with another stop,
+ * and then either reason is a true one.
+ */
+void vm_stop_request(struct vm_stop *stop, int status, const char *why)
+{
+	if (stop->requested)
+		return;
+	stop->status = status;
+	stop->why = why;
+	stop->requested = true;
+}
+
+/* hv's own reasons are often formatted on the caller's stack: kept in vm->why, which vm_run
+ * prints at the end (and vizlink.c hands to hvviz). */
 void vm_stop_with(struct vm *vm, int status, const char *why)
 {
 	if (vm->stop.requested)
 		return;
-	vm->stop.status = status;
 	snprintf(vm->why, sizeof(vm->why), "%s", why ? why : "");
-	vm->stop.requested = true;
+	vm_stop_request(&vm->stop, status, vm->why);
 }
 
 /*
@@ -323,8 +347,7 @@ static int load_guest(struct vm *vm, const struct vm_options *opt, const struct 
 	 * show what KVM really holds. */
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &regs) == 0 &&
-	    ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) == 0) {
+	if (regs_get(vm, &regs) == 0 && sregs_get(vm, &sregs) == 0) {
 		vm->guest_rip = regs.rip;
 		vm->guest_mode = cpu_mode(&sregs);
 		vm->guest_cpl = cpu_cpl(&sregs);
@@ -348,9 +371,11 @@ static void connect_trace(struct vm *vm, struct vm_inputs *in)
 	if (vm->vblk)
 		virtio_blk_set_trace(vm->vblk, vm->trace);
 	/*
-	 * Without sync regs, each traced exit would cost KVM_GET_REGS and KVM_GET_SREGS, two
+	 * Without sync regs, each traced exit would cost two register-reading ioctls (regs.c), two
 	 * more trips into the kernel (textbook ch 3, "What an exit costs"). kvm_dirty_regs stays
-	 * 0: hv never changes registers after cpu_setup.
+	 * 0, so KVM never loads registers *from* kvm_run: the copy there is for reading only.
+	 * When hv does change a register after cpu_setup (--step moving rip or clearing TF,
+	 * step.c), it goes through regs_set (regs.c), and the next exit refreshes the copy.
 	 */
 	if (vm->host.cap_sync_regs & KVM_SYNC_X86_SREGS) {
 		vm->run->kvm_valid_regs = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
@@ -444,6 +469,7 @@ void vm_inputs_free(struct vm_inputs *in)
 static void vm_clear(struct vm *vm)
 {
 	memset(vm, 0, sizeof(*vm));
+	vm->kick_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* static: nothing to destroy */
 	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
 	vm->notify_fd = vm->iothread_stop_fd = vm->disk.fd = -1;
 }
@@ -495,7 +521,8 @@ int vm_create(struct vm *vm, const struct vm_options *opt)
 /*
  * The signal only has to interrupt KVM_RUN; the handler itself does nothing. The host interrupt
  * that delivers it forces a VM exit, KVM sees the pending signal and returns EINTR (exit_reason
- * KVM_EXIT_INTR). Without a handler, SIGUSR1 would kill hv.
+ * KVM_EXIT_INTR). Without a handler, SIGUSR1 would kill hv. Who sends it, and why
+ * immediate_exit must come first: vcpu_kick (vcpu.c).
  */
 static void on_kick(int sig)
 {
@@ -547,25 +574,6 @@ static double now_s(void)
 }
 
 /*
- * Stop the vCPU thread wherever it is (KVM API documentation, kvm_run "immediate_exit";
- * Linux 4.11). Inside KVM_RUN, the signal stops it (see on_kick). But between two KVM_RUNs the
- * handler runs, changes nothing, and the thread then enters KVM_RUN and runs the guest on,
- * perhaps forever: a lost wake-up. KVM reads immediate_exit once when KVM_RUN starts and, if
- * set, returns EINTR without entering the guest. Stored *before* the signal is sent, it stops
- * the thread wherever it is. Older VMMs used KVM_SET_SIGNAL_MASK instead (signal blocked
- * outside KVM_RUN), which takes a lock on every KVM_RUN. `kick` tells the vCPU thread why.
- */
-static void kick_vcpu(struct vm *vm, int why)
-{
-	vm->kick = why;
-	/* kick before immediate_exit, as the vCPU thread reads them in the other order
-	 * (rearm_after_kick in vcpu.c): the fence keeps the compiler from swapping the stores. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	vm->run->immediate_exit = 1;
-	pthread_kill(vm->vcpu_thread, SIGUSR1);
-}
-
-/*
  * Wait for the vCPU thread to end by itself, or stop it at the --timeout deadline or on
  * Ctrl-C. The main thread wakes every 50 ms to look at the clock and the signal flag: a
  * simple loop that costs nothing measurable, since the guest runs on the other thread.
@@ -582,18 +590,18 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 		if (pthread_timedjoin_np(vm->vcpu_thread, NULL, &slice) == 0)
 			return;
 		if (got_stop_signal) {
-			kick_vcpu(vm, KICK_SIGNAL);
+			vcpu_kick(vm, KICK_SIGNAL);
 			break;
 		}
 		/* (--viz=step: the user's reading time is not the guest's, vizlink.c) */
 		if (deadline > 0 && now_s() - (double)viz_paused_ns(vm) * 1e-9 >= deadline) {
-			kick_vcpu(vm, KICK_TIMEOUT);
+			vcpu_kick(vm, KICK_TIMEOUT);
 			break;
 		}
 		/* hv run --viz: hvviz gets the new records; the user quitting it stops the VM like
 		 * Ctrl-C (vizlink.c) */
 		if (viz_poll(vm)) {
-			kick_vcpu(vm, KICK_VIZ);
+			vcpu_kick(vm, KICK_VIZ);
 			break;
 		}
 	}
@@ -634,19 +642,19 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	if (vm->notify_fd >= 0 && (rc = iothread_start(vm)) != 0)
 		return fail(HV_EXIT_HOST, "cannot start the I/O thread for --ioeventfd: %s",
 			    strerror(rc));
-	if ((rc = pit_start(vm->pit, vm_start_thread)) != 0) {
+	if ((rc = pit_start(vm->irq.pit, vm_start_thread)) != 0) {
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the timer thread: %s", strerror(rc));
 	}
 	if ((rc = vm_start_thread(&vm->vcpu_thread, vcpu_thread_main, vm)) != 0) {
-		pit_stop(vm->pit);
+		pit_stop(vm->irq.pit);
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the vCPU thread: %s", strerror(rc));
 	}
 	wait_vcpu(vm, opt->timeout_s);
 	/* The guest is gone; a doorbell it rang last is still served before the trace closes. */
 	iothread_stop(vm);
-	pit_stop(vm->pit);
+	pit_stop(vm->irq.pit);
 	/* Only now that the vCPU thread is gone: the console has no lock. */
 	console_flush(&vm->console);
 	record_counters(vm, &before);

@@ -25,16 +25,16 @@
 #include "dev/uart.h"
 #include "guestmem.h"
 #include "hostinfo.h"
+#include "irq.h"
 #include "layout.h"
 #include "loader.h"
+#include "step.h"
+#include "stop.h"
 #include "trace_write.h"
 #include "tracepage.h"
 
 /* Which controller the disk hangs on (hv run --disk-path). */
 enum disk_path { DISK_PATH_NONE = 0, DISK_PATH_LEGACY = 1, DISK_PATH_VIRTIO = 2 };
-
-/* Why the main thread stopped the vCPU thread. KICK_VIZ: the user quit hvviz (hv/vizlink.c). */
-enum { KICK_NONE = 0, KICK_TIMEOUT = 1, KICK_SIGNAL = 2, KICK_VIZ = 3 };
 
 struct viz; /* hv run --viz (hv/vizlink.h) */
 
@@ -57,28 +57,6 @@ struct vm_options {
 	bool step_seek;          /* --step-seek: reach the window by stepping, not a breakpoint */
 };
 
-/* hv run --step (step.c): waiting for the breakpoint, stepping, done (disarm once), off. */
-enum step_phase { STEP_OFF = 0, STEP_WAIT = 1, STEP_STEPPING = 2, STEP_DONE = 3, STEP_SEEK = 4,
-		  STEP_LINGER = 5 };
-struct step_bp {           /* one breakpoint: DR0 and an ICEBP hv wrote into guest memory */
-	uint64_t la, gpa;        /* where the CPU will meet it (linear), where hv wrote it */
-	uint8_t orig[2], len;    /* the bytes it covers */
-	bool io_trap;            /* `out %al, $0x80` instead (hosts without breakpoints) */
-	bool set;
-};
-struct step_state {
-	enum step_phase phase;
-	uint64_t addr;           /* guest address of the window's first instruction */
-	uint32_t count, done;    /* instructions to record, recorded so far */
-	struct step_bp window;   /* at addr */
-	struct step_bp handler;  /* an `int n` is being stepped: on its handler */
-	uint64_t seek_steps;     /* --step-seek: instructions stepped silently to reach addr */
-	uint64_t late_db;        /* #DBs after the window, from TF left in a pushed RFLAGS */
-	uint64_t foreign_db;     /* the guest's own #DBs, given back to it */
-	bool hide;               /* this exit was a silent seek step: not recorded */
-	bool no_bp;              /* --step-seek: this KVM cannot stop at breakpoints; plant none */
-};
-
 struct vm {
 	/* KVM objects */
 	int kvm_fd, vm_fd, vcpu_fd;
@@ -97,16 +75,8 @@ struct vm {
 	struct testdev *testdev;
 	struct vm_stop stop;   /* set by a device or the exit loop to end the run */
 
-	/* interrupts (irq.c): device lines -> PIC -> KVM_INTERRUPT */
-	struct pic *pic;
-	struct pit *pit;           /* the 8254 timer and its tick thread (dev/pit.c) */
-	pthread_mutex_t irq_lock;  /* with irq_cond: a halted vCPU sleeps until a line changes */
-	pthread_cond_t irq_cond;
-	uint64_t irq_events;       /* times the PIC's output may have risen */
-	uint64_t irqs_injected;
-	bool inject_at_hlt;        /* the last injection found the guest about to execute HLT */
-	uint64_t inject_rip;       /* ...at this rip (irq_before_run) */
-	uint64_t hlt_after_injection; /* HLTs resumed once because of that (vcpu.c, handle_hlt) */
+	/* interrupts (irq.h): device lines -> PIC -> KVM_INTERRUPT */
+	struct irq_state irq;
 
 	/* the disk and its controller (chapter 4): at most one of ata/vblk exists */
 	struct disk disk;
@@ -130,11 +100,12 @@ struct vm {
 
 	/* run control */
 	struct boot_info boot;
-	struct step_state step;
+	struct step_state step; /* hv run --step (step.h) */
 	bool quiet;            /* --quiet: no summary, no step lines */
 	pthread_t vcpu_thread;
+	pthread_mutex_t kick_lock; /* kickers look at vcpu_running under it (vcpu.c, vcpu_kick) */
 	volatile bool vcpu_running; /* the vCPU thread started: other threads may kick it */
-	volatile int kick;     /* why the main thread kicked the vCPU out of KVM_RUN (KICK_*) */
+	volatile int kick;     /* why another thread kicked the vCPU out of KVM_RUN (vcpu.h KICK_*) */
 	uint64_t exits_seen;   /* exits that reached hv */
 	uint64_t exits_by_reason[HVT_REASON_MAX + 1];
 	uint64_t ns_in_run;    /* time inside KVM_RUN: the guest, and KVM's exits in the kernel */
@@ -144,13 +115,10 @@ struct vm {
 	struct viz *viz;       /* hv run --viz: hvviz is watching (vizlink.c); NULL otherwise */
 };
 
-/* Ask the VM to stop with an exit status and a reason (NULL: a normal end). The first
- * reason wins: a later one never hides what really ended the run. */
+/* Ask the VM to stop with an exit status and a reason (NULL: a normal end), copied into
+ * vm->why. The first reason wins (vm_stop_request, stop.h): a later one never hides what really
+ * ended the run. */
 void vm_stop_with(struct vm *vm, int status, const char *why);
-
-/* diag.c: explain a fatal exit (triple fault, failed entry, emulation error) to the user:
- * registers, CPU mode, and what it most likely means on this host. Sets the exit status. */
-void diag_report(struct vm *vm);
 
 /* A thread of hv, created with SIGINT/SIGTERM blocked (they belong to the main thread). */
 int vm_start_thread(pthread_t *thread, void *(*fn)(void *), void *arg);
@@ -191,47 +159,5 @@ int vm_create(struct vm *vm, const struct vm_options *opt);
 /* Run the vCPU thread to the end; returns hv's exit status. */
 int vm_run(struct vm *vm, const struct vm_options *opt);
 void vm_destroy(struct vm *vm);
-
-/* cpu.c: put the vCPU into the start state for the boot mode (textbook ch. 2 "CPU modes"). */
-int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen);
-/* The guest's CPU mode (enum hvt_mode) and privilege level, read from its registers. */
-uint8_t cpu_mode(const struct kvm_sregs *s);
-uint8_t cpu_cpl(const struct kvm_sregs *s);
-
-/* iothread.c: --ioeventfd, the virtio doorbell handled by a thread of hv without an exit.
- * iothread_setup registers the eventfd with KVM (vm_create); start/stop run the thread. */
-int iothread_setup(struct vm *vm, char *err, size_t errlen);
-int iothread_start(struct vm *vm);
-void iothread_stop(struct vm *vm);
-bool iothread_may_wake(struct vm *vm); /* a doorbell is waiting or being served */
-
-/* irq.c: interrupts from device lines through the 8259A PIC to KVM_INTERRUPT. board.c
- * (dev/board.c) creates the PIC and calls setup/teardown around it, and wires each device's
- * line to irq_line. */
-int irq_setup(struct vm *vm);
-void irq_teardown(struct vm *vm);
-void irq_line(struct vm *vm, unsigned irq, int level); /* a device line changed level */
-void irq_before_run(struct vm *vm);  /* inject, or ask for an interrupt window */
-bool irq_wait_halted(struct vm *vm); /* HLT with IF = 1: true if the guest can go on */
-void irq_vcpu_exiting(struct vm *vm); /* the vCPU thread ends: no more kicks */
-
-/* summary.c: the end-of-run summary on stderr (hv run without --quiet). */
-void summary_print(FILE *out, const struct vm *vm);
-
-int step_arm(struct vm *vm, uint64_t addr, uint64_t load_gpa, uint32_t count, bool seek);
-void step_before_run(struct vm *vm);
-void step_handle_debug(struct vm *vm, struct hvt_record *r);
-bool step_io_trap(struct vm *vm, struct hvt_record *r); /* port 0x80: hv's own trap? */
-
-/* vcpu.c: the exit loop, run on the vCPU thread. */
-void *vcpu_thread_main(void *arg);
-
-/* kvmstats.c: KVM's per-vCPU statistics (binary stats fd). */
-struct kvm_counters {
-	uint64_t value[HVT_C_MAX + 1]; /* indexed by enum hvt_counter */
-	bool present[HVT_C_MAX + 1];
-};
-int kvmstats_open(int vcpu_fd);
-int kvmstats_read(int stats_fd, struct kvm_counters *out);
 
 #endif

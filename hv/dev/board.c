@@ -42,18 +42,18 @@
 /* ---- the chips ------------------------------------------------------------------------------ */
 
 /*
- * The PIC first, and irq_setup at once: from the moment vm->pic exists, irq.c may take its
- * lock (vm->pic != NULL is irq.c's "interrupts are set up"), and board_destroy relies on it.
+ * The PIC first, and irq_setup at once: from the moment vm->irq.pic exists, irq.c may take its
+ * lock (vm->irq.pic != NULL is irq.c's "interrupts are set up"), and board_destroy relies on it.
  */
 static int create_chips(struct vm *vm, enum disk_path disk, char *err, size_t errlen)
 {
-	vm->pic = pic_create();
-	if (!vm->pic || irq_setup(vm) < 0) {
+	vm->irq.pic = pic_create();
+	if (!vm->irq.pic || irq_setup(vm) < 0) {
 		snprintf(err, errlen, "cannot set up the interrupt controller: %s",
 			 strerror(errno ? errno : ENOMEM));
 		return -1;
 	}
-	vm->pit = pit_create(vm_now_ns); /* counts on hv's monotonic clock (vm.c) */
+	vm->irq.pit = pit_create(vm_now_ns); /* counts on hv's monotonic clock (vm.c) */
 	/* The UART and the debug console both print to hv's stdout, through one console buffer. */
 	console_init(&vm->console, STDOUT_FILENO);
 	vm->uart = uart_create(&vm->console);
@@ -62,7 +62,7 @@ static int create_chips(struct vm *vm, enum disk_path disk, char *err, size_t er
 	vm->testdev = testdev_create();
 	/* The para-virtual trace page's port: a guest kernel registers its page here (chapter 5). */
 	tracepage_init(&vm->tracepage, &vm->mem, NULL);
-	if (!vm->pit || !vm->uart || !vm->debugcon || !vm->exitdev || !vm->testdev) {
+	if (!vm->irq.pit || !vm->uart || !vm->debugcon || !vm->exitdev || !vm->testdev) {
 		snprintf(err, errlen, "out of memory creating devices");
 		return -1;
 	}
@@ -101,15 +101,15 @@ static int map_devices(struct vm *vm)
 {
 	const struct board_slot map[] = {
 		/* space    base                 length              ops               device */
-		{ BUS_PIO,  HV_PORT_PIC_MASTER,  PIC_LEN,            &pic_master_ops,  vm->pic },
-		{ BUS_PIO,  HV_PORT_PIT,         PIT_LEN,            &pit_ops,         vm->pit },
-		{ BUS_PIO,  HV_PORT_PIC_SLAVE,   PIC_LEN,            &pic_slave_ops,   vm->pic },
+		{ BUS_PIO,  HV_PORT_PIC_MASTER,  PIC_LEN,            &pic_master_ops,  vm->irq.pic },
+		{ BUS_PIO,  HV_PORT_PIT,         PIT_LEN,            &pit_ops,         vm->irq.pit },
+		{ BUS_PIO,  HV_PORT_PIC_SLAVE,   PIC_LEN,            &pic_slave_ops,   vm->irq.pic },
 		{ BUS_PIO,  HV_PORT_DEBUGCON,    DEBUGCON_LEN,       &debugcon_ops,    vm->debugcon },
 		{ BUS_PIO,  HV_PORT_EXIT,        EXITDEV_LEN,        &exitdev_ops,     vm->exitdev },
 		{ BUS_PIO,  HV_PORT_ATA_CMD,     ATA_CMD_LEN,        &ata_cmd_ops,     vm->ata },
 		{ BUS_PIO,  HV_PORT_ATA_CTL,     ATA_CTL_LEN,        &ata_ctl_ops,     vm->ata },
 		{ BUS_PIO,  HV_PORT_UART0,       UART_LEN,           &uart_ops,        vm->uart },
-		{ BUS_PIO,  HV_PORT_ELCR,        ELCR_LEN,           &pic_elcr_ops,    vm->pic },
+		{ BUS_PIO,  HV_PORT_ELCR,        ELCR_LEN,           &pic_elcr_ops,    vm->irq.pic },
 		{ BUS_PIO,  HV_PORT_TESTDEV,     TESTDEV_PIO_LEN,    &testdev_pio_ops, vm->testdev },
 		{ BUS_PIO,  HV_PORT_PVTRACE,     TRACEPAGE_LEN,      &tracepage_ops,   &vm->tracepage },
 		{ BUS_MMIO, HV_MMIO_TESTDEV,     TESTDEV_MMIO_LEN,   &testdev_mmio_ops, vm->testdev },
@@ -139,7 +139,7 @@ static void line_ata(void *ctx, int level) { irq_line(ctx, HV_IRQ_ATA, level); }
  * interrupt: a guest only ever writes to them, or reads them back at once. */
 static void wire_irqs(struct vm *vm)
 {
-	pit_connect_irq(vm->pit, line_pit, vm);            /* IRQ 0: the timer tick */
+	pit_connect_irq(vm->irq.pit, line_pit, vm);            /* IRQ 0: the timer tick */
 	uart_connect_irq(vm->uart, line_uart, vm);         /* IRQ 4: COM1 */
 	if (vm->vblk)                                      /* IRQ 5: virtio-mmio, level */
 		virtio_mmio_connect_irq(vm->vblk, line_virtio, vm);
@@ -166,15 +166,15 @@ void board_destroy(struct vm *vm)
 {
 	/* The timer's tick thread may still raise IRQ 0: stop it (pit_destroy) before the PIC
 	 * it raises goes away. The I/O thread (virtio doorbells) was stopped by vm_destroy. */
-	pit_destroy(vm->pit);
-	vm->pit = NULL;
+	pit_destroy(vm->irq.pit);
+	vm->irq.pit = NULL;
 	uart_destroy(vm->uart);
 	debugcon_destroy(vm->debugcon);
 	exitdev_destroy(vm->exitdev);
 	testdev_destroy(vm->testdev);
 	ata_destroy(vm->ata);
 	virtio_blk_destroy(vm->vblk);
-	irq_teardown(vm); /* the interrupt lock, while vm->pic still says it exists */
-	pic_destroy(vm->pic);
-	vm->pic = NULL;
+	irq_teardown(vm); /* the interrupt lock, while vm->irq.pic still says it exists */
+	pic_destroy(vm->irq.pic);
+	vm->irq.pic = NULL;
 }

@@ -17,9 +17,9 @@
 #include "vm.h"
 
 /*
- * Create every device of the machine into vm (vm->pic, vm->pit, vm->uart, ...), register each
- * on vm->bus, and wire each interrupt line to the PIC. `disk` picks the disk controller: none,
- * the legacy ATA drive or virtio-blk on vm->disk, which must already be open. Returns 0, or -1
+ * Create every device of the machine into vm (vm->irq.pic, vm->irq.pit, vm->uart, ...),
+ * register each on vm->bus, and wire each interrupt line to the PIC. `disk` picks the disk
+ * controller: none, the legacy ATA drive or virtio-blk on vm->disk, which must already be open. Returns 0, or -1
  * with a one-line reason in err; board_destroy then frees what was made.
  */
 int board_create(struct vm *vm, enum disk_path disk, char *err, size_t errlen);

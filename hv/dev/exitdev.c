@@ -15,6 +15,7 @@
  * in one place (vcpu.c) and lets a unit test see the request without a VM.
  */
 #include "exitdev.h"
+#include "stop.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,14 +44,10 @@ static void exitdev_write(void *dev, uint64_t offset, const uint8_t *data, uint3
 	(void)offset;
 	e->writes++;
 	/*
-	 * The first stop request wins, as in vm_stop_with: a `rep outsb` to the port, or a
-	 * timeout that fired first, must not have its status replaced by a later byte.
+	 * hv's one stop (stop.h): the first request wins, so a `rep outsb` to the port, or a
+	 * timeout that fired first, does not have its status replaced by a later byte.
 	 */
-	if (e->stop->requested)
-		return;
-	e->stop->requested = true;
-	e->stop->status = (int)(((v << 1) | 1u) & 0xFFu);
-	e->stop->why = "the guest wrote to the exit port";
+	vm_stop_request(e->stop, (int)(((v << 1) | 1u) & 0xFFu), "the guest wrote to the exit port");
 }
 
 /* Reset leaves the VM's stop request alone: that belongs to the VM, not to the device. */
