@@ -3,7 +3,7 @@
  *
  * Concept: the guest is never stopped halfway through an exit. Whoever wants the run to end
  * (a device such as the exit port, the exit loop after a fatal exit, a kick from --timeout or
- * Ctrl-C) only files a request in struct vm_stop (hv/dev/devices.h); the exit loop (vcpu.c)
+ * Ctrl-C) only files a request in struct vm_stop (hv/dev/exitdev.h); the exit loop (vcpu.c)
  * looks at it before every KVM_RUN and simply does not enter the guest again. The first request
  * wins: a later one never hides what really ended the run. Textbook: chapter 3 "Exits",
  * section "From exit to device".
