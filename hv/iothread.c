@@ -43,9 +43,9 @@ int iothread_setup(struct vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "--ioeventfd needs --disk-path virtio (the legacy disk has no doorbell)");
 		return -1;
 	}
-	vm->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	vm->iothread_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (vm->notify_fd < 0 || vm->iothread_stop_fd < 0) {
+	vm->io.notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vm->io.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->io.notify_fd < 0 || vm->io.stop_fd < 0) {
 		snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
 		return -1;
 	}
@@ -53,7 +53,7 @@ int iothread_setup(struct vm *vm, char *err, size_t errlen)
 		.datamatch = 0,
 		.addr = HV_MMIO_VIRTIO_BLK + VIRTIO_MMIO_NOTIFY_OFFSET,
 		.len = 4,
-		.fd = vm->notify_fd,
+		.fd = vm->io.notify_fd,
 		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH, /* no PIO flag: an MMIO address */
 	};
 	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
@@ -75,8 +75,8 @@ static void *iothread_main(void *arg)
 	struct vm *vm = arg;
 	trace_set_thread_id(HVT_VCPU_IOTHREAD);
 	struct pollfd fds[2] = {
-		{ .fd = vm->notify_fd, .events = POLLIN },
-		{ .fd = vm->iothread_stop_fd, .events = POLLIN },
+		{ .fd = vm->io.notify_fd, .events = POLLIN },
+		{ .fd = vm->io.stop_fd, .events = POLLIN },
 	};
 	for (;;) {
 		if (poll(fds, 2, -1) < 0 && errno != EINTR) {
@@ -88,11 +88,11 @@ static void *iothread_main(void *arg)
 		}
 		/* Busy from before the read until the work is done, so that a halted vCPU can
 		 * tell "a doorbell is being served" from "nothing will ever come" (irq.c). */
-		__atomic_store_n(&vm->iothread_busy, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&vm->io.busy, 1, __ATOMIC_SEQ_CST);
 		uint64_t kicks;
-		if (read(vm->notify_fd, &kicks, sizeof(kicks)) == (ssize_t)sizeof(kicks))
+		if (read(vm->io.notify_fd, &kicks, sizeof(kicks)) == (ssize_t)sizeof(kicks))
 			virtio_mmio_notify(vm->vblk, 0, true);
-		__atomic_store_n(&vm->iothread_busy, 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&vm->io.busy, 0, __ATOMIC_SEQ_CST);
 		if (fds[1].revents & POLLIN)
 			break; /* checked after the doorbell: a last kick is never lost */
 	}
@@ -107,32 +107,32 @@ static void *iothread_main(void *arg)
  */
 bool iothread_may_wake(struct vm *vm)
 {
-	if (!vm->iothread_running)
+	if (!vm->io.running)
 		return false;
-	struct pollfd p = { .fd = vm->notify_fd, .events = POLLIN };
+	struct pollfd p = { .fd = vm->io.notify_fd, .events = POLLIN };
 	if (poll(&p, 1, 0) > 0)
 		return true;
-	return __atomic_load_n(&vm->iothread_busy, __ATOMIC_SEQ_CST) != 0;
+	return __atomic_load_n(&vm->io.busy, __ATOMIC_SEQ_CST) != 0;
 }
 
 int iothread_start(struct vm *vm)
 {
-	int rc = vm_start_thread(&vm->iothread, iothread_main, vm);
+	int rc = vm_start_thread(&vm->io.thread, iothread_main, vm);
 	if (rc != 0)
 		return rc;
-	vm->iothread_running = true;
+	vm->io.running = true;
 	return 0;
 }
 
 void iothread_stop(struct vm *vm)
 {
-	if (!vm->iothread_running)
+	if (!vm->io.running)
 		return;
 	/* An eventfd write of 1 cannot fail unless the counter would overflow 2^64 - 2, which one
 	 * write per run never reaches; the thread's poll then sees it. */
 	uint64_t one = 1;
-	if (write(vm->iothread_stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+	if (write(vm->io.stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
 		fprintf(stderr, "hv: cannot stop the I/O thread: %s\n", strerror(errno));
-	pthread_join(vm->iothread, NULL);
-	vm->iothread_running = false;
+	pthread_join(vm->io.thread, NULL);
+	vm->io.running = false;
 }

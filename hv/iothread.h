@@ -8,10 +8,26 @@
 #ifndef HV_IOTHREAD_H
 #define HV_IOTHREAD_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 struct vm;
+
+/*
+ * The I/O thread's own state; struct vm embeds one (vm->io). Two eventfds: KVM signals
+ * `notify_fd` when the guest writes the doorbell (no exit), and the main thread signals
+ * `stop_fd` to end the thread, so one poll() waits for either. `busy` is read by the vCPU
+ * thread without a lock (atomics): a halted guest must not be declared stuck while a request
+ * is being served and may still raise the interrupt line.
+ */
+struct iothread_state {
+	int notify_fd;  /* --ioeventfd: KVM signals it on a doorbell write (-1: none) */
+	int stop_fd;    /* the main thread tells the I/O thread to end (-1: none) */
+	pthread_t thread;
+	bool running;
+	int busy;       /* serving a doorbell right now (atomic; iothread_may_wake) */
+};
 
 /* vm_build: register the eventfd with KVM. vm_run: start and stop the thread. */
 int iothread_setup(struct vm *vm, char *err, size_t errlen);

@@ -184,7 +184,7 @@ static bool wait_for_interrupt(struct vm *vm)
 		if (pic_intr(vm->irq.pic))
 			break;
 		/* A stop request (--timeout, Ctrl-C): go back to the loop, which sees it. */
-		if (vm->kick != KICK_NONE)
+		if (vm->cpu.kick != KICK_NONE)
 			return true;
 		/* Nothing in flight that could raise a line: the guest would sleep forever. The
 		 * PIC is asked once more, since a request that just finished may have raised one. */

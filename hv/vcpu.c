@@ -253,13 +253,13 @@ static void handle_run_error(struct vm *vm, int err, struct hvt_record *r)
 {
 	r->reason = HVT_R_INTR;
 	if (err == EINTR || err == EAGAIN) {
-		if (vm->kick == KICK_TIMEOUT)
+		if (vm->cpu.kick == KICK_TIMEOUT)
 			vm_stop_with(vm, HV_EXIT_TIMEOUT, "the guest ran past --timeout");
-		else if (vm->kick == KICK_SIGNAL)
+		else if (vm->cpu.kick == KICK_SIGNAL)
 			vm_stop_with(vm, HV_EXIT_INTERRUPTED, vm->trace && viz_trace_kept(vm)
 							      ? "interrupted; the trace was saved"
 							      : "interrupted");
-		else if (vm->kick == KICK_VIZ)
+		else if (vm->cpu.kick == KICK_VIZ)
 			viz_stop_vm(vm); /* the user quit hvviz (hv run --viz) */
 		return;
 	}
@@ -281,25 +281,25 @@ static void handle_run_error(struct vm *vm, int err, struct hvt_record *r)
  * used KVM_SET_SIGNAL_MASK instead, the signal blocked outside KVM_RUN, which costs a lock on
  * every KVM_RUN.) `kick` tells the vCPU thread why; KICK_NONE only makes it look at the PIC.
  *
- * Under kick_lock: the vCPU thread clears vcpu_running under the same lock before it returns
+ * Under kick_lock: the vCPU thread clears `running` under the same lock before it returns
  * (vcpu_exiting), so the thread we signal has not ended; a signal to a thread that has ended is
  * undefined behaviour. A stop kick sets immediate_exit even when the thread is not running
  * (yet): a thread about to start must not enter the guest either.
  */
 void vcpu_kick(struct vm *vm, int why)
 {
-	pthread_mutex_lock(&vm->kick_lock);
+	pthread_mutex_lock(&vm->cpu.kick_lock);
 	if (why != KICK_NONE)
-		vm->kick = why;
+		vm->cpu.kick = why;
 	/* kick before immediate_exit, as the vCPU thread reads them in the other order
 	 * (rearm_after_kick): the fence keeps the compiler and the CPU from swapping the stores. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	bool other = vm->vcpu_running && !pthread_equal(pthread_self(), vm->vcpu_thread);
+	bool other = vm->cpu.running && !pthread_equal(pthread_self(), vm->cpu.thread);
 	if (why != KICK_NONE || other)
 		vm->run->immediate_exit = 1;
 	if (other)
-		pthread_kill(vm->vcpu_thread, SIGUSR1);
-	pthread_mutex_unlock(&vm->kick_lock);
+		pthread_kill(vm->cpu.thread, SIGUSR1);
+	pthread_mutex_unlock(&vm->cpu.kick_lock);
 }
 
 /*
@@ -311,16 +311,16 @@ static void rearm_after_kick(struct vm *vm)
 {
 	vm->run->immediate_exit = 0;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (vm->kick != KICK_NONE)
+	if (vm->cpu.kick != KICK_NONE)
 		vm->run->immediate_exit = 1;
 }
 
 /* The thread starts and ends: from now on / no longer may other threads kick it (vcpu_kick). */
 static void vcpu_set_running(struct vm *vm, bool running)
 {
-	pthread_mutex_lock(&vm->kick_lock);
-	vm->vcpu_running = running;
-	pthread_mutex_unlock(&vm->kick_lock);
+	pthread_mutex_lock(&vm->cpu.kick_lock);
+	vm->cpu.running = running;
+	pthread_mutex_unlock(&vm->cpu.kick_lock);
 }
 
 /* ---- the loop ---- */

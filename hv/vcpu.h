@@ -8,9 +8,25 @@
 #ifndef HV_VCPU_H
 #define HV_VCPU_H
 
+#include <pthread.h>
+#include <stdbool.h>
+
 struct vm;
 
-/* Why another thread kicked the vCPU out of KVM_RUN (vm->kick). KICK_NONE: only to look at
+/*
+ * The vCPU thread's own state; struct vm embeds one (vm->cpu). Other threads read `running`
+ * and write `kick` under `kick_lock`, so that a kick can never reach a thread that has left
+ * (pthread_kill on an ended thread is undefined behaviour). `kick` is also read by the loop
+ * without the lock, hence volatile: a stale read only delays the stop by one more exit.
+ */
+struct vcpu_state {
+	pthread_t thread;
+	pthread_mutex_t kick_lock;
+	volatile bool running; /* the vCPU thread started: other threads may kick it */
+	volatile int kick;     /* why another thread kicked the vCPU out of KVM_RUN (KICK_*) */
+};
+
+/* Why another thread kicked the vCPU out of KVM_RUN (vm->cpu.kick). KICK_NONE: only to look at
  * the PIC again (irq.c). KICK_VIZ: the user quit hvviz (vizlink.c). */
 enum { KICK_NONE = 0, KICK_TIMEOUT = 1, KICK_SIGNAL = 2, KICK_VIZ = 3 };
 

@@ -235,16 +235,16 @@ int viz_start(struct viz *v, struct vm *vm)
  */
 static void hvviz_gone(struct vm *vm)
 {
-	for (int ms = 0; ms < 120 && vm->kick == KICK_NONE; ms += 10)
+	for (int ms = 0; ms < 120 && vm->cpu.kick == KICK_NONE; ms += 10)
 		poll(NULL, 0, 10);
-	if (vm->kick == KICK_NONE || vm->kick == KICK_VIZ)
+	if (vm->cpu.kick == KICK_NONE || vm->cpu.kick == KICK_VIZ)
 		viz_stop_vm(vm); /* the user quit hvviz */
 }
 
 /*
  * Step mode: block until hvviz sends its byte. poll with a timeout rather than a bare read():
  * a stop kick (Ctrl-C, --timeout: vcpu_kick in vcpu.c) sent just before the read would be lost
- * and the thread would sleep on; looking at vm->kick every tenth of a second closes that gap.
+ * and the thread would sleep on; looking at vm->cpu.kick every tenth of a second closes that gap.
  * The socket is looked at first, so hvviz's end is always noticed as such.
  */
 static void wait_for_step(struct vm *vm, struct viz *v)
@@ -266,7 +266,7 @@ static void wait_for_step(struct vm *vm, struct viz *v)
 		}
 		/* A stop kick: KVM_RUN will return at once (immediate_exit) and the exit loop
 		 * ends the run as usual. Interrupt kicks (irq.c) leave kick at KICK_NONE. */
-		if (vm->kick != KICK_NONE && poll(&p, 1, 0) == 0)
+		if (vm->cpu.kick != KICK_NONE && poll(&p, 1, 0) == 0)
 			return;
 	}
 }
@@ -485,7 +485,7 @@ void viz_finish(struct vm *vm)
 			 "it (--trace-limit)", base, (unsigned long long)dropped);
 	else
 		snprintf(why, sizeof(why), "%s", vm->stop.status != HV_EXIT_OK ? vm->why : "");
-	finish(v, vm->stop.status, why, vm->kick == KICK_SIGNAL);
+	finish(v, vm->stop.status, why, vm->cpu.kick == KICK_SIGNAL);
 }
 
 void viz_end(struct viz *v, int status)

@@ -469,9 +469,9 @@ void vm_inputs_free(struct vm_inputs *in)
 static void vm_clear(struct vm *vm)
 {
 	memset(vm, 0, sizeof(*vm));
-	vm->kick_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* static: nothing to destroy */
+	vm->cpu.kick_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* static: nothing to destroy */
 	vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
-	vm->notify_fd = vm->iothread_stop_fd = vm->disk.fd = -1;
+	vm->io.notify_fd = vm->io.stop_fd = vm->disk.fd = -1;
 }
 
 int vm_build(struct vm *vm, const struct vm_options *opt, struct vm_inputs *in)
@@ -587,7 +587,7 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 		slice.tv_nsec += 50 * 1000 * 1000;
 		if (slice.tv_nsec >= 1000000000L)
 			slice.tv_sec++, slice.tv_nsec -= 1000000000L;
-		if (pthread_timedjoin_np(vm->vcpu_thread, NULL, &slice) == 0)
+		if (pthread_timedjoin_np(vm->cpu.thread, NULL, &slice) == 0)
 			return;
 		if (got_stop_signal) {
 			vcpu_kick(vm, KICK_SIGNAL);
@@ -605,7 +605,7 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 			break;
 		}
 	}
-	pthread_join(vm->vcpu_thread, NULL);
+	pthread_join(vm->cpu.thread, NULL);
 }
 
 /* Start a thread of hv (the vCPU, the I/O thread) with SIGINT/SIGTERM/SIGHUP blocked, so those
@@ -639,14 +639,14 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	kvmstats_read(vm->stats_fd, &before);
 
 	int rc;
-	if (vm->notify_fd >= 0 && (rc = iothread_start(vm)) != 0)
+	if (vm->io.notify_fd >= 0 && (rc = iothread_start(vm)) != 0)
 		return fail(HV_EXIT_HOST, "cannot start the I/O thread for --ioeventfd: %s",
 			    strerror(rc));
 	if ((rc = pit_start(vm->irq.pit, vm_start_thread)) != 0) {
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the timer thread: %s", strerror(rc));
 	}
-	if ((rc = vm_start_thread(&vm->vcpu_thread, vcpu_thread_main, vm)) != 0) {
+	if ((rc = vm_start_thread(&vm->cpu.thread, vcpu_thread_main, vm)) != 0) {
 		pit_stop(vm->irq.pit);
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the vCPU thread: %s", strerror(rc));
@@ -700,7 +700,7 @@ void vm_destroy(struct vm *vm)
 		munmap(vm->run, vm->run_size);
 	if (vm->mem.nslots)
 		munmap(vm->mem.slots[0].host, vm->mem.slots[0].size);
-	int fds[] = { vm->notify_fd, vm->iothread_stop_fd, vm->stats_fd, vm->vcpu_fd, vm->vm_fd,
+	int fds[] = { vm->io.notify_fd, vm->io.stop_fd, vm->stats_fd, vm->vcpu_fd, vm->vm_fd,
 		      vm->kvm_fd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)

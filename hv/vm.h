@@ -25,6 +25,7 @@
 #include "dev/uart.h"
 #include "guestmem.h"
 #include "hostinfo.h"
+#include "iothread.h"
 #include "irq.h"
 #include "layout.h"
 #include "loader.h"
@@ -32,6 +33,7 @@
 #include "stop.h"
 #include "trace_write.h"
 #include "tracepage.h"
+#include "vcpu.h"
 
 /* Which controller the disk hangs on (hv run --disk-path). */
 enum disk_path { DISK_PATH_NONE = 0, DISK_PATH_LEGACY = 1, DISK_PATH_VIRTIO = 2 };
@@ -83,11 +85,7 @@ struct vm {
 	bool have_disk;
 	struct ata *ata;
 	struct virtio_blk *vblk;
-	int notify_fd;         /* --ioeventfd: KVM signals it on a doorbell write (-1: none) */
-	int iothread_stop_fd;  /* the main thread tells the I/O thread to end (-1: none) */
-	pthread_t iothread;
-	bool iothread_running;
-	int iothread_busy;     /* serving a doorbell right now (atomic; iothread_may_wake) */
+	struct iothread_state io; /* --ioeventfd: the doorbell's own thread (iothread.h) */
 	char cmdline[HV_CMDLINE_MAX]; /* what the guest gets: --cmdline plus the device words */
 
 	/* recording */
@@ -102,10 +100,7 @@ struct vm {
 	struct boot_info boot;
 	struct step_state step; /* hv run --step (step.h) */
 	bool quiet;            /* --quiet: no summary, no step lines */
-	pthread_t vcpu_thread;
-	pthread_mutex_t kick_lock; /* kickers look at vcpu_running under it (vcpu.c, vcpu_kick) */
-	volatile bool vcpu_running; /* the vCPU thread started: other threads may kick it */
-	volatile int kick;     /* why another thread kicked the vCPU out of KVM_RUN (vcpu.h KICK_*) */
+	struct vcpu_state cpu;  /* the vCPU thread, and kicking it out of KVM_RUN (vcpu.h) */
 	uint64_t exits_seen;   /* exits that reached hv */
 	uint64_t exits_by_reason[HVT_REASON_MAX + 1];
 	uint64_t ns_in_run;    /* time inside KVM_RUN: the guest, and KVM's exits in the kernel */
