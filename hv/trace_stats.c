@@ -324,7 +324,8 @@ static void disk_stat_add(struct disk_stat *ds, const struct hvt_record *r)
 	} else if (r->kind == HVT_DISK && (r->size == HVT_DISK_ATA || r->size == HVT_DISK_VIRTIO)) {
 		if (r->flags & HVT_F_ERROR)
 			ds[r->size].errors++;
-		else if (r->reason != HVT_DISK_FLUSH) /* a flush moves no bytes: data is "synced" */
+		/* A flush moves no bytes: its data field says whether fdatasync ran. */
+		else if (r->reason != HVT_DISK_FLUSH)
 			ds[r->size].bytes += r->data;
 		ds[r->size].backend_ns += r->duration_ns;
 	} else if (r->kind == HVT_VQ) {
@@ -403,8 +404,8 @@ static void stats_irqs(FILE *out, const struct trace_file *tf)
 			raised[r->addr]++;
 		else if (r->reason == HVT_IRQ_INJECT && r->addr < 16)
 			injected[r->addr]++;
-		else if (r->reason == HVT_IRQ_INJECT) /* addr = -1: the PIC answered INTA with
-						       * IR7's vector and no line (pic_ack) */
+		/* addr = -1: the PIC answered INTA with IR7's vector and no line (pic_ack). */
+		else if (r->reason == HVT_IRQ_INJECT)
 			spurious++;
 		/* window: the guest had IF = 0 or an interrupt shadow, so hv asked KVM for an exit
 		 * as soon as it can take one (request_interrupt_window, hv/irq.c). */
