@@ -133,6 +133,9 @@ static int run_option_machine(int c, const char *arg, struct run_options *ro)
 		}
 		opt->mem_mib = (uint32_t)v;
 		return 0;
+	/* Without --mode (BOOT_AUTO) the guest file decides: a flat binary's boot header names
+	 * its mode (no header: real mode), an ELF its class and PVH note (hv/loader.c). --mode
+	 * overrides the file. */
 	case 'M':
 		if (parse_mode(arg, &opt->mode) < 0)
 			return usage_error("bad --mode (use real, protected or long):", arg);
@@ -147,7 +150,8 @@ static int run_option_machine(int c, const char *arg, struct run_options *ro)
 	case 'c': opt->cmdline = arg; return 0;
 	case 'T':
 		/* A guest in an endless loop without I/O makes no exit that reaches hv: only the
-		 * clock can stop it (vm.c, wait_vcpu). */
+		 * clock can stop it (vm.c, wait_vcpu). The run then ends with HV_EXIT_TIMEOUT (14),
+		 * an even status: hv stopped the guest, the guest did not choose to end. */
 		if (parse_uint(arg, 1, 86400, &v) < 0)
 			return usage_error("bad --timeout (whole seconds, 1 to 86400):", arg);
 		opt->timeout_s = (double)v;
@@ -182,6 +186,10 @@ static int run_option_disk_step(int c, const char *arg, struct run_options *ro)
 	 * Both controllers are never present at once.
 	 */
 	case 'd': opt->disk_file = arg; return 0;
+	/* The two I/O paths of chapter 4. legacy: an ATA drive at ports 0x1F0-0x1F7 and 0x3F6
+	 * (hv/dev/ata.c), full virtualization, an exit per register access and per data word
+	 * written. virtio: virtio-blk behind a virtio-mmio window (hv/dev/virtio_mmio.c),
+	 * para-virtualization, an exit per doorbell. */
 	case 'p':
 		if (!strcmp(arg, "legacy"))
 			opt->disk_path = DISK_PATH_LEGACY;
@@ -190,12 +198,17 @@ static int run_option_disk_step(int c, const char *arg, struct run_options *ro)
 		else
 			return usage_error("bad --disk-path (use legacy or virtio):", arg);
 		return 0;
+	/* How hv's writes pass the host's page cache: QEMU's four modes, from writeback (fast,
+	 * durable at the guest's FLUSH) to unsafe (FLUSH ignored). Textbook ch04 "Cache modes". */
 	case 'C':
 		if (disk_cache_parse(arg, &opt->cache) < 0)
 			return usage_error("bad --cache (use writeback, writethrough, none or unsafe):",
 					   arg);
 		ro->cache_given = true;
 		return 0;
+	/* KVM_IOEVENTFD: KVM matches the guest's write to QueueNotify in the kernel and signals
+	 * an eventfd instead of exiting to hv; hv's I/O thread serves the queue (hv/iothread.c).
+	 * Textbook ch04 "ioeventfd: a doorbell that stays in the kernel". */
 	case 'e': opt->ioeventfd = true; return 0;
 	/* The image is opened O_RDONLY; virtio-blk offers VIRTIO_BLK_F_RO, the ATA disk aborts
 	 * writes. Good for sharing one image between several runs. */
@@ -286,6 +299,8 @@ static int run_check(struct run_options *ro)
 	}
 	if (opt->step_at && !opt->step_count)
 		opt->step_count = HV_STEP_DEFAULT;
+	/* A disk with no path named gets virtio-blk, the path with the fewest exits; the legacy
+	 * drive must be asked for by name. */
 	if (opt->disk_file && opt->disk_path == DISK_PATH_NONE)
 		opt->disk_path = DISK_PATH_VIRTIO;
 	/* Options that only mean something with a disk are refused without one, not ignored. */
@@ -340,6 +355,8 @@ static int run_vm(struct run_options *ro)
 		viz_end(&ro->viz, HV_EXIT_HOST);
 		return HV_EXIT_HOST;
 	}
+	/* On failure vm_build has already printed its one-line reason and returns HV_EXIT_USAGE
+	 * or HV_EXIT_HOST (vm.h); nothing is added here, so every error stays one line. */
 	status = vm_build(vm, opt, &in);
 	vm_inputs_free(&in); /* the guest file's copy; the VM has its own in RAM */
 	/* --viz: hvviz starts once the trace file exists; the VM has not run yet. */
@@ -393,6 +410,8 @@ static int cmd_trace(int argc, char **argv)
 	int json = 0, i = 2;
 	if (!strcmp(argv[1], "dump") && i < argc && !strcmp(argv[i], "--json"))
 		json = 1, i++;
+	/* The subcommand is checked after "--json" was taken, but before the file is opened: a
+	 * typo costs no trace load, which for a large trace is not free. */
 	if (strcmp(argv[1], "stats") && strcmp(argv[1], "dump"))
 		return usage_error("unknown trace command (use stats or dump):", argv[1]);
 	if (i != argc - 1) {
@@ -448,6 +467,8 @@ static int dispatch(int argc, char **argv)
 	 * chapter 0 "Your host").
 	 */
 	const char *cmd = argv[1];
+	/* trace and doctor need no KVM: they work on any machine, and doctor is what explains
+	 * why `hv run` did not work on this one. */
 	if (!strcmp(cmd, "trace"))
 		return cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(cmd, "doctor"))

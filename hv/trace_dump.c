@@ -41,7 +41,12 @@ static const char *dir_name(const struct hvt_record *r)
 	return "-";
 }
 
-/* "write,string" (or "-"); unknown bits are shown in hex, never dropped silently. */
+/*
+ * "write,string" (or "-"); unknown bits are shown in hex, never dropped silently. The meanings
+ * are appendix A, section A.7. Two that surprise students: time-bound (hv cannot observe the
+ * exact instant, so time_ns is the nearest one it can) and string (one exit moved `count`
+ * elements: a `rep insw` that KVM batched).
+ */
 static void flags_format(uint32_t flags, char *buf, size_t len)
 {
 	static const struct { uint32_t bit; const char *name; } names[] = {
@@ -102,7 +107,12 @@ static void blk_type_format(uint64_t type, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64, type);
 }
 
-/* The op-specific words of an HVT_VQ record (field table in trace.h). */
+/*
+ * The op-specific words of an HVT_VQ record (field table in trace.h). In file order the records
+ * of one doorbell retell virtq.c step by step: notify, avail-idx, then per chain avail-entry,
+ * desc records, request, the disk records, used-elem and used-idx, and last the interrupt or
+ * the reason there was none (textbook ch06 "Virtqueue: the rings as the device saw them").
+ */
 static void dump_vq(FILE *out, const struct hvt_record *r)
 {
 	char buf[64];
@@ -130,6 +140,7 @@ static void dump_vq(FILE *out, const struct hvt_record *r)
 		fprintf(out, " addr=0x%" PRIx64 " idx=%" PRIu64 " last_avail=%" PRIu32, r->addr,
 			r->data, r->count);
 		break;
+	/* slot is last_avail % N; head is the first descriptor of the chain the driver offered. */
 	case HVT_VQ_AVAIL_ENTRY:
 		fprintf(out, " addr=0x%" PRIx64 " slot=%" PRIu32 " head=%" PRIu64, r->addr, r->count,
 			r->data);
@@ -147,6 +158,8 @@ static void dump_vq(FILE *out, const struct hvt_record *r)
 			buf, r->addr, r->data);
 		break;
 	/* id is the head the driver offered: that is how it finds which request finished. */
+	/* len is what the device wrote into the chain (data + status byte); 0 for a rejected
+	 * chain. */
 	case HVT_VQ_USED_ELEM:
 		fprintf(out, " addr=0x%" PRIx64 " slot=%" PRIu32 " id=%" PRIu64 " len=%" PRIu64, r->addr,
 			r->count, r->arg, r->data);
@@ -156,6 +169,8 @@ static void dump_vq(FILE *out, const struct hvt_record *r)
 	case HVT_VQ_USED_IDX:
 		fprintf(out, " addr=0x%" PRIx64 " idx=%" PRIu64, r->addr, r->data);
 		break;
+	/* isr is InterruptStatus after the raise: bit 0 used buffers, bit 1 configuration change
+	 * (NEEDS_RESET, hv/dev/virtio_mmio.c). */
 	case HVT_VQ_IRQ_RAISE:
 		fprintf(out, " isr=0x%" PRIx64, r->data);
 		break;
@@ -176,7 +191,12 @@ static void dump_vq(FILE *out, const struct hvt_record *r)
 	fputc('\n', out);
 }
 
-/* An HVT_DISK record: which controller, what system call, where, how long. */
+/*
+ * An HVT_DISK record: which controller, what system call, where, how long. offset is in bytes
+ * (sector x 512), the argument of pread/pwrite; head ties a virtio record to its request
+ * (always 0 for ATA, which has no heads). took_us is the time in the system call alone, so it
+ * can be set against the handled_us of the exit that caused it (appendix A, section A.14).
+ */
 static void dump_disk(FILE *out, const struct hvt_record *r)
 {
 	/* Both tables are indexed with bytes from the file (size, arg), so every lookup below
@@ -269,12 +289,15 @@ static void dump_irq(FILE *out, const struct hvt_record *r)
 	fprintf(out, " %s", hvt_irq_op_name(r->reason));
 	switch (r->reason) {
 	case HVT_IRQ_LINE:
+		/* Recorded only when the level changes: 1 then 0 is one request on an edge line,
+		 * and a level line that stays at 1 asks again after every EOI. */
 		fprintf(out, " irq=%" PRIu64 " level=%" PRIu64, r->addr, r->data);
 		break;
 	case HVT_IRQ_INJECT:
 		/* irq -1: the PIC answered with its spurious vector (nothing left to deliver). */
 		fprintf(out, " irq=%" PRId64 " vector=0x%" PRIx32, (int64_t)r->addr, r->count);
 		break;
+	/* The guest's vCPU was halted (HLT) and hv waited for a line to change (hv/irq.c). */
 	case HVT_IRQ_WAKE:
 		fprintf(out, " slept_us=%.3f", (double)r->data / 1000.0);
 		break;
@@ -284,7 +307,11 @@ static void dump_irq(FILE *out, const struct hvt_record *r)
 	fputc('\n', out);
 }
 
-/* guest-error: which port, what went wrong, the detail (ata.h documents it per code). */
+/*
+ * guest-error: which port, what went wrong, the detail (ata.h documents it per code). Each
+ * line is one refusal of a hostile or buggy guest; hv prints nothing on stderr for it
+ * (appendix C, R1), so this dump, `grep L4` for instance, is where a student finds them.
+ */
 static void dump_guest_error(FILE *out, const struct hvt_record *r)
 {
 	/* The code means something only together with the port: the ATA drive and the trace

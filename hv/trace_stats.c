@@ -65,6 +65,7 @@ struct time_stat {
 	/* (exact up to 2^53 ns, about 104 days of handling time: far beyond any real run) */
 };
 
+/* The first sample sets min and max; after that each only moves outward. */
 static void time_stat_add(struct time_stat *s, uint64_t ns)
 {
 	if (s->count == 0 || ns < s->min)
@@ -87,6 +88,10 @@ static void time_stat_row(FILE *out, const char *label, const struct time_stat *
 /*
  * Only HVT_EXIT records are exits hv saw. Their duration_ns is hv's handling time (from
  * KVM_RUN returning to the next KVM_RUN call), which is the part of an exit hv controls.
+ *
+ * It is not what the exit cost the guest: the world switch out of the guest and back, and
+ * KVM's own work (decoding an MMIO instruction, for one), come on top and are invisible here.
+ * Textbook ch03 "What an exit costs" measures the whole round trip.
  */
 static void stats_by_reason(FILE *out, const struct trace_file *tf, uint64_t nexits)
 {
@@ -163,6 +168,10 @@ static int port_count_cmp(const void *a, const void *b)
 /*
  * Group by (reason, addr, direction): sort the exits by key, then merge runs of equal keys.
  * O(n log n) with one array of at most n entries (n is bounded by the file length).
+ *
+ * The addresses come from the file, so they may be anything. Sorting costs the same whatever
+ * they are, where a hash table keyed by them could be fed collisions by a crafted trace; and
+ * an address is only compared and printed, never used as an index.
  */
 static size_t port_groups(const struct trace_file *tf, struct port_stat *ps)
 {
@@ -220,7 +229,10 @@ static void stats_by_port(FILE *out, const struct trace_file *tf, uint64_t nexit
 	for (size_t i = 0; i < groups; i++) {
 		const struct port_stat *p = &ps[i];
 		int io = p->reason == HVT_R_IO;
-		/* Ports are 16-bit (4 hex digits), guest-physical addresses are shown with 8. */
+		/* Ports are 16-bit (4 hex digits), guest-physical addresses are shown with 8.
+		 * "unclaimed": no device was registered there (hv/bus.c), so a read saw all ones;
+		 * a guest probing for hardware leaves these, as in textbook
+		 * ch04 "virtio-mmio: finding the device". */
 		char addr[32];
 		snprintf(addr, sizeof addr, io ? "0x%04" PRIx64 : "0x%08" PRIx64, p->addr);
 		fprintf(out, "  %-4s %-10s %-5s %9" PRIu64 " %7.2f%% %9" PRIu64 "%s\n",
@@ -270,7 +282,9 @@ static void stats_by_mode(FILE *out, const struct trace_file *tf, uint64_t nexit
 
 /*
  * Which controller an exit went to, from the addresses in layout.h (the machine's contract,
- * the same for every trace): 0 = neither, else enum hvt_disk_dev.
+ * the same for every trace): 0 = neither, else enum hvt_disk_dev. The MMIO test is written as
+ * `addr - base < len` after `addr >= base`, so an address near 2^64 cannot wrap into the
+ * window. The ATA ranges are the command block (8 ports) and the one control port.
  */
 static unsigned disk_dev_of_exit(const struct hvt_record *r)
 {
@@ -292,17 +306,25 @@ struct disk_stat {
 	uint64_t errors;      /* virtio validation failures, failed system calls */
 };
 
+/*
+ * One record into the table. Three kinds feed it: exits (which controller the guest talked
+ * to), disk records (what the backend moved, with `size` naming the controller, appendix A,
+ * section A.14) and virtio's vq records (requests, doorbells, errors). A disk record whose
+ * controller is neither of the two is skipped, so `size` never indexes past ds[].
+ */
 static void disk_stat_add(struct disk_stat *ds, const struct hvt_record *r)
 {
 	unsigned dev;
 	if (r->kind == HVT_EXIT && (dev = disk_dev_of_exit(r)) != 0) {
 		ds[dev].exits++;
-		/* An ATA command is the OUT to the command register (0x1F7). */
+		/* An ATA command is the OUT to the command register (0x1F7), refused ones
+		 * included. IDENTIFY counts too: one request more than the guest counts. */
 		if (dev == HVT_DISK_ATA && r->addr == HV_PORT_ATA_CMD + 7 && (r->flags & HVT_F_WRITE))
 			ds[dev].requests++;
 	} else if (r->kind == HVT_DISK && (r->size == HVT_DISK_ATA || r->size == HVT_DISK_VIRTIO)) {
 		if (r->flags & HVT_F_ERROR)
 			ds[r->size].errors++;
+		/* A flush moves no bytes: its data field says whether fdatasync ran. */
 		else if (r->reason != HVT_DISK_FLUSH)
 			ds[r->size].bytes += r->data;
 		ds[r->size].backend_ns += r->duration_ns;
@@ -324,6 +346,10 @@ static void disk_stat_add(struct disk_stat *ds, const struct hvt_record *r)
  * needed for them. Exits counted here are the ones that went to the disk controller (not the
  * UART printing the result); a doorbell through an ioeventfd is no exit hv saw, so it is listed
  * apart. Rows only for controllers that appear in the trace.
+ *
+ * exits/request and exits/KiB are chapter 4's two measures: the ATA drive pays per word moved
+ * (about 261 exits per KiB written and read in its run), virtio per request, whatever its size.
+ * Textbook ch04 "Counting the difference" reads this table.
  */
 static void stats_disks(FILE *out, const struct trace_file *tf, uint64_t nexits)
 {
@@ -365,6 +391,8 @@ static void stats_irqs(FILE *out, const struct trace_file *tf)
 {
 	/* Fixed arrays of 16: the PIC has 16 lines, and anything else in the file is counted
 	 * apart (spurious) instead of becoming an index. */
+	/* "raised" counts rising edges only (a line record with level 1); a level line that stays
+	 * high while the guest handles it is raised once and may be injected more than once. */
 	uint64_t raised[16] = { 0 }, injected[16] = { 0 }, spurious = 0, windows = 0, wakes = 0;
 	uint64_t any = 0;
 	for (uint64_t i = 0; i < tf->count; i++) {
@@ -376,8 +404,11 @@ static void stats_irqs(FILE *out, const struct trace_file *tf)
 			raised[r->addr]++;
 		else if (r->reason == HVT_IRQ_INJECT && r->addr < 16)
 			injected[r->addr]++;
+		/* addr = -1: the PIC answered INTA with IR7's vector and no line (pic_ack). */
 		else if (r->reason == HVT_IRQ_INJECT)
 			spurious++;
+		/* window: the guest had IF = 0 or an interrupt shadow, so hv asked KVM for an exit
+		 * as soon as it can take one (request_interrupt_window, hv/irq.c). */
 		else if (r->reason == HVT_IRQ_WINDOW)
 			windows++;
 		else if (r->reason == HVT_IRQ_WAKE)
@@ -422,6 +453,7 @@ static void stats_counters(FILE *out, const struct trace_file *tf, uint64_t nexi
 		if (several_vcpus)
 			fprintf(out, " vcpu%u", r->vcpu);
 		fputc('\n', out);
+		/* Each vCPU has its own exit counter; the comparison with N needs their sum. */
 		if (r->addr == HVT_C_EXITS) {
 			have_exits = 1;
 			kvm_exits += r->data;
@@ -444,6 +476,10 @@ static void stats_counters(FILE *out, const struct trace_file *tf, uint64_t nexi
 /*
  * The whole report, in the order a reader asks: what ran where, what exited and why, which
  * device caused it, in which mode, and what KVM saw that hv did not.
+ *
+ * tf has been validated by trace_read.c (appendix A, section A.9), so every enum field is in
+ * range; everything below still treats numbers as untrusted. Output is deterministic: the
+ * same file prints the same text, which the tests and students' scripts rely on.
  */
 void trace_print_stats(FILE *out, const struct trace_file *tf)
 {

@@ -37,14 +37,24 @@
 
 #include "layout.h"
 
-/* Command block register offsets. */
+/*
+ * Command block register offsets. Offsets 1 and 7 are two registers each: a read reaches one
+ * (error, status), a write the other (features, command). So reading status can never start a
+ * command, and a driver cannot read back the features or the command it wrote. Registers 2-6
+ * read back what was written (or where a transfer has got to, ata_set_position). The table is
+ * in textbook ch04 "The taskfile, register by register".
+ */
 enum {
 	ATA_REG_DATA = 0, ATA_REG_ERROR = 1, ATA_REG_FEATURES = 1, ATA_REG_NSECT = 2,
 	ATA_REG_LBAL = 3, ATA_REG_LBAM = 4, ATA_REG_LBAH = 5, ATA_REG_SELECT = 6,
 	ATA_REG_STATUS = 7, ATA_REG_COMMAND = 7,
 };
 
-/* The status of an idle, healthy drive: ready, and (always) seek complete. */
+/*
+ * The status of an idle, healthy drive: ready, and (always) seek complete. 0x50 is the value a
+ * driver's "wait until not BSY and DRDY" loop wants; since this drive is never busy, that loop
+ * ends on its first read, which is what makes the exit counts of ch04 "Exits per call" exact.
+ */
 #define ATA_SR_IDLE (ATA_SR_DRDY | ATA_SR_DSC)
 
 /* The error register after a reset or power-on: the diagnostic code "device 0 passed, device
@@ -56,7 +66,12 @@ enum {
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
-/* DEV = 0: the master, the only drive on our cable. */
+/*
+ * DEV = 0: the master, the only drive on our cable. On a real cable both drives latch every
+ * taskfile write, and only the one whose number matches DEV drives the bus on a read and
+ * accepts a command. That is why a register write always lands (ata_write_reg) while a read of
+ * status or error, and a command, depend on who is selected.
+ */
 static bool ata_master_selected(const struct ata *a)
 {
 	return !(a->select & ATA_DH_DEV);
@@ -69,7 +84,9 @@ static bool ata_drive_answers(const struct ata *a)
 }
 
 /*
- * One guest misbehaviour: counted always, and one HVT_GUEST_ERROR record when tracing. The
+ * One guest misbehaviour: counted always, and one HVT_GUEST_ERROR record when tracing. The guest
+ * decides how often this runs, so it costs a counter and a fixed 64-byte record, never a line
+ * on stderr (appendix C, R1), and never an allocation. The
  * device was not placed by the bus at a port of its choosing, but the legacy channel lives at
  * fixed ports on every PC (layout.h), so the record can name the real port.
  */
@@ -88,7 +105,11 @@ static void ata_guest_error(struct ata *a, uint64_t port, enum ata_guest_error w
 	trace_emit(a->trace, &r);
 }
 
-/* An access of a width the register does not have: reads see all ones, writes do nothing. */
+/*
+ * An access of a width the register does not have: reads see all ones, writes do nothing. All
+ * ones is what an ISA read that nobody answers returns (the data lines float high), and the
+ * UART, the PICs and the timer give the same answer (appendix C, S2).
+ */
 static void ata_bad_width(struct ata *a, uint64_t port, uint64_t off, uint8_t *data,
 			  uint32_t size, bool is_write)
 {
@@ -103,6 +124,12 @@ static void ata_bad_width(struct ata *a, uint64_t port, uint64_t off, uint8_t *d
  * selected device; otherwise the pin is released (high impedance), so the line is low. The
  * callback runs only when the level changes, so a guest re-reading status a million times
  * injects nothing (the UART's S6 lesson again).
+ *
+ * The line is IRQ 14, input 6 of the slave 8259A (hv/dev/board.c wires it). nIEN masks the
+ * pin, not the condition: irq_pending survives, so a driver that clears nIEN while an interrupt
+ * is pending sees INTRQ rise at once (ata_ctl_write_op calls this after the write). A driver
+ * that polls (guest/lib/ata.c sets nIEN in ata_init) never sees IRQ 14 at all. Textbook ch04
+ * "The path of one interrupt" follows the line from here to the guest's handler.
  */
 static void ata_update_irq(struct ata *a)
 {
@@ -115,13 +142,21 @@ static void ata_update_irq(struct ata *a)
 		a->set_irq(a->irq_ctx, level);
 }
 
-/* What the guest can address with LBA28, capped by the image: the capacity IDENTIFY reports. */
+/*
+ * What the guest can address with LBA28, capped by the image: the capacity IDENTIFY reports.
+ * Sectors of an image beyond 2^28 - 1 are simply unreachable: reaching them takes LBA48
+ * (READ SECTORS EXT, 24h), which this drive aborts.
+ */
 static uint32_t ata_capacity(const struct ata *a)
 {
 	return a->disk->sectors > ATA_LBA28_MAX ? ATA_LBA28_MAX : (uint32_t)a->disk->sectors;
 }
 
-/* The 28-bit LBA the taskfile holds: drive/head bits 3-0 are LBA bits 27-24. */
+/*
+ * The 28-bit LBA the taskfile holds: drive/head bits 3-0 are LBA bits 27-24. In CHS days those
+ * four bits were the head number; LBA mode reused them, which is why LBA28 has 28 bits: three
+ * 8-bit registers plus one nibble.
+ */
 static uint32_t ata_taskfile_lba(const struct ata *a)
 {
 	return (uint32_t)(a->select & 0x0Fu) << 24 | (uint32_t)a->lbah << 16 |
@@ -160,7 +195,12 @@ static void ata_end_ok(struct ata *a)
 	a->status = ATA_SR_IDLE;
 }
 
-/* Failure: ERR in status, the reason in the error register, and always an interrupt. */
+/*
+ * Failure: ERR in status, the reason in the error register, and always an interrupt. The error
+ * register is only meaningful while ERR is set; the next command clears it (ata_command). The
+ * interrupt matters to an interrupt-driven driver: it sleeps until INTRQ, and a failure that
+ * raised nothing would leave it asleep.
+ */
 static void ata_end_error(struct ata *a, uint8_t err)
 {
 	ata_stop_transfer(a);
@@ -248,7 +288,11 @@ static void ata_identify_fill(struct ata *a)
 
 /* ---- the data phases ----------------------------------------------------------------------- */
 
-/* A data-in block is ready: DRQ, and an interrupt per block (the PIO data-in protocol). */
+/*
+ * A data-in block is ready: DRQ, and an interrupt per block (the PIO data-in protocol). The
+ * host's side of that protocol: wait for INTRQ (or poll), read status (which acknowledges the
+ * interrupt, ata_read_reg), see DRQ, then read 256 words from the data port.
+ */
 static void ata_start_in(struct ata *a)
 {
 	a->xfer = ATA_XFER_IN;
@@ -329,6 +373,12 @@ static void ata_out_block_done(struct ata *a)
  * One 16-bit word through the data port (L1). With DRQ clear there is nothing to transfer:
  * the index does not move and the read returns 0. The index is checked at every access, not
  * trusted from the state: even a model bug could not index past buf.
+ *
+ * This is the cost of full virtualization in one function. A sector is 256 calls, and on real
+ * hardware each is one bus cycle; here each `in` from port 0x1F0 is a VM exit, unless KVM
+ * batched a `rep insw` into one exit with count = 256 (ata.h, and textbook
+ * ch04 "`rep insw` = 1 exit, `rep outsw` = 256 exits"). The test is `pos > SIZE - 2` rather
+ * than `pos + 2 > SIZE`: the same no-sum form as every range check in hv.
  */
 static bool ata_data_in16(struct ata *a, uint16_t *v)
 {
@@ -343,6 +393,12 @@ static bool ata_data_in16(struct ata *a, uint16_t *v)
 	return true;
 }
 
+/*
+ * The write side: the word goes into buf, and the 256th word sends the sector to the image.
+ * KVM never batches `rep outsw` on the way to user space, so each of these calls is a whole
+ * exit of its own: 256 exits per sector written. As on the read side, a guest that keeps
+ * writing after the last word finds DRQ clear and its words dropped (L1); pos cannot pass buf.
+ */
 static bool ata_data_out16(struct ata *a, uint16_t v)
 {
 	if (a->xfer != ATA_XFER_OUT || a->pos > ATA_SECTOR_SIZE - 2)
@@ -382,6 +438,11 @@ static bool ata_lba_request(struct ata *a, uint8_t cmd, uint32_t *lba, uint32_t 
 	return true;
 }
 
+/*
+ * READ SECTORS (20h, or 21h "without retries", the same thing on a drive with no platter): PIO
+ * data-in. The first sector is fetched now, so DRQ and INTRQ are already set when the guest's
+ * OUT of the command returns; a real drive would show BSY for the seek first.
+ */
 static void ata_cmd_read(struct ata *a, uint8_t cmd)
 {
 	uint32_t lba, count;
@@ -414,6 +475,11 @@ static void ata_cmd_write(struct ata *a, uint8_t cmd)
 	a->status = ATA_SR_IDLE | ATA_SR_DRQ;
 }
 
+/*
+ * IDENTIFY DEVICE (ECh): one PIO data-in block, built rather than read from the image.
+ * counts_sectors = false keeps the LBA registers and the sector counters untouched
+ * (ata_in_block_done).
+ */
 static void ata_cmd_identify(struct ata *a)
 {
 	ata_identify_fill(a);
@@ -422,7 +488,12 @@ static void ata_cmd_identify(struct ata *a)
 	ata_start_in(a);
 }
 
-/* FLUSH CACHE: the guest's only way to make written sectors durable (disk.h, cache modes). */
+/*
+ * FLUSH CACHE: the guest's only way to make written sectors durable (disk.h, cache modes;
+ * textbook ch04 "Cache modes"). A non-data command: done before the OUT returns, and the
+ * non-data protocol ends with an interrupt. A failed flush is ABRT, so the guest learns its
+ * data may not be on disk.
+ */
 static void ata_cmd_flush(struct ata *a)
 {
 	a->flushes++;
@@ -537,6 +608,11 @@ static void ata_command(struct ata *a, uint8_t cmd)
  * selected, the registers only the drive drives (error, status) read 0 while the shared
  * taskfile latches still read back. Reading status acknowledges the interrupt; that is the
  * one register read with a side effect.
+ *
+ * Why a read acknowledges: an interrupt handler must read status anyway to learn what
+ * happened (DRQ: the next block; ERR: a failure), and that one read also lowers INTRQ, so the
+ * handler needs no separate "acknowledge" register. A driver that wants to look without
+ * acknowledging reads the alternate status instead (ata_ctl_read_op).
  */
 static uint8_t ata_read_reg(struct ata *a, uint64_t off)
 {
@@ -596,6 +672,8 @@ static void ata_write_reg(struct ata *a, uint64_t off, uint8_t v)
 		a->lbah = v;
 		break;
 	default: /* ATA_REG_SELECT */
+		/* Bits 7 and 5 read as one whatever was written. Writing DEV = 1 selects the
+		 * absent slave: status now reads 0 and INTRQ falls after this access. */
 		a->select = v | ATA_DH_OBS;
 		break;
 	}
@@ -622,6 +700,10 @@ static void ata_set_signature(struct ata *a)
  * SRST 0 -> 1: the drive drops whatever it was doing (L4: the transfer ends, the buffer index
  * goes back to 0, nothing half-written reaches the image) and is BSY while the bit is held.
  * SRST 1 -> 0: ready again with the signature. Resets never interrupt.
+ *
+ * SRST resets both drives on the cable, which is why it lives in the control block and not in
+ * the per-drive taskfile; a driver sets it, waits, and clears it. nIEN, the other bit kept,
+ * takes effect on this very write: ata_ctl_write_op recomputes INTRQ afterwards.
  */
 static void ata_write_devctl(struct ata *a, uint8_t v)
 {
@@ -666,6 +748,11 @@ static void ata_reset(void *dev)
 /*
  * The data port: 16 bits is its width. 32 bits is two words, low first (many controllers, QEMU,
  * Linux's 32-bit PIO); an overrun is counted once per access. 8 bits is refused.
+ *
+ * A 32-bit access halves the exits of a `rep outsw` transfer: 128 exits per sector instead of
+ * 256. The words go through ata_data_in16/out16 one by one, so a 32-bit access that straddles
+ * the end of a block is split correctly: its second word belongs to the next block, or is
+ * refused (L1) if there is none.
  */
 static void ata_data_read(struct ata *a, uint8_t *data, uint32_t size)
 {
@@ -704,6 +791,13 @@ static bool ata_data_size_ok(uint32_t size)
 	return size == 2 || size == 4;
 }
 
+/*
+ * Every access to ports 0x1F0-0x1F7 arrives here, once per exit (or per element of a string
+ * exit; hv/bus.c). The bus has already checked that offset and size lie inside the 8 ports
+ * (appendix C, T2); this function only decides which widths each register has. INTRQ is
+ * recomputed after every access, since any of them may have changed it: a status read
+ * acknowledges, a data read may start the next sector, a command may finish.
+ */
 static void ata_cmd_read_op(void *dev, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	struct ata *a = dev;
@@ -762,7 +856,11 @@ const struct device_ops ata_cmd_ops = {
 	.reset = ata_reset,
 };
 
-/* The same reset: bus_reset calls it once per (dev, reset) pair, so the drive resets once. */
+/*
+ * The control block is a second bus range because it sits at 0x3F6, far from the command
+ * block, as on the IBM AT. The same reset: bus_reset calls it once per (dev, reset) pair, so
+ * the drive resets once.
+ */
 const struct device_ops ata_ctl_ops = {
 	.name = "ata-ctl",
 	.read = ata_ctl_read_op,
@@ -787,6 +885,10 @@ struct ata *ata_create(struct disk *disk)
 	return a;
 }
 
+/*
+ * Nothing is allocated after ata_create: the one-sector buffer lives in the struct, so no
+ * command, reset or transfer a guest starts can grow hv's memory (appendix C, R2).
+ */
 void ata_destroy(struct ata *a)
 {
 	free(a);

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The detection read: a guest that is not sure it runs under Bochs, QEMU or hv reads the port
+ * once and writes to it only if 0xE9 came back, so on real hardware its output goes nowhere. */
 static void debugcon_read(void *dev, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	struct debugcon *d = dev;
@@ -31,6 +33,11 @@ static void debugcon_read(void *dev, uint64_t offset, uint8_t *data, uint32_t si
 	data[0] = DEBUGCON_READBACK;
 }
 
+/*
+ * One character. No status bit to poll and no interrupt: the device is never busy, so a guest
+ * writes as fast as it can exit. hv's console buffers the bytes and caps the total, so a guest
+ * printing forever costs the host a bounded amount of output (appendix C, S4 and R1).
+ */
 static void debugcon_write(void *dev, uint64_t offset, const uint8_t *data, uint32_t size)
 {
 	struct debugcon *d = dev;

@@ -69,20 +69,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A0, the chip's one address pin, picks the port: offset 0 is 0x20 (master) or 0xA0 (slave),
+ * offset 1 is 0x21 or 0xA1. Two ports are not enough for ten kinds of write, so the chip also
+ * looks at the written value (ICW1 vs OCW2 vs OCW3, pic_command) and at where it is in the
+ * initialization sequence (ICW2-4 vs OCW1, pic_write).
+ */
 enum { PIC_CMD = 0, PIC_DATA = 1 };
 enum { MASTER = 0, SLAVE = 1 };
 #define CASCADE_IRQ 2u /* master input wired to the slave's INT output */
 
-/* ICW1 (command port, bit 4 = 1). */
+/*
+ * ICW1 (command port, bit 4 = 1). A PC OS sends the same four words to each chip (Linux's
+ * init_8259A(), guest/lib/pic.c): ICW1 = 0x11 (edge, cascade, ICW4 follows); ICW2 = its vector
+ * base, 32 or more so that IRQs do not land on the CPU's exception vectors 0-31; ICW3 = 0x04
+ * to the master (a slave on IR2) and 2 to the slave (its ID); ICW4 = 0x01 (8086 mode, normal
+ * EOI). Eight OUTs, each one a VM exit here.
+ */
 #define ICW1_IC4  0x01u /* an ICW4 will follow */
 #define ICW1_SNGL 0x02u /* single chip: no ICW3 */
 #define ICW1_LTIM 0x08u /* level-triggered mode for all eight lines */
 #define ICW1_INIT 0x10u /* marks the byte as ICW1 */
 
-/* ICW4. */
+/* ICW4. With AEOI the OS never sends EOI, and nothing blocks a lower-priority line while a
+ * handler runs; PC operating systems leave it off and EOI every interrupt themselves. */
 #define ICW4_AEOI 0x02u /* automatic EOI: the INTA cycle itself ends the interrupt */
 
-/* OCW2: bits 7:5 are R (rotate), SL (specific level, L = bits 2:0), EOI. */
+/*
+ * OCW2: bits 7:5 are R (rotate), SL (specific level, L = bits 2:0), EOI. The one every OS
+ * sends is 0x20, a non-specific EOI, at the end of each handler (`outb(0x20, 0x20)`). A slave
+ * interrupt is in service on both chips, so its handler sends EOI to the slave and then to
+ * the master.
+ */
 #define OCW2_CMD(v)   (((v) >> 5) & 7u)
 #define OCW2_LEVEL(v) ((v) & 7u)
 enum {
@@ -96,7 +114,8 @@ enum {
 	OCW2_ROTATE_SPECIFIC = 7,   /* 111 specific EOI, line L becomes the lowest */
 };
 
-/* OCW3 (command port, bits 4:3 = 01). */
+/* OCW3 (command port, bits 4:3 = 01). OCW3 = 0x0B makes the next command-port read return ISR:
+ * that is how Linux tells a real IRQ 7 from a spurious one (pic_ack explains). */
 #define OCW3_SELECT 0x08u
 #define OCW3_RIS    0x01u /* with RR: 1 = read ISR, 0 = read IRR */
 #define OCW3_RR     0x02u /* change the register a command-port read returns */
@@ -120,7 +139,9 @@ enum {
 /* ---- one chip: priority resolution ------------------------------------------------------ */
 
 /*
- * Priorities are numbered 0 (highest) to 7. Fixed priority is IR0 > IR1 > ... > IR7; a
+ * Priorities are numbered 0 (highest) to 7. Fixed priority is IR0 > IR1 > ... > IR7, so on a
+ * PC the order is IRQ 0, 1, then 8-15 (they enter the master at IR2), then 3-7: the timer
+ * beats every other line, and the slave's lines beat the UART's IRQ 4. A
  * rotation makes line (priority_base - 1) the lowest, so line priority_base gets priority 0.
  * The best priority among the lines set in `bits`, or PRIORITY_NONE. At most 8 steps.
  */
@@ -154,7 +175,11 @@ static int chip_pending(const struct pic_chip *c)
 	return (int)chip_line_of(c, req);
 }
 
-/* Lines in level mode: all of them after ICW1 with LTIM, else the ELCR bits. */
+/*
+ * Lines in level mode: all of them after ICW1 with LTIM, else the ELCR bits. Edge lines suit
+ * ISA devices that pulse; a level line suits a shared or a "until acknowledged" source such as
+ * virtio-mmio's, which stays high while its InterruptStatus is not 0 (hv/dev/virtio_mmio.c).
+ */
 static uint8_t chip_level_mask(const struct pic_chip *c)
 {
 	return c->ltim ? 0xFFu : c->elcr;
@@ -188,6 +213,7 @@ static void chip_ack(struct pic_chip *c, unsigned line)
 /*
  * Master IR2 is the slave's INT pin. We treat it as a level input recomputed after every
  * change (see the header), so IRR bit 2 of the master always says "the slave is asking".
+ * Every register access, line change and INTA ends here, so INTR never sees a stale IR2.
  */
 static void pic_sync(struct pic *p)
 {
@@ -221,6 +247,9 @@ static bool pic_intr_locked(const struct pic *p)
 /*
  * Leave the critical section. If INTR rose during it, tell hv (which kicks the vCPU out of
  * KVM_RUN so it can inject) - after unlocking, because the callback may call back into us.
+ * The kick matters when the line was raised by another thread (the timer's tick thread, the
+ * ioeventfd thread) while the vCPU sits in KVM_RUN or in a halted guest: without it the
+ * interrupt would wait for the next exit, however late that is.
  */
 static void pic_unlock_notify(struct pic *p, bool intr_before)
 {
@@ -273,7 +302,10 @@ static void chip_icw1(struct pic_chip *c, uint8_t v)
 	c->icw_step = 2;
 }
 
-/* ICW2-ICW4 arrive on the data port in order; `icw_step` says which one is next. */
+/* ICW2-ICW4 arrive on the data port in order; `icw_step` says which one is next. While it is
+ * not 0, a data-port write is an ICW, not a mask: a guest that stops half-way leaves the chip
+ * taking its next data-port write as an ICW, and pic_line_enabled reports every line off, so
+ * irq.c does not let a halted guest wait for a tick from a chip that is not set up. */
 static void chip_icw_data(struct pic_chip *c, uint8_t v)
 {
 	switch (c->icw_step) {
@@ -294,7 +326,9 @@ static void chip_icw_data(struct pic_chip *c, uint8_t v)
 
 /* ---- OCW2 and OCW3 ---------------------------------------------------------------------- */
 
-/* Non-specific EOI ends the highest-priority line in service; returns it, or -1 if none. */
+/* Non-specific EOI ends the highest-priority line in service; returns it, or -1 if none. In
+ * fully nested mode that is the interrupt whose handler is running, which is why an OS can
+ * send EOI without saying which line it means. */
 static int chip_eoi_highest(struct pic_chip *c)
 {
 	int prio = chip_best(c, c->isr);
@@ -406,6 +440,7 @@ static void pic_read(struct pic *p, unsigned which, uint64_t offset, uint8_t *da
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* The command port decodes by bits 4 and 3 of the value: 1x = ICW1, 01 = OCW3, 00 = OCW2. */
 static void pic_command(struct pic *p, struct pic_chip *c, uint8_t v)
 {
 	if (v & ICW1_INIT)
@@ -456,7 +491,9 @@ static void pic_slave_write(void *dev, uint64_t off, const uint8_t *data, uint32
 	pic_write(dev, SLAVE, off, data, size);
 }
 
-/* ELCR: offset 0 = IRQ 0-7 (master), offset 1 = IRQ 8-15 (slave). */
+/* ELCR: offset 0 = IRQ 0-7 (master), offset 1 = IRQ 8-15 (slave). Ports 0x4D0/0x4D1 belong to
+ * the PCI-era chipset, not to the 8259A, but they change how its inputs sense, so they live
+ * here; an OS sets the bit of each PCI (level) line, hvlab's guest that of IRQ 5 (virtio). */
 static void elcr_read(void *dev, uint64_t off, uint8_t *data, uint32_t size)
 {
 	struct pic *p = dev;
@@ -538,6 +575,10 @@ void pic_connect_intr(struct pic *p, void (*intr_changed)(void *ctx), void *ctx)
 /*
  * A device's wire changed. An edge line requests on 0 -> 1 only (a line held high requests
  * once); a level line requests while high (pic_sync copies it into IRR).
+ *
+ * Called by hv's devices, never by the guest directly; a guest reaches it only through a
+ * device, and each device calls it only when its level changes (appendix C, S6), so a storm
+ * of register writes cannot become a storm of requests. IRQ numbers outside 0-15 are ignored.
  */
 void pic_set_irq(struct pic *p, unsigned irq, int level)
 {
@@ -578,6 +619,12 @@ bool pic_line_enabled(struct pic *p, unsigned irq)
 	return on;
 }
 
+/*
+ * INTR, the chip's output pin: irq.c asks at every exit whether to inject. The answer alone
+ * does not inject anything: the guest must also be able to take an interrupt (IF = 1, no
+ * interrupt shadow), or irq.c asks KVM for an interrupt-window exit (textbook
+ * ch04 "The path of one interrupt").
+ */
 bool pic_intr(struct pic *p)
 {
 	pthread_mutex_lock(&p->lock);
@@ -610,6 +657,13 @@ static uint8_t pic_ack_slave(struct pic *p, int *irq)
 /*
  * INTA. No notification here: the caller is the one injecting, and it asks pic_intr() again
  * before its next entry (with AEOI, INTR may well still be up).
+ *
+ * The spurious IRQ 7: when the request vanished between INTR and INTA, the chip still has to
+ * put a vector on the bus, and it answers IR7's, with no ISR bit set. An OS cannot tell that
+ * vector from a real IRQ 7 by the vector alone, so its IRQ 7 handler reads ISR (OCW3 0x0B)
+ * first: bit 7 clear means spurious, and it must then send no EOI, since an EOI would end
+ * some other line that is really in service. For the slave's IR7 (IRQ 15) the master's IR2 is
+ * really in service, so the OS still sends the master its EOI (pic_ack_slave).
  */
 uint8_t pic_ack(struct pic *p, int *irq_out)
 {

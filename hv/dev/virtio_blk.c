@@ -59,7 +59,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Request types and status values (virtio 1.1, 5.2.6). */
+/*
+ * Request types and status values (virtio 1.1, 5.2.6). IN and OUT are named from the driver's
+ * side: IN brings data into the guest (a read), OUT takes it out (a write). The gaps in the
+ * numbering belong to types this device does not know, among them DISCARD (11) and WRITE_ZEROES
+ * (13): they are answered UNSUPP (B6, B10). The status byte is the only answer a request gets:
+ * OK, IOERR (the request was understood and failed, or was malformed) or UNSUPP (the type is
+ * unknown). A driver cannot tell a bad sector number from a failed pread; the trace can.
+ */
 #define VIRTIO_BLK_T_IN     0u
 #define VIRTIO_BLK_T_OUT    1u
 #define VIRTIO_BLK_T_FLUSH  4u
@@ -70,8 +77,19 @@
 
 #define BLK_HEADER_SIZE 16u
 #define BLK_ID_BYTES    20u /* VIRTIO_BLK_ID_BYTES */
+/* seg_max in config space: a chain has at most N descriptors (INDIRECT is not offered), and
+ * two of them are taken by the header and the status byte. Linux limits its segments by it. */
 #define BLK_SEG_MAX     (VIRTQ_NUM_MAX - 2u)
 
+/*
+ * The feature bits offered in DeviceFeatures (virtio 1.1, 5.2.3). VERSION_1 (bit 32) says "a
+ * virtio 1.x device": the driver must accept it (virtio_mmio.c refuses FEATURES_OK without it).
+ * SEG_MAX and BLK_SIZE say the config fields of those names are valid. FLUSH lets the driver
+ * send VIRTIO_BLK_T_FLUSH; Linux then treats the disk as having a volatile write cache and
+ * sends a flush when a file system asks for durability (textbook ch04 "Cache modes"). RO makes
+ * the guest's driver mark the disk read-only; hv refuses writes anyway (B9), because a driver
+ * is free to ignore the bit.
+ */
 uint64_t virtio_blk_features(const struct virtio_blk *b)
 {
 	uint64_t f = VIRTIO_F_VERSION_1 | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE |
@@ -84,7 +102,11 @@ uint64_t virtio_blk_features(const struct virtio_blk *b)
 void virtio_blk_config_read(const struct virtio_blk *b, uint64_t off, uint8_t *data,
 			    uint32_t size)
 {
-	/* The first 24 bytes as the driver sees them, built fresh: nothing to keep in sync. */
+	/*
+	 * The first 24 bytes as the driver sees them, built fresh: nothing to keep in sync. The
+	 * transport has checked that [off, off + size) lies inside the 256-byte config space (T2),
+	 * and every byte past the 24 reads 0, so no offset the guest picks indexes past cfg.
+	 */
 	uint8_t cfg[24] = { 0 };
 	uint64_t cap = htole64(b->disk->sectors);
 	uint32_t seg_max = htole32(BLK_SEG_MAX), blk_size = htole32(HV_SECTOR_SIZE);
@@ -101,6 +123,12 @@ void virtio_blk_config_read(const struct virtio_blk *b, uint64_t off, uint8_t *d
  * A run of bytes over consecutive buffers of a chain: the readable part (header + OUT data)
  * or the writable part (IN data). blk_stream_next hands out one contiguous host piece at a
  * time; the pieces come from gm_ptr over the whole buffer, so each is entirely guest RAM.
+ */
+/*
+ * Why streams rather than "descriptor 1 is the data": Linux puts header, data and status in
+ * separate descriptors, but another driver may put the header and the first data bytes in one
+ * buffer, or cut the data at any byte. The spec forbids the device to care (2.6.4), so hv reads
+ * the request as two byte streams, and a layout it never saw in testing still works.
  */
 struct blk_stream {
 	const struct virtq_chain *c;
@@ -125,7 +153,12 @@ static void blk_stream_init(struct blk_stream *s, const struct virtq_chain *c, u
 	}
 }
 
-/* The next piece of at most `max` bytes, or 0 at the end of the stream. */
+/*
+ * The next piece of at most `max` bytes, or 0 at the end of the stream. Each piece is a host
+ * pointer gm_ptr has already checked over the whole buffer (Q6), so whatever the guest wrote
+ * in the descriptors, a piece never leaves guest RAM. The loop terminates: it only advances
+ * s->i, which is bounded by c->n.
+ */
 static uint64_t blk_stream_next(struct blk_stream *s, uint8_t **p, uint64_t max)
 {
 	while (s->left > 0 && s->i < s->c->n && s->off == s->c->buf[s->i].len) {
@@ -174,6 +207,13 @@ static int blk_disk_io(struct virtio_blk *b, bool write, uint64_t sector, uint8_
  * per buffer. A sector that straddles two buffers (a driver may cut its buffers anywhere) goes
  * through b->sector_buf: read whole before being scattered, or gathered whole before being
  * written. Memory used: one sector, whatever the guest asks (B11).
+ *
+ * "Straight between guest RAM and the file" is the point of para-virtualization: pread writes
+ * the guest's buffer directly, one system call per buffer, and the whole request costs the
+ * guest one doorbell exit, where the ATA drive needs an exit per word written (textbook
+ * ch04 "Counting the difference"). A
+ * second vCPU may change a buffer while pwrite reads it; that only changes what the guest
+ * writes to its own disk, which it could do anyway.
  */
 static int blk_transfer(struct virtio_blk *b, struct blk_stream *s, uint64_t sector, bool write)
 {
@@ -223,7 +263,8 @@ static int blk_transfer(struct virtio_blk *b, struct blk_stream *s, uint64_t sec
 
 /* ---- one request -------------------------------------------------------------------------- */
 
-/* What a request turned out to be, after the header was read. */
+/* What a request turned out to be, after the header was read. All of it comes from the local
+ * copy of the header and from the chain hv parsed, never again from guest RAM (Q11). */
 struct blk_req {
 	uint32_t type;
 	uint64_t sector;
@@ -231,13 +272,20 @@ struct blk_req {
 	uint64_t in_bytes;  /* writable bytes before the status byte */
 };
 
+/* A request-level refusal: traced and counted like the ring's own errors, so one counter
+ * (stats.errors) and one `grep B` in the trace dump find them all (appendix C, C.3). */
 static void blk_error(struct virtio_blk *b, const struct virtq_chain *c, enum hvt_vq_error err,
 		      uint64_t detail)
 {
 	virtq_error(&b->vq, c->n ? c->buf[0].gpa : 0, err, c->head, detail);
 }
 
-/* IN (read): sectors from the image into the device-writable buffers. */
+/*
+ * IN (read): sectors from the image into the device-writable buffers. Every check comes before
+ * the first byte moves, so a refused request leaves the guest's buffers as they were. The
+ * sector count is the data length / 512: a virtio-blk request carries no count of its own, the
+ * buffers are the count.
+ */
 static uint8_t blk_in(struct virtio_blk *b, const struct virtq_chain *c, const struct blk_req *r,
 		      uint32_t *written)
 {
@@ -265,7 +313,10 @@ static uint8_t blk_in(struct virtio_blk *b, const struct virtq_chain *c, const s
 	return VIRTIO_BLK_S_OK;
 }
 
-/* OUT (write): the device-readable data after the header into the image. */
+/*
+ * OUT (write): the device-readable data after the header into the image. The read-only check
+ * comes before the range check, so a write to a read-only disk is B9 wherever it points.
+ */
 static uint8_t blk_out(struct virtio_blk *b, const struct virtq_chain *c, const struct blk_req *r)
 {
 	if (r->in_bytes != 0) {
@@ -295,7 +346,11 @@ static uint8_t blk_out(struct virtio_blk *b, const struct virtq_chain *c, const 
 	return VIRTIO_BLK_S_OK;
 }
 
-/* FLUSH: make everything written so far durable (fdatasync, per the cache mode). */
+/*
+ * FLUSH: make everything written so far durable (fdatasync, per the cache mode). Offered with
+ * VIRTIO_BLK_F_FLUSH; the request is a header and a status byte, nothing between (B7). Its
+ * OK is the driver's promise that earlier completed writes survive a host crash.
+ */
 static uint8_t blk_flush(struct virtio_blk *b, const struct virtq_chain *c,
 			 const struct blk_req *r)
 {
@@ -310,7 +365,13 @@ static uint8_t blk_flush(struct virtio_blk *b, const struct virtq_chain *c,
 	return VIRTIO_BLK_S_OK;
 }
 
-/* GET_ID: the disk's serial, 20 bytes, NUL-padded (not NUL-terminated when 20 long). */
+/*
+ * GET_ID: the disk's serial, 20 bytes, NUL-padded (not NUL-terminated when 20 long). Linux
+ * sends it when something reads /sys/block/vda/serial; hvlab's guest driver sends it too, the
+ * virtio counterpart of ATA's IDENTIFY (which is why hv counts one request more than the
+ * guest, textbook ch04 "Full virtualization: the legacy ATA disk"). The copy is exactly 20
+ * bytes into the writable stream, so a longer buffer gets nothing past them (B8).
+ */
 static uint8_t blk_get_id(struct virtio_blk *b, const struct virtq_chain *c,
 			  const struct blk_req *r, uint32_t *written)
 {
@@ -334,6 +395,9 @@ static uint8_t blk_get_id(struct virtio_blk *b, const struct virtq_chain *c,
 /*
  * Read the header once into a local (Q11): a guest that rewrites it afterwards changes
  * nothing. Returns false (B1) if the chain has fewer than 16 device-readable bytes.
+ *
+ * `sector` is always in 512-byte units, whatever blk_size says (virtio 1.1, 5.2.6). The header
+ * is little-endian on every host (a virtio 1.x rule; legacy devices used the guest's order).
  */
 static bool blk_read_header(const struct virtq_chain *c, struct blk_req *r)
 {
@@ -354,6 +418,12 @@ static bool blk_read_header(const struct virtq_chain *c, struct blk_req *r)
 	return true;
 }
 
+/*
+ * One parsed chain as a block request. The return value becomes the used element's len: the
+ * number of bytes the device wrote into the chain, data plus the status byte (virtio 1.1,
+ * 2.6.8), 0 when not even a status could be written. The caller, vm_process in virtio_mmio.c,
+ * holds the device lock and pushes the chain to the used ring afterwards.
+ */
 uint32_t virtio_blk_execute(struct virtio_blk *b, const struct virtq_chain *c)
 {
 	/* B2: the status is the last device-writable byte. No writable byte: nowhere to answer,
@@ -403,6 +473,8 @@ struct virtio_blk *virtio_blk_create(const struct guest_mem *mem, struct disk *d
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* The lock serialises the vCPU thread (register accesses) and, with --ioeventfd, the I/O
+	 * thread that runs doorbells (hv/iothread.c): both end up in vm_process. */
 	int rc = pthread_mutex_init(&b->lock, NULL);
 	if (rc != 0) {
 		free(b);
@@ -413,6 +485,8 @@ struct virtio_blk *virtio_blk_create(const struct guest_mem *mem, struct disk *d
 	b->disk = disk;
 	/* This disk hangs on the virtio controller: its HVT_DISK records say so. */
 	disk->trace_dev = HVT_DISK_VIRTIO;
+	/* Queue 0 starts not ready; the driver configures it through virtio_mmio.c. Nothing is
+	 * allocated from here on (appendix C, T10 and R2). */
 	virtq_init(&b->vq, mem, NULL, 0);
 	return b;
 }

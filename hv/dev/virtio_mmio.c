@@ -69,13 +69,24 @@ enum {
 	VM_CONFIG_GEN = 0x0fc,
 };
 
+/*
+ * What a driver checks before it believes a device is there (virtio 1.1, 4.2.3.1.1): the
+ * magic, then the version, then a DeviceID other than 0 (0 marks an empty slot). A window
+ * nobody claims reads all ones and fails the first test (textbook ch04 "virtio-mmio: finding
+ * the device"). The vendor ID is free-form: drivers match on the DeviceID, not on it.
+ */
 #define VIRTIO_MMIO_MAGIC   0x74726976u
 #define VIRTIO_MMIO_VERSION 2u
 #define VIRTIO_ID_BLOCK     2u
 #define VIRTIO_MMIO_VENDOR  0x424C5648u
 #define VIRTIO_NUM_QUEUES   1u
 
-/* Device status bits (virtio 1.1, section 2.1 "Device Status Field"). */
+/*
+ * Device status bits (virtio 1.1, section 2.1 "Device Status Field"). The numeric order is not
+ * the order of the handshake: FEATURES_OK (8) is set before DRIVER_OK (4), because it was added
+ * in virtio 1.0 after the legacy bits were taken. The whole status reads back: the driver
+ * learns from it whether the device refused FEATURES_OK or gave up (NEEDS_RESET).
+ */
 #define ST_ACKNOWLEDGE 0x01u /* the guest found the device */
 #define ST_DRIVER      0x02u /* the guest has a driver for it */
 #define ST_DRIVER_OK   0x04u /* the driver is ready: the device may use the queues */
@@ -85,7 +96,8 @@ enum {
 #define ST_KNOWN (ST_ACKNOWLEDGE | ST_DRIVER | ST_DRIVER_OK | ST_FEATURES_OK | ST_NEEDS_RESET | \
 		  ST_FAILED)
 
-/* InterruptStatus bits. */
+/* InterruptStatus bits (virtio 1.1, 4.2.2): "used buffer notification" (the used ring moved)
+ * and "configuration change notification" (config space or, here, NEEDS_RESET in Status). */
 #define INT_USED   0x1u
 #define INT_CONFIG 0x2u
 
@@ -127,6 +139,13 @@ static void vm_put32(uint8_t *data, uint32_t v)
  * The driver's handler reads InterruptStatus, writes the same bits to InterruptACK, and the
  * line drops. set_irq is called only when the level changes (an interrupt controller counts
  * edges of the level, not our calls).
+ */
+/*
+ * The line is IRQ 5 on the master 8259A (hv/dev/board.c), which the guest must switch to
+ * level-triggered in the ELCR (guest/diskio.c does). Edge-triggered, a completion that arrives
+ * while the line is still high raises no new edge, and the driver may never hear of it. A
+ * guest that writes InterruptACK in a loop only clears bits: the level changes at most once,
+ * and nothing is injected (the same rule as the UART, appendix C, S6).
  */
 static void vm_update_line(struct virtio_blk *b)
 {
@@ -179,7 +198,12 @@ static void vm_needs_reset(struct virtio_blk *b)
 		vm_signal(b, INT_CONFIG);
 }
 
-/* Writing 0 to Status: back to power-on. Under the lock, so no request is half-done (T7). */
+/*
+ * Writing 0 to Status: back to power-on. Under the lock, so no request is half-done (T7).
+ * A driver resets first, before ACKNOWLEDGE, so it never inherits a previous driver's queue
+ * (a bootloader's, or its own before a kexec). Nothing is freed or allocated: a guest can
+ * reset and reactivate forever without hv's memory moving (T10).
+ */
 static void vm_reset(struct virtio_blk *b)
 {
 	if (b->status != 0)
@@ -208,7 +232,11 @@ static bool vm_features_ok(struct virtio_blk *b)
 	return true;
 }
 
-/* The one bit the driver may add next on the initialisation path (virtio 1.1, 3.1.1). */
+/*
+ * The one bit the driver may add next on the initialisation path (virtio 1.1, 3.1.1): reset,
+ * ACKNOWLEDGE ("I have seen a virtio device"), DRIVER ("I can drive it"), the features,
+ * FEATURES_OK, the queues, DRIVER_OK. Textbook ch04 "The handshake" shows the 33 exits of it.
+ */
 static uint32_t vm_next_step(uint32_t old)
 {
 	if (!(old & ST_ACKNOWLEDGE))
@@ -273,7 +301,12 @@ static bool vm_queue_config_open(struct virtio_blk *b, uint64_t offset, uint32_t
 	return false;
 }
 
-/* Replace the low or high 32 bits of a 64-bit ring address. */
+/*
+ * Replace the low or high 32 bits of a 64-bit ring address. Between the two writes the address
+ * is half old, half new; that is harmless because nothing reads it until QueueReady = 1, which
+ * checks the final value (T5), and after that the registers are frozen (T7). So the address hv
+ * validated is the address hv uses: no time-of-check-to-time-of-use gap.
+ */
 static void vm_set_half(uint64_t *addr, bool high, uint32_t v)
 {
 	if (high)
@@ -289,6 +322,8 @@ static void vm_set_half(uint64_t *addr, bool high, uint32_t v)
  */
 static void vm_queue_ready(struct virtio_blk *b, uint32_t v)
 {
+	/* A queue size or address that fails here costs the guest its device until reset, not
+	 * hv anything: no ring is read before it passed. */
 	if (v == 0) {
 		/* Stopping a queue is allowed in the same window as starting it; it is already
 		 * stopped whenever that window is open, so this only forgets progress. */
@@ -336,8 +371,14 @@ static void vm_write_queue(struct virtio_blk *b, uint64_t offset, uint32_t v)
 	}
 }
 
-/* DriverFeatures: only between DRIVER and FEATURES_OK (T7). Bits beyond 63 are remembered as
- * "acked something not offered", which FEATURES_OK then refuses (T6). */
+/*
+ * DriverFeatures: only between DRIVER and FEATURES_OK (T7). Bits beyond 63 are remembered as
+ * "acked something not offered", which FEATURES_OK then refuses (T6).
+ *
+ * Features are a bit field wider than a register, read and written in 32-bit halves through
+ * the *FeaturesSel registers (Sel = 0: bits 0-31, 1: bits 32-63). After FEATURES_OK the set is
+ * fixed; that is what lets hv check everything once, in vm_features_ok.
+ */
 static void vm_write_driver_features(struct virtio_blk *b, uint32_t v)
 {
 	if (!(b->status & ST_DRIVER) || (b->status & ST_FEATURES_OK)) {
@@ -365,6 +406,11 @@ static bool vm_live(const struct virtio_blk *b)
 /*
  * One doorbell: take every chain the driver made available (at most N, Q12), execute it,
  * return it, then decide about the interrupt once for the whole batch.
+ *
+ * This loop is where para-virtualization pays off: one exit (the QueueNotify write) for any
+ * number of requests and any amount of data, against an exit per register and per data word
+ * on the ATA path (textbook ch04 "One request, step by step"). The requests run synchronously
+ * on this thread, so when the loop ends every chain taken is in the used ring.
  */
 static void vm_process(struct virtio_blk *b)
 {
@@ -436,6 +482,11 @@ static void vm_notify_locked(struct virtio_blk *b, uint32_t queue, bool via_even
 	vm_process(b);
 }
 
+/*
+ * The doorbell from outside the register path: with --ioeventfd, KVM turns the guest's write
+ * to QueueNotify into an eventfd signal without an exit, and the I/O thread (hv/iothread.c)
+ * calls this. Textbook ch04 "ioeventfd: a doorbell that stays in the kernel".
+ */
 void virtio_mmio_notify(struct virtio_blk *b, uint32_t queue, bool via_eventfd)
 {
 	pthread_mutex_lock(&b->lock);
@@ -462,6 +513,7 @@ static bool vm_read_reg(struct virtio_blk *b, uint64_t offset, uint32_t *v)
 	case VM_QUEUE_NUM_MAX: *v = q0 ? VIRTQ_NUM_MAX : 0; break;
 	case VM_QUEUE_NUM: *v = q0 ? b->vq.num : 0; break;
 	case VM_QUEUE_READY: *v = q0 && b->vq.ready; break;
+	/* Read by the driver's interrupt handler, then written back to InterruptACK. */
 	case VM_INT_STATUS: *v = b->interrupt_status; break;
 	case VM_STATUS: *v = b->status; break;
 	case VM_QUEUE_DESC_LO: *v = q0 ? (uint32_t)b->vq.desc : 0; break;
@@ -470,6 +522,8 @@ static bool vm_read_reg(struct virtio_blk *b, uint64_t offset, uint32_t *v)
 	case VM_QUEUE_DRIVER_HI: *v = q0 ? (uint32_t)(b->vq.avail >> 32) : 0; break;
 	case VM_QUEUE_DEVICE_LO: *v = q0 ? (uint32_t)b->vq.used : 0; break;
 	case VM_QUEUE_DEVICE_HI: *v = q0 ? (uint32_t)(b->vq.used >> 32) : 0; break;
+	/* A driver reads it before and after a multi-word config read (the 64-bit capacity)
+	 * and retries if it changed; hv's config never changes, so one read pair suffices. */
 	case VM_CONFIG_GEN: *v = 0; break;
 	default: return false;
 	}
@@ -498,6 +552,8 @@ static bool vm_write_reg(struct virtio_blk *b, uint64_t offset, uint32_t v)
 		break;
 	case VM_QUEUE_NOTIFY: vm_notify_locked(b, v, false); break;
 	case VM_INT_ACK:
+		/* Clear exactly the bits written: a completion that set INT_USED after the handler
+		 * read InterruptStatus is not acknowledged by accident, and the line stays up. */
 		b->interrupt_status &= ~v;
 		vm_update_line(b);
 		break;
@@ -520,7 +576,11 @@ static bool vm_config_access_ok(uint64_t offset, uint32_t size)
 	return (size == 1 || size == 2 || size == 4 || size == 8) && off < len && size <= len - off;
 }
 
-/* T1: the register file is 32-bit only. Returns true if the access may go on. */
+/*
+ * T1: the register file is 32-bit only. Returns true if the access may go on. The spec asks
+ * drivers for 32-bit accesses to these registers (4.2.2); refusing the rest means the code
+ * below never has to decide what a 1-byte write to half a register would mean.
+ */
 static bool vm_reg_access_ok(struct virtio_blk *b, uint64_t offset, uint32_t size,
 			     uint64_t value)
 {
@@ -535,6 +595,8 @@ static bool vm_reg_access_ok(struct virtio_blk *b, uint64_t offset, uint32_t siz
 	return true;
 }
 
+/* A read of the window, after the bus has checked that it lies inside the 0x200 bytes (T2).
+ * `data` is zeroed first, so a refused read can never hand out a previous access's bytes. */
 static void vm_read_locked(struct virtio_blk *b, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	memset(data, 0, size); /* every refused read returns 0 (T1, T2) */

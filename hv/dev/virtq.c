@@ -29,7 +29,14 @@
 #include <stdatomic.h>
 #include <string.h>
 
-/* Offsets inside the available and used rings (virtio 1.1, section 2.6.6 and 2.6.8). */
+/*
+ * Offsets inside the available and used rings (virtio 1.1, section 2.6.6 and 2.6.8). The
+ * available ring is the driver's: it writes flags, the heads of new chains and idx; hv only
+ * reads it. The used ring is the device's: hv writes {id, len} elements and idx, and never
+ * writes used.flags, so it never asks for NO_NOTIFY: the driver rings for every batch.
+ * Both idx fields are free-running 16-bit counters, never reduced modulo N: the slot is
+ * idx % N, and "how many are new" is a 16-bit difference (virtq_begin).
+ */
 #define AVAIL_FLAGS 0u
 #define AVAIL_IDX   2u
 #define AVAIL_RING  4u
@@ -42,7 +49,8 @@ uint64_t virtq_desc_bytes(uint16_t num)
 	return (uint64_t)VIRTQ_DESC_SIZE * num;
 }
 
-/* flags, idx, ring[N], used_event: 2 + 2 + 2N + 2. */
+/* flags, idx, ring[N], used_event: 2 + 2 + 2N + 2. used_event exists only for EVENT_IDX, which
+ * hv does not offer, but the spec sizes the area with it, so the driver allocates it anyway. */
 uint64_t virtq_avail_bytes(uint16_t num)
 {
 	return 6u + 2u * (uint64_t)num;
@@ -88,7 +96,8 @@ void virtq_reset(struct virtq *q)
 /* ---- activation (QueueReady = 1) -------------------------------------------------------- */
 
 /*
- * One area: aligned as the spec requires, and every byte of it guest RAM in one slot. gm_ptr
+ * One area: aligned as the spec requires (descriptor table 16, available ring 2, used ring 4
+ * bytes, virtio 1.1 section 2.6), and every byte of it guest RAM in one slot. gm_ptr
  * compares without forming gpa + len, so an address near 2^64 cannot wrap into RAM (T5).
  * `which` (1 descriptor table, 2 driver area, 3 device area) goes into the ERROR's detail.
  */
@@ -128,6 +137,8 @@ int virtq_activate(struct virtq *q, uint16_t num_max)
  * The 16-bit index fields are the synchronisation points between the guest's vCPU and us. A
  * plain memcpy would be a data race the compiler may split, repeat or move; the __atomic
  * builtins make it one 16-bit load or store (the field is 2-aligned: checked at activation).
+ * Relaxed is enough for the load itself: the ordering against the other ring accesses comes
+ * from the explicit fences at each use (virtq_begin, virtq_push, virtq_end).
  */
 static bool virtq_load16(struct virtq *q, uint64_t gpa, uint16_t *out)
 {
@@ -174,13 +185,20 @@ int virtq_begin(struct virtq *q)
 
 /* ---- parsing one chain -------------------------------------------------------------------- */
 
-/* One descriptor as it is in guest memory, copied once (Q11) and decoded. */
+/*
+ * One descriptor as it is in guest memory, copied once (Q11) and decoded. The 16 bytes are
+ * le64 addr, le32 len, le16 flags, le16 next (virtio 1.1, 2.6.5). flags: NEXT (1) says `next`
+ * continues the chain, WRITE (2) says the device writes this buffer (else it only reads it),
+ * INDIRECT (4) says the buffer is itself a table of descriptors (not offered here, Q9).
+ */
 struct virtq_desc {
 	uint64_t addr;
 	uint32_t len;
 	uint16_t flags, next;
 };
 
+/* gm_read copies the 16 bytes out of guest RAM before anything looks at them: the decoded
+ * copy is what the checks and the chain use, whatever the guest writes afterwards (Q11). */
 static bool virtq_read_desc(struct virtq *q, uint16_t i, struct virtq_desc *d)
 {
 	uint8_t raw[VIRTQ_DESC_SIZE];
@@ -285,6 +303,11 @@ static int virtq_parse(struct virtq *q, uint16_t head, struct virtq_chain *c)
 	}
 }
 
+/*
+ * Take the next available entry of this doorbell's snapshot and parse its chain. The entry is
+ * a descriptor index (the chain's head), read once; the head is also the id hv answers with
+ * in the used ring, so the driver knows which of its requests finished.
+ */
 enum virtq_pop_result virtq_pop(struct virtq *q, struct virtq_chain *c)
 {
 	if (q->todo == 0 || q->broken)
@@ -318,6 +341,12 @@ enum virtq_pop_result virtq_pop(struct virtq *q, struct virtq_chain *c)
 
 /* ---- the used ring ------------------------------------------------------------------------ */
 
+/*
+ * The used element's len is the number of bytes the device wrote into the chain's writable
+ * buffers (virtio 1.1, 2.6.8); a driver may rely on it for reads, so hv reports only what it
+ * really wrote (0 for a rejected chain). Chains may be returned in any order; hv's happen to
+ * come back in the order they were taken because the backend is synchronous (Q10).
+ */
 int virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
 	uint16_t slot = q->used_idx % q->num;
@@ -357,6 +386,11 @@ enum virtq_irq virtq_end(struct virtq *q)
 	uint16_t flags = 0;
 	if (!virtq_load16(q, q->avail + AVAIL_FLAGS, &flags))
 		return VIRTQ_IRQ_SEND; /* cannot happen after activation; interrupt to be safe */
-	/* Q13: only bit 0 has a meaning without EVENT_IDX; all other bits are ignored. */
+	/*
+	 * Q13: only bit 0 has a meaning without EVENT_IDX; all other bits are ignored. The
+	 * driver sets NO_INTERRUPT while it polls the used ring, to save the interrupt and the
+	 * exits of its handler. The spec makes it a hint (the device may interrupt anyway);
+	 * hv honours it. Textbook ch04 "Polling is still the default".
+	 */
 	return (flags & VIRTQ_AVAIL_F_NO_INTERRUPT) ? VIRTQ_IRQ_SUPPRESSED : VIRTQ_IRQ_SEND;
 }
