@@ -3,10 +3,10 @@
  *
  * Concept: an x86 CPU wakes up in 16-bit real mode; an operating system climbs to protected
  * and long mode itself (the `modeswitch` guest shows every step). A VMM can skip the climb: it
- * writes the *result* straight into the vCPU's registers (through regs.c, the one door to them). But
- * the CPU still needs the data structures those registers point at (a GDT for segments, page
- * tables for long mode) in guest RAM, so hv builds them at fixed addresses (hv/layout.h),
- * exactly where a boot loader would. Textbook: chapter 2, section "CPU modes".
+ * writes the *result* straight into the vCPU's registers (through regs.c, the one door to
+ * them). But the CPU still needs the data structures those registers point at (a GDT for
+ * segments, page tables for long mode) in guest RAM, so hv builds them at fixed addresses
+ * (hv/layout.h), exactly where a boot loader would. Textbook: chapter 2, section "CPU modes".
  *
  *   real       CR0.PE = 0. Address = segment * 16 + offset. hv sets every segment to 0.
  *   protected  CR0.PE = 1. Segment registers hold selectors into the GDT; hv's GDT has flat
@@ -47,6 +47,11 @@
  * (a legacy of the 80286). access: P, DPL, S, type. flags: G (4 KiB granularity), D/B
  * (32-bit default size), L (64-bit code).
  */
+/*
+ * Bit by bit: limit 15:0 in bits 15:0, base 23:0 in bits 39:16, the access byte in 47:40, limit
+ * 19:16 in 51:48, the flags nibble in 55:52 and base 31:24 in 63:56. With G = 1 the 20-bit
+ * limit counts 4 KiB pages, so 0xFFFFF means the whole 4 GiB (SDM vol. 3, 3.4.5).
+ */
 static uint64_t gdt_entry(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
 {
 	return (uint64_t)(limit & 0xFFFF) | ((uint64_t)(base & 0xFFFFFF) << 16) |
@@ -66,6 +71,12 @@ static struct kvm_segment segment(uint16_t sel, uint8_t type, bool code64)
 	};
 }
 
+/*
+ * The GDT lives in guest RAM because the CPU reads it from there: on every segment load (a far
+ * jump, a mov to a segment register, an interrupt) it fetches the 8-byte descriptor through
+ * GDTR. hv loads the hidden parts itself below (segment()), but the guest's own first segment
+ * load, e.g. its first far jump, goes to this table; so it must agree with what hv loaded.
+ */
 static int write_gdt(struct vm *vm, char *err, size_t errlen)
 {
 	uint64_t gdt[4] = {
@@ -81,7 +92,14 @@ static int write_gdt(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-/* Identity-map 4 GiB: PML4[0] -> PDPT; PDPT[0..3] -> four PDs; each PD entry a 2 MiB page. */
+/*
+ * Identity-map 4 GiB: PML4[0] -> PDPT; PDPT[0..3] -> four PDs; each PD entry a 2 MiB page.
+ * A 64-bit address is split 9+9+9+21 bits here: bits 47:39 pick the PML4 entry, 38:30 the PDPT
+ * entry (one per GiB), 29:21 the PD entry (one per 2 MiB), and with PS = 1 the low 21 bits are
+ * the offset in the page, so no fourth level (page table) is needed. Six 4 KiB pages of tables
+ * map everything a teaching guest can reach. With EPT/NPT the CPU walks these guest tables and
+ * then KVM's own for every guest-physical address they produce (textbook ch02 "CPU modes").
+ */
 static int write_page_tables(struct vm *vm, char *err, size_t errlen)
 {
 	uint64_t pml4[512] = { HV_PDPT_ADDR | PTE_P | PTE_RW };
@@ -137,6 +155,11 @@ static int write_start_info(struct vm *vm, const char *cmdline, char *err, size_
 	return 0;
 }
 
+/*
+ * After RESET a real CPU runs at F000:FFF0 with CS.base = 0xFFFF0000 (the BIOS ROM just below
+ * 4 GiB): a hidden base that no real-mode segment value could produce. hv has no BIOS, so it
+ * points the segments at 0 and jumps straight to the loaded image.
+ */
 static void setup_real(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
 {
 	/* Keep KVM's reset state for everything else; just point all segments at 0 so that
@@ -168,6 +191,12 @@ static void setup_protected(struct kvm_sregs *s, struct kvm_regs *r, uint64_t en
 	r->rbx = HV_START_INFO_ADDR; /* PVH: EBX holds the start-info address */
 }
 
+/*
+ * A kernel enters long mode in a fixed order (SDM vol. 3, "Initializing IA-32e Mode"): page tables and CR3, then
+ * CR4.PAE, then EFER.LME, and last CR0.PG, at which moment the CPU sets EFER.LMA. hv writes the
+ * end state in one KVM_SET_SREGS, so it sets LMA itself: KVM checks the combination is one a
+ * CPU could be in, and refuses LME without LMA when paging is on.
+ */
 static void setup_long(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
 {
 	setup_protected(s, r, entry);
