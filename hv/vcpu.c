@@ -139,6 +139,7 @@ static void drain_tracepage(struct vm *vm, uint64_t t_entry, uint64_t t_exit)
  */
 static void handle_io(struct vm *vm, struct hvt_record *r)
 {
+	/* LAB 3 BEGIN handle_io: a port I/O exit: its data in kvm_run, each element to the bus, the record */
 	struct kvm_run *run = vm->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool out = run->io.direction == KVM_EXIT_IO_OUT;
@@ -166,6 +167,18 @@ static void handle_io(struct vm *vm, struct hvt_record *r)
 	r->flags = (out ? HVT_F_WRITE : 0) | (count > 1 ? HVT_F_STRING : 0) |
 		   (res != BUS_OK ? HVT_F_UNCLAIMED : 0);
 	memcpy(&r->data, data, size <= 8 ? size : 8);
+	/* LAB 3 STUB
+	// TODO(lab 3): the exit is in vm->run->io: direction, size, port, count and the data at
+	// (uint8_t *)vm->run + io.data_offset (count elements of size bytes back to back). Stop
+	// the VM (vm_stop_with, HV_EXIT_HOST) if that data does not lie inside the vm->run_size
+	// bytes of kvm_run. Then first: if (vm->step.count && step_io_trap(vm, r)) return;
+	// (hv run --step, step.c). Hand each element to bus_dispatch(&vm->bus, BUS_PIO, ...),
+	// count the exit once with bus_count_exit, and fill the record: reason HVT_R_IO, addr,
+	// size, count, flags (HVT_F_WRITE, HVT_F_STRING for count > 1, HVT_F_UNCLAIMED if the bus
+	// said so) and the first 8 bytes of data (textbook ch03 "Port I/O exits").
+	r->reason = HVT_R_IO;
+	vm_stop_with(vm, HV_EXIT_HOST, "lab 3: handle_io (hv/vcpu.c) is not written yet");
+	LAB 3 END */
 }
 
 /* MMIO: a load or store to a guest-physical address with no RAM behind it. KVM decoded the
@@ -173,6 +186,7 @@ static void handle_io(struct vm *vm, struct hvt_record *r)
  * the instruction on the next KVM_RUN. */
 static void handle_mmio(struct vm *vm, struct hvt_record *r)
 {
+	/* LAB 3 BEGIN handle_mmio: an MMIO exit to the bus, and its record */
 	struct kvm_run *run = vm->run;
 	uint32_t len = run->mmio.len;
 	if (len > sizeof(run->mmio.data))
@@ -185,6 +199,15 @@ static void handle_mmio(struct vm *vm, struct hvt_record *r)
 	r->size = (uint8_t)len;
 	r->flags = (run->mmio.is_write ? HVT_F_WRITE : 0) | (res != BUS_OK ? HVT_F_UNCLAIMED : 0);
 	memcpy(&r->data, run->mmio.data, len);
+	/* LAB 3 STUB
+	// TODO(lab 3): the exit is in vm->run->mmio: phys_addr, data, len, is_write. Hand it to
+	// bus_dispatch(&vm->bus, BUS_MMIO, ...) (never more than sizeof(mmio.data) bytes; for a
+	// load the device fills mmio.data and KVM completes the instruction), count it with
+	// bus_count_exit, and fill the record: reason HVT_R_MMIO, addr, size, flags (HVT_F_WRITE,
+	// HVT_F_UNCLAIMED) and the data (textbook ch03 "MMIO exits").
+	r->reason = HVT_R_MMIO;
+	vm_stop_with(vm, HV_EXIT_HOST, "lab 3: handle_mmio (hv/vcpu.c) is not written yet");
+	LAB 3 END */
 }
 
 /*
@@ -227,6 +250,7 @@ static void handle_fatal(struct vm *vm, struct hvt_record *r)
 /* Step 5 of the six: decide what this exit means and who handles it. */
 static void handle_exit(struct vm *vm, struct hvt_record *r)
 {
+	/* LAB 1 BEGIN handle_exit: dispatch one exit on its reason (kvm_run->exit_reason) */
 	switch (vm->run->exit_reason) {
 	case KVM_EXIT_IO: handle_io(vm, r); break;
 	case KVM_EXIT_MMIO: handle_mmio(vm, r); break;
@@ -244,6 +268,19 @@ static void handle_exit(struct vm *vm, struct hvt_record *r)
 		break;
 	default: handle_fatal(vm, r); break;
 	}
+	/* LAB 1 STUB
+	// TODO(lab 1): switch on vm->run->exit_reason: KVM_EXIT_IO -> handle_io, KVM_EXIT_MMIO ->
+	// handle_mmio, KVM_EXIT_HLT -> handle_hlt, KVM_EXIT_IRQ_WINDOW_OPEN -> only
+	// r->reason = HVT_R_IRQ_WINDOW, KVM_EXIT_DEBUG -> step_handle_debug(vm, r) if vm->step.count
+	// (hv run --step) else handle_fatal, anything else -> handle_fatal: hv fails closed
+	// (textbook ch03 "From exit to device", "When the guest dies").
+	(void)handle_io;
+	(void)handle_mmio;
+	(void)handle_hlt;
+	(void)handle_fatal;
+	r->reason = HVT_R_OTHER;
+	vm_stop_with(vm, HV_EXIT_HOST, "lab 1: handle_exit (hv/vcpu.c) is not written yet");
+	LAB 1 END */
 }
 
 
@@ -432,6 +469,7 @@ static void vcpu_after_exit(struct vm *vm, struct vcpu_loop *lp, int rc, int err
  */
 void *vcpu_thread_main(void *arg)
 {
+	/* LAB 1 BEGIN run_loop: the vCPU thread: KVM_RUN in a loop, each exit handled in between */
 	struct vm *vm = arg;
 	struct vcpu_loop lp = { .first = true };
 
@@ -447,4 +485,21 @@ void *vcpu_thread_main(void *arg)
 	drain_tracepage(vm, lp.t_call, vm->trace ? trace_now(vm->trace) : 0);
 	vcpu_set_running(vm, false);
 	return NULL;
+	/* LAB 1 STUB
+	struct vm *vm = arg;
+	struct vcpu_loop lp = { .first = true };
+
+	vcpu_set_running(vm, true);
+	// TODO(lab 1): the exit loop. As long as vcpu_before_run(vm, &lp) says go on: call the
+	// KVM_RUN ioctl on vm->vcpu_fd (it returns when the guest exits), save errno at once, and
+	// hand rc and errno to vcpu_after_exit(vm, &lp, rc, err), which handles the exit (it calls
+	// your handle_exit) and records it (textbook ch03 "The six steps").
+	(void)vcpu_before_run;
+	(void)vcpu_after_exit;
+	vm_stop_with(vm, HV_EXIT_HOST, "lab 1: the exit loop in vcpu_thread_main (hv/vcpu.c) is not written yet");
+	// Records written after the last exit (a guest that stopped by a fatal exit).
+	drain_tracepage(vm, lp.t_call, vm->trace ? trace_now(vm->trace) : 0);
+	vcpu_set_running(vm, false);
+	return NULL;
+	LAB 1 END */
 }

@@ -135,6 +135,7 @@ static int open_kvm(struct vm *vm)
  */
 static int add_ram(struct vm *vm, uint32_t mib)
 {
+	/* LAB 1 BEGIN add_ram: mmap the guest RAM and register it with KVM as memory slot 0 */
 	uint64_t size = (uint64_t)mib << 20;
 	void *host = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -161,6 +162,15 @@ static int add_ram(struct vm *vm, uint32_t mib)
 	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		return fail(HV_EXIT_HOST, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
 	return 0;
+	/* LAB 1 STUB
+	(void)mib;
+	// TODO(lab 1): mmap `mib` MiB of anonymous memory (MAP_NORESERVE), note it in hv's own slot
+	// table (vm->mem.slots[0], vm->mem.nslots) and hand it to KVM as slot 0 at guest-physical 0
+	// with KVM_SET_USER_MEMORY_REGION on vm->vm_fd (textbook ch02 "Guest RAM is host memory").
+	// On failure: return fail(HV_EXIT_HOST, "...") with strerror(errno).
+	(void)vm;
+	return fail(HV_EXIT_HOST, "lab 1: add_ram (hv/vm.c) is not written yet");
+	LAB 1 END */
 }
 
 /*
@@ -201,6 +211,7 @@ static int set_cpuid(struct vm *vm)
  */
 static int add_vcpu(struct vm *vm)
 {
+	/* LAB 1 BEGIN add_vcpu: create the vCPU and map its kvm_run page */
 	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
 	if (vm->vcpu_fd < 0)
 		return fail(HV_EXIT_HOST, "KVM_CREATE_VCPU failed: %s", strerror(errno));
@@ -224,6 +235,16 @@ static int add_vcpu(struct vm *vm)
 	/* -1 before Linux 5.14: the trace then simply has no counter records. */
 	vm->stats_fd = kvmstats_open(vm->vcpu_fd);
 	return set_cpuid(vm);
+	/* LAB 1 STUB
+	// TODO(lab 1): KVM_CREATE_VCPU (id 0) on vm->vm_fd gives vm->vcpu_fd; ask /dev/kvm
+	// (vm->kvm_fd) for KVM_GET_VCPU_MMAP_SIZE, keep it in vm->run_size and mmap that many bytes
+	// of the vCPU fd, MAP_SHARED, as vm->run (set it back to NULL if the mmap fails). Then
+	// vm->stats_fd = kvmstats_open(vm->vcpu_fd) and return set_cpuid(vm) (textbook ch02
+	// "Building a machine in seven steps"). On failure: return fail(HV_EXIT_HOST, "...").
+	(void)set_cpuid;
+	(void)vm;
+	return fail(HV_EXIT_HOST, "lab 1: add_vcpu (hv/vm.c) is not written yet");
+	LAB 1 END */
 }
 
 /*
