@@ -42,23 +42,6 @@
 #define SEL_DATA   0x10
 #define SEL_CODE64 0x18
 
-/*
- * A GDT descriptor packs base, limit and flags into 8 bytes in a famously scattered way
- * (a legacy of the 80286). access: P, DPL, S, type. flags: G (4 KiB granularity), D/B
- * (32-bit default size), L (64-bit code).
- */
-/*
- * Bit by bit: limit 15:0 in bits 15:0, base 23:0 in bits 39:16, the access byte in 47:40, limit
- * 19:16 in 51:48, the flags nibble in 55:52 and base 31:24 in 63:56. With G = 1 the 20-bit
- * limit counts 4 KiB pages, so 0xFFFFF means the whole 4 GiB (SDM vol. 3, 3.4.5).
- */
-static uint64_t gdt_entry(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
-{
-	return (uint64_t)(limit & 0xFFFF) | ((uint64_t)(base & 0xFFFFFF) << 16) |
-	       ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xF) << 48) |
-	       ((uint64_t)(flags & 0xF) << 52) | ((uint64_t)(base >> 24) << 56);
-}
-
 /* The same segment, in the unpacked form struct kvm_sregs holds: what the CPU caches from the
  * descriptor when a selector is loaded (its "hidden part"), and what KVM loads into the VMCS. */
 static struct kvm_segment segment(uint16_t sel, uint8_t type, bool code64)
@@ -72,11 +55,29 @@ static struct kvm_segment segment(uint16_t sel, uint8_t type, bool code64)
 }
 
 /*
+ * A GDT descriptor packs base, limit and flags into 8 bytes in a famously scattered way
+ * (a legacy of the 80286). access: P, DPL, S, type. flags: G (4 KiB granularity), D/B
+ * (32-bit default size), L (64-bit code).
+ */
+/*
+ * Bit by bit: limit 15:0 in bits 15:0, base 23:0 in bits 39:16, the access byte in 47:40, limit
+ * 19:16 in 51:48, the flags nibble in 55:52 and base 31:24 in 63:56. With G = 1 the 20-bit
+ * limit counts 4 KiB pages, so 0xFFFFF means the whole 4 GiB (SDM vol. 3, 3.4.5).
+ */
+/*
  * The GDT lives in guest RAM because the CPU reads it from there: on every segment load (a far
  * jump, a mov to a segment register, an interrupt) it fetches the 8-byte descriptor through
- * GDTR. hv loads the hidden parts itself below (segment()), but the guest's own first segment
+ * GDTR. hv loads the hidden parts itself below (segment(), above), but the guest's own first segment
  * load, e.g. its first far jump, goes to this table; so it must agree with what hv loaded.
  */
+/* LAB 2 BEGIN gdt: pack a segment descriptor (gdt_entry) and write hv's GDT into guest RAM (write_gdt) */
+static uint64_t gdt_entry(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+	return (uint64_t)(limit & 0xFFFF) | ((uint64_t)(base & 0xFFFFFF) << 16) |
+	       ((uint64_t)access << 40) | ((uint64_t)((limit >> 16) & 0xF) << 48) |
+	       ((uint64_t)(flags & 0xF) << 52) | ((uint64_t)(base >> 24) << 56);
+}
+
 static int write_gdt(struct vm *vm, char *err, size_t errlen)
 {
 	uint64_t gdt[4] = {
@@ -91,6 +92,33 @@ static int write_gdt(struct vm *vm, char *err, size_t errlen)
 	}
 	return 0;
 }
+/* LAB 2 STUB
+static uint64_t gdt_entry(uint32_t base, uint32_t limit, uint8_t access, uint8_t flags)
+{
+	// TODO(lab 2): pack base, limit, the access byte and the flags nibble into the 8-byte
+	// descriptor: limit 15:0 in bits 15:0, base 23:0 in 39:16, access in 47:40, limit 19:16 in
+	// 51:48, flags in 55:52, base 31:24 in 63:56 (textbook ch02 "CPU modes"; Intel SDM vol. 3,
+	// 3.4.5).
+	(void)base;
+	(void)limit;
+	(void)access;
+	(void)flags;
+	return 0;
+}
+
+static int write_gdt(struct vm *vm, char *err, size_t errlen)
+{
+	// TODO(lab 2): four descriptors, in the order of the selectors above: the null descriptor,
+	// then flat 4 GiB segments (base 0, limit 0xFFFFF with G = 1): 0x08 32-bit code, 0x10 data,
+	// 0x18 64-bit code (L = 1, D = 0). They must describe exactly what segment() loads into
+	// the hidden parts. Copy the table to HV_GDT_ADDR with gm_write; if that fails, say
+	// "guest RAM too small for the GDT" in err and return -1 (textbook ch02 "CPU modes").
+	(void)gdt_entry;
+	(void)vm;
+	snprintf(err, errlen, "lab 2: write_gdt (hv/cpu.c) is not written yet");
+	return -1;
+}
+LAB 2 END */
 
 /*
  * Identity-map 4 GiB: PML4[0] -> PDPT; PDPT[0..3] -> four PDs; each PD entry a 2 MiB page.
@@ -102,6 +130,7 @@ static int write_gdt(struct vm *vm, char *err, size_t errlen)
  */
 static int write_page_tables(struct vm *vm, char *err, size_t errlen)
 {
+	/* LAB 2 BEGIN page_tables: identity-map the first 4 GiB with 2 MiB pages */
 	uint64_t pml4[512] = { HV_PDPT_ADDR | PTE_P | PTE_RW };
 	uint64_t pdpt[512] = { 0 };
 	uint64_t pd[512];
@@ -119,6 +148,17 @@ static int write_page_tables(struct vm *vm, char *err, size_t errlen)
 small:
 	snprintf(err, errlen, "guest RAM too small for the page tables");
 	return -1;
+	/* LAB 2 STUB
+	// TODO(lab 2): build the tables at the addresses of hv/layout.h: a PML4 at HV_PML4_ADDR
+	// whose entry 0 points at the PDPT (HV_PDPT_ADDR), PDPT entries 0-3 pointing at four page
+	// directories (HV_PD_ADDR + g * 0x1000), and in each directory 512 entries of 2 MiB pages
+	// (PTE_PS) so that virtual == physical for all of [0, 4 GiB). Every entry PTE_P | PTE_RW.
+	// Copy each 4 KiB table into guest RAM with gm_write; if one does not fit, say "guest RAM
+	// too small for the page tables" in err and return -1 (textbook ch02 "CPU modes").
+	(void)vm;
+	snprintf(err, errlen, "lab 2: write_page_tables (hv/cpu.c) is not written yet");
+	return -1;
+	LAB 2 END */
 }
 
 /*
@@ -160,6 +200,7 @@ static int write_start_info(struct vm *vm, const char *cmdline, char *err, size_
  * 4 GiB): a hidden base that no real-mode segment value could produce. hv has no BIOS, so it
  * points the segments at 0 and jumps straight to the loaded image.
  */
+/* LAB 2 BEGIN setup_modes: the registers of each boot mode (setup_real, setup_protected, setup_long) */
 static void setup_real(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
 {
 	/* Keep KVM's reset state for everything else; just point all segments at 0 so that
@@ -206,6 +247,43 @@ static void setup_long(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
 	s->efer = EFER_LME | EFER_LMA;
 	s->cs = segment(SEL_CODE64, 0xB, true);
 }
+/* LAB 2 STUB
+static void setup_real(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
+{
+	// TODO(lab 2): keep KVM's reset state but give CS, DS, ES, FS, GS and SS selector 0 and
+	// base 0, so offsets are physical addresses in the first 64 KiB; rip = entry, rsp =
+	// HV_STACK16_TOP (textbook ch02 "CPU modes").
+	(void)s;
+	(void)r;
+	(void)entry;
+}
+
+static void setup_protected(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
+{
+	// TODO(lab 2): GDTR = your GDT (HV_GDT_ADDR, limit: its size - 1); an empty IDT (base 0,
+	// limit 0: the guest's first exception then ends in a clear triple fault); CR0 = PE | ET;
+	// CS = segment(SEL_CODE32, 0xB, false), every data segment segment(SEL_DATA, 0x3, false);
+	// rip = entry, rsp = HV_STACK_TOP, and for PVH rbx = HV_START_INFO_ADDR
+	// (textbook ch02 "CPU modes").
+	(void)segment;
+	(void)s;
+	(void)r;
+	(void)entry;
+}
+
+// A kernel enters long mode in a fixed order (SDM vol. 3, "Initializing IA-32e Mode"): page
+// tables and CR3, then CR4.PAE, then EFER.LME, and last CR0.PG, at which moment the CPU sets
+// EFER.LMA. hv writes the end state in one KVM_SET_SREGS, so it must set LMA itself.
+static void setup_long(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
+{
+	// TODO(lab 2): protected mode first (setup_protected), then CR3 = HV_PML4_ADDR,
+	// CR4 = PAE, CR0 = PE | ET | PG, EFER = LME | LMA, and a 64-bit code segment:
+	// CS = segment(SEL_CODE64, 0xB, true) (textbook ch02 "CPU modes").
+	(void)s;
+	(void)r;
+	(void)entry;
+}
+LAB 2 END */
 
 int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 {
