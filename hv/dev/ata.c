@@ -210,6 +210,170 @@ static void ata_end_error(struct ata *a, uint8_t err)
 	a->irq_pending = true;
 }
 
+/* ---- the data phases ----------------------------------------------------------------------- */
+
+/*
+ * A data-in block is ready: DRQ, and an interrupt per block (the PIO data-in protocol). The
+ * host's side of that protocol: wait for INTRQ (or poll), read status (which acknowledges the
+ * interrupt, ata_read_reg), see DRQ, then read 256 words from the data port.
+ */
+static void ata_start_in(struct ata *a)
+{
+	a->xfer = ATA_XFER_IN;
+	a->pos = 0;
+	a->status = ATA_SR_IDLE | ATA_SR_DRQ;
+	a->irq_pending = true;
+}
+
+/*
+ * Fetch the sector a->lba into the buffer and offer it at the data port. One disk_read (one
+ * pread, one HVT_DISK record) per sector: the trace then shows the drive's rhythm, a sector
+ * per 256 words, rather than one big read up front. The range was checked when the command
+ * was written; -ERANGE here would mean the image shrank, reported like any address error.
+ */
+static void ata_read_sector(struct ata *a)
+{
+	int rc = disk_read(a->disk, a->lba, a->buf, 1);
+
+	if (rc < 0) {
+		ata_end_error(a, rc == -ERANGE ? ATA_ER_IDNF : ATA_ER_UNC);
+		return;
+	}
+	ata_start_in(a);
+}
+
+/* LAB 5 BEGIN data_in: the PIO data-in phase: the data port hands out a sector word by word */
+/* The guest has read the last word of a block. Next sector, or done (no interrupt: PIO in). */
+static void ata_in_block_done(struct ata *a)
+{
+	if (a->counts_sectors) {
+		a->sectors_read++;
+		a->lba++;
+		a->remaining--;
+		ata_set_position(a, a->lba, a->remaining);
+	} else {
+		a->remaining = 0; /* IDENTIFY: a single block */
+	}
+	if (a->remaining == 0) {
+		ata_end_ok(a);
+		return;
+	}
+	ata_read_sector(a);
+}
+
+/*
+ * One 16-bit word through the data port (L1). With DRQ clear there is nothing to transfer:
+ * the index does not move and the read returns 0. The index is checked at every access, not
+ * trusted from the state: even a model bug could not index past buf.
+ *
+ * This is the cost of full virtualization in one function. A sector is 256 calls, and on real
+ * hardware each is one bus cycle; here each `in` from port 0x1F0 is a VM exit, unless KVM
+ * batched a `rep insw` into one exit with count = 256 (ata.h, and textbook
+ * ch04 "`rep insw` = 1 exit, `rep outsw` = 256 exits"). The test is `pos > SIZE - 2` rather
+ * than `pos + 2 > SIZE`: the same no-sum form as every range check in hv.
+ */
+static bool ata_data_in16(struct ata *a, uint16_t *v)
+{
+	if (a->xfer != ATA_XFER_IN || a->pos > ATA_SECTOR_SIZE - 2) {
+		*v = 0;
+		return false;
+	}
+	*v = (uint16_t)(a->buf[a->pos] | a->buf[a->pos + 1] << 8);
+	a->pos += 2;
+	if (a->pos == ATA_SECTOR_SIZE)
+		ata_in_block_done(a);
+	return true;
+}
+
+/* LAB 5 STUB
+static bool ata_data_in16(struct ata *a, uint16_t *v)
+{
+	// TODO(lab 5): the PIO data-in phase (READ SECTORS, IDENTIFY). Hand the guest the next
+	// word of a->buf (little-endian, a->pos advancing by 2) only while a data-in transfer is
+	// on (a->xfer == ATA_XFER_IN) and a->pos is inside the buffer; else *v = 0 and return
+	// false (L1: the index never moves past buf). After the 256th word: a READ moves to the
+	// next sector (a->lba, a->remaining, ata_set_position, ata_read_sector) or ends
+	// (ata_end_ok, no interrupt); IDENTIFY (a->counts_sectors false) ends after one block.
+	// Textbook chapter 4 "Two I/O paths", section "The taskfile, register by register";
+	// appendix C, section C.4.
+	(void)a;
+	(void)ata_set_position; // the casts only silence "unused" until you call these helpers
+	(void)ata_read_sector;
+	*v = 0;
+	return false;
+}
+LAB 5 END */
+
+/* LAB 5 BEGIN data_out: the PIO data-out phase: words in, a whole sector to the image */
+/*
+ * The guest has written the 256th word: the sector goes to the image now. An interrupt
+ * follows every block, for the next DRQ or for the completion. With the write cache turned
+ * off (SET FEATURES 0x82) the drive must not report completion before the data is durable,
+ * so the last sector is followed by a flush.
+ */
+static void ata_out_block_done(struct ata *a)
+{
+	int rc = disk_write(a->disk, a->lba, a->buf, 1);
+
+	if (rc < 0) {
+		ata_end_error(a, rc == -ERANGE ? ATA_ER_IDNF : ATA_ER_ABRT);
+		return;
+	}
+	a->sectors_written++;
+	a->lba++;
+	a->remaining--;
+	ata_set_position(a, a->lba, a->remaining);
+	a->irq_pending = true;
+	if (a->remaining > 0) {
+		a->pos = 0; /* DRQ stays set: the next block is wanted */
+		return;
+	}
+	if (!a->write_cache) {
+		a->flushes++;
+		if (disk_flush(a->disk) < 0) {
+			ata_end_error(a, ATA_ER_ABRT);
+			return;
+		}
+	}
+	ata_end_ok(a);
+}
+
+/*
+ * The write side: the word goes into buf, and the 256th word sends the sector to the image.
+ * KVM never batches `rep outsw` on the way to user space, so each of these calls is a whole
+ * exit of its own: 256 exits per sector written. As on the read side, a guest that keeps
+ * writing after the last word finds DRQ clear and its words dropped (L1); pos cannot pass buf.
+ */
+static bool ata_data_out16(struct ata *a, uint16_t v)
+{
+	if (a->xfer != ATA_XFER_OUT || a->pos > ATA_SECTOR_SIZE - 2)
+		return false;
+	a->buf[a->pos] = (uint8_t)v;
+	a->buf[a->pos + 1] = (uint8_t)(v >> 8);
+	a->pos += 2;
+	if (a->pos == ATA_SECTOR_SIZE)
+		ata_out_block_done(a);
+	return true;
+}
+
+/* LAB 5 STUB
+static bool ata_data_out16(struct ata *a, uint16_t v)
+{
+	// TODO(lab 5): the PIO data-out phase (WRITE SECTORS). Store the word in a->buf at a->pos
+	// (low byte first) only while a data-out transfer is on (a->xfer == ATA_XFER_OUT) and
+	// a->pos is inside the buffer; else return false (L1). With the 256th word the sector
+	// goes to the image: disk_write(a->disk, a->lba, a->buf, 1) (an error ends the command:
+	// IDNF for -ERANGE, else ABRT), count it in a->sectors_written, move on (ata_set_position),
+	// raise a->irq_pending, then DRQ again for the next sector or, after the last, flush if the
+	// write cache is off (a->flushes, disk_flush) and ata_end_ok.
+	// Textbook chapter 4 "Two I/O paths", section "The taskfile, register by register".
+	(void)a;
+	(void)v;
+	(void)ata_set_position; // the cast only silences "unused" until you call it
+	return false;
+}
+LAB 5 END */
+
 /* ---- IDENTIFY DEVICE --------------------------------------------------------------------- */
 
 /* Words are little-endian in the buffer: the data port hands out word 0 first, low byte in AL. */
@@ -237,6 +401,7 @@ static void ata_id_string(uint8_t *buf, unsigned word, const char *s, unsigned l
 	}
 }
 
+/* LAB 5 BEGIN identify: IDENTIFY DEVICE: build the 512-byte self-description and offer it */
 /*
  * The 512-byte self-description a driver reads before anything else. Only the words a driver
  * of this era looks at are filled; every other word is 0, "not reported".
@@ -286,133 +451,39 @@ static void ata_identify_fill(struct ata *a)
 	ata_id_word(b, ATA_ID_WORDS - 1, (uint16_t)(0xA5u | (uint8_t)(0u - sum) << 8));
 }
 
-/* ---- the data phases ----------------------------------------------------------------------- */
-
 /*
- * A data-in block is ready: DRQ, and an interrupt per block (the PIO data-in protocol). The
- * host's side of that protocol: wait for INTRQ (or poll), read status (which acknowledges the
- * interrupt, ata_read_reg), see DRQ, then read 256 words from the data port.
+ * IDENTIFY DEVICE (ECh): one PIO data-in block, built rather than read from the image.
+ * counts_sectors = false keeps the LBA registers and the sector counters untouched
+ * (ata_in_block_done).
  */
-static void ata_start_in(struct ata *a)
+static void ata_cmd_identify(struct ata *a)
 {
-	a->xfer = ATA_XFER_IN;
-	a->pos = 0;
-	a->status = ATA_SR_IDLE | ATA_SR_DRQ;
-	a->irq_pending = true;
-}
-
-/*
- * Fetch the sector a->lba into the buffer and offer it at the data port. One disk_read (one
- * pread, one HVT_DISK record) per sector: the trace then shows the drive's rhythm, a sector
- * per 256 words, rather than one big read up front. The range was checked when the command
- * was written; -ERANGE here would mean the image shrank, reported like any address error.
- */
-static void ata_read_sector(struct ata *a)
-{
-	int rc = disk_read(a->disk, a->lba, a->buf, 1);
-
-	if (rc < 0) {
-		ata_end_error(a, rc == -ERANGE ? ATA_ER_IDNF : ATA_ER_UNC);
-		return;
-	}
+	ata_identify_fill(a);
+	a->remaining = 1;
+	a->counts_sectors = false;
 	ata_start_in(a);
 }
 
-/* The guest has read the last word of a block. Next sector, or done (no interrupt: PIO in). */
-static void ata_in_block_done(struct ata *a)
+/* LAB 5 STUB
+static void ata_cmd_identify(struct ata *a)
 {
-	if (a->counts_sectors) {
-		a->sectors_read++;
-		a->lba++;
-		a->remaining--;
-		ata_set_position(a, a->lba, a->remaining);
-	} else {
-		a->remaining = 0; /* IDENTIFY: a single block */
-	}
-	if (a->remaining == 0) {
-		ata_end_ok(a);
-		return;
-	}
-	ata_read_sector(a);
+	// TODO(lab 5): IDENTIFY DEVICE (ECh). Build the drive's 256-word self-description in
+	// a->buf (words a driver reads: 0 general config, 10-19 serial (a->disk->serial), 23-26
+	// firmware (ATA_FIRMWARE), 27-46 model (ATA_MODEL), 47, 49 (LBA), 50, 53, 60-61 the LBA28
+	// capacity (ata_capacity), 80, 82-87 (FLUSH CACHE, write cache), 255 the checksum; every
+	// other word 0), then offer it as one PIO data-in block (ata_start_in) with
+	// a->remaining = 1 and a->counts_sectors = false. Helpers: ata_id_word, ata_id_string.
+	// Textbook chapter 4 "Two I/O paths", section "Full virtualization: the legacy ATA disk".
+	(void)ata_id_word; // the casts only silence "unused" until you call these helpers
+	(void)ata_id_string;
+	(void)ata_capacity;
+	ata_end_error(a, ATA_ER_ABRT);
 }
-
-/*
- * The guest has written the 256th word: the sector goes to the image now. An interrupt
- * follows every block, for the next DRQ or for the completion. With the write cache turned
- * off (SET FEATURES 0x82) the drive must not report completion before the data is durable,
- * so the last sector is followed by a flush.
- */
-static void ata_out_block_done(struct ata *a)
-{
-	int rc = disk_write(a->disk, a->lba, a->buf, 1);
-
-	if (rc < 0) {
-		ata_end_error(a, rc == -ERANGE ? ATA_ER_IDNF : ATA_ER_ABRT);
-		return;
-	}
-	a->sectors_written++;
-	a->lba++;
-	a->remaining--;
-	ata_set_position(a, a->lba, a->remaining);
-	a->irq_pending = true;
-	if (a->remaining > 0) {
-		a->pos = 0; /* DRQ stays set: the next block is wanted */
-		return;
-	}
-	if (!a->write_cache) {
-		a->flushes++;
-		if (disk_flush(a->disk) < 0) {
-			ata_end_error(a, ATA_ER_ABRT);
-			return;
-		}
-	}
-	ata_end_ok(a);
-}
-
-/*
- * One 16-bit word through the data port (L1). With DRQ clear there is nothing to transfer:
- * the index does not move and the read returns 0. The index is checked at every access, not
- * trusted from the state: even a model bug could not index past buf.
- *
- * This is the cost of full virtualization in one function. A sector is 256 calls, and on real
- * hardware each is one bus cycle; here each `in` from port 0x1F0 is a VM exit, unless KVM
- * batched a `rep insw` into one exit with count = 256 (ata.h, and textbook
- * ch04 "`rep insw` = 1 exit, `rep outsw` = 256 exits"). The test is `pos > SIZE - 2` rather
- * than `pos + 2 > SIZE`: the same no-sum form as every range check in hv.
- */
-static bool ata_data_in16(struct ata *a, uint16_t *v)
-{
-	if (a->xfer != ATA_XFER_IN || a->pos > ATA_SECTOR_SIZE - 2) {
-		*v = 0;
-		return false;
-	}
-	*v = (uint16_t)(a->buf[a->pos] | a->buf[a->pos + 1] << 8);
-	a->pos += 2;
-	if (a->pos == ATA_SECTOR_SIZE)
-		ata_in_block_done(a);
-	return true;
-}
-
-/*
- * The write side: the word goes into buf, and the 256th word sends the sector to the image.
- * KVM never batches `rep outsw` on the way to user space, so each of these calls is a whole
- * exit of its own: 256 exits per sector written. As on the read side, a guest that keeps
- * writing after the last word finds DRQ clear and its words dropped (L1); pos cannot pass buf.
- */
-static bool ata_data_out16(struct ata *a, uint16_t v)
-{
-	if (a->xfer != ATA_XFER_OUT || a->pos > ATA_SECTOR_SIZE - 2)
-		return false;
-	a->buf[a->pos] = (uint8_t)v;
-	a->buf[a->pos + 1] = (uint8_t)(v >> 8);
-	a->pos += 2;
-	if (a->pos == ATA_SECTOR_SIZE)
-		ata_out_block_done(a);
-	return true;
-}
+LAB 5 END */
 
 /* ---- commands --------------------------------------------------------------------------- */
 
+/* LAB 5 BEGIN commands: READ SECTORS, WRITE SECTORS and FLUSH CACHE: check the request, start the transfer */
 /*
  * The address of a READ/WRITE, checked before any data moves (L3). CHS (LBA bit clear) is
  * refused with ABRT. Count 0 means 256 sectors in LBA28. The range test is written so it
@@ -476,19 +547,6 @@ static void ata_cmd_write(struct ata *a, uint8_t cmd)
 }
 
 /*
- * IDENTIFY DEVICE (ECh): one PIO data-in block, built rather than read from the image.
- * counts_sectors = false keeps the LBA registers and the sector counters untouched
- * (ata_in_block_done).
- */
-static void ata_cmd_identify(struct ata *a)
-{
-	ata_identify_fill(a);
-	a->remaining = 1;
-	a->counts_sectors = false;
-	ata_start_in(a);
-}
-
-/*
  * FLUSH CACHE: the guest's only way to make written sectors durable (disk.h, cache modes;
  * textbook ch04 "Cache modes"). A non-data command: done before the OUT returns, and the
  * non-data protocol ends with an interrupt. A failed flush is ABRT, so the guest learns its
@@ -504,6 +562,42 @@ static void ata_cmd_flush(struct ata *a)
 	ata_end_ok(a);
 	a->irq_pending = true;
 }
+
+/* LAB 5 STUB
+static void ata_cmd_read(struct ata *a, uint8_t cmd)
+{
+	// TODO(lab 5): READ SECTORS. Check the request before any data moves (L3): LBA mode
+	// (ATA_DH_LBA in a->select) else ABRT; the 28-bit LBA (ata_taskfile_lba), count 0 meaning
+	// 256, and lba + count within ata_capacity and disk_range_ok, computed so nothing can
+	// overflow, else IDNF; log refusals with ata_guest_error. Then set a->lba, a->remaining,
+	// a->counts_sectors and fetch the first sector (ata_read_sector): DRQ and an interrupt.
+	// Textbook chapter 4 "Two I/O paths", section "The taskfile, register by register";
+	// appendix C, section C.4.
+	(void)cmd;
+	(void)ata_taskfile_lba; // the casts only silence "unused" until you call these helpers
+	(void)ata_capacity;
+	(void)ata_read_sector;
+	ata_end_error(a, ATA_ER_ABRT);
+}
+
+static void ata_cmd_write(struct ata *a, uint8_t cmd)
+{
+	// TODO(lab 5): WRITE SECTORS. The same checks as READ; a read-only image aborts (ABRT)
+	// before any data moves. Then DRQ at once and *no* interrupt: a data-out transfer
+	// (a->xfer = ATA_XFER_OUT, a->pos = 0, status ATA_SR_IDLE | ATA_SR_DRQ) that
+	// ata_data_out16 fills. Textbook chapter 4 "Two I/O paths", section "Exits per call".
+	(void)cmd;
+	ata_end_error(a, ATA_ER_ABRT);
+}
+
+static void ata_cmd_flush(struct ata *a)
+{
+	// TODO(lab 5): FLUSH CACHE, a non-data command: count it (a->flushes), disk_flush, and
+	// end with an interrupt: ata_end_ok, or ABRT if the flush failed.
+	// Textbook chapter 4 "Two I/O paths", section "Cache modes".
+	ata_end_error(a, ATA_ER_ABRT);
+}
+LAB 5 END */
 
 /* SET FEATURES 0x03 "set transfer mode": count = 00h/01h (PIO default) or 08h-0Ch (PIO flow
  * control mode 0-4). DMA modes (20h+, 40h+) are refused: there is no DMA (L5). */

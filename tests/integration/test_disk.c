@@ -191,6 +191,33 @@ Test(disk, legacy_path_puts_the_pattern_in_the_host_file_with_exact_exits)
 	trace_free(&tf);
 }
 
+/*
+ * The same legacy run judged by the disk's own evidence alone: hv's exit status (diskio stops
+ * with status 0 on success and writes a failure code to port 0xF4 otherwise), the host file
+ * and the trace, never by what the guest printed. So it checks the ATA controller whatever the
+ * serial port does (the labs grade the two apart: labs/05-legacy-disk/ and labs/04-serial-port/).
+ */
+Test(disk, legacy_commands_cost_exact_exits_judged_without_the_console)
+{
+	require_kvm();
+	struct hv_result r;
+	const char *img = make_image("legacy-alone.img");
+	const char *t = tmp_path("legacy-alone.hvt");
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "120", "--quiet", "--disk", img,
+				      "--disk-path", "legacy", "--trace", t, guest("diskio.bin"), NULL });
+	cr_assert_eq(r.status, HV_EXIT_OK,
+		     "status %d: diskio's failure code is (status - 1) / 2 (guest/diskio.c); stderr: %s",
+		     r.status, r.err);
+	assert_image_holds_pattern(img);
+	struct trace_file tf;
+	load(t, &tf);
+	assert_exits_per_ata_command(&tf);
+	cr_assert_eq(count_op(&tf, HVT_DISK, HVT_DISK_WRITE), 128);
+	cr_assert_eq(count_op(&tf, HVT_DISK, HVT_DISK_READ), 128);
+	cr_assert_eq(count_op(&tf, HVT_DISK, HVT_DISK_FLUSH), 1);
+	trace_free(&tf);
+}
+
 /* ---- the virtio path: para-virtualization ---- */
 
 /*

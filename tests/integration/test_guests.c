@@ -376,3 +376,52 @@ Test(guests, hangup_stops_cleanly_and_keeps_the_trace)
 	cr_assert_gt(tf.count, 0);
 	trace_free(&tf);
 }
+
+/* ---- the price of a byte (textbook chapter 3, section "Full virtualization") ---- */
+
+/*
+ * hello16 on hv's 16550A: uart_init programs the chip with 7 OUTs (IER, LCR = DLAB, DLL, DLM,
+ * LCR = 8N1, FCR, MCR: 0x3F9, 0x3FB, 0x3F8, 0x3F9, 0x3FB, 0x3FA, 0x3FC), then every byte costs
+ * 2 exits: 1 IN of LSR (0x3FD), which must say THRE at once, and 1 OUT of the byte to THR
+ * (0x3F8). "Hello from real mode\n" is 21 bytes: 7 + 2 x 21 = 49 UART exits, and the OUTs to
+ * 0x3F8 after the divisor carry the bytes of the output in order. A UART that made the driver
+ * wait (LSR without THRE) would show more INs than bytes.
+ */
+Test(guests, hello16_costs_two_uart_exits_per_byte)
+{
+	require_kvm();
+	struct hv_result r;
+	const char *t = tmp_path("h16.hvt");
+	hv_exec(&r, (const char *[]){ "run", "--timeout", "20", "--trace", t, guest("hello16.bin"), NULL });
+	cr_assert_eq(r.status, HV_EXIT_OK, "status %d, stderr: %s", r.status, r.err);
+	const char *want = "Hello from real mode\n";
+	size_t n = strlen(want);
+	cr_assert_str_eq(r.out, want);
+	struct trace_file tf;
+	load(t, &tf);
+	uint64_t uart = 0, lsr = 0, thr = 0;
+	char sent[64];
+	int dlab = 0;
+	for (uint64_t i = 0; i < tf.count; i++) {
+		const struct hvt_record *e = &tf.records[i];
+		if (e->kind != HVT_EXIT || e->reason != HVT_R_IO || e->addr < HV_PORT_UART0 ||
+		    e->addr >= HV_PORT_UART0 + 8)
+			continue;
+		uart++;
+		int write = !!(e->flags & HVT_F_WRITE);
+		if (e->addr == HV_PORT_UART0 + 3 && write)
+			dlab = !!(e->data & 0x80);
+		if (e->addr == HV_PORT_UART0 + 5 && !write) {
+			cr_assert_eq(e->data & 0x60, 0x60, "LSR read %lu: 0x%02lx, THRE|TEMT expected",
+				     (unsigned long)lsr, (unsigned long)e->data);
+			lsr++;
+		}
+		if (e->addr == HV_PORT_UART0 && write && !dlab && thr < sizeof(sent))
+			sent[thr++] = (char)e->data;
+	}
+	cr_assert_eq(uart, 7 + 2 * n, "%lu UART exits for %zu bytes", (unsigned long)uart, n);
+	cr_assert_eq(lsr, n, "one LSR read per byte");
+	cr_assert_eq(thr, n, "one THR write per byte");
+	cr_assert_arr_eq(sent, want, n, "the THR writes are the bytes printed");
+	trace_free(&tf);
+}
