@@ -48,6 +48,7 @@
 #   LAB_DIR         the lab's directory (else labs/NN-*): the grader's own tests use a fake lab
 #   GRADE_BUILD     the build command (shell), instead of make (the grader's own tests)
 #   GRADE_WHERE     host: run every test here, whatever the KVM (the grader's own tests)
+#   GRADE_NOTE      a line for the top of results.json's output (run_autograder's notes)
 # Tests of kind `cmd` (a script in the lab directory, run with sh; exit 0 passes) exist for the
 # grader's own tests (tests/integration/test_grade.c); the labs use unit, integration, answer.
 # Textbook: chapter 7 "For instructors", section "Grading".
@@ -146,6 +147,8 @@ json_string() { # file [max bytes]
 # The file a test's JSON output comes from: why, then its useful lines, then its output.
 OVERALL=$WORK/overall.txt
 : >"$OVERALL"
+# GRADE_NOTE (run_autograder: files not handed in) opens the overall output.
+[ -z "${GRADE_NOTE:-}" ] || echo "$GRADE_NOTE" >"$OVERALL"
 write_json() {
 	[ -n "$JSON" ] || return 0
 	local i score=0 tmp="$JSON.tmp.$$" f="$WORK/json-field"

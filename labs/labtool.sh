@@ -62,7 +62,7 @@ repo_files() {
 marker_files() {
 	pat="LAB ${1:-[0-9]} (BEGIN|STUB|END)"
 	repo_files | grep -v '^labs/' | grep -E '\.(c|h|S)$' | while IFS= read -r f; do
-		grep -Eq "$pat" "$f" 2>/dev/null && printf '%s\n' "$f"
+		if grep -Eq "$pat" "$f" 2>/dev/null; then printf '%s\n' "$f"; fi
 	done
 }
 
