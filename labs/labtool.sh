@@ -27,6 +27,7 @@ usage() {
 	die "usage: labtool.sh starter N OUT | check N | files N | dir N"
 }
 
+SELF=$(cd "$(dirname "$0")" && pwd -P)/$(basename "$0")
 ROOT=$(git rev-parse --show-toplevel 2>/dev/null) || die "not inside a git repository"
 cd "$ROOT" || exit 2
 O=${O:-build}
@@ -85,7 +86,7 @@ cmd_starter() {
 		die "$out exists and is not empty"
 	fi
 	# A check first: a starter with broken markers would not build.
-	O=$O sh "$ROOT/labs/labtool.sh" check "$1" --markers-only || die "lab $1's markers have problems (above); no starter written"
+	O=$O sh "$SELF" check "$1" --markers-only || die "lab $1's markers have problems (above); no starter written"
 	mkdir -p "$out" || die "cannot create $out"
 	out=$(cd "$out" && pwd -P)
 	case $out in
