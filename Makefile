@@ -19,6 +19,8 @@
 #   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
 #   make fuzz-virtio, make fuzz-ata     libFuzzer on the two disk controllers, driven as a hostile guest
 #   make fuzz-viz   libFuzzer on hvviz: damaged traces through the model and every view
+#   make grade LAB=N, make lab-starter LAB=N OUT=DIR, make lab-autograder LAB=N, make test-labs
+#                   the labs: grading, a student copy, the Gradescope zip (labs/labs.mk)
 #
 # Host code is C11 with -Wall -Wextra -Werror. Guests are built by the same host gcc in
 # freestanding mode (no cross compiler), see guest/guest.mk.
@@ -121,7 +123,7 @@ export KVM_TESTS RING3_TESTS INTEG_ENV
 # VM; one closing line `N passed, N failed, N skipped` for all of them. First, every path and
 # textbook section that a comment or a chapter names must exist (tests/check-refs.sh). The lab
 # VM is built on every host: suite labvm (tests/integration/test_labvm.c) boots it here,
-# whatever the KVM.
+# whatever the KVM. The last row is the labs' tools on every lab (make test-labs).
 test: deps
 	$(MAKE) --no-print-directory all $(O)/tests/unit $(O)/tests/integration $(O)/bench/exitbench \
 	  labvm-initramfs
@@ -182,6 +184,8 @@ DEB_PKGS += libncurses-dev ncurses-base tmux
 DEB_PKGS += xz-utils zstd
 # make fuzz-*: clang with its libFuzzer and sanitizer runtimes (tests/fuzz/fuzz.mk).
 DEB_PKGS += clang libclang-rt-14-dev
+# The labs (labs/labs.mk): make lab-autograder packs the Gradescope zip, make test-labs unpacks it.
+DEB_PKGS += zip unzip
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -199,5 +203,7 @@ clean:
 
 # make labvm, make test-labvm: the nested lab VM where /dev/kvm is AMD-V (see that file)
 include tests/labvm/labvm.mk
+# make grade, lab-starter, lab-autograder, test-labs: the labs (labs/)
+include labs/labs.mk
 
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

@@ -28,7 +28,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-DIRS=(hv viz guest tests bench textbook)
+DIRS=(hv viz guest tests bench textbook labs)
 
 # The repository's files: tracked ones when this is a git checkout, else whatever is on disk.
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then

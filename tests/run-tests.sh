@@ -3,7 +3,8 @@
 #
 #   tests/run-tests.sh O        O is the build tree: build, or build/san for SAN=1
 #
-# Run by `make test` after the build, from the repository root. The unit tests, hvviz's golden
+# Run by `make test` after the build, from the repository root; its last row is the labs'
+# tools on every lab (labs/test-labs.sh, make test-labs). The unit tests, hvviz's golden
 # and tmux tests, the QEMU tests and hv's command-line checks run on this host: they need no
 # KVM. The tests that run guests need KVM, and where they run depends on what the host's KVM
 # can do (tests/labvm/onkvm.sh decides, from `hv doctor --class`):
@@ -94,6 +95,16 @@ echo "== host class: $("$O/hv" doctor --class); KVM tests run on: $kvm; ring-3 t
 on_host "unit tests (host)" '' "$O/tests/unit"
 on_host "integration tests (host)" "$host_filter" env $INTEG_ENV "$O/tests/integration"
 [ -n "$vm_filter" ] && in_labvm "integration tests (lab VM)" "$vm_filter"
+
+# The labs' tools on every lab (labs/test-labs.sh: checks, starters, grading, the autograder):
+# one row, its checks counted like tests.
+echo "== labs: make test-labs =="
+O=$O bash labs/test-labs.sh 2>&1 | tee "$LOGDIR/labs.log"
+labs_status=${PIPESTATUS[0]}
+labs_counts=$(sed -n 's/^test-labs: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$LOGDIR/labs.log" | tail -n 1)
+read -r lp lf ls <<<"${labs_counts:-0 1 0}"
+NAMES+=("labs (make test-labs)") PASSED+=("$lp") FAILED+=("$lf") SKIPPED+=("$ls") STATUS+=("$labs_status")
+[ "$labs_status" = 0 ] || failed_runs=$((failed_runs + 1))
 
 echo
 echo "== summary: every test ran once, here or in the lab VM =="
