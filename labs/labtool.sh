@@ -7,7 +7,7 @@
 #                                   reference code kept), every labs/*/hidden/ left out, and
 #                                   labs/LAB holding N
 #   labs/labtool.sh check N         check lab N: its markers (balanced BEGIN/STUB/END, no
-#                                   nesting, a TODO(lab N) line in each stub, 10-60 reference
+#                                   nesting, a TODO(lab N) line in each stub, 10-100 reference
 #                                   lines), its tests file, and that every test it names exists
 #                                   ($O/tests/unit --list, $O/tests/integration --list: build
 #                                   them first). One line per problem; exit 1 if any.
@@ -61,7 +61,9 @@ repo_files() {
 # The source files (C and assembly, outside labs/) that hold a marker of lab N ("" = any lab).
 # Markdown is never read: the textbook shows markers as examples.
 marker_files() {
-	pat="LAB ${1:-[0-9]} (BEGIN|STUB|END)"
+	# Anchored as the starter's awk reads them (a marker alone at the start of its line), so a
+	# file that merely mentions a marker in a string (the grader's own tests) is not a hand-in.
+	pat="^[[:space:]]*(/\\* )?LAB ${1:-[0-9]} (BEGIN|STUB|END)"
 	repo_files | grep -v '^labs/' | grep -E '\.(c|h|S)$' | while IFS= read -r f; do
 		if grep -Eq "$pat" "$f" 2>/dev/null; then printf '%s\n' "$f"; fi
 	done
@@ -76,6 +78,15 @@ function lab_of(s,   t) { t = s; sub(/^[ \t]*\/\* LAB /, "", t); sub(/ .*/, "", 
 /^[ \t]*LAB [0-9] END \*\/[ \t]*$/ { state = ""; next }
 state == "ref" || state == "otherstub" { next }
 { print }
+'
+
+# answers.md as a form: the text before the first question, each `## qN.` heading, and its
+# `qN:` line with the number removed; the reference's explanations are left out.
+ANSWERS_FORM_AWK='
+NR == 1 { sub(/ \(reference\)/, "") }
+/^## / { seen = 1; print ""; print; print ""; print "(your answer)"; next }
+!seen { print; next }
+/^q[0-9]+:/ { sub(/:.*/, ":"); print ""; print; next }
 '
 
 cmd_starter() {
@@ -102,6 +113,12 @@ cmd_starter() {
 		awk -v n="$1" "$STARTER_AWK" "$f" >"$out/$f.tmp" && cat "$out/$f.tmp" >"$out/$f" &&
 			rm -f "$out/$f.tmp" || exit 1
 	done || die "rewriting the regions failed"
+	# The project's answers.md files are the reference answers: a student copy gets each as a
+	# form instead (its intro, every question heading and an empty `qN:` line), for every lab.
+	for f in "$out"/labs/*/answers.md; do
+		[ -f "$f" ] || continue
+		awk "$ANSWERS_FORM_AWK" "$f" >"$f.tmp" && mv "$f.tmp" "$f" || die "blanking $f failed"
+	done
 	echo "$1" >"$out/labs/LAB"
 	(
 		cd "$out" &&
@@ -142,7 +159,7 @@ FNR == 1 {
 	} else if (kind == "STUB") {
 		if (state != "ref" || l != rlab) { problem("LAB " l " STUB without its LAB " l " BEGIN"); state = ""; next }
 		state = "stub"
-		if (l == n && (nref < 10 || nref > 60)) problem("lab " n " region \"" rname "\" has " nref " reference lines (a region is 10-60)")
+		if (l == n && (nref < 10 || nref > 100)) problem("lab " n " region \"" rname "\" has " nref " reference lines (a region is 10-100)")
 	} else {
 		if (state != "stub" || l != rlab) { problem("LAB " l " END without its LAB " l " STUB"); state = ""; next }
 		if (l == n && !todo) problem("the stub of lab " n " region \"" rname "\" has no \"TODO(lab " n "):\" line")
