@@ -241,7 +241,7 @@ run_test() { # i
 	case $kind in
 	unit) limited "$lim" "$out" "$O/tests/unit" -j1 --verbose=0 "--filter=$name" ;;
 	integration) limited "$lim" "$out" env HVTEST_STRICT=1 $INTEG_ENV "$O/tests/integration" -j1 --verbose=0 "--filter=$name" ;;
-	answer) limited "$lim" "$out" env O="$O" LAB_DIR="$LAB_DIR" sh "$LAB_DIR/answers.sh" ;;
+	answer) limited "$lim" "$out" env O="$O" LAB_DIR="$LAB_DIR" bash "$LAB_DIR/answers.sh" ;;
 	cmd) limited "$lim" "$out" sh "$LAB_DIR/$name" ;;
 	*) : >"$out"; why="unknown kind '$kind' in $LAB_DIR/tests" ;;
 	esac
