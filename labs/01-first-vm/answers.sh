@@ -6,33 +6,8 @@
 # Prints `q1 OK` or `q1 FAIL reason`; exits 1 if any answer is wrong. The number is read from the
 # first line of answers.md that starts with `q1:`. O (default build) is the build directory.
 set -u
-cd "$(dirname "$0")/../.." || exit 2
-O=${O:-build}
-GUESTS=${GUESTDIR:-build/guest}
 LAB=labs/01-first-vm
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/lab1-answers.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-fails=0
-
-# The student's number for question $1, or nothing.
-answer() { sed -n "s/^$1:[^0-9]*\([0-9][0-9]*\).*/\1/p" "$LAB/answers.md" | head -n 1; }
-
-check() { # check Q WANT-FROM-TRACE
-	local q=$1 want=$2 got
-	got=$(answer "$q")
-	if [ -z "$want" ]; then
-		echo "$q FAIL could not read the number from your trace (does hv run the guest?)"
-		fails=$((fails + 1))
-	elif [ -z "$got" ]; then
-		echo "$q FAIL no number on a line '$q: N' in $LAB/answers.md"
-		fails=$((fails + 1))
-	elif [ "$got" != "$want" ]; then
-		echo "$q FAIL answers.md says $got; your trace says otherwise (run the guest with --trace and read 'hv trace stats')"
-		fails=$((fails + 1))
-	else
-		echo "$q OK"
-	fi
-}
+. "$(dirname "$0")/../answers-lib.sh"
 
 # q1: the io exits of hello16, from the "by reason" table of hv trace stats.
 want=
@@ -41,4 +16,4 @@ if "$O/hv" run --quiet --timeout 20 --trace "$TMP/q1.hvt" "$GUESTS/hello16.bin" 
 fi
 check q1 "$want"
 
-[ "$fails" -eq 0 ]
+answers_done
