@@ -215,10 +215,12 @@ cmd_check() {
 				{ sub(/#.*/, "") }
 				NF == 0 { next }
 				{
-					if (NF < 4 || NF > 5) { problem("want 4 or 5 fields: points visibility kind name [always], got " NF); next }
+					if (NF < 4 || NF > 6) { problem("want 4 to 6 fields: points visibility kind name [always] [timeout=S], got " NF); next }
 					if ($1 !~ /^[0-9]+$/ || $1 == 0) problem("points \"" $1 "\" is not a positive whole number")
 					if ($2 != "visible" && $2 != "hidden") problem("visibility \"" $2 "\" is not visible or hidden")
-					if (NF == 5 && $5 != "always") problem("the 5th field may only be \"always\", not \"" $5 "\"")
+					for (i = 5; i <= NF; i++)
+						if ($i != "always" && $i !~ /^timeout=[0-9]+$/)
+							problem("after the name only \"always\" and \"timeout=S\" may follow, not \"" $i "\"")
 					if ($4 in names) problem("test " $4 " is listed twice")
 					names[$4] = 1; ntests++
 					if ($3 == "unit" || $3 == "integration") {
