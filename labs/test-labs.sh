@@ -17,6 +17,10 @@
 # Textbook chapter 7 "For instructors", section "Checking the labs".
 set -uo pipefail
 O=${O:-build}
+# A student copy and the autograder build as a student would: plain, in build/. Under
+# `make test SAN=1` the calling make's settings (SAN=1 in MAKEFLAGS) would reach every make run
+# inside them and ask for build/san targets that the copy's commands do not name.
+fresh() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SAN "$@"; }
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd -P)
 pass=0 fail=0
@@ -62,16 +66,16 @@ for d in $labs; do
 	fi
 	# The lab VM's kernel is downloaded once, into the project's build/labvm: the starter gets a copy.
 	mkdir -p "$st/build" && cp -a build/labvm "$st/build/" 2>/dev/null
-	if (cd "$st" && make --no-print-directory all build/tests/unit build/tests/integration build/bench/exitbench) >"$TMP/build-$n.log" 2>&1 &&
+	if (cd "$st" && fresh make --no-print-directory all build/tests/unit build/tests/integration build/bench/exitbench) >"$TMP/build-$n.log" 2>&1 &&
 		! grep -q 'warning:' "$TMP/build-$n.log"; then
 		ok "lab $n starter builds without warnings"
 	else
-		bad "lab $n starter does not build cleanly:"; grep -E 'warning:|error:' "$TMP/build-$n.log" | head -n 20 | sed 's/^/    /'
+		bad "lab $n starter does not build cleanly:"; grep -E 'warning:|error:|\*\*\*' "$TMP/build-$n.log" | head -n 20 | sed 's/^/    /'
 		continue
 	fi
 
 	# The starter: 0 on every test that depends on the regions.
-	(cd "$st" && O=build bash labs/grade.sh --json "$TMP/starter-$n.json") >"$TMP/sgrade-$n.log" 2>&1
+	(cd "$st" && fresh O=build bash labs/grade.sh --json "$TMP/starter-$n.json") >"$TMP/sgrade-$n.log" 2>&1
 	if ! json_ok "$TMP/starter-$n.json"; then
 		bad "lab $n starter grading wrote no valid results.json"; tail -n 20 "$TMP/sgrade-$n.log" | sed 's/^/    /'
 	else
@@ -102,7 +106,7 @@ for d in $labs; do
 		[ -f "$f" ] || continue
 		mkdir -p "$ag/submission/$(dirname "$f")" && cp "$f" "$ag/submission/$f"
 	done <"$ag/source/labs/HANDIN"
-	AUTOGRADER_ROOT=$ag bash "$ag/source/run_autograder" >"$TMP/ag-$n.log" 2>&1
+	fresh AUTOGRADER_ROOT=$ag bash "$ag/source/run_autograder" >"$TMP/ag-$n.log" 2>&1
 	r=$ag/results/results.json
 	if [ -f "$r" ] && json_ok "$r"; then
 		read -r s m <<<"$(scores "$r")"
