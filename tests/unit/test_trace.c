@@ -389,12 +389,12 @@ Test(trace, rejects_bad_magic)
 	free(b);
 }
 
-Test(trace, rejects_version_4_and_0)
+Test(trace, rejects_version_5_and_0)
 {
 	size_t len;
 	uint8_t *b = trace_bytes(1, &len);
-	put32_at(b + 8, 4);
-	parse_rejects(b, len, "unknown version 4 (this program reads versions 1 to 3)");
+	put32_at(b + 8, 5);
+	parse_rejects(b, len, "unknown version 5 (this program reads versions 1 to 4)");
 	put32_at(b + 8, 0);
 	parse_rejects(b, len, "unknown version 0");
 	free(b);
