@@ -19,6 +19,7 @@
 #   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
 #   make fuzz-virtio, make fuzz-ata     libFuzzer on the two disk controllers, driven as a hostile guest
 #   make fuzz-viz   libFuzzer on hvviz: damaged traces through the model and every view
+#   make fuzz-gdb   libFuzzer on the gdb stub's protocol (hv/gdbstub.c) against a fake target
 #   make grade LAB=N, make lab-starter LAB=N OUT=DIR, make lab-autograder LAB=N, make test-labs
 #                   the labs: grading, a student copy, the Gradescope zip (labs/labs.mk)
 #
