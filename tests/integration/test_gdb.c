@@ -189,6 +189,31 @@ Test(gdb, break_and_registers_hello32)
 	cr_assert(strstr(b.out, "Hello"), "guest output: %s", b.out);
 }
 
+/* A real-mode guest: the flat binary runs, its ELF gives gdb the symbols, and
+ * `set architecture i8086` is the recipe (gdbhv.c; the i386 layout with 16-bit code). Here
+ * CS = 0, so gdb's linear addresses are the guest's offsets. */
+Test(gdb, real_mode_with_set_architecture_i8086)
+{
+	require_gdb();
+	struct bg b;
+	struct hv_result r;
+	start_hv(&b, NULL, "hello16.bin");
+	char target[64];
+	snprintf(target, sizeof target, "target remote 127.0.0.1:%d", b.port);
+	cmd_exec(&r, (const char *[]){ "gdb", "-batch", "-nx", guest("hello16.elf"), "-ex",
+				       "set architecture i8086", "-ex", target, "-ex",
+				       "break guest_main", "-ex", "continue", "-ex",
+				       "info registers eip", "-ex", "monitor mode", "-ex", "detach",
+				       NULL });
+	wait_hv(&b);
+	cr_assert(strstr(r.out, "Breakpoint 1, guest_main"), "gdb: %s %s", r.out, r.err);
+	cr_assert(strstr(r.out, "<guest_main>"), "gdb: %s", r.out);
+	cr_assert(strstr(r.out, "mode real, CPL 0") || strstr(r.err, "mode real, CPL 0"),
+		  "gdb: %s %s", r.out, r.err);
+	cr_assert_eq(b.status, HV_EXIT_OK, "hv status %d: %s", b.status, b.err);
+	cr_assert(strstr(b.out, "Hello from real mode"), "guest output: %s", b.out);
+}
+
 /* monitor break-exit io port=0x3f8: the next OUT to the UART stops the guest; monitor exits
  * lists it; kill ends hv with a clear status. */
 Test(gdb, break_exit_at_the_uart_then_kill)
