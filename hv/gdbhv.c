@@ -722,11 +722,11 @@ static void serve(struct gdb_server *g, int sig)
 			g->rpos = 0;
 			g->rlen = (size_t)n;
 		}
-		switch (gdb_feed(&g->conn, g->rbuf[g->rpos++])) {
+		enum gdb_action act = gdb_feed(&g->conn, g->rbuf[g->rpos++]);
+		switch (act) {
 		case GDB_CONTINUE:
 		case GDB_STEP:
-			g->stepping = g->conn.pkt[0] == 's' || g->conn.pkt[0] == 'S' ||
-				      (g->conn.pkt[0] == 'v' && strpbrk(g->conn.pkt + 5, "sS"));
+			g->stepping = act == GDB_STEP;
 			g->owe_reply = true;
 			g->dirty = true;
 			return;
