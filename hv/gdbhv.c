@@ -22,6 +22,21 @@
  *              KVM_GUESTDBG_USE_HW_BP loads them and intercepts #DB. Four slots: a fifth is
  *              an E reply.
  *   stepi      the trap flag, RFLAGS.TF: #DB after one instruction (KVM_GUESTDBG_SINGLESTEP).
+ *
+ * The lab VM (QEMU's TCG emulating SVM, hostinfo_is_emulated_svm): there no breakpoint stops
+ * the CPU. QEMU's SVM intercepts neither a DR0-DR3 hit nor INT3 nor ICEBP: the #DB or #BP goes
+ * to the guest, which has no handler for it and dies (hv/step.c, the same measurement). Only
+ * the trap flag is intercepted. So there, while any breakpoint or watchpoint is set, `continue`
+ * becomes "seek": hv steps the guest with TF, silently, one instruction at a time, and after
+ * each step compares rip with the breakpoints' addresses and the watched bytes with their
+ * values when the guest was resumed. A match stops the guest with the stop reply real
+ * hardware would have given (watch:ADDR for a changed watch, before the next instruction runs,
+ * as a data breakpoint would). hv plants nothing in the guest there: no INT3, no DR7.
+ * The cost: every instruction is a #DB VM exit, a round trip through KVM and hv, thousands of
+ * times slower than running; fine for the small guests here, slow for a booting kernel. The
+ * limits: a write is seen, a read is not (Z3 rwatch and Z4 awatch are refused there), and an
+ * interrupt or exception handler runs unstepped (the CPU clears TF on entering it) until its
+ * next exit, so a breakpoint inside a handler may be missed; its iret restores TF.
  * Textbook: chapter 5 "A guest OS", section "Watching one instruction at a time" explains TF
  * and the breakpoints as hv run --step uses them (hv/step.c); chapter 3 "Exits", section "The
  * six steps" the exit loop this hooks into.
@@ -65,6 +80,7 @@
 #include "cpu.h"
 #include "gdbhv.h"
 #include "gdbstub.h"
+#include "hostinfo.h"
 #include "regs.h"
 #include "trace_names.h"
 #include "trace_write.h"
@@ -81,8 +97,15 @@
 #define DR7_FIXED    0x400u
 #define CR0_PG       (1ull << 31)
 
-struct gdb_hw { uint64_t addr; int type; unsigned len; bool used, for_z0; };
-struct gdb_sw { uint64_t addr, gpa; uint8_t orig; bool used; };
+struct gdb_hw {
+	uint64_t addr;
+	int type;
+	unsigned len;
+	bool used, for_z0;
+	uint8_t old[8];    /* seek (emulated SVM): the watched bytes when the guest was resumed */
+	bool old_valid;    /* ...if they could be read then */
+};
+struct gdb_sw { uint64_t addr, gpa; uint8_t orig; bool used, planted; };
 struct gdb_exit { uint64_t n, addr, data, rip; uint8_t reason, size; uint32_t flags; };
 
 /* `monitor break-exit`: which exits stop the guest. */
@@ -99,6 +122,10 @@ struct gdb_server {
 	bool owe_reply;         /* gdb resumed the guest: it waits for a stop reply */
 	bool stepping;          /* the resume was a stepi */
 	bool dirty;             /* the debug state changed: KVM_SET_GUEST_DEBUG again */
+	bool emulated;          /* QEMU's emulated SVM: no breakpoint stops the CPU (seek) */
+	bool seeking;           /* emulated: this continue steps with TF to find a breakpoint */
+	bool said_seek;         /* the one line on stderr about seeking was printed */
+	uint64_t seek_steps;    /* instructions stepped silently by seeking */
 	volatile int want_stop; /* the signal to report at the next entry, 0: none */
 	int why;                /* enum hvt_gdb_why for the trace */
 	char extra[48];         /* stop reply extras, e.g. "watch:1000;" */
@@ -366,10 +393,18 @@ static int sw_insert(struct gdb_server *g, uint64_t addr)
 	}
 	uint64_t gpa;
 	uint8_t orig, cc = INT3;
-	if (free_slot < 0 || la_to_gpa(g->vm, addr, &gpa) < 0 ||
+	if (free_slot < 0)
+		return -1;
+	if (g->emulated) {
+		/* No INT3 there (it would go to the guest): seeking compares rip with addr. */
+		g->sw[free_slot] = (struct gdb_sw){ .addr = addr, .used = true };
+		return 0;
+	}
+	if (la_to_gpa(g->vm, addr, &gpa) < 0 ||
 	    gm_read(&g->vm->mem, gpa, &orig, 1) < 0 || gm_write(&g->vm->mem, gpa, &cc, 1) < 0)
 		return -1;
-	g->sw[free_slot] = (struct gdb_sw){ .addr = addr, .gpa = gpa, .orig = orig, .used = true };
+	g->sw[free_slot] = (struct gdb_sw){ .addr = addr, .gpa = gpa, .orig = orig, .used = true,
+					    .planted = true };
 	return 0;
 }
 
@@ -377,7 +412,7 @@ static int sw_insert(struct gdb_server *g, uint64_t addr)
 static void sw_restore(struct gdb_server *g, struct gdb_sw *b)
 {
 	uint8_t now;
-	if (gm_read(&g->vm->mem, b->gpa, &now, 1) == 0 && now == INT3)
+	if (b->planted && gm_read(&g->vm->mem, b->gpa, &now, 1) == 0 && now == INT3)
 		gm_write(&g->vm->mem, b->gpa, &b->orig, 1);
 	b->used = false;
 }
@@ -407,6 +442,8 @@ static int t_insert_bp(void *ctx, int type, uint64_t addr, unsigned len)
 		len = 1;
 	else if ((len != 1 && len != 2 && len != 4 && len != 8) || (addr & (len - 1)))
 		return -1; /* DR7's LEN: 1, 2, 4 or 8 bytes, naturally aligned */
+	else if (g->emulated && type != GDB_WP_WRITE)
+		return -1; /* seeking sees a changed value, never a read: no rwatch, no awatch */
 	for (int i = 0; i < GDB_HW_SLOTS; i++)
 		if (!g->hw[i].used) {
 			g->hw[i] = (struct gdb_hw){ .addr = addr, .type = type, .len = len, .used = true };
@@ -468,6 +505,16 @@ static uint64_t dr7_for(const struct gdb_server *g)
 	return dr7;
 }
 
+/* Seeking (emulated SVM): remember the watched bytes as gdb resumes the guest. */
+static void watch_snapshot(struct gdb_server *g)
+{
+	for (int i = 0; i < GDB_HW_SLOTS; i++) {
+		struct gdb_hw *h = &g->hw[i];
+		if (h->used && h->type == GDB_WP_WRITE)
+			h->old_valid = mem_access(g->vm, h->addr, h->old, h->len, false) == 0;
+	}
+}
+
 /* Hand KVM the debug state: what to intercept (#BP, #DB), DR0-3 and DR7, the trap flag. */
 static void apply_debug(struct gdb_server *g)
 {
@@ -485,6 +532,21 @@ static void apply_debug(struct gdb_server *g)
 		dbg.control = KVM_GUESTDBG_ENABLE | (any_sw ? KVM_GUESTDBG_USE_SW_BP : 0) |
 			      (any_hw ? KVM_GUESTDBG_USE_HW_BP : 0) |
 			      (g->stepping ? KVM_GUESTDBG_SINGLESTEP : 0);
+		if (g->emulated) {
+			/* The lab VM: no DR and no INT3 (neither would reach hv), only TF: for a
+			 * stepi, and for every instruction of a continue while something is set. */
+			memset(dbg.arch.debugreg, 0, sizeof dbg.arch.debugreg);
+			dbg.arch.debugreg[7] = DR7_FIXED;
+			g->seeking = !g->stepping && (any_sw || any_hw);
+			if (g->seeking && !g->said_seek && !g->vm->quiet) {
+				g->said_seek = true;
+				fprintf(stderr, "hv: --gdb: QEMU's emulated SVM stops at no breakpoint; "
+					"while one is set, continue single-steps the guest (slow: a VM "
+					"exit per instruction)\n");
+			}
+			dbg.control = KVM_GUESTDBG_ENABLE |
+				      (g->stepping || g->seeking ? KVM_GUESTDBG_SINGLESTEP : 0);
+		}
 	}
 	if (ioctl(g->vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
 		char why[160];
@@ -727,6 +789,8 @@ static void serve(struct gdb_server *g, int sig)
 		case GDB_CONTINUE:
 		case GDB_STEP:
 			g->stepping = act == GDB_STEP;
+			if (g->emulated && !g->stepping)
+				watch_snapshot(g);
 			g->owe_reply = true;
 			g->dirty = true;
 			return;
@@ -797,6 +861,38 @@ static bool rip_at_io(struct gdb_server *g)
 	       (b[i] >= 0x6C && b[i] <= 0x6F);
 }
 
+/*
+ * Seeking (emulated SVM), after one stepped instruction: did it change a watched value, or
+ * does the CPU now stand on a breakpoint? The watch first, as on the hardware: a data
+ * breakpoint fires right after the writing instruction, before the next one could hit an
+ * execution breakpoint. pc is the linear address of the next instruction (cs base + rip).
+ * true: stop the guest (g->extra says which watch, if one).
+ */
+static bool seek_hit(struct gdb_server *g, uint64_t pc)
+{
+	for (int i = 0; i < GDB_HW_SLOTS; i++) {
+		struct gdb_hw *h = &g->hw[i];
+		uint8_t now[8];
+		if (!h->used || h->type != GDB_WP_WRITE ||
+		    mem_access(g->vm, h->addr, now, h->len, false) < 0)
+			continue;
+		bool changed = h->old_valid && memcmp(now, h->old, h->len) != 0;
+		memcpy(h->old, now, h->len);
+		h->old_valid = true;
+		if (changed) {
+			snprintf(g->extra, sizeof g->extra, "watch:%llx;", (unsigned long long)h->addr);
+			return true;
+		}
+	}
+	for (int i = 0; i < GDB_HW_SLOTS; i++)
+		if (g->hw[i].used && g->hw[i].type == GDB_BP_HW && g->hw[i].addr == pc)
+			return true;
+	for (int i = 0; i < GDB_SW_MAX; i++)
+		if (g->sw[i].used && g->sw[i].addr == pc)
+			return true;
+	return false;
+}
+
 bool gdb_handle_debug(struct vm *vm, struct hvt_record *r)
 {
 	struct gdb_server *g = vm->gdb;
@@ -805,7 +901,19 @@ bool gdb_handle_debug(struct vm *vm, struct hvt_record *r)
 	struct kvm_debug_exit_arch *d = &vm->run->debug.arch;
 	r->reason = HVT_R_DEBUG;
 	g->extra[0] = 0;
-	if (d->exception == 3) {
+	if (g->seeking) {
+		if (!seek_hit(g, d->pc)) {
+			/* Not there yet: a silent step, like step.c's seek. No trace record, not
+			 * counted (vcpu.c's finish_exit reads step.hide), and TF armed again for the
+			 * next entry (an interrupt's delivery clears it). */
+			g->seek_steps++;
+			vm->step.hide = true;
+			g->dirty = true;
+			return true;
+		}
+		g->seeking = false;
+		g->dirty = true;
+	} else if (d->exception == 3) {
 		/* #BP from our INT3. VT-x reports it at the INT3, AMD-V after it: rip goes back onto
 		 * the breakpoint's address, where gdb expects the CPU to stand. */
 		for (int i = 0; i < GDB_SW_MAX; i++)
@@ -922,6 +1030,7 @@ int gdb_server_start(struct vm *vm, const struct gdb_options *opt)
 	g->hold = !opt->nowait;
 	g->guest_running = true;
 	g->x64 = vm->boot.mode == BOOT_LONG;
+	g->emulated = hostinfo_is_emulated_svm(&vm->host);
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	snprintf(g->where, sizeof g->where, "%s:%u", host, port);
