@@ -19,6 +19,7 @@
 #   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
 #   make fuzz-virtio, make fuzz-ata     libFuzzer on the two disk controllers, driven as a hostile guest
 #   make fuzz-viz   libFuzzer on hvviz: damaged traces through the model and every view
+#   make fuzz-gdb   libFuzzer on the gdb stub's protocol (hv/gdbstub.c) against a fake target
 #   make grade LAB=N, make lab-starter LAB=N OUT=DIR, make lab-autograder LAB=N, make test-labs
 #                   the labs: grading, a student copy, the Gradescope zip (labs/labs.mk)
 #
@@ -113,7 +114,7 @@ integration: $(O)/tests/integration $(O)/hv $(O)/hvviz $(O)/bench/exitbench gues
 # Where each integration test runs (tests/run-tests.sh): KVM_TESTS start a guest and need KVM;
 # RING3_TESTS need ring 3 or interrupts through a protected-mode IDT (VT-x/AMD-V). A host whose
 # KVM cannot run them sends them to the nested lab VM (tests/labvm/); every other test runs here.
-KVM_TESTS   := @(clirun|guests|disk|os|ring3|vizlive|bench|hidden+([0-9]))/*
+KVM_TESTS   := @(clirun|guests|disk|os|ring3|vizlive|bench|gdb|hidden+([0-9]))/*
 RING3_TESTS := @(ring3/*|disk/legacy_interrupt*)
 # What the integration tests are told: the programs under test and the guests.
 INTEG_ENV   := HV=$(O)/hv HVVIZ=$(O)/hvviz GUESTDIR=build/guest EXITBENCH=$(O)/bench/exitbench

@@ -10,7 +10,7 @@
  *          [--timeout SEC] [--disk FILE] [--disk-path legacy|virtio]
  *          [--cache writeback|writethrough|none|unsafe] [--ioeventfd] [--read-only]
  *          [--trace-limit MiB] [--quiet] [--step SYMBOL [--step-count N] [--step-seek]]
- *          [--viz[=step]] GUEST
+ *          [--viz[=step]] [--gdb [ADDR:]PORT [--gdb-nowait]] GUEST
  *   hv trace stats FILE          exits by reason, port/address, mode; KVM's counters
  *   hv trace dump [--json] FILE  one line per event
  *   hv doctor [--json|--class]   which KVM this host has and what works on it
@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gdbhv.h"
 #include "layout.h"
 #include "vizlink.h"
 #include "vm.h"
@@ -44,7 +45,7 @@ static const char usage[] =
 	"              [--disk-path legacy|virtio] [--cache writeback|writethrough|none|unsafe]\n"
 	"              [--ioeventfd] [--read-only] [--trace-limit MiB] [--quiet]\n"
 	"              [--step SYMBOL|ADDRESS [--step-count N] [--step-seek]]\n"
-	"              [--viz[=step]] GUEST\n"
+	"              [--viz[=step]] [--gdb [ADDR:]PORT [--gdb-nowait]] GUEST\n"
 	"       hv trace stats FILE\n"
 	"       hv trace dump [--json] FILE\n"
 	"       hv doctor [--json|--class]\n"
@@ -108,6 +109,7 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigne
 struct run_options {
 	struct vm_options vm;  /* what vm_prepare/vm_build/vm_run are told (vm.h) */
 	struct viz viz;        /* --viz: off until given (vizlink.h) */
+	struct gdb_options gdb; /* --gdb [ADDR:]PORT, --gdb-nowait (gdbhv.h) */
 	bool cache_given;      /* --cache was typed: refused without a disk, not silently ignored */
 	bool help;             /* --help: print the usage, run nothing */
 };
@@ -230,6 +232,20 @@ static int run_option_disk_step(int c, const char *arg, struct run_options *ro)
 		}
 		opt->step_count = (uint32_t)v;
 		return 0;
+	/* A gdb stub (hv/gdbhv.c): listen on 127.0.0.1:PORT (another address only when named:
+	 * the protocol has no password), hold the guest before its first instruction until gdb
+	 * says continue; --gdb-nowait starts it at once. */
+	case 'g': {
+		char host[64], err[160];
+		uint16_t port;
+		if (gdb_parse_spec(arg, host, sizeof host, &port, err, sizeof err) < 0) {
+			fprintf(stderr, "hv: %s\n", err);
+			return HV_EXIT_USAGE;
+		}
+		ro->gdb.spec = arg;
+		return 0;
+	}
+	case 'G': ro->gdb.nowait = true; return 0;
 	}
 	return -1;
 }
@@ -248,6 +264,7 @@ static int run_parse_args(int argc, char **argv, struct run_options *ro)
 		{ "step", required_argument, 0, 's' },  { "step-count", required_argument, 0, 'n' },
 		{ "step-seek", no_argument, 0, 'S' },
 		{ "viz", optional_argument, 0, 'V' },
+		{ "gdb", required_argument, 0, 'g' },   { "gdb-nowait", no_argument, 0, 'G' },
 		{ 0, 0, 0, 0 },
 	};
 	*ro = (struct run_options){
@@ -299,6 +316,16 @@ static int run_check(struct run_options *ro)
 	}
 	if (opt->step_at && !opt->step_count)
 		opt->step_count = HV_STEP_DEFAULT;
+	if (ro->gdb.nowait && !ro->gdb.spec) {
+		fprintf(stderr, "hv: --gdb-nowait needs --gdb [ADDR:]PORT\n");
+		return HV_EXIT_USAGE;
+	}
+	/* Both want the guest's debug registers and trap flag (KVM_SET_GUEST_DEBUG) to themselves. */
+	if (ro->gdb.spec && (opt->step_at || ro->viz.on)) {
+		fprintf(stderr, "hv: --gdb cannot be combined with --step or --viz (gdb's stepi and "
+			"breakpoints do what --step does)\n");
+		return HV_EXIT_USAGE;
+	}
 	/* A disk with no path named gets virtio-blk, the path with the fewest exits; the legacy
 	 * drive must be asked for by name. */
 	if (opt->disk_file && opt->disk_path == DISK_PATH_NONE)
@@ -362,8 +389,12 @@ static int run_vm(struct run_options *ro)
 	/* --viz: hvviz starts once the trace file exists; the VM has not run yet. */
 	if (status == 0 && ro->viz.on)
 		status = viz_start(&ro->viz, vm);
+	/* --gdb: listen before the guest starts; the vCPU thread holds it until gdb says go. */
+	if (status == 0 && ro->gdb.spec && gdb_server_start(vm, &ro->gdb) < 0)
+		status = HV_EXIT_HOST;
 	if (status == 0)
 		status = vm_run(vm, opt);
+	gdb_server_stop(vm);
 	vm_destroy(vm);
 	free(vm);
 	viz_end(&ro->viz, status); /* --viz: name the log; a temporary trace is removed */

@@ -39,6 +39,11 @@ int regs_get(struct vm *vm, struct kvm_regs *regs)
 	return ioctl(vm->vcpu_fd, KVM_GET_REGS, regs) < 0 ? -1 : 0;
 }
 
+int fpu_get(struct vm *vm, struct kvm_fpu *fpu)
+{
+	return ioctl(vm->vcpu_fd, KVM_GET_FPU, fpu) < 0 ? -1 : 0;
+}
+
 int sregs_get(struct vm *vm, struct kvm_sregs *sregs)
 {
 	return ioctl(vm->vcpu_fd, KVM_GET_SREGS, sregs) < 0 ? -1 : 0;

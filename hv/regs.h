@@ -25,6 +25,10 @@ struct vm;
 int regs_get(struct vm *vm, struct kvm_regs *regs);
 int sregs_get(struct vm *vm, struct kvm_sregs *sregs);
 
+/* The FPU and SSE registers (KVM_GET_FPU): x87 stack, control words, xmm0-15, MXCSR. For
+ * gdb's `info all-registers` (gdbhv.c). 0, or -1 with errno set. */
+int fpu_get(struct vm *vm, struct kvm_fpu *fpu);
+
 /*
  * Change the guest's registers. A failed write is different: the guest would run on in a state
  * hv did not mean it to have, so the write stops the VM with the reason (fail closed), and

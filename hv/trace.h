@@ -45,8 +45,8 @@
 #include <stdint.h>
 
 #define HVT_MAGIC       "HVLTRACE"
-#define HVT_VERSION     3u /* 2 added HVT_VQ, HVT_DISK, HVT_IRQ; 3 added HVT_RING and stepped
-			      exits. Older files are read too: each version only added kinds/flags */
+#define HVT_VERSION     4u /* 2 added HVT_VQ, HVT_DISK, HVT_IRQ; 3 added HVT_RING and stepped
+			      exits; 4 added HVT_GDB. Older files are read too: each version only added kinds/flags */
 #define HVT_VERSION_MIN 1u
 #define HVT_HEADER_SIZE 128u
 #define HVT_RECORD_SIZE 64u
@@ -64,7 +64,21 @@ enum hvt_kind {
 	HVT_IRQ = 9,         /* an interrupt line, controller or injection step (enum hvt_irq_op) */
 	HVT_RING = 10,       /* a ring change inside the guest, reported by its kernel through the
 				para-virtual trace page (hv/pvtrace.h): guest ring 3 <-> ring 0 */
-	HVT_KIND_MAX = 10
+	HVT_GDB = 11,        /* hv run --gdb: the guest stopped for gdb (enum hvt_gdb_why) */
+	HVT_KIND_MAX = 11
+};
+
+/*
+ * HVT_GDB (version 4): the guest stopped and gdb took over (hv/gdbhv.c). reason = why,
+ * data = the signal gdb is told (5 SIGTRAP, 2 SIGINT), rip = addr = where the guest stands,
+ * mode and cpl as at that moment.
+ */
+enum hvt_gdb_why {
+	HVT_GDB_HOLD = 1,       /* before the first instruction, or gdb connected (--gdb-nowait) */
+	HVT_GDB_TRAP = 2,       /* a breakpoint, watchpoint or finished stepi */
+	HVT_GDB_INTERRUPT = 3,  /* Ctrl-C in gdb */
+	HVT_GDB_BREAK_EXIT = 4, /* `monitor break-exit` matched the exit before it */
+	HVT_GDB_WHY_MAX = 4
 };
 
 /*

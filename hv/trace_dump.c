@@ -229,6 +229,8 @@ static const char *reason_word(const struct hvt_record *r)
 		return hvt_irq_op_name(r->reason);
 	if (r->kind == HVT_RING)
 		return hvt_ring_op_name(r->reason);
+	if (r->kind == HVT_GDB)
+		return hvt_gdb_why_name(r->reason);
 	return hvt_reason_name(r->reason);
 }
 
@@ -350,8 +352,12 @@ static void dump_text(FILE *out, const struct hvt_record *r)
 	 * exit's "rip= addr= size=" would put true numbers under false names.
 	 */
 	if (r->kind == HVT_VQ || r->kind == HVT_DISK || r->kind == HVT_GUEST_ERROR ||
-	    r->kind == HVT_IRQ || r->kind == HVT_RING) {
-		if (r->kind == HVT_RING)
+	    r->kind == HVT_IRQ || r->kind == HVT_RING || r->kind == HVT_GDB) {
+		if (r->kind == HVT_GDB) /* hv run --gdb: the guest stopped for gdb (trace.h) */
+			fprintf(out, " %s %s cpl%u rip=0x%" PRIx64 " signal=%" PRIu64 "\n",
+				hvt_gdb_why_name(r->reason), hvt_mode_name(r->mode), r->cpl, r->rip,
+				r->data);
+		else if (r->kind == HVT_RING)
 			dump_ring(out, r);
 		else if (r->kind == HVT_VQ)
 			dump_vq(out, r);

@@ -47,6 +47,7 @@ const char *hvt_kind_name(unsigned kind)
 		[HVT_COUNTER] = "counter", [HVT_GUEST_ERROR] = "guest-error",
 		[HVT_VQ] = "vq",           [HVT_DISK] = "disk",
 		[HVT_IRQ] = "irq",         [HVT_RING] = "ring",
+		[HVT_GDB] = "gdb-stop",
 	};
 	return NAME_OF(names, kind);
 }
@@ -194,6 +195,15 @@ const char *hvt_irq_op_name(unsigned op)
 		[HVT_IRQ_WAKE] = "wake",
 	};
 	return NAME_OF(names, op);
+}
+
+const char *hvt_gdb_why_name(unsigned why)
+{
+	static const char *const names[] = {
+		[HVT_GDB_HOLD] = "hold", [HVT_GDB_TRAP] = "trap", [HVT_GDB_INTERRUPT] = "interrupt",
+		[HVT_GDB_BREAK_EXIT] = "break-exit",
+	};
+	return NAME_OF(names, why);
 }
 
 /*

@@ -24,7 +24,8 @@ const char *hvt_vq_op_name(unsigned op);          /* "notify", "desc", ... */
 const char *hvt_vq_error_name(unsigned err);      /* "Q4-loop", ... */
 const char *hvt_disk_op_name(unsigned op);        /* "read", "write", "flush" */
 const char *hvt_irq_op_name(unsigned op);         /* "line", "inject", "window", "wake" */
-const char *hvt_ring_op_name(unsigned op);        /* "syscall", "sysret", "exception", ... */
+const char *hvt_ring_op_name(unsigned op);
+const char *hvt_gdb_why_name(unsigned why);       /* "hold", "trap", "interrupt", "break-exit" */        /* "syscall", "sysret", "exception", ... */
 const char *hvt_syscall_name(unsigned nr);        /* the mini OS's: "write", "getpid", ... ("?") */
 /* A counter's KVM name, or "counter-N" for an id past the table (a newer hv may record more
  * counters; the reader does not range-check ids). Uses buf only for the second form. */

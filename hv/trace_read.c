@@ -174,13 +174,15 @@ int trace_record_check(const struct hvt_record *r, uint64_t i, char *err, size_t
 	/* `reason` means something different per kind (trace.h); each has its own range. */
 	unsigned max = r->kind == HVT_VQ ? HVT_VQ_OP_MAX :
 		       r->kind == HVT_DISK ? HVT_DISK_OP_MAX :
-		       r->kind == HVT_IRQ ? HVT_IRQ_OP_MAX : HVT_REASON_MAX;
+		       r->kind == HVT_IRQ ? HVT_IRQ_OP_MAX :
+		       r->kind == HVT_GDB ? HVT_GDB_WHY_MAX : HVT_REASON_MAX;
 	if (r->reason > max)
 		return trace_fail(err, errlen, "record %llu: unknown %s %u (0..%u)",
 				  (unsigned long long)i,
 				  r->kind == HVT_VQ ? "virtqueue step" :
 				  r->kind == HVT_DISK ? "disk operation" :
-				  r->kind == HVT_IRQ ? "interrupt step" : "exit reason",
+				  r->kind == HVT_IRQ ? "interrupt step" :
+				  r->kind == HVT_GDB ? "gdb stop reason" : "exit reason",
 				  r->reason, max);
 	if (r->mode > HVT_MODE_MAX)
 		return trace_fail(err, errlen, "record %llu: unknown CPU mode %u (0..%u)",

@@ -34,6 +34,7 @@
 
 #include "cpu.h"
 #include "diag.h"
+#include "gdbhv.h"
 #include "irq.h"
 #include "layout.h"
 #include "regs.h"
@@ -376,6 +377,8 @@ struct vcpu_loop {
 /*
  * Before every KVM_RUN (step 6 of the six, and the first entry): each subsystem's hook, always
  * in this order. Returns false if the VM is to stop instead of entering the guest.
+ *   0. gdb   --gdb: if gdb wants the guest stopped, talk to gdb until it resumes it (the wait
+ *            is the user's: subtracted like viz's); then KVM's debug state (gdbhv.c)
  *   1. irq   inject a pending interrupt with this entry, or ask KVM for an interrupt window
  *   2. viz   --viz=step: hvviz shows the last exit, and the guest waits for the user's key
  *            (the wait is neither the guest's time nor hv's: subtracted)
@@ -391,9 +394,10 @@ static bool vcpu_before_run(struct vm *vm, struct vcpu_loop *lp)
 		vm->run->immediate_exit = 1;
 		return true;
 	}
+	uint64_t waited = vm->gdb ? gdb_before_run(vm) : 0;
 	if (!vm->stop.requested)
 		irq_before_run(vm);
-	uint64_t paused = lp->hidden ? 0 : viz_before_run(vm);
+	uint64_t paused = (lp->hidden ? 0 : viz_before_run(vm)) + waited;
 	lp->t_call = vm->trace ? trace_now(vm->trace) : 0;
 	lp->ns_call = vm_now_ns();
 	if (!lp->first)
@@ -429,7 +433,8 @@ static void finish_exit(struct vm *vm, struct vcpu_loop *lp)
  *   1. clock   KVM_RUN returned: the time in the guest (and in KVM) ends here
  *   2. kick    -1/EINTR: which thread kicked us, and why (handle_run_error)
  *   3. trace page  the guest kernel's records since the entry (they happened before this exit)
- *   4. handle  step 5: bus -> device; debug exits to step.c; HLT to irq.c (handle_exit)
+ *   4. handle  step 5: bus -> device; debug exits to step.c or, with --gdb, to gdbhv.c; HLT
+ *              to irq.c (handle_exit); then gdbhv.c sees the exit (monitor exits, break-exit)
  *   5. step    if the exit was step.c's I/O trap, one more run to finish it comes first
  *   6. record  count the exit and write its record (finish_exit)
  */
@@ -454,7 +459,10 @@ static void vcpu_after_exit(struct vm *vm, struct vcpu_loop *lp, int rc, int err
 	} else {
 		drain_tracepage(vm, lp->t_call, lp->t_return); /* step 1's records, if kept */
 		trace_hold(vm->trace); /* device steps wait for the exit's own record */
-		handle_exit(vm, &lp->exit); /* step 5 */
+		if (!vm->gdb || !gdb_handle_debug(vm, &lp->exit))
+			handle_exit(vm, &lp->exit); /* step 5 */
+		if (vm->gdb)
+			gdb_after_exit(vm, &lp->exit);
 		if (vm->step.finish_io) {
 			lp->finishing = true; /* recorded after that run, with its final rip */
 			return;

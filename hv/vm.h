@@ -39,6 +39,7 @@
 enum disk_path { DISK_PATH_NONE = 0, DISK_PATH_LEGACY = 1, DISK_PATH_VIRTIO = 2 };
 
 struct viz; /* hv run --viz (hv/vizlink.h) */
+struct gdb_server; /* hv run --gdb (hv/gdbhv.h) */
 
 struct vm_options {
 	uint32_t mem_mib;        /* guest RAM size */
@@ -108,6 +109,7 @@ struct vm {
 	uint64_t ns_halted;    /* of that, a halted guest waiting for an interrupt (irq.c) */
 	char why[256];         /* why the run stopped, for the final message */
 	struct viz *viz;       /* hv run --viz: hvviz is watching (vizlink.c); NULL otherwise */
+	struct gdb_server *gdb; /* hv run --gdb: the gdb stub (gdbhv.c); NULL otherwise */
 };
 
 /* Ask the VM to stop with an exit status and a reason (NULL: a normal end), copied into

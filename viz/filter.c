@@ -88,6 +88,7 @@ static const struct vocab vocabs[] = {
 	{ HVT_DISK, hvt_disk_op_name, 1, HVT_DISK_OP_MAX },
 	{ HVT_IRQ, hvt_irq_op_name, 1, HVT_IRQ_OP_MAX },
 	{ HVT_RING, hvt_ring_op_name, 1, HV_PVT_KIND_MAX },
+	{ HVT_GDB, hvt_gdb_why_name, 1, HVT_GDB_WHY_MAX },
 };
 #define NVOCABS (sizeof vocabs / sizeof vocabs[0])
 

@@ -566,6 +566,26 @@ static void classify_guest_error(const struct hvt_record *r, struct path_step *o
 		 dev, r->addr, r->data, r->arg);
 }
 
+/* ---- HVT_GDB: hv run --gdb stopped the guest for gdb (hv/gdbhv.c) ---- */
+
+static void classify_gdb(const struct hvt_record *r, struct path_step *out)
+{
+	static const char *const why[] = {
+		[HVT_GDB_HOLD] = "held before its first instruction (or when gdb connected)",
+		[HVT_GDB_TRAP] = "at a breakpoint, a watchpoint or after a stepi",
+		[HVT_GDB_INTERRUPT] = "by Ctrl-C in gdb",
+		[HVT_GDB_BREAK_EXIT] = "by monitor break-exit, after the exit just before",
+	};
+	const char *w = r->reason < sizeof why / sizeof why[0] && why[r->reason] ? why[r->reason] : "?";
+	set_path(out, LANE_HV, LANE_HV, 5);
+	snprintf(out->title, sizeof out->title, "gdb stop: %s at rip 0x%" PRIx64,
+		 hvt_gdb_why_name(r->reason), r->rip);
+	snprintf(out->explain, sizeof out->explain,
+		 "the guest stands still %s: hv talks to gdb between two KVM_RUNs until gdb "
+		 "resumes it (signal %" PRIu64 "); the time until the next KVM_RUN is the user's",
+		 w, r->data);
+}
+
 /* ---- HVT_RING: ring changes inside the guest (the para-virtual trace page) ---- */
 
 /*
@@ -663,6 +683,7 @@ void sixstep_classify(const struct hvt_record *r, struct path_step *out)
 	case HVT_IRQ: classify_irq(r, out); break;
 	case HVT_GUEST_ERROR: classify_guest_error(r, out); break;
 	case HVT_RING: classify_ring(r, out); break;
+	case HVT_GDB: classify_gdb(r, out); break;
 	case HVT_COUNTER:
 		/* A total over the whole run, read from KVM's statistics at the end: not an event,
 		 * so it sits in no lane. It counts exits KVM handled without hv seeing them. */

@@ -8,6 +8,8 @@
 #                                                      guest would drive them (60 s: FUZZ_SECONDS=60)
 #   make fuzz-dev-corpus                               regenerate their seeds (gen_dev_corpus.c)
 #   make fuzz-tracepage                                fuzz the trace page as a hostile guest kernel
+#   make fuzz-gdb                                      fuzz the gdb stub's protocol (hv/gdbstub.c)
+#                                                      against a fake target (seeds: corpus/gdb)
 #   make fuzz-viz                                      fuzz hvviz: its trace model, live refresh and
 #                                                      every view drawn headless (seeds: the real
 #                                                      traces of tests/viz/traces, fuzz-viz-corpus)
@@ -164,3 +166,16 @@ fuzz-viz: $(FUZZ_OUT)/fuzz_viz fuzz-viz-corpus
 	@mkdir -p $(FUZZ_OUT)/corpus-viz
 	$(FUZZ_OUT)/fuzz_viz -max_total_time=$(FUZZ_SECONDS) -max_len=32768 -timeout=30 \
 	  -artifact_prefix=$(FUZZ_OUT)/viz- $(FUZZ_OUT)/corpus-viz $(FUZZ_VIZ_SEEDS)
+
+# ---- the gdb stub's remote protocol (hv/gdbstub.c) against the fake target of the unit tests ----
+FUZZ_GDB_SRCS := tests/fuzz/fuzz_gdb.c hv/gdbstub.c
+
+.PHONY: fuzz-gdb
+$(FUZZ_OUT)/fuzz_gdb: $(FUZZ_GDB_SRCS) hv/gdbstub.h tests/unit/gdb_fake.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_GDB_SRCS)
+
+fuzz-gdb: $(FUZZ_OUT)/fuzz_gdb
+	@mkdir -p $(FUZZ_OUT)/corpus-gdb
+	$(FUZZ_OUT)/fuzz_gdb -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+	  -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus-gdb tests/fuzz/corpus/gdb

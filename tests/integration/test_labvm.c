@@ -165,10 +165,14 @@ Test(labvm, a_command_that_exits_125_is_not_a_set_up_failure, .timeout = 90)
 	require_labvm();
 	struct hv_result r;
 	/* "ran" comes through bash's process substitution, which needs /dev/fd: devtmpfs has none
-	 * and init makes it (a lab's answers.sh once failed in the VM for want of it). */
-	labvm_run(&r, NULL, NULL, "bash -c 'cat <(echo ran)'; exit 125");
+	 * and init makes it (a lab's answers.sh once failed in the VM for want of it). Then a TCP
+	 * connect to a closed port on 127.0.0.1: "refused" means the loopback interface answered
+	 * (init brings lo up; down, it is "Network is unreachable", and hv run --gdb is out of
+	 * gdb's reach). */
+	labvm_run(&r, NULL, NULL, "bash -c 'cat <(echo ran); (exec 3<>/dev/tcp/127.0.0.1/1) 2>&1 | "
+		  "grep -q refused && echo lo-up'; exit 125");
 	cr_assert_eq(r.status, 125, "status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
-	cr_assert_str_eq(r.out, "ran\n");
+	cr_assert_str_eq(r.out, "ran\nlo-up\n");
 	cr_assert_str_empty(r.err);
 }
 

@@ -157,7 +157,7 @@ Test(filter, unknown_kind_lists_every_kind)
 {
 	parse_fails("kind=exti",
 		    "unknown kind 'exti' (exit, run-return, run-call, entry, counter, guest-error, "
-		    "vq, disk, irq, ring)");
+		    "vq, disk, irq, ring, gdb-stop)");
 }
 
 Test(filter, unknown_word_lists_the_keys)

@@ -505,7 +505,7 @@ Test(model, unknown_version_is_refused)
 	char p[256];
 	write_n(tmp_path(p, sizeof p, "v9.hvt"), 1);
 	poke(p, 8, 9, 4); /* header offset 8: uint32 version */
-	open_fails(p, 0, "unknown version 9 (this program reads versions 1 to 3)");
+	open_fails(p, 0, "unknown version 9 (this program reads versions 1 to 4)");
 }
 
 Test(model, bad_record_size_in_header_is_refused)

@@ -45,7 +45,7 @@ TestSuite(trace, .init = tmpdir_setup, .fini = tmpdir_teardown);
 static unsigned reason_max(unsigned kind)
 {
 	return kind == HVT_VQ ? HVT_VQ_OP_MAX : kind == HVT_DISK ? HVT_DISK_OP_MAX :
-	       kind == HVT_IRQ ? HVT_IRQ_OP_MAX : HVT_REASON_MAX;
+	       kind == HVT_IRQ ? HVT_IRQ_OP_MAX : kind == HVT_GDB ? HVT_GDB_WHY_MAX : HVT_REASON_MAX;
 }
 
 static struct hvt_record rec_make(uint64_t i)
@@ -206,7 +206,7 @@ Test(trace, header_and_record_bytes_are_little_endian_at_documented_offsets)
 	uint8_t *b = trace_bytes(2, &len);
 	cr_assert_eq(len, 128 + 2 * 64);
 	cr_assert_eq(memcmp(b, "HVLTRACE", 8), 0);
-	cr_assert_eq(le32_at(b + 8), 3);   /* version */
+	cr_assert_eq(le32_at(b + 8), 4);   /* version */
 	cr_assert_eq(le32_at(b + 12), 64); /* record_size */
 	cr_assert_eq(le32_at(b + 16), 128); /* header_size */
 	cr_assert_eq(le32_at(b + 20), HVT_HOST_SVM);
@@ -389,12 +389,12 @@ Test(trace, rejects_bad_magic)
 	free(b);
 }
 
-Test(trace, rejects_version_4_and_0)
+Test(trace, rejects_version_5_and_0)
 {
 	size_t len;
 	uint8_t *b = trace_bytes(1, &len);
-	put32_at(b + 8, 4);
-	parse_rejects(b, len, "unknown version 4 (this program reads versions 1 to 3)");
+	put32_at(b + 8, 5);
+	parse_rejects(b, len, "unknown version 5 (this program reads versions 1 to 4)");
 	put32_at(b + 8, 0);
 	parse_rejects(b, len, "unknown version 0");
 	free(b);
@@ -476,7 +476,7 @@ Test(trace, rejects_unknown_kind)
 	size_t len;
 	uint8_t *b = trace_bytes(3, &len);
 	b[128 + 64 * 1 + 18] = HVT_KIND_MAX + 1;
-	parse_rejects(b, len, "record 1: unknown kind 11");
+	parse_rejects(b, len, "record 1: unknown kind 12");
 	b[128 + 64 * 1 + 18] = 0; /* 0 is not a kind either: kinds start at 1 */
 	parse_rejects(b, len, "record 1: unknown kind 0");
 	free(b);
@@ -538,7 +538,10 @@ Test(trace, names_match_the_spec_and_out_of_range_is_question_mark)
 	cr_assert_str_eq(hvt_kind_name(HVT_DISK), "disk");
 	cr_assert_str_eq(hvt_kind_name(HVT_IRQ), "irq");
 	cr_assert_str_eq(hvt_kind_name(HVT_RING), "ring");
-	cr_assert_str_eq(hvt_kind_name(11), "?");
+	cr_assert_str_eq(hvt_kind_name(HVT_GDB), "gdb-stop");
+	cr_assert_str_eq(hvt_kind_name(12), "?");
+	cr_assert_str_eq(hvt_gdb_why_name(HVT_GDB_BREAK_EXIT), "break-exit");
+	cr_assert_str_eq(hvt_gdb_why_name(5), "?");
 	cr_assert_str_eq(hvt_ring_op_name(HV_PVT_SYSCALL), "syscall");
 	cr_assert_str_eq(hvt_ring_op_name(HV_PVT_TASK_KILL), "task-kill");
 	cr_assert_str_eq(hvt_ring_op_name(9), "?");
