@@ -627,9 +627,10 @@ static void mon_break_exit(struct gdb_server *g, const char *arg, char *out, siz
 	g->brk = k;
 	g->brk_has_addr = has;
 	g->brk_addr = a;
-	snprintf(out, cap, "the next %s exit%s stops the guest (once). After an I/O or MMIO exit "
-		 "KVM has not finished the instruction yet: rip is still at it, and KVM completes it "
-		 "(moving rip past it) when the guest resumes.\n", kind, has ? " there" : "");
+	/* Where rip stands at the stop depends on the host's KVM (PVM's emulator has finished the
+	 * OUT, VT-x/AMD-V have not): the stop line says which (rip_at_io), so this reply does not. */
+	snprintf(out, cap, "the next %s exit%s stops the guest (once); the stop says whether rip is "
+		 "still at the instruction or already past it.\n", kind, has ? " there" : "");
 }
 
 static void t_monitor(void *ctx, const char *cmd, char *out, size_t cap)
