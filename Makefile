@@ -122,13 +122,15 @@ export KVM_TESTS RING3_TESTS INTEG_ENV
 
 # Unit tests here; integration tests here and, for those this host's KVM cannot run, in the lab
 # VM; one closing line `N passed, N failed, N skipped` for all of them. First, every path and
-# textbook section that a comment or a chapter names must exist (tests/check-refs.sh). The lab
+# textbook section that a comment or a chapter names must exist (tests/check-refs.sh), and the
+# glossary must be complete and linked (tests/check-glossary.sh). The lab
 # VM is built on every host: suite labvm (tests/integration/test_labvm.c) boots it here,
 # whatever the KVM. The last row is the labs' tools on every lab (make test-labs).
 test: deps
 	$(MAKE) --no-print-directory all $(O)/tests/unit $(O)/tests/integration $(O)/bench/exitbench \
 	  labvm-initramfs
 	@bash tests/check-refs.sh
+	@bash tests/check-glossary.sh
 	@bash tests/run-tests.sh $(O)
 
 # golden-update: re-render hvviz's golden screens (tests/viz/golden/) after an intended change
