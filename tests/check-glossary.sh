@@ -27,10 +27,12 @@
 # '-' on either side, or '.', '/' before it, make it part of a longer word: "guest" does not
 # occur in "guest-physical"), with an optional plural "s"/"es", and a form that starts in lower
 # case also counts capitalised. Running text is everything but code blocks (fenced, or indented
-# four spaces after a blank line), inline `code`, headings, table rows and HTML lines. A use
-# inside the text of another link (to another entry or anywhere else) is not counted: the first
-# use outside other links is the one that must be linked. An entry without a forms comment is
-# never required (its words occur only in code, or are too common to find safely).
+# four spaces after a blank line), inline `code`, text in double quotes (section names, quoted
+# messages), headings, table rows and HTML lines. A use inside the text of another link (to
+# another entry or anywhere else), or inside a longer use of another term ("VM" in "VM exit"),
+# is not counted: the first use outside those is the one that must be linked. Uses are found
+# within one line: a term split over a line break is not seen there. An entry without a forms
+# comment is never required (its words occur only in code, or are too common to find safely).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -175,32 +177,68 @@ function mask(i,    s, out, p, q, r, n, run, rest, c, k, tgt) {
 	}
 	mline[i] = out s
 }
-function read_chapter(f,    l, n, fence, prevblank, incode) {
-	n = 0; fence = 0; prevblank = 1; incode = 0
+function read_chapter(f,    l, n, fence, prevblank, incode, inq) {
+	n = 0; fence = 0; prevblank = 1; incode = 0; inq = 0
 	while ((getline l < f) > 0) {
 		line[++n] = l; text[n] = 0
-		if (l ~ /^[ \t]*```/) { fence = !fence; prevblank = 0; continue }
+		if (l ~ /^[ \t]*```/) { fence = !fence; prevblank = 0; inq = 0; continue }
 		if (fence) continue
-		if (l ~ /^[ \t]*$/) { prevblank = 1; continue }
-		if ((l ~ /^(    |\t)/) && (prevblank || incode)) { incode = 1; prevblank = 0; continue }
+		if (l ~ /^[ \t]*$/) { prevblank = 1; inq = 0; continue }
+		if ((l ~ /^(    |\t)/) && (prevblank || incode)) { incode = 1; prevblank = 0; inq = 0; continue }
 		incode = 0; prevblank = 0
-		if (l ~ /^#/ || l ~ /^[ \t]*\|/ || l ~ /^[ \t]*</) continue
+		if (l ~ /^#/ || l ~ /^[ \t]*\|/ || l ~ /^[ \t]*</) { inq = 0; continue }
 		text[n] = 1; mask(n)
+		qin[n] = inq; inq = quote_mask(n, inq)
 	}
 	close(f)
 	return n
 }
+# Text between double quotes is not running text either: a section name after "chapter N" (which
+# tests/check-refs.sh compares with the heading) or a message quoted from a program. The state
+# carries over line ends within a paragraph; qin[i] is the state at the start of line i.
+function quote_mask(i, inq,    t, out, c, k) {
+	t = mline[i]; out = ""
+	for (k = 1; k <= length(t); k++) {
+		c = substr(t, k, 1)
+		if (c == "\"") { inq = !inq; out = out "\036"; continue }
+		out = out (inq ? "\036" : c)
+	}
+	mline[i] = out
+	return inq
+}
+# A match at p of length len is a whole word: see the top of this file. A '.' after it must end
+# a sentence: "EFER.LMA" is not a use of EFER.
+function whole(t, p, len,    pre, post) {
+	pre = p > 1 ? substr(t, p - 1, 1) : ""
+	post = substr(t, p + len, 1)
+	if (pre ~ /[A-Za-z0-9_.\/-]/ || post ~ /[A-Za-z0-9_-]/) return 0
+	if (post == "." && substr(t, p + len + 1, 1) ~ /[A-Za-z0-9_]/) return 0
+	return 1
+}
+# Is the use of term id at p..p+len-1 part of a longer use of another term? "VM" in "VM exit",
+# "host" in "host class": then it is a use of that term, not of this one.
+function covered(i, id, p, len,    u, t, off, q, m) {
+	t = mline[i]
+	for (u in termre) {
+		if (u == id || tlong[u] <= len) continue
+		off = 0
+		while (match(substr(t, off + 1), termre[u])) {
+			q = off + RSTART; m = RLENGTH; off = q
+			if (q > p) break
+			if (m > len && q + m >= p + len && whole(t, q, m)) return 1
+		}
+	}
+	return 0
+}
 # The first use of term id in the chapter: 0 if there is none or it is linked; else sets
 # use_line/use_pos/use_len and returns 1.
-function first_use(id, nl,    i, t, off, p, len, pre, post, k, inlink, tgt) {
+function first_use(id, nl,    i, t, off, p, len, k, inlink, tgt) {
 	for (i = 1; i <= nl; i++) {
 		if (!text[i]) continue
 		t = mline[i]; off = 0
 		while (match(substr(t, off + 1), termre[id])) {
 			p = off + RSTART; len = RLENGTH; off = p
-			pre = p > 1 ? substr(t, p - 1, 1) : ""
-			post = substr(t, p + len, 1)
-			if (pre ~ /[A-Za-z0-9_.\/-]/ || post ~ /[A-Za-z0-9_-]/) continue
+			if (!whole(t, p, len)) continue
 			inlink = 0
 			for (k = 1; k <= nlk[i]; k++)
 				if (p >= lk_s[i, k] && p + len - 1 <= lk_e[i, k]) { inlink = k; break }
@@ -209,6 +247,7 @@ function first_use(id, nl,    i, t, off, p, len, pre, post, k, inlink, tgt) {
 				if (tgt == "glossary.md#" id) return 0
 				continue
 			}
+			if (covered(i, id, p, len)) continue
 			use_line = i; use_pos = p; use_len = len
 			return 1
 		}
@@ -230,7 +269,7 @@ BEGIN {
 			if (substr(f, 1, 1) ~ /[a-z]/) re = re "|" re_quote(toupper(substr(f, 1, 1)) substr(f, 2))
 			if (length(f) > longest) longest = length(f)
 		}
-		termre[id] = "(" re ")(s|es)?"
+		termre[id] = "(" re ")(s|es)?"; tlong[id] = longest
 		order[++nt] = id; olen[nt] = longest
 	}
 	for (a = 2; a <= nt; a++) for (b = a; b > 1 && olen[b] > olen[b - 1]; b--) {
@@ -253,7 +292,7 @@ FNR == 1 {
 			if (link) {
 				line[use_line] = substr(line[use_line], 1, use_pos - 1) "[" substr(line[use_line], use_pos, use_len) \
 					"](glossary.md#" id ")" substr(line[use_line], use_pos + use_len)
-				mask(use_line); changed++
+				mask(use_line); quote_mask(use_line, qin[use_line]); changed++
 			} else {
 				report(f, use_line, "the first use of \"" substr(line[use_line], use_pos, use_len) \
 					"\" is not linked to glossary.md#" id " (tests/check-glossary.sh --link " f " adds it)")
