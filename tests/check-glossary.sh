@@ -61,7 +61,7 @@ FILES=("${CHAPTERS[@]}")
 export LC_ALL=C
 # shellcheck disable=SC2016
 # The first-use rule is checked once the chapters carry their links (1), not before (0).
-FIRST_USE=0
+FIRST_USE=1
 awk -v link="$LINK" -v glossary="$GLOSSARY" -v nchap="${#CHAPTERS[@]}" -v first_use_checked="$FIRST_USE" '
 function report(f, n, msg) { printf "%s:%d: %s\n", f, n, msg; bad = 1 }
 function hangul(s) { return s ~ /\352[\260-\277]|[\353\354][\200-\277]|\355[\200-\236]/ }
