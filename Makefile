@@ -130,6 +130,7 @@ test: deps
 	$(MAKE) --no-print-directory all $(O)/tests/unit $(O)/tests/integration $(O)/bench/exitbench \
 	  labvm-initramfs
 	@bash tests/check-refs.sh
+	@bash tests/check-glossary.sh --self-test
 	@bash tests/check-glossary.sh
 	@bash tests/run-tests.sh $(O)
 

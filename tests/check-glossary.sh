@@ -4,8 +4,9 @@
 #
 #   tests/check-glossary.sh                 check; one line per problem, exit 1 if any
 #   tests/check-glossary.sh --link FILE...  add the missing first-use links to chapters, in place
+#   tests/check-glossary.sh --self-test     damage copies of textbook/ and check that each is found
 #
-# Run by `make test` next to tests/check-refs.sh. Textbook: textbook/glossary.md, whose
+# Run by `make test` (with --self-test first) next to tests/check-refs.sh. Textbook: textbook/glossary.md, whose
 # introduction says the same in short.
 #
 # An entry of the glossary is these lines (the test reads exactly this shape):
@@ -35,7 +36,40 @@
 # comment is never required (its words occur only in code, or are too common to find safely).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+# CHECK_GLOSSARY_ROOT: check another tree that holds a textbook/ (the self-test's copies).
+cd "${CHECK_GLOSSARY_ROOT:-$(dirname "$0")/..}"
+
+# --self-test: the check must fail on each kind of damage, and --link must repair a missing link.
+if [ "${1:-}" = "--self-test" ]; then
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/check-glossary.XXXXXX")
+	trap 'rm -rf "$TMP"' EXIT
+	fails=0
+	# expect NAME MESSAGE SED-SCRIPT FILE: damage a fresh copy, the check must report MESSAGE.
+	expect() {
+		rm -rf "$TMP/t" && mkdir -p "$TMP/t" && cp -r textbook "$TMP/t/"
+		sed -i -e "$3" "$TMP/t/$4"
+		if out=$(CHECK_GLOSSARY_ROOT="$TMP/t" bash "$SELF" 2>&1); then
+			echo "check-glossary self-test: $1: the check passed"; fails=$((fails + 1))
+		elif ! grep -q -- "$2" <<<"$out"; then
+			echo "check-glossary self-test: $1: no \"$2\" in: $out"; fails=$((fails + 1))
+		fi
+	}
+	expect korean-term "has no Hangul" '0,/^### \(.*\) · .*/s//### \1 · none/' textbook/glossary.md
+	expect korean-definition "Korean definition has no Hangul" '0,/^- \*\*한국어:\*\* .*/s//- **한국어:** none/' textbook/glossary.md
+	expect introduced-anchor "is not a heading of" '0,/\](ch\([0-9]*\)-\([^#]*\)#\([^)]*\))$/s//](ch\1-\2#\3-nosuch)/' textbook/glossary.md
+	expect too-few "at least 120" '/^<a id="[a-l]/,+7d' textbook/glossary.md
+	expect chapter-anchor "glossary.md has no entry #no-such-term" '0,/(glossary\.md#[a-z0-9-]*)/s//(glossary.md#no-such-term)/' textbook/ch03-exits.md
+	expect first-use "is not linked to glossary.md#vm-exit" 's/\[\(VM exits\?\)\](glossary\.md#vm-exit)/\1/' textbook/ch03-exits.md
+	# --link puts the removed link back, and the copy passes again.
+	CHECK_GLOSSARY_ROOT="$TMP/t" bash "$SELF" --link textbook/ch03-exits.md >/dev/null
+	if ! CHECK_GLOSSARY_ROOT="$TMP/t" bash "$SELF" >/dev/null 2>&1; then
+		echo "check-glossary self-test: --link did not repair the missing first use"; fails=$((fails + 1))
+	fi
+	[ "$fails" = 0 ] || exit 1
+	echo "check-glossary self-test: every kind of damage is found, and --link repairs a first use"
+	exit 0
+fi
 LINK=0
 if [ "${1:-}" = "--link" ]; then
 	LINK=1
