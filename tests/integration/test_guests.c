@@ -463,6 +463,15 @@ Test(guests, appendix_a12_example)
 	/* Every exit brings run-call, entry and run-return; the rest are KVM's counters. */
 	cr_assert_eq(tf.count, 4 * 12 + count_kind(&tf, HVT_COUNTER));
 	cr_assert_eq(count_exits(&tf, HVT_R_IO, HV_PORT_UART0, 1), 2);
+	/* Record 2, the first exit: the OUT at 0x100006. KVM's emulator (PVM) has finished it and
+	 * rip is past it; on VT-x and AMD-V KVM returns with rip still on the OUT and skips it at
+	 * the next KVM_RUN (appendix A, section A.3). */
+	struct host_info hi;
+	hostinfo_probe(&hi);
+	cr_assert_eq(tf.records[2].kind, HVT_EXIT);
+	cr_assert_eq(tf.records[2].addr, HV_PORT_UART0);
+	cr_assert_eq(tf.records[2].rip, hi.kind == HVT_HOST_PVM ? 0x100007u : 0x100006u,
+		     "host kind %d: rip 0x%lx", (int)hi.kind, (unsigned long)tf.records[2].rip);
 	cr_assert_eq(count_exits(&tf, HVT_R_IO, HV_PORT_UART0 + 5, 0), 1);
 	cr_assert_eq(count_exits(&tf, HVT_R_MMIO, HV_MMIO_TESTDEV, 1), 2);
 	cr_assert_eq(count_exits(&tf, HVT_R_MMIO, HV_MMIO_TESTDEV + 0x2000, 0), 1);
