@@ -137,6 +137,14 @@ static void stats_add(struct model_stats *s, const struct hvt_record *r)
 	 * (guest-clock ring records may be placed slightly before the record in front of them). */
 	if (r->time_ns > s->last_ns)
 		s->last_ns = r->time_ns;
+	if (r->kind == HVT_RUN_CALL && !s->seen_run_call) {
+		s->seen_run_call = 1;
+		s->first_run_call = r->seq;
+	}
+	if (r->kind == HVT_ENTRY && !s->seen_entry) {
+		s->seen_entry = 1;
+		s->first_entry = r->seq;
+	}
 	switch (r->kind) {
 	case HVT_ENTRY:
 		/* The CPU entered the guest. hv cannot see the instant (HVT_F_TIME_BOUND): the time

@@ -56,6 +56,10 @@ struct model_stats {
 	uint64_t counters[HVT_C_MAX + 1]; /* KVM statistics (HVT_COUNTER records), last value */
 	uint64_t guest_ns;  /* time the guest ran: each ENTRY to the next EXIT */
 	uint64_t last_ns;   /* time_ns of the last record */
+	/* seq of the trace's first RUN_CALL and first ENTRY (valid once seen_run_call, seen_entry are 1): they
+	 * start the guest rather than come back from an exit (viz/sixstep.h, struct sixstep_ctx) */
+	uint64_t first_run_call, first_entry;
+	int seen_run_call, seen_entry;
 	uint64_t last_entry_ns; /* internal: the open ENTRY, for guest_ns */
 	int in_guest;           /* internal */
 };

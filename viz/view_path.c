@@ -182,7 +182,8 @@ static void pv_row(const struct app *a, WINDOW *w, int y, const struct pv_geom *
 		   const struct hvt_record *r, int current)
 {
 	struct path_step p;
-	sixstep_classify(r, &p);
+	struct sixstep_ctx ctx = sixstep_ctx_of(app_model(a), r);
+	sixstep_classify_in(r, &ctx, &p);
 	attr_t cur = ui_attr(a, UI_CURRENT), dim = ui_attr(a, UI_DIM);
 	int cols = getmaxx(w);
 	if (current)
@@ -269,7 +270,8 @@ static void pv_footer(const struct app *a, WINDOW *w, int y, const struct hvt_re
 {
 	int cols = getmaxx(w);
 	struct path_step p;
-	sixstep_classify(r, &p);
+	struct sixstep_ctx ctx = sixstep_ctx_of(app_model(a), r);
+	sixstep_classify_in(r, &ctx, &p);
 	for (int x = 0; x < cols; x++)
 		pv_put(w, y, x, ui_attr(a, UI_DIM), '-');
 
@@ -283,7 +285,9 @@ static void pv_footer(const struct app *a, WINDOW *w, int y, const struct hvt_re
 			p.title, where);
 	else
 		ui_text(w, y + 1, 0, cols, 0, ui_attr(a, UI_NORMAL) | A_BOLD, "%s: %s%s",
-			p.from == LANE_NONE ? "not an event" : "not a device access", p.title, where);
+			p.from == LANE_NONE ? "not an event" :
+			sixstep_is_async(r) ? "on its own clock, no step of this access" :
+					      "not a device access", p.title, where);
 
 	char strip[160];
 	pv_strip(strip, sizeof strip, p.step, cols);
