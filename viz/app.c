@@ -286,10 +286,14 @@ static void prompt_open(struct app *a, enum action p)
 	a->prompt = p;
 	a->input_len = 0;
 	a->input[0] = '\0';
-	/* Editing a filter starts from the one in force. */
-	if (p == A_FILTER) {
+	a->input_selected = 0;
+	/* The filter in force is shown, selected, as a text field shows it: typing replaces it
+	 * (a new filter is the usual wish), Right or End keeps it to add a word. Appending by
+	 * default made "f syscall..." read as "kind=exitsyscall...". */
+	if (p == A_FILTER && a->timeline.filter.text[0]) {
 		snprintf(a->input, sizeof a->input, "%s", a->timeline.filter.text);
 		a->input_len = strlen(a->input);
+		a->input_selected = 1;
 	}
 }
 
@@ -368,6 +372,20 @@ static void prompt_commit(struct app *a)
 	}
 }
 
+/* Ctrl-W: the word before the cursor and the spaces after it, as a shell erases it. */
+static void prompt_erase_word(struct app *a)
+{
+	while (a->input_len > 0 && a->input[a->input_len - 1] == ' ')
+		a->input_len--;
+	while (a->input_len > 0 && a->input[a->input_len - 1] != ' ')
+		a->input_len--;
+	a->input[a->input_len] = '\0';
+}
+
+/*
+ * Editing is a shell's: Backspace erases a character, Ctrl-U (21) the whole line, Ctrl-W (23)
+ * the last word. While the old text is selected any of them, or any character, replaces it.
+ */
 static void prompt_key(struct app *a, int key)
 {
 	/*
@@ -382,13 +400,25 @@ static void prompt_key(struct app *a, int key)
 		app_message(a, "cancelled");
 	} else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
 		prompt_commit(a);
+	} else if (key == KEY_RIGHT || key == KEY_END) {
+		a->input_selected = 0;
+	} else if (key == PROMPT_CTRL_U || (a->input_selected && (key == KEY_BACKSPACE ||
+		   key == 127 || key == 8 || key == PROMPT_CTRL_W))) {
+		a->input_len = 0;
+		a->input[0] = '\0';
+	} else if (key == PROMPT_CTRL_W) {
+		prompt_erase_word(a);
 	} else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
 		if (a->input_len > 0)
 			a->input[--a->input_len] = '\0';
 	} else if (key >= 0x20 && key < 0x7f && a->input_len + 1 < sizeof a->input) {
+		if (a->input_selected)
+			a->input_len = 0;
 		a->input[a->input_len++] = (char)key;
 		a->input[a->input_len] = '\0';
 	}
+	if (key != KEY_RIGHT && key != KEY_END)
+		a->input_selected = 0;
 }
 
 /* ---- actions every view shares ---- */
@@ -629,6 +659,12 @@ static void draw_bottom(struct app *a)
 		 * shows only the input's last part after a '<'. */
 		static const char hint[] = "  (Enter: ok, Esc: cancel)";
 		const char *label = prompt_label(a->prompt), *in = a->input;
+		if (a->input_selected) {
+			/* Selected: in brackets, so it reads as selected without colour too. */
+			ui_text(stdscr, y, 0, a->cols, 1, A_NORMAL, "%s[%s]_  (type to replace, Right "
+				"to edit, Enter: ok, Esc: cancel)", label, in);
+			return;
+		}
 		int room = a->cols - (int)strlen(label) - 2; /* the '_' and the screen's last cell */
 		if ((int)(a->input_len + sizeof hint - 1) <= room) {
 			ui_text(stdscr, y, 0, a->cols, 1, A_NORMAL, "%s%s_%s", label, in, hint);

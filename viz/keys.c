@@ -81,6 +81,7 @@ enum action keys_lookup(int key, int view)
 static const struct { const char *name; int code; } extra_names[] = {
 	{ "Enter", '\n' }, { "Backspace", KEY_BACKSPACE }, { "Space", ' ' }, { "BTab", KEY_BTAB },
 	{ "Resize", KEY_RESIZE },
+	{ "C-u", PROMPT_CTRL_U }, { "C-w", PROMPT_CTRL_W },
 };
 
 int keys_code_of_name(const char *name)

@@ -118,6 +118,8 @@ struct app {
 	enum action prompt;    /* A_NONE, or the action whose text is being typed (GOTO, SEARCH, FILTER) */
 	char input[128];
 	size_t input_len;
+	int input_selected;    /* 1: the prompt holds the old text, selected: a typed key replaces it,
+				  Right or End keeps it for editing (app.c, prompt_key) */
 
 	struct timeline_state timeline;
 	struct virtq_state_ui virtq;
@@ -146,6 +148,10 @@ extern const struct view_ops view_path, view_timeline, view_virtq, view_compare,
 
 /* ---- app.c ---- */
 void app_init(struct app *a, struct model **models, int n);
+/* The control keys a prompt edits with: Ctrl-U erases the line, Ctrl-W the last word. */
+#define PROMPT_CTRL_U 21
+#define PROMPT_CTRL_W 23
+
 /* One key: prompts, help, view actions, global actions. */
 void app_key(struct app *a, int key);
 /* Draw the whole screen on stdscr (title, body, bottom line, help, too-small message). */
