@@ -89,6 +89,18 @@ int model_open(struct model *m, const char *path, int live, char *err, size_t er
 int64_t model_refresh(struct model *m, char *err, size_t errlen);
 void model_close(struct model *m);
 
+/*
+ * The three kinds of exit hvviz names everywhere (Compare, Stats; textbook chapter 6,
+ * "Compare"): device exits reached hv at the disk controller (requests_is_device_exit), other
+ * exits reached hv anywhere else (console, timer, HLT), in-kernel exits never reached hv: KVM's
+ * own exit counter minus the exits hv saw. model_kernel_exits returns 0 and sets *out when the
+ * trace has that counter and it is not below hv's count, else -1 (a live trace before the end,
+ * a kernel without binary statistics, a damaged file).
+ */
+uint64_t model_device_exits(const struct model *m);
+uint64_t model_other_exits(const struct model *m);
+int model_kernel_exits(const struct model *m, uint64_t *out);
+
 /* Record i (i < m->count), decoded from the mapping. */
 void model_get(const struct model *m, uint64_t i, struct hvt_record *out);
 

@@ -180,5 +180,6 @@ void ui_bar(const struct app *a, WINDOW *w, int y, int x, int width, uint64_t va
 	    uint64_t max, enum ui_role role);
 /* "1.234 ms", "12.3 us", "850 ns": time for people. */
 void ui_time(char *buf, size_t len, uint64_t ns);
+void ui_ratio(char *buf, size_t len, uint64_t left, uint64_t right); /* "904x", "0.86x" */
 
 #endif
