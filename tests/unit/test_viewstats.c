@@ -268,8 +268,9 @@ Test(viewstats, scroll_stops_at_the_last_page)
 /*
  * Issue 17: the whole-run figures read three ways (166x in Compare, 138x here, "33 000
  * against 37" in the README) because no screen said which exits each counted. Now the Stats
- * view names the three kinds and, with two traces, gives each ratio: the figures the README
- * and chapters 4 and 6 quote. The traces are the checked-in ones (tests/viz/traces/README.md).
+ * view names the three kinds and, with two traces, gives each ratio: the figures README.md,
+ * textbook/ch04-two-io-paths.md ("The run") and textbook/ch06-watching-it-happen.md ("Stats")
+ * quote with these words. The traces are the checked-in ones (tests/viz/traces/README.md).
  */
 Test(viewstats, three_kinds_of_exit_with_their_ratios)
 {
