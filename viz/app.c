@@ -478,6 +478,44 @@ static int needs_event(enum action act)
 	}
 }
 
+/* m: a mark on the current event of the shown trace, or off again when it is already there. */
+static void mark_toggle(struct app *a)
+{
+	int s = a->shown;
+	if (a->marked[s] && a->mark[s] == app_cur(a)) {
+		a->marked[s] = 0;
+		app_message(a, "mark removed");
+		return;
+	}
+	a->marked[s] = 1;
+	a->mark[s] = app_cur(a);
+	a->markc_valid[s] = 0;
+	app_message(a, "mark at event %" PRIu64 ": move on, and the bottom line counts from it",
+		    app_cur(a));
+}
+
+/*
+ * The count from the mark to the current event, kept between draws: when only the current
+ * event moved on the same side of the mark, mark_move adds or removes the records between,
+ * so a step costs a record, not the whole range.
+ */
+static const struct mark_count *mark_now(struct app *a)
+{
+	int s = a->shown;
+	const struct model *m = app_model(a);
+	uint64_t cur = app_cur(a), mk = a->mark[s];
+	if (mk >= m->count)
+		return NULL;
+	uint64_t lo = cur < mk ? cur : mk, hi = cur < mk ? mk : cur;
+	struct mark_count *c = &a->markc[s];
+	if (a->markc_valid[s] && c->lo == lo)
+		mark_move(m, hi, c);
+	else
+		mark_count(m, lo, hi, c);
+	a->markc_valid[s] = 1;
+	return c;
+}
+
 /* Switching view closes the help: it lists the view keys, and pressing one there means "go
  * there" (help_key). */
 static void view_switch(struct app *a, int view)
@@ -515,6 +553,7 @@ static void app_action(struct app *a, enum action act)
 	case A_SEARCH_NEXT: search_step(a, +1); break;
 	case A_SEARCH_PREV: search_step(a, -1); break;
 	case A_BREAK: breakpoint_toggle(a); break;
+	case A_MARK: mark_toggle(a); break;
 	case A_CONTINUE: breakpoint_continue(a); break;
 	case A_HELP: a->help_open = 1; a->help_scroll = 0; break;
 	/* Esc outside the help and the prompts: nothing is open, nothing to close. */
@@ -686,8 +725,15 @@ static void draw_bottom(struct app *a)
 	 * the exit asked for, the user's turn in step mode, or a free-running guest. */
 	const char *status = !a->live ? "" : a->vm_done ? "VM stopped  " :
 			     a->waiting ? "guest running...  " : a->step_mode ? "LIVE step  " : "LIVE  ";
-	char where[96];
-	if (m->count) {
+	char where[200];
+	const struct mark_count *mc = a->marked[a->shown] && m->count ? mark_now(a) : NULL;
+	if (mc) {
+		/* The mark replaces the event number and time: "mark 1449 to 1594" names the
+		 * current event, and the keys' hint shrinks first (below). */
+		int room = a->cols - (int)strlen(status) - (int)sizeof "  | ? help  q quit" + 1;
+		mark_format(mc, a->mark[a->shown], app_cur(a), where, sizeof where,
+			    room < 20 ? 20 : room);
+	} else if (m->count) {
 		struct hvt_record r;
 		char when[32];
 		model_get(m, app_cur(a), &r);
@@ -706,7 +752,7 @@ static void draw_bottom(struct app *a)
 	const char *space = a->live && a->step_mode && !a->vm_done && !a->waiting && at_end
 				    ? "space runs 1 exit" : "space next";
 	/* The longest hint that fits, down to the two keys that explain all the others. */
-	char line[256];
+	char line[320];
 	int n = snprintf(line, sizeof line, "%s%s%s  | %s  h prev  Tab view  ? help  q quit",
 			 status, where, bps, space);
 	if (n > a->cols)

@@ -40,6 +40,7 @@ const struct key_binding viz_keys[] = {
 	{ 'b', "b", A_BREAK, VIEW_ANY, "breakpoint on this kind of event, e.g. exit:io (again: off)" },
 	{ 'B', "B", A_BREAK_NAME, VIEW_ANY, "breakpoint by name: exit:mmio, vq:notify, ring" },
 	{ 'c', "c", A_CONTINUE, VIEW_ANY, "continue to a breakpoint (live step mode: runs the guest)" },
+	{ 'm', "m", A_MARK, VIEW_ANY, "mark this event: the bottom line counts from it (again: off)" },
 	/* views */
 	{ KEY_TAB, "Tab", A_VIEW_NEXT, VIEW_ANY, "next view" },
 	{ KEY_BTAB, "S-Tab", A_VIEW_PREV, VIEW_ANY, "previous view" },

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "filter.h"
+#include "mark.h"
 #include "model.h"
 
 /* Smaller than this, hvviz draws one message asking for a bigger terminal. */
@@ -46,6 +47,7 @@ enum action {
 	A_FILTER, A_FILTER_CLEAR,  /* Timeline */
 	A_QUEUE_NEXT, A_QUEUE_PREV,/* Virtqueue */
 	A_BREAK_NAME,              /* a breakpoint typed by name: exit:mmio, vq:notify, ring */
+	A_MARK,                    /* mark the current event; the bottom line counts from it */
 	A_COUNT
 };
 
@@ -120,6 +122,13 @@ struct app {
 	size_t input_len;
 	int input_selected;    /* 1: the prompt holds the old text, selected: a typed key replaces it,
 				  Right or End keeps it for editing (app.c, prompt_key) */
+
+	/* The mark of each model (m): the bottom line counts events, exits and time from it to
+	 * the current event (viz/mark.h); the count is kept and moved, not redone, per step. */
+	int marked[2];
+	uint64_t mark[2];
+	struct mark_count markc[2];
+	int markc_valid[2];
 
 	struct timeline_state timeline;
 	struct virtq_state_ui virtq;

@@ -181,7 +181,20 @@ Test(golden, compare_view_with_one_trace_explains_itself)
 	golden("compare-one", 80, 24, "4", trace("modeswitch.hvt"), NULL);
 }
 
-/* Stats: exits by reason and device, the legacy disk (33 000 port exits). */
+/* Mark and count (issue 17): a mark on the first write system call, the current event on its
+ * return; the bottom line reads 36 UART exits for its 18 characters, 2 exits per character. */
+Test(golden, mark_counts_exits_per_character)
+{
+	golden("mark-write", 80, 24, "/ nr=4 Enter m / sysret Enter 1", trace("os-ring3.hvt"), NULL);
+}
+
+/* The filter prompt shows the old filter selected, so typing replaces it (issue 17). */
+Test(golden, filter_prompt_selects_the_old_filter)
+{
+	golden("filter-prompt", 80, 24, "2 f kind=exit Enter f", trace("diskio-virtio.hvt"), NULL);
+}
+
+/* Stats: exits by reason and device, the legacy disk (33466 device exits). */
 Test(golden, stats_view)
 {
 	both_sizes("stats", "5", trace("diskio-legacy.hvt"), NULL);
