@@ -20,6 +20,8 @@
 
 /* live.h: live_request_step, for the keys that let a live guest run (space, c). */
 #include "live.h"
+#include "sixstep.h"
+#include "trace_dump.h"
 #include "viz.h"
 #include "trace_names.h"
 
@@ -554,6 +556,21 @@ static void app_action(struct app *a, enum action act)
 	case A_SEARCH_PREV: search_step(a, -1); break;
 	case A_BREAK: breakpoint_toggle(a); break;
 	case A_MARK: mark_toggle(a); break;
+	case A_RECORD: a->record_open = !a->record_open; break;
+	/* Lines are cut at the window's edge; these move the cut. 20 columns a press: about
+	 * two fields of a dump line. */
+	case A_SHIFT_RIGHT: case A_SHIFT_LEFT:
+		if (a->view != VIEW_TIMELINE && a->view != VIEW_COMPARE) {
+			app_message(a, "< and > shift the Timeline's and Compare's lists; d shows the "
+				       "whole record");
+			break;
+		}
+		a->hshift += act == A_SHIFT_RIGHT ? 20 : -20;
+		if (a->hshift < 0)
+			a->hshift = 0;
+		if (a->hshift > 400)
+			a->hshift = 400;
+		break;
 	case A_CONTINUE: breakpoint_continue(a); break;
 	case A_HELP: a->help_open = 1; a->help_scroll = 0; break;
 	/* Esc outside the help and the prompts: nothing is open, nothing to close. */
@@ -696,7 +713,7 @@ static void draw_bottom(struct app *a)
 	if (a->prompt != A_NONE) {
 		/* The end of what is typed must stay in sight: a long filter drops the hint, then
 		 * shows only the input's last part after a '<'. */
-		static const char hint[] = "  (Enter: ok, Esc: cancel)";
+		static const char hint[] = "  (Enter: ok, Esc: cancel, C-u C-w: erase)";
 		const char *label = prompt_label(a->prompt), *in = a->input;
 		if (a->input_selected) {
 			/* Selected: in brackets, so it reads as selected without colour too. */
@@ -787,6 +804,44 @@ static int help_lines(char lines[][120], int max)
 	return n;
 }
 
+/*
+ * d: the current event's whole record in a box at the bottom of the body: the line `hv trace
+ * dump` prints for it, then what the Path view says of it, both wrapped at spaces, nothing cut
+ * (the lists cut a long line at the window's edge; here is where it is read in full).
+ */
+static void draw_record(struct app *a)
+{
+	const struct model *m = app_model(a);
+	struct hvt_record r;
+	struct path_step p;
+	char dump[512];
+	model_get(m, app_cur(a), &r);
+	trace_format_record(dump, sizeof dump, &r);
+	struct sixstep_ctx ctx = sixstep_ctx_of(m, &r);
+	sixstep_classify_in(&r, &ctx, &p);
+	int w = a->cols - 4;
+	char lines[24][256];
+	int n = 0;
+	const char *parts[3] = { dump, p.title, p.explain };
+	for (int k = 0; k < 3 && n < 24; k++)
+		n += ui_wrap(parts[k], w, lines + n, 24 - n);
+	int h = n + 2, top = a->rows - 1 - h;
+	if (top < 1) {
+		top = 1;
+		h = a->rows - 2;
+	}
+	WINDOW *win = derwin(stdscr, h, a->cols, top, 0);
+	if (!win)
+		return;
+	werase(win);
+	wborder(win, '|', '|', '-', '-', '+', '+', '+', '+');
+	ui_text(win, 0, 2, a->cols - 4, 0, ui_attr(a, UI_HEADER), " event %" PRIu64 ", the whole "
+		"record (d closes) ", app_cur(a));
+	for (int i = 0; i < n && i < h - 2; i++)
+		ui_text(win, 1 + i, 2, w, 0, A_NORMAL, "%s", lines[i]);
+	delwin(win);
+}
+
 static void draw_help(struct app *a)
 {
 	char lines[64][120];
@@ -854,6 +909,8 @@ void app_draw(struct app *a)
 		delwin(body);
 	}
 	draw_bottom(a);
+	if (a->record_open && !a->help_open && app_model(a)->count)
+		draw_record(a);
 	if (a->help_open)
 		/* Last, over the body: the help is a window on top of the view, not a view. */
 		draw_help(a);

@@ -166,3 +166,33 @@ void ui_ratio(char *buf, size_t len, uint64_t left, uint64_t right)
 	else
 		snprintf(buf, len, "%.4fx", r);
 }
+
+/*
+ * Wrap s into lines of at most width characters (width < 256), breaking at spaces; a word
+ * longer than a line is cut into pieces, so nothing is lost. Returns the lines written.
+ */
+int ui_wrap(const char *s, int width, char lines[][256], int max)
+{
+	int n = 0;
+	if (width > 255)
+		width = 255;
+	while (*s == ' ')
+		s++;
+	while (*s && n < max && width > 0) {
+		int len = (int)strlen(s);
+		if (len > width) {
+			len = width;
+			while (len > 0 && s[len] != ' ')
+				len--;
+			if (len == 0)
+				len = width;
+		}
+		memcpy(lines[n], s, (size_t)len);
+		lines[n][len] = '\0';
+		n++;
+		s += len;
+		while (*s == ' ')
+			s++;
+	}
+	return n;
+}

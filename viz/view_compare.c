@@ -295,8 +295,16 @@ static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side
 		int cur = start + i == a->cur[side];
 		model_get(m, start + i, &r);
 		event_line(line, sizeof line, &r);
+		/* > and < shift what follows the sequence number, which stays (d: the whole record) */
+		char *rest = strchr(line, ' ');
+		size_t skip = (size_t)a->hshift;
+		if (rest && skip) {
+			*rest++ = '\0';
+			rest += skip < strlen(rest) ? skip : strlen(rest);
+		}
 		ui_text(w, TOP_ROWS + (int)(i - from), x, wd, 1, ui_attr(a, cur ? UI_CURRENT : UI_NORMAL),
-			"%c%s", cur ? '>' : ' ', line);
+			"%c%s%s%s", cur ? '>' : ' ', line, rest && skip ? " <" : "",
+			rest && skip ? rest : "");
 	}
 }
 

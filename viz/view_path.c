@@ -48,9 +48,11 @@ struct pv_geom {
 };
 
 /*
- * The lanes get 10 to 16 columns each, the labels the rest: at 80 columns lanes of 10 leave
+ * The lanes get 10 to 28 columns each, the labels the rest: at 80 columns lanes of 10 leave
  * labels of 34 ("seq step title" of most events), at 120 lanes of 16 (wide enough for
- * "non-root ring 3") leave 50, room for the longest titles.
+ * "non-root ring 3") leave 50, room for the longest titles. From 160 columns on the lanes
+ * grow again, keeping 80 for the labels, so a wide terminal shows longer, clearer arrows
+ * (200 columns: lanes of 28).
  */
 static struct pv_geom pv_geom_of(int cols, uint64_t count)
 {
@@ -59,7 +61,9 @@ static struct pv_geom pv_geom_of(int cols, uint64_t count)
 	if (g.lw < 10)
 		g.lw = 10;
 	if (g.lw > 16)
-		g.lw = 16;
+		g.lw = (cols - 80) / LANE_COUNT > 16 ? (cols - 80) / LANE_COUNT : 16;
+	if (g.lw > 28)
+		g.lw = 28;
 	g.dx = PV_X0 + 2 * g.lw + PV_DIV / 2;
 	g.lx = PV_X0 + LANE_COUNT * g.lw + PV_DIV + 1;
 	g.lwid = cols - g.lx;

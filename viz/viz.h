@@ -48,6 +48,8 @@ enum action {
 	A_QUEUE_NEXT, A_QUEUE_PREV,/* Virtqueue */
 	A_BREAK_NAME,              /* a breakpoint typed by name: exit:mmio, vq:notify, ring */
 	A_MARK,                    /* mark the current event; the bottom line counts from it */
+	A_RECORD,                  /* show the current event's whole record, wrapped */
+	A_SHIFT_LEFT, A_SHIFT_RIGHT,/* Timeline and Compare: the lists' long lines sideways */
 	A_COUNT
 };
 
@@ -130,6 +132,9 @@ struct app {
 	struct mark_count markc[2];
 	int markc_valid[2];
 
+	int record_open;       /* d: the current event's whole record in a box over the body */
+	int hshift;            /* < and >: columns the Timeline's and Compare's lines are shifted */
+
 	struct timeline_state timeline;
 	struct virtq_state_ui virtq;
 	struct compare_state compare;
@@ -190,5 +195,7 @@ void ui_bar(const struct app *a, WINDOW *w, int y, int x, int width, uint64_t va
 /* "1.234 ms", "12.3 us", "850 ns": time for people. */
 void ui_time(char *buf, size_t len, uint64_t ns);
 void ui_ratio(char *buf, size_t len, uint64_t left, uint64_t right); /* "904x", "0.86x" */
+/* s wrapped at spaces into lines of at most width (< 256) columns; returns how many. */
+int ui_wrap(const char *s, int width, char lines[][256], int max);
 
 #endif

@@ -194,6 +194,25 @@ Test(golden, filter_prompt_selects_the_old_filter)
 	golden("filter-prompt", 80, 24, "2 f kind=exit Enter f", trace("diskio-virtio.hvt"), NULL);
 }
 
+/* d: the whole record, wrapped, where the Path's dump line is cut (issue 17). */
+Test(golden, d_shows_the_whole_record)
+{
+	golden("record", 80, 24, "/ nr=4 Enter d", trace("os-ring3.hvt"), NULL);
+}
+
+/* > shifts the Timeline's details, which run past 80 columns, to show their end. */
+Test(golden, timeline_lines_shift_sideways)
+{
+	golden("timeline-shift", 80, 24, "2 f kind=exit Space dev=virtio-blk Enter j j > >",
+	       trace("diskio-virtio.hvt"), NULL);
+}
+
+/* A wide terminal: the Path's lanes grow, the explanation has room. */
+Test(golden, path_view_uses_a_wide_terminal)
+{
+	golden("path-wide", 200, 60, "/ nr=4 Enter", trace("os-ring3.hvt"), NULL);
+}
+
 /* Stats: exits by reason and device, the legacy disk (33466 device exits). */
 Test(golden, stats_view)
 {
