@@ -6,10 +6,12 @@
  * only honest way to compare them is request by request. The diskio guest makes the same 34
  * requests through the legacy ATA disk and through virtio-blk (guest/diskio.c); this view
  * steps through them in lockstep, left trace and right trace, and shows what each request
- * cost: VM exits, mode transitions, time. On the ATA side a 4 KiB write is some two thousand
- * exits, one per 16-bit word; on the virtio side it is one doorbell for a whole batch, and
- * most requests cost no exit at all. The bars at the bottom make that difference visible
- * without colour ('#' for the left trace, '=' for the right one).
+ * cost in time and in exits, each count named: device exits (to the disk controller), other
+ * exits (console, timer, HLT), and, for the whole run, in-kernel exits (KVM's counter). On
+ * the ATA side a 4 KiB write is some two thousand device exits, one per 16-bit word; on the
+ * virtio side it is one doorbell for a whole batch, and most requests cost no exit at all.
+ * The bars at the bottom make that difference visible without colour ('#' for the left
+ * trace, '=' for the right one).
  * Where a request starts and ends is decided in viz/requests.c (the model cuts the trace
  * while it checks it); this file only draws that index and a few records of each request.
  * Textbook: chapter 4 "Two I/O paths", section "Counting the difference"; chapter 6
