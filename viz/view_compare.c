@@ -117,7 +117,7 @@ static void side_range(const struct model *m, size_t k, uint64_t *start, uint64_
 /* exits = all exits that reached hv; dev = of those, device exits (to the disk controller:
  * requests_is_device_exit); exits - dev = other exits (console, timer, HLT). */
 struct totals {
-	uint64_t exits, dev, transitions, ns;
+	uint64_t exits, dev, ns;
 };
 
 /* Request k alone (or the set-up for SIZE_MAX). */
@@ -128,7 +128,6 @@ static void side_this(const struct model *m, size_t k, struct totals *t)
 	if (k == SIZE_MAX) {
 		t->exits = rq->setup_exits;
 		t->dev = rq->setup_dev_exits;
-		t->transitions = rq->setup_transitions;
 		/* the set-up lasts from the first record to the first request's first record */
 		uint64_t start, end;
 		side_range(m, k, &start, &end);
@@ -141,7 +140,6 @@ static void side_this(const struct model *m, size_t k, struct totals *t)
 	} else if (k < rq->n) {
 		t->exits = rq->v[k].exits;
 		t->dev = rq->v[k].dev_exits;
-		t->transitions = rq->v[k].transitions;
 		t->ns = rq->v[k].ns;
 	}
 }
@@ -160,7 +158,6 @@ static void side_so_far(const struct model *m, size_t k, struct totals *t)
 	for (size_t i = 0; i <= k && i < rq->n; i++) {
 		t->exits += rq->v[i].exits;
 		t->dev += rq->v[i].dev_exits;
-		t->transitions += rq->v[i].transitions;
 		t->ns += rq->v[i].ns;
 	}
 }
