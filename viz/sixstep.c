@@ -57,6 +57,20 @@ const char *lane_where(int lane)
 	return lane >= 0 && lane < LANE_COUNT ? where[lane] : "-";
 }
 
+/*
+ * PVM has no root and non-root mode: the guest runs deprivileged, as a special context of the
+ * host (chapter 0), and hvlab's guests mostly inside KVM's instruction emulator. So on a PVM
+ * trace the lanes say only which side and which ring.
+ */
+const char *lane_where_on(int lane, unsigned host)
+{
+	static const char *const pvm[LANE_COUNT] = { "deprivileged", "deprivileged", "host ring 0",
+						     "host ring 3" };
+	if (host != HVT_HOST_PVM)
+		return lane_where(lane);
+	return lane >= 0 && lane < LANE_COUNT ? pvm[lane] : "-";
+}
+
 /* The guest lane of a CPL. Rings 1 and 2 exist on x86 but no hvlab guest uses them; they are
  * privileged (not ring 3), so they go with the kernel. A hostile file's CPL 200 does too. */
 static int lane_of_cpl(unsigned cpl)
@@ -123,12 +137,19 @@ static unsigned ctx_host(const struct sixstep_ctx *ctx)
 static const char *mmio_fault(unsigned host)
 {
 	switch (host) {
-	case HVT_HOST_VMX: return "an EPT violation";
-	case HVT_HOST_SVM: return "an NPT fault (AMD)";
-	case HVT_HOST_PVM: return "a shadow page table fault (PVM)";
-	case HVT_HOST_NESTED: return "an EPT (Intel) or NPT (AMD) fault";
-	default: return "a second-level page fault";
+	case HVT_HOST_VMX: return "an EPT violation, a VM exit; KVM decodes it";
+	case HVT_HOST_SVM: return "an NPT fault (AMD), a VM exit; KVM decodes it";
+	case HVT_HOST_PVM: return "KVM's emulator (PVM runs the guest in it) hands it to hv";
+	case HVT_HOST_NESTED: return "an EPT (Intel) or NPT (AMD) fault, a VM exit; KVM decodes it";
+	default: return "a second-level page fault, a VM exit; KVM decodes it";
 	}
+}
+
+/* "root" and "non-root" are VT-x's words (AMD: host and guest mode); PVM has neither, and its
+ * host side is just the host kernel (ring 0) and hv (ring 3). */
+static const char *root_word(unsigned host)
+{
+	return host == HVT_HOST_PVM ? "host" : "root";
 }
 
 /*
@@ -170,7 +191,7 @@ static const char *past_it(int write)
 	return write ? " (a write: KVM may be past it)" : "";
 }
 
-static void exit_io(const struct hvt_record *r, struct path_step *out)
+static void exit_io(const struct hvt_record *r, unsigned host, struct path_step *out)
 {
 	int wr = (r->flags & HVT_F_WRITE) != 0, str = (r->flags & HVT_F_STRING) != 0;
 	const char *insn = str ? (wr ? "outs" : "ins") : (wr ? "out" : "in");
@@ -183,17 +204,28 @@ static void exit_io(const struct hvt_record *r, struct path_step *out)
 	else
 		snprintf(what, sizeof what, "a %u-byte `in` (hv answers 0x%" PRIx64 ")", r->size, r->data);
 	snprintf(out->title, sizeof out->title, "VM exit: %s 0x%" PRIx64 " (%s)", insn, r->addr, dev);
-	snprintf(out->explain, sizeof out->explain,
-		 "the CPU traps %s %s port 0x%" PRIx64 " (%s): VM exit, non-root -> root; %s ran "
-		 "it (step 2); rip=0x%" PRIx64 "%s",
-		 what, wr ? "to" : "from", r->addr, dev,
-		 r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip, past_it(wr));
+	/* On PVM no CPU trap happens: KVM's emulator, which runs these guests there, meets the
+	 * instruction and gives it to hv (chapter 3: io_exits stays 0 on PVM). */
+	if (host == HVT_HOST_PVM)
+		snprintf(out->explain, sizeof out->explain,
+			 "on PVM, KVM's emulator meets %s %s port 0x%" PRIx64 " (%s) and exits to hv; "
+			 "%s ran it (step 2); rip=0x%" PRIx64 "%s",
+			 what, wr ? "to" : "from", r->addr, dev,
+			 r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip, past_it(wr));
+	else
+		snprintf(out->explain, sizeof out->explain,
+			 "the CPU traps %s %s port 0x%" PRIx64 " (%s): VM exit, non-root -> root; %s "
+			 "ran it (step 2); rip=0x%" PRIx64 "%s",
+			 what, wr ? "to" : "from", r->addr, dev,
+			 r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip, past_it(wr));
 }
 
 /*
  * MMIO. The address has no RAM behind it, so the guest's load or store faults in the second
  * level page tables (an EPT violation on Intel, a nested page fault on AMD): a VM exit. KVM
- * decodes the instruction to learn size, direction and data before it hands it to hv.
+ * decodes the instruction to learn size, direction and data before it hands it to hv. On PVM
+ * hvlab's guests run in KVM's instruction emulator (chapter 0, chapter 3 "Exits hv never
+ * sees"), which finds no memory slot at the address and hands the access to hv itself.
  */
 static void exit_mmio(const struct hvt_record *r, unsigned host, struct path_step *out)
 {
@@ -207,8 +239,8 @@ static void exit_mmio(const struct hvt_record *r, unsigned host, struct path_ste
 	snprintf(out->title, sizeof out->title, "VM exit: %s 0x%" PRIx64 " (%s)",
 		 wr ? "write" : "read", r->addr, dev);
 	snprintf(out->explain, sizeof out->explain,
-		 "%s at 0x%" PRIx64 " (%s) finds no RAM: %s, a VM exit; KVM decodes "
-		 "it; %s ran it (step 2); rip=0x%" PRIx64 "%s",
+		 "%s at 0x%" PRIx64 " (%s) finds no RAM: %s; %s ran it (step 2); rip=0x%"
+		 PRIx64 "%s",
 		 what, r->addr, dev, mmio_fault(host), r->cpl == 3 ? "guest ring-3 code" : "the driver",
 		 r->rip, past_it(wr));
 }
@@ -303,7 +335,7 @@ static void classify_exit(const struct hvt_record *r, unsigned host, struct path
 	if (r->reason == HVT_R_IO || r->reason == HVT_R_MMIO) {
 		set_path(out, guest, LANE_KVM, 3);
 		if (r->reason == HVT_R_IO)
-			exit_io(r, out);
+			exit_io(r, host, out);
 		else
 			exit_mmio(r, host, out);
 		return;
@@ -317,21 +349,23 @@ static void classify_exit(const struct hvt_record *r, unsigned host, struct path
 
 /* ---- steps 4 and 6: the host-side transitions around every exit ---- */
 
-static void classify_run_return(const struct hvt_record *r, struct path_step *out)
+static void classify_run_return(const struct hvt_record *r, unsigned host, struct path_step *out)
 {
 	(void)r;
 	set_path(out, LANE_KVM, LANE_HV, 4);
 	snprintf(out->title, sizeof out->title, "KVM_RUN returns to hv");
 	snprintf(out->explain, sizeof out->explain,
 		 "KVM could not finish this exit in the kernel: it fills kvm_run (exit_reason, port "
-		 "or address, data) and KVM_RUN returns to hv, root ring 0 -> root ring 3");
+		 "or address, data) and KVM_RUN returns to hv, %s ring 0 -> %s ring 3",
+		 root_word(host), root_word(host));
 }
 
 /*
  * The first KVM_RUN starts the guest: no exit came before it, so it is no step of a path (0),
  * and there is no answer to hand back.
  */
-static void classify_run_call(const struct hvt_record *r, int first, struct path_step *out)
+static void classify_run_call(const struct hvt_record *r, unsigned host, int first,
+			      struct path_step *out)
 {
 	(void)r;
 	if (first) {
@@ -339,14 +373,16 @@ static void classify_run_call(const struct hvt_record *r, int first, struct path
 		snprintf(out->title, sizeof out->title, "hv starts the guest: KVM_RUN");
 		snprintf(out->explain, sizeof out->explain,
 			 "hv has loaded the guest and set its registers; its first ioctl(KVM_RUN) "
-			 "starts it, root ring 3 -> root ring 0; no exit came before this one");
+			 "starts it, %s ring 3 -> %s ring 0; no exit came before this one",
+			 root_word(host), root_word(host));
 		return;
 	}
 	set_path(out, LANE_HV, LANE_KVM, 6);
 	snprintf(out->title, sizeof out->title, "hv calls KVM_RUN");
 	snprintf(out->explain, sizeof out->explain,
-		 "hv is done with the exit and calls ioctl(KVM_RUN) again, root ring 3 -> root ring "
-		 "0; for an IN or an MMIO load KVM first puts hv's answer into the guest's register");
+		 "hv is done with the exit and calls ioctl(KVM_RUN) again, %s ring 3 -> %s ring "
+		 "0; for an IN or an MMIO load KVM first puts hv's answer into the guest's register",
+		 root_word(host), root_word(host));
 }
 
 static void classify_entry(const struct hvt_record *r, unsigned host, int first,
@@ -785,8 +821,8 @@ void sixstep_classify_in(const struct hvt_record *r, const struct sixstep_ctx *c
 	memset(out, 0, sizeof *out);
 	switch (r->kind) {
 	case HVT_EXIT: classify_exit(r, host, out); break;
-	case HVT_RUN_RETURN: classify_run_return(r, out); break;
-	case HVT_RUN_CALL: classify_run_call(r, first, out); break;
+	case HVT_RUN_RETURN: classify_run_return(r, host, out); break;
+	case HVT_RUN_CALL: classify_run_call(r, host, first, out); break;
 	case HVT_ENTRY: classify_entry(r, host, first, out); break;
 	case HVT_VQ: classify_vq(r, out); break;
 	case HVT_DISK: classify_disk(r, out); break;

@@ -69,5 +69,8 @@ void sixstep_classify(const struct hvt_record *r, struct path_step *out);
 int sixstep_is_async(const struct hvt_record *r);
 const char *lane_name(int lane); /* "guest ring 3", "guest ring 0", "KVM", "hv" */
 const char *lane_where(int lane); /* "non-root ring 3", "non-root ring 0", "root ring 0", "root ring 3" */
+/* The same on a trace of host kind `host`: on PVM, which has no root mode, "deprivileged" for
+ * the guest's lanes and "host ring 0", "host ring 3" for KVM and hv. */
+const char *lane_where_on(int lane, unsigned host);
 
 #endif

@@ -108,17 +108,17 @@ static void pv_put(WINDOW *w, int y, int x, attr_t at, char c)
  * when the lane is wide enough. Narrower, three short lines say the same: "guest" / "ring 3",
  * and the rule below them says "non-root" or "root" for both lanes of its side.
  */
-static void pv_lane_words(int lane, int lw, const char **name, const char **where)
+static void pv_lane_words(int lane, int lw, unsigned host, const char **name, const char **where)
 {
 	static const char *const short_name[LANE_COUNT] = { "guest", "guest", "KVM", "hv" };
 	static const char *const short_where[LANE_COUNT] = { "ring 3", "ring 0", "ring 0", "ring 3" };
 	/* One rule for all four lanes, so the header never mixes long and short words. */
 	int wide = 1;
 	for (int i = 0; i < LANE_COUNT; i++)
-		if ((int)strlen(lane_where(i)) >= lw || (int)strlen(lane_name(i)) >= lw)
+		if ((int)strlen(lane_where_on(i, host)) >= lw || (int)strlen(lane_name(i)) >= lw)
 			wide = 0;
 	*name = wide ? lane_name(lane) : short_name[lane];
-	*where = wide ? lane_where(lane) : short_where[lane];
+	*where = wide ? lane_where_on(lane, host) : short_where[lane];
 }
 
 /* Text centred in [x, x + width). */
@@ -135,8 +135,10 @@ static void pv_rule(const struct app *a, WINDOW *w, int y, const struct pv_geom 
 	attr_t dim = ui_attr(a, UI_DIM);
 	for (int x = PV_X0; x < g->lx - 1; x++)
 		pv_put(w, y, x, dim, x == g->dx ? '|' : '-');
-	pv_centre(w, y, PV_X0, 2 * g->lw, dim, " guest: non-root ");
-	pv_centre(w, y, pv_lane_x(g, LANE_KVM), 2 * g->lw, dim, " host: root ");
+	/* PVM has no root mode (sixstep.c, lane_where_on): there the sides are only named. */
+	int pvm = app_model(a)->header.host_kind == HVT_HOST_PVM;
+	pv_centre(w, y, PV_X0, 2 * g->lw, dim, pvm ? " guest (PVM) " : " guest: non-root ");
+	pv_centre(w, y, pv_lane_x(g, LANE_KVM), 2 * g->lw, dim, pvm ? " host " : " host: root ");
 }
 
 static void pv_header(const struct app *a, WINDOW *w, const struct pv_geom *g)
@@ -144,7 +146,7 @@ static void pv_header(const struct app *a, WINDOW *w, const struct pv_geom *g)
 	attr_t head = ui_attr(a, UI_HEADER);
 	for (int lane = 0; lane < LANE_COUNT; lane++) {
 		const char *name, *where;
-		pv_lane_words(lane, g->lw, &name, &where);
+		pv_lane_words(lane, g->lw, app_model(a)->header.host_kind, &name, &where);
 		pv_centre(w, 0, pv_lane_x(g, lane), g->lw, ui_attr(a, pv_lane_role(lane)) | A_BOLD,
 			  name);
 		pv_centre(w, 1, pv_lane_x(g, lane), g->lw, ui_attr(a, UI_DIM), where);

@@ -279,7 +279,7 @@ Test(sixstep, mmio_fault_and_entry_follow_the_host_kind)
 	static const struct { unsigned host; const char *fault, *entry, *never[3]; } want[] = {
 		{ HVT_HOST_VMX, "an EPT violation", "VMRESUME", { "NPT", "VMRUN", "shadow" } },
 		{ HVT_HOST_SVM, "an NPT fault", "VMRUN", { "EPT", "VMRESUME", "shadow" } },
-		{ HVT_HOST_PVM, "a shadow page table fault (PVM)",
+		{ HVT_HOST_PVM, "KVM's emulator (PVM runs the guest in it) hands it to hv",
 		  "KVM switches to the guest's context", { "EPT violation", "VMRESUME", "VMRUN" } },
 		{ HVT_HOST_NESTED, "an EPT (Intel) or NPT (AMD) fault", "VMRESUME on Intel, VMRUN on AMD",
 		  { "shadow", NULL, NULL } },
@@ -301,6 +301,31 @@ Test(sixstep, mmio_fault_and_entry_follow_the_host_kind)
 			cr_assert_null(strstr(pe.explain, want[i].never[k]), "host %u: %s", want[i].host,
 				       pe.explain);
 		}
+	}
+}
+
+/* PVM has no root/non-root mode and runs hvlab's guests in KVM's emulator: its port I/O is no
+ * CPU trap, its lanes and KVM_RUN transitions are named without root. Other hosts keep them. */
+Test(sixstep, pvm_has_no_root_mode)
+{
+	struct hvt_record io = { .kind = HVT_EXIT, .reason = HVT_R_IO, .addr = 0x3f8, .size = 1,
+				 .flags = HVT_F_WRITE }, ret = { .kind = HVT_RUN_RETURN };
+	struct sixstep_ctx pvm = { .host = HVT_HOST_PVM }, vmx = { .host = HVT_HOST_VMX };
+	struct path_step p;
+	sixstep_classify_in(&io, &pvm, &p);
+	expect_path(&p, LANE_GUEST0, LANE_KVM, 3);
+	cr_assert(strstr(p.explain, "KVM's emulator meets"), "%s", p.explain);
+	cr_assert_null(strstr(p.explain, "root"), "%s", p.explain);
+	sixstep_classify_in(&ret, &pvm, &p);
+	cr_assert(strstr(p.explain, "host ring 0 -> host ring 3"), "%s", p.explain);
+	sixstep_classify_in(&io, &vmx, &p);
+	cr_assert(strstr(p.explain, "the CPU traps"), "%s", p.explain);
+	cr_assert(strstr(p.explain, "non-root -> root"), "%s", p.explain);
+	sixstep_classify_in(&ret, &vmx, &p);
+	cr_assert(strstr(p.explain, "root ring 0 -> root ring 3"), "%s", p.explain);
+	for (int lane = 0; lane < LANE_COUNT; lane++) {
+		cr_assert_null(strstr(lane_where_on(lane, HVT_HOST_PVM), "root"));
+		cr_assert_str_eq(lane_where_on(lane, HVT_HOST_SVM), lane_where(lane));
 	}
 }
 
