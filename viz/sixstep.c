@@ -14,13 +14,18 @@
  *   (exit's rip)      guest ring 0                   2   the driver executes IN/OUT/MOV
  *   exit io/mmio      guest -> KVM                   3   the CPU traps it: VM exit
  *   run-return        KVM -> hv                      4   KVM_RUN returns to hv
- *   vq, disk, irq     hv                             5   hv plays the device
+ *   vq, disk          hv                             5   hv plays the device
+ *   irq line (device) hv                             5   the device raises its line
+ *   run-call, entry   hv -> KVM -> guest             0   the trace's first: hv starts the guest
  *   run-call, entry   hv -> KVM -> guest             6   back into the guest
  *   ring sysret       guest ring 0 -> guest ring 3   6   the system call returns
  *
  * Step 2 has no record of its own: it is the instruction at the exit record's rip, so the exit
  * names it. Exits that are not a device access (HLT, a signal, a single step) cross the same
- * lanes with step 0. Everything here is a pure function of one record: no model, no screen,
+ * lanes with step 0, and so do asynchronous records (the timer's line, an injection: they run
+ * on their own clock, sixstep_is_async). The words follow the host kind of the trace (struct
+ * sixstep_ctx): EPT and VMLAUNCH/VMRESUME on Intel, NPT and VMRUN on AMD, KVM's emulator and
+ * no root mode on PVM (textbook chapter 6, "Path"). Everything here is a pure function of one record: no model, no screen,
  * so tests/unit/test_sixstep.c checks every kind, reason and CPL.
  *
  * A record comes from a file, and a file can say anything: every value is printed as a number
