@@ -25,8 +25,9 @@
  * lanes with step 0, and so do asynchronous records (the timer's line, an injection: they run
  * on their own clock, sixstep_is_async). The words follow the host kind of the trace (struct
  * sixstep_ctx): EPT and VMLAUNCH/VMRESUME on Intel, NPT and VMRUN on AMD, KVM's emulator and
- * no root mode on PVM (textbook chapter 6, "Path"). Everything here is a pure function of one record: no model, no screen,
- * so tests/unit/test_sixstep.c checks every kind, reason and CPL.
+ * no root mode on PVM (textbook chapter 6, "Path"). The classification is a pure function of
+ * one record and that context: no screen, and the model only in sixstep_ctx_of, so
+ * tests/unit/test_sixstep.c checks every kind, reason, CPL and host kind.
  *
  * A record comes from a file, and a file can say anything: every value is printed as a number
  * and every name comes from a table with a range check, so no field can index out of bounds
