@@ -15,6 +15,7 @@
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace; and hvviz
 #                   opening a generated 10-million-event trace (time and memory)
+#   make kvm-on-host    the kvm modules, /dev/kvm and every KVM ioctl of one hv run (strace)
 #   make golden-update  re-render hvviz's golden screens after an intended change
 #   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
 #   make fuzz-virtio, make fuzz-ata     libFuzzer on the two disk controllers, driven as a hostile guest
@@ -187,6 +188,8 @@ DEB_PKGS += xz-utils zstd
 DEB_PKGS += clang libclang-rt-14-dev
 # The labs (labs/labs.mk): make lab-autograder packs the Gradescope zip, make test-labs unpacks it.
 DEB_PKGS += zip unzip
+# Textbook chapter 9: tools/kvm-on-host.sh lists hv's KVM ioctls with strace (and its test).
+DEB_PKGS += strace
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -201,6 +204,12 @@ deps:
 
 clean:
 	rm -rf build
+
+# Textbook chapter 9: the host's side of a VM, shown with the host's own tools
+# (tools/*.sh; each says what it shows). They need a usable /dev/kvm on this host.
+.PHONY: kvm-on-host
+kvm-on-host: $(O)/hv guests
+	@HV=$(O)/hv sh tools/kvm-on-host.sh
 
 # make labvm, make test-labvm: the nested lab VM where /dev/kvm is AMD-V (see that file)
 include tests/labvm/labvm.mk
