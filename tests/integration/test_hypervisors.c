@@ -1,11 +1,13 @@
 /*
- * test_hypervisors.c - the runs of textbook chapter 9 "Hypervisors, then and now", kept true:
+ * test_hypervisors.c - the runs of textbook chapter 9 "Hypervisors, then and now" and chapter 10
+ * "VMs, containers and the JVM", kept true:
  *   - the mini OS's popf task: POPF in ring 3 silently keeps IF, SGDT reads the GDT register,
  *     and neither instruction causes an exception or a VM exit (suite ring3: it needs ring 3);
  *   - the hypercall guest: VMCALL/VMMCALL handled inside KVM, counted only by KVM's
  *     "hypercalls" statistic, next to the same number of OUTs that each reach hv (ring3: it
  *     needs VT-x/AMD-V), and what a PVM host does with the same guest (guests);
- *   - tools/kvm-on-host.sh: the kvm module, /dev/kvm and the ioctl sequence of one hv run.
+ *   - tools/kvm-on-host.sh: the kvm module, /dev/kvm and the ioctl sequence of one hv run;
+ *   - tools/vm-vs-process.sh: the start-cost table and the isolation facts behind it.
  * Every suite here starts a guest, so each is in KVM_TESTS (Makefile); ring3 also in RING3_TESTS.
  */
 #include <criterion/criterion.h>
@@ -219,4 +221,91 @@ Test(guests, kvm_on_host_shows_the_module_the_device_and_the_ioctls)
 	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
 		at = must_find(at, order[i]);
 	cr_assert_eq(count_lines(strstr(r.out, "== 3.")), 17, "16 kinds of ioctl:\n%s", r.out);
+}
+
+/* ---- chapter 10, "Start cost and isolation, measured" ---- */
+
+/* The fields of one row of the table: what it saw. Returns 0 if the row is missing. */
+static int table_row(const char *out, const char *what, char *pid, char *procs, char *host)
+{
+	const char *p = strstr(out, what);
+	if (!p)
+		return 0;
+	char ms[32], kernel[16];
+	p += strlen(what);
+	return sscanf(p, "%31s %15s %31s %31s %127[^\n]", ms, kernel, pid, procs, host) == 5;
+}
+
+/*
+ * Every row is printed. The isolation facts behind them: the plain process has a host PID and
+ * sees the host's processes and name; in new namespaces it is PID 1, sees itself alone and a
+ * hostname of its own, while the host's hostname stays the same; the JVM (when installed) is a
+ * plain process; the hv guest ran and printed its line. Times are printed, never checked.
+ */
+Test(guests, vm_vs_process_prints_every_row_and_the_isolation_facts)
+{
+	require_kvm();
+	struct hv_result r;
+	cmd_exec_env(&r, (const char *[]){ "RUNS=2", NULL },
+		     (const char *[]){ "sh", "tools/vm-vs-process.sh", NULL });
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	char pid[32], procs[32], host[128], host_ns[128];
+	cr_assert(table_row(r.out, "plain process (sh)", pid, procs, host), "%s", r.out);
+	cr_assert_neq(atoi(pid), 1);
+	cr_assert_gt(atoi(procs), 1, "a plain process sees the host's processes");
+	char pid_ns[32], procs_ns[32];
+	cr_assert(table_row(r.out, "new namespaces (unshare)", pid_ns, procs_ns, host_ns), "%s", r.out);
+	cr_assert_str_eq(pid_ns, "1", "the first process of a new PID namespace");
+	cr_assert_str_eq(procs_ns, "1", "it sees only itself");
+	cr_assert_str_eq(host_ns, "hvlab-box");
+	cr_assert_str_neq(host, "hvlab-box", "the host's hostname did not change");
+	char jpid[32], jprocs[32], jhost[128];
+	cr_assert(table_row(r.out, "JVM (java Probe)", jpid, jprocs, jhost), "%s", r.out);
+	if (strcmp(jpid, "-") != 0) {
+		cr_assert_neq(atoi(jpid), 1);
+		cr_assert_gt(atoi(jprocs), 1, "a JVM is a plain host process");
+		cr_assert_str_eq(jhost, host);
+	} else {
+		cr_assert(strstr(jhost, "not installed here"), "%s", r.out);
+	}
+	char hpid[32], hprocs[32], hwhat[128];
+	cr_assert(table_row(r.out, "hv VM (hello32 guest)", hpid, hprocs, hwhat), "%s", r.out);
+	cr_assert_str_eq(hwhat, "guest printed: Hello from protected mode");
+	must_find(r.out, "yes        -        -       guest printed:");
+}
+
+/* ---- chapter 10, "vCPUs are host threads" ---- */
+
+/* The hv process has a thread named hv-vcpu0 besides its main thread; taskset pins it to
+ * CPU 0; SIGINT stops the VM with status 16 (HV_EXIT_INTERRUPTED). */
+Test(guests, vcpu_threads_shows_the_vcpu_as_a_thread_and_pins_it)
+{
+	require_kvm();
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ "sh", "tools/vcpu-threads.sh", NULL });
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	const char *ps = must_find(r.out, "== 1. ps -L -p ");
+	int pid = atoi(ps + strlen("== 1. ps -L -p "));
+	cr_assert_gt(pid, 0);
+	/* ps -L lines: PID TID PSR COMMAND, right-aligned */
+	int main_thread = 0, vcpu_thread = 0;
+	for (const char *line = strchr(ps, '\n'); line && line[1] && line[1] != '=';
+	     line = strchr(line + 1, '\n')) {
+		int p, t, psr;
+		char comm[32];
+		if (sscanf(line + 1, "%d %d %d %31s", &p, &t, &psr, comm) != 4)
+			continue;
+		cr_assert_eq(p, pid, "every thread belongs to the one hv process");
+		main_thread += t == pid && strcmp(comm, "hv") == 0;
+		vcpu_thread += t != pid && strcmp(comm, "hv-vcpu0") == 0;
+	}
+	cr_assert_eq(main_thread, 1, "%s", r.out);
+	cr_assert_eq(vcpu_thread, 1, "%s", r.out);
+	const char *pin = must_find(r.out, "== 2. the vCPU thread ");
+	int tid = atoi(pin + strlen("== 2. the vCPU thread "));
+	cr_assert_neq(tid, pid, "the vCPU is a thread of its own");
+	char want[96];
+	snprintf(want, sizeof want, "pid %d's current affinity list: 0\n", tid);
+	must_find(pin, want);
+	must_find(r.out, "hv exited with status 16\n");
 }
