@@ -194,6 +194,9 @@ DEB_PKGS += zip unzip
 # Chapter 10's JVM row needs a JDK (java and javac); it is not installed here, being large: the
 # row says so when there is none.
 DEB_PKGS += strace
+# Chapter 10: tools/vcpu-threads.sh lists hv's threads with ps (procps; not in a minimal Debian
+# image). unshare and taskset come with util-linux, which every Debian system has.
+DEB_PKGS += procps
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
