@@ -15,6 +15,9 @@
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace; and hvviz
 #                   opening a generated 10-million-event trace (time and memory)
+#   make kvm-on-host    the kvm modules, /dev/kvm and every KVM ioctl of one hv run (strace)
+#   make vm-vs-process  start cost and isolation: a process, namespaces, a JVM, a hv VM
+#   make vcpu-threads   a running VM seen from the host: its vCPU thread, pinned with taskset
 #   make golden-update  re-render hvviz's golden screens after an intended change
 #   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
 #   make fuzz-virtio, make fuzz-ata     libFuzzer on the two disk controllers, driven as a hostile guest
@@ -190,6 +193,13 @@ DEB_PKGS += xz-utils zstd
 DEB_PKGS += clang libclang-rt-14-dev
 # The labs (labs/labs.mk): make lab-autograder packs the Gradescope zip, make test-labs unpacks it.
 DEB_PKGS += zip unzip
+# Textbook chapter 9: tools/kvm-on-host.sh lists hv's KVM ioctls with strace (and its test).
+# Chapter 10's JVM row needs a JDK (java and javac); it is not installed here, being large: the
+# row says so when there is none.
+DEB_PKGS += strace
+# Chapter 10: tools/vcpu-threads.sh lists hv's threads with ps (procps; not in a minimal Debian
+# image). unshare and taskset come with util-linux, which every Debian system has.
+DEB_PKGS += procps
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -204,6 +214,16 @@ deps:
 
 clean:
 	rm -rf build
+
+# Textbook chapters 9 and 10: the host's side of a VM, shown with the host's own tools
+# (tools/*.sh; each says what it shows). They need a usable /dev/kvm on this host.
+.PHONY: kvm-on-host vm-vs-process vcpu-threads
+kvm-on-host: $(O)/hv guests
+	@HV=$(O)/hv sh tools/kvm-on-host.sh
+vm-vs-process: $(O)/hv guests
+	@HV=$(O)/hv sh tools/vm-vs-process.sh
+vcpu-threads: $(O)/hv guests
+	@HV=$(O)/hv sh tools/vcpu-threads.sh
 
 # make labvm, make test-labvm: the nested lab VM where /dev/kvm is AMD-V (see that file)
 include tests/labvm/labvm.mk
