@@ -46,9 +46,14 @@ if [ "${1:-}" = "--self-test" ]; then
 	trap 'rm -rf "$TMP"' EXIT
 	fails=0
 	# expect NAME MESSAGE SED-SCRIPT FILE: damage a fresh copy, the check must report MESSAGE.
+	# The SED-SCRIPT "keep119" keeps only the first 119 entries of the glossary instead.
 	expect() {
 		rm -rf "$TMP/t" && mkdir -p "$TMP/t" && cp -r textbook "$TMP/t/"
-		sed -i -e "$3" "$TMP/t/$4"
+		if [ "$3" = keep119 ]; then
+			awk '/^<a id=/ { n++ } n < 120' "$TMP/t/$4" >"$TMP/t/g" && mv "$TMP/t/g" "$TMP/t/$4"
+		else
+			sed -i -e "$3" "$TMP/t/$4"
+		fi
 		if out=$(CHECK_GLOSSARY_ROOT="$TMP/t" bash "$SELF" 2>&1); then
 			echo "check-glossary self-test: $1: the check passed"; fails=$((fails + 1))
 		elif ! grep -q -- "$2" <<<"$out"; then
@@ -58,7 +63,7 @@ if [ "${1:-}" = "--self-test" ]; then
 	expect korean-term "has no Hangul" '0,/^### \(.*\) · .*/s//### \1 · none/' textbook/glossary.md
 	expect korean-definition "Korean definition has no Hangul" '0,/^- \*\*한국어:\*\* .*/s//- **한국어:** none/' textbook/glossary.md
 	expect introduced-anchor "is not a heading of" '0,/\](ch\([0-9]*\)-\([^#]*\)#\([^)]*\))$/s//](ch\1-\2#\3-nosuch)/' textbook/glossary.md
-	expect too-few "at least 120" '/^<a id="[a-l]/,+7d' textbook/glossary.md
+	expect too-few "only 119 entries" keep119 textbook/glossary.md
 	expect chapter-anchor "glossary.md has no entry #no-such-term" '0,/(glossary\.md#[a-z0-9-]*)/s//(glossary.md#no-such-term)/' textbook/ch03-exits.md
 	expect first-use "is not linked to glossary.md#vm-exit" 's/\[\(VM exits\?\)\](glossary\.md#vm-exit)/\1/' textbook/ch03-exits.md
 	# --link puts the removed link back, and the copy passes again.
