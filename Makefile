@@ -193,11 +193,11 @@ DEB_PKGS += xz-utils zstd
 DEB_PKGS += clang libclang-rt-14-dev
 # The labs (labs/labs.mk): make lab-autograder packs the Gradescope zip, make test-labs unpacks it.
 DEB_PKGS += zip unzip
-# Textbook chapter 9: tools/kvm-on-host.sh lists hv's KVM ioctls with strace (and its test).
+# Textbook chapter 9: textbook/tools/kvm-on-host.sh lists hv's KVM ioctls with strace (and its test).
 # Chapter 10's JVM row needs a JDK (java and javac); it is not installed here, being large: the
 # row says so when there is none.
 DEB_PKGS += strace
-# Chapter 10: tools/vcpu-threads.sh lists hv's threads with ps (procps; not in a minimal Debian
+# Chapter 10: textbook/tools/vcpu-threads.sh lists hv's threads with ps (procps; not in a minimal Debian
 # image). unshare and taskset come with util-linux, which every Debian system has.
 DEB_PKGS += procps
 
@@ -218,12 +218,14 @@ clean:
 # Textbook chapters 9 and 10: the host's side of a VM, shown with the host's own tools
 # (tools/*.sh; each says what it shows). They need a usable /dev/kvm on this host.
 .PHONY: kvm-on-host vm-vs-process vcpu-threads
+# They need KVM, so they go through tests/labvm/onkvm.sh: on this host when its KVM can run
+# them, in the lab VM otherwise (where the table's times are nested-emulation times).
 kvm-on-host: $(O)/hv guests
-	@HV=$(O)/hv sh tools/kvm-on-host.sh
+	@O=$(O) sh tests/labvm/onkvm.sh kvm "HV=$(O)/hv sh textbook/tools/kvm-on-host.sh" kvm-on-host
 vm-vs-process: $(O)/hv guests
-	@HV=$(O)/hv sh tools/vm-vs-process.sh
+	@O=$(O) sh tests/labvm/onkvm.sh kvm "HV=$(O)/hv sh textbook/tools/vm-vs-process.sh" vm-vs-process
 vcpu-threads: $(O)/hv guests
-	@HV=$(O)/hv sh tools/vcpu-threads.sh
+	@O=$(O) sh tests/labvm/onkvm.sh kvm "HV=$(O)/hv sh textbook/tools/vcpu-threads.sh" vcpu-threads
 
 # make labvm, make test-labvm: the nested lab VM where /dev/kvm is AMD-V (see that file)
 include tests/labvm/labvm.mk

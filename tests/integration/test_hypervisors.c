@@ -6,9 +6,11 @@
  *   - the hypercall guest: VMCALL/VMMCALL handled inside KVM, counted only by KVM's
  *     "hypercalls" statistic, next to the same number of OUTs that each reach hv (ring3: it
  *     needs VT-x/AMD-V), and what a PVM host does with the same guest (guests);
- *   - tools/kvm-on-host.sh: the kvm module, /dev/kvm and the ioctl sequence of one hv run;
- *   - tools/vm-vs-process.sh: the start-cost table and the isolation facts behind it.
- * Every suite here starts a guest, so each is in KVM_TESTS (Makefile); ring3 also in RING3_TESTS.
+ *   - textbook/tools/kvm-on-host.sh: the kvm module, /dev/kvm and the ioctl sequence of one hv run;
+ *   - textbook/tools/vm-vs-process.sh: the start-cost table and the isolation facts behind it
+ *     (suite cli: the rows that need no KVM, on every host; guests: the hv row).
+ * guests and ring3 start guests, so they are in KVM_TESTS (Makefile), ring3 also in RING3_TESTS;
+ * cli starts none and runs on the host.
  */
 #include <criterion/criterion.h>
 
@@ -199,7 +201,7 @@ static const char *must_find(const char *haystack, const char *needle)
 }
 
 /*
- * tools/kvm-on-host.sh with hello32: the kvm module, /dev/kvm as the misc device 10:232, and
+ * textbook/tools/kvm-on-host.sh with hello32: the kvm module, /dev/kvm as the misc device 10:232, and
  * the ioctls in the order a VM is built: the VM before its memory, the memory before the vCPU,
  * the vCPU's registers before the first KVM_RUN. hello32 exits 60 times (59 port I/O and one
  * HLT, suite guests), so KVM_RUN is called 60 times.
@@ -208,7 +210,7 @@ Test(guests, kvm_on_host_shows_the_module_the_device_and_the_ioctls)
 {
 	require_kvm();
 	struct hv_result r;
-	cmd_exec(&r, (const char *[]){ "sh", "tools/kvm-on-host.sh", guest("hello32.bin"), NULL });
+	cmd_exec(&r, (const char *[]){ "sh", "textbook/tools/kvm-on-host.sh", guest("hello32.bin"), NULL });
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	const char *mods = must_find(r.out, "== 1. KVM in the running kernel: modules under /sys/module ==\n");
 	must_find(mods, "\n  kvm\n");
@@ -242,12 +244,12 @@ static int table_row(const char *out, const char *what, char *pid, char *procs, 
  * hostname of its own, while the host's hostname stays the same; the JVM (when installed) is a
  * plain process; the hv guest ran and printed its line. Times are printed, never checked.
  */
-Test(guests, vm_vs_process_prints_every_row_and_the_isolation_facts)
+Test(cli, vm_vs_process_host_rows_show_the_isolation_facts)
 {
-	require_kvm();
+	/* The rows that need no KVM run on every host, here (ROWS=host). */
 	struct hv_result r;
-	cmd_exec_env(&r, (const char *[]){ "RUNS=2", NULL },
-		     (const char *[]){ "sh", "tools/vm-vs-process.sh", NULL });
+	cmd_exec_env(&r, (const char *[]){ "RUNS=2", "ROWS=host", NULL },
+		     (const char *[]){ "sh", "textbook/tools/vm-vs-process.sh", NULL });
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	char pid[32], procs[32], host[128], host_ns[128];
 	cr_assert(table_row(r.out, "plain process (sh)", pid, procs, host), "%s", r.out);
@@ -268,10 +270,22 @@ Test(guests, vm_vs_process_prints_every_row_and_the_isolation_facts)
 	} else {
 		cr_assert(strstr(jhost, "not installed here"), "%s", r.out);
 	}
+	cr_assert_null(strstr(r.out, "hv VM"), "ROWS=host runs no VM:\n%s", r.out);
+}
+
+Test(guests, vm_vs_process_vm_row_shows_the_guests_own_output)
+{
+	/* The hv row needs KVM: it runs where the guests suite runs (ROWS=vm). */
+	require_kvm();
+	struct hv_result r;
+	cmd_exec_env(&r, (const char *[]){ "RUNS=2", "ROWS=vm", NULL },
+		     (const char *[]){ "sh", "textbook/tools/vm-vs-process.sh", NULL });
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	char hpid[32], hprocs[32], hwhat[128];
 	cr_assert(table_row(r.out, "hv VM (hello32 guest)", hpid, hprocs, hwhat), "%s", r.out);
 	cr_assert_str_eq(hwhat, "guest printed: Hello from protected mode");
 	must_find(r.out, "yes        -        -       guest printed:");
+	cr_assert_null(strstr(r.out, "plain process"), "ROWS=vm runs only the VM:\n%s", r.out);
 }
 
 /* ---- chapter 10, "vCPUs are host threads" ---- */
@@ -282,7 +296,7 @@ Test(guests, vcpu_threads_shows_the_vcpu_as_a_thread_and_pins_it)
 {
 	require_kvm();
 	struct hv_result r;
-	cmd_exec(&r, (const char *[]){ "sh", "tools/vcpu-threads.sh", NULL });
+	cmd_exec(&r, (const char *[]){ "sh", "textbook/tools/vcpu-threads.sh", NULL });
 	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
 	const char *ps = must_find(r.out, "== 1. ps -L -p ");
 	int pid = atoi(ps + strlen("== 1. ps -L -p "));

@@ -1,7 +1,7 @@
 #!/bin/sh
 # vcpu-threads.sh - a running VM, seen from the host: one process, and its vCPU is a thread.
 #
-#   tools/vcpu-threads.sh          (make vcpu-threads)
+#   textbook/tools/vcpu-threads.sh          (make vcpu-threads)
 #
 # Concept: a vCPU is not a CPU. It is a host thread that calls ioctl(KVM_RUN) in a loop, and the
 # host's scheduler runs it on whichever physical CPU it likes, like any other thread. So the

@@ -1,6 +1,6 @@
 /*
  * Probe.java - what a program inside a JVM can see of its host: the JVM's row of
- * tools/vm-vs-process.sh.
+ * textbook/tools/vm-vs-process.sh.
  *
  * Concept: a JVM is a virtual machine for one program (it runs bytecode), not for an operating
  * system. It is an ordinary host process: it has a host PID, it shares the host's kernel, and

@@ -1,7 +1,7 @@
 #!/bin/sh
 # kvm-on-host.sh - show that KVM is part of the host's kernel, and every request hv makes to it.
 #
-#   tools/kvm-on-host.sh [GUEST]     (make kvm-on-host; GUEST defaults to build/guest/hello32.bin)
+#   textbook/tools/kvm-on-host.sh [GUEST]     (make kvm-on-host; GUEST defaults to build/guest/hello32.bin)
 #
 # Concept: "the kernel is the hypervisor". KVM is not a program: it is a kernel module (kvm,
 # plus kvm_intel, kvm_amd or kvm_pvm for the CPU's virtualization extension). It shows itself
