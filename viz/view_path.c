@@ -292,7 +292,7 @@ static void pv_footer(const struct app *a, WINDOW *w, int y, const struct hvt_re
 	else
 		ui_text(w, y + 1, 0, cols, 0, ui_attr(a, UI_NORMAL) | A_BOLD, "%s: %s%s",
 			p.from == LANE_NONE ? "not an event" :
-			sixstep_is_async(r) ? "on its own clock, no step of this access" :
+			sixstep_is_async(r) ? "no step, on its own clock" :
 					      "not a device access", p.title, where);
 
 	char strip[160];
