@@ -33,7 +33,7 @@
 #define TOP_ROWS    5 /* file, set-up, request, time, "events a-b of n" */
 #define BOTTOM_ROWS 9 /* separator, the table of exits (6 rows), two bars */
 #define LINE_MAX    512
-#define TABLE_LABEL 30 /* the table's first column: "so far = set-up + requests 1-34" */
+#define TABLE_LABEL 31 /* the table's first column: "so far = set-up + requests 1-34", 31 */
 
 /* ---- numbers for people ---- */
 
