@@ -166,7 +166,9 @@ static void side_so_far(const struct model *m, size_t k, struct totals *t)
  * One record, as `hv trace dump` prints it, with what does not fit a half screen left out:
  * the time and vCPU (every record here is one request's), the mode and CPL, the RIP, the
  * flags, and fields that are zero or one by default. "790 exit mmio addr=0xd0001050 size=4
- * write data=0x0" is what the student needs to recognise the doorbell.
+ * write data=0x0" is what the student needs to recognise the doorbell. A descriptor's `next`
+ * stays only when its NEXT flag is set: at the end of a chain the field means nothing, and
+ * with the flags left out nothing else would say so (the Virtqueue view shows `-` there).
  */
 static void event_line(char *out, size_t len, const struct hvt_record *r)
 {
@@ -177,6 +179,8 @@ static void event_line(char *out, size_t len, const struct hvt_record *r)
 	char line[LINE_MAX];
 	size_t o = 0;
 	int word = 0;
+	/* VIRTQ_DESC_F_NEXT is bit 0 of the flags in arg (hv/trace_dump.c) */
+	int chain_ends = r->kind == HVT_VQ && r->reason == HVT_VQ_DESC && !(r->arg & 1);
 
 	trace_format_record(line, sizeof line, r);
 	out[0] = '\0';
@@ -189,6 +193,8 @@ static void event_line(char *out, size_t len, const struct hvt_record *r)
 			keep = strcmp(t, drop_word[i]) != 0;
 		for (unsigned m = 1; keep && m <= HVT_MODE_MAX; m++)
 			keep = strcmp(t, hvt_mode_name(m)) != 0;
+		if (keep && chain_ends)
+			keep = strncmp(t, "next=", 5) != 0;
 		if (!keep)
 			continue;
 		int n = snprintf(out + o, len - o, "%s%s", o ? " " : "", t);
