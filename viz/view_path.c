@@ -272,24 +272,6 @@ static void pv_wrap(WINDOW *w, int y, int x, int width, int lines, attr_t at, co
 	}
 }
 
-/*
- * The dump line on one row: when it is wider than the window, it ends at the last whole word
- * that fits, then " ...". A field cut inside its value would read as another value: "arg=0x12"
- * cut to "arg=0" says the write returned 0. `d` shows the whole record.
- */
-static void pv_cut_at_word(char *line, int width)
-{
-	int n = (int)strlen(line);
-	if (n <= width || width < 8)
-		return;
-	int k = width - 4; /* room for " ..." */
-	while (k > 0 && line[k] != ' ')
-		k--;
-	if (k == 0)
-		k = width - 4;
-	memcpy(line + k, " ...", 5);
-}
-
 static void pv_footer(const struct app *a, WINDOW *w, int y, const struct hvt_record *r)
 {
 	int cols = getmaxx(w);
@@ -322,7 +304,7 @@ static void pv_footer(const struct app *a, WINDOW *w, int y, const struct hvt_re
 	char dump[256], line[272];
 	trace_format_record(dump, sizeof dump, r);
 	snprintf(line, sizeof line, "dump: %s", dump);
-	pv_cut_at_word(line, cols);
+	ui_cut_at_word(line, cols); /* "arg=0x12" cut to "arg=0" would read as 0 */
 	ui_text(w, y + 3 + PV_EXPLAIN_LINES, 0, cols, 0, ui_attr(a, UI_DIM), "%s", line);
 }
 
