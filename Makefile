@@ -114,8 +114,8 @@ integration: $(O)/tests/integration $(O)/hv $(O)/hvviz $(O)/bench/exitbench gues
 # Where each integration test runs (tests/run-tests.sh): KVM_TESTS start a guest and need KVM;
 # RING3_TESTS need ring 3 or interrupts through a protected-mode IDT (VT-x/AMD-V). A host whose
 # KVM cannot run them sends them to the nested lab VM (tests/labvm/); every other test runs here.
-KVM_TESTS   := @(clirun|guests|disk|os|ring3|vizlive|bench|gdb|hidden+([0-9]))/*
-RING3_TESTS := @(ring3/*|disk/legacy_interrupt*)
+KVM_TESTS   := @(clirun|guests|disk|os|ring3|vizlive|bench|gdb|gdbring3|hidden+([0-9]))/*
+RING3_TESTS := @(ring3/*|gdbring3/*|disk/legacy_interrupt*)
 # What the integration tests are told: the programs under test and the guests.
 INTEG_ENV   := HV=$(O)/hv HVVIZ=$(O)/hvviz GUESTDIR=build/guest EXITBENCH=$(O)/bench/exitbench
 export KVM_TESTS RING3_TESTS INTEG_ENV

@@ -22,6 +22,17 @@
  *              KVM_GUESTDBG_USE_HW_BP loads them and intercepts #DB. Four slots: a fifth is
  *              an E reply.
  *   stepi      the trap flag, RFLAGS.TF: #DB after one instruction (KVM_GUESTDBG_SINGLESTEP).
+ *              But the CPU clears TF when it enters an interrupt handler, so a stepi over
+ *              `int n` (a system call) would run the whole handler and stop after its iret.
+ *              So before such a stepi hv reads the guest's IDT gate n and plants an I/O trap,
+ *              `out %al, $0x80`, on the handler's first two bytes (hv/step.c, shared with
+ *              hv run --step: step_int_handler, step_trap_plant). The CPU enters the handler
+ *              and executes the OUT, which exits to hv on every KVM; hv puts the two bytes
+ *              back, completes the OUT and moves rip back onto the handler's first
+ *              instruction (step_trap_take), and gdb sees the stop there, at CPL 0. Why the
+ *              trap and not a breakpoint, as step.c uses on VT-x/AMD-V: port I/O reaches hv on
+ *              every KVM (QEMU's emulated SVM stops at no breakpoint), it takes none of gdb's
+ *              four debug registers, and it needs no #DB or #BP that could be the guest's.
  *
  * The lab VM (QEMU's TCG emulating SVM, hostinfo_is_emulated_svm): there no breakpoint stops
  * the CPU. QEMU's SVM intercepts neither a DR0-DR3 hit nor INT3 nor ICEBP: the #DB or #BP goes
@@ -82,6 +93,7 @@
 #include "gdbstub.h"
 #include "hostinfo.h"
 #include "regs.h"
+#include "step.h"
 #include "trace_names.h"
 #include "trace_write.h"
 #include "vcpu.h"
@@ -130,6 +142,8 @@ struct gdb_server {
 	int why;                /* enum hvt_gdb_why for the trace */
 	char extra[48];         /* stop reply extras, e.g. "watch:1000;" */
 	char note[320];         /* text for gdb before the stop reply (O packet) */
+	struct step_bp handler; /* a stepi over `int n`: the I/O trap on its handler (step.c) */
+	unsigned frame_slot;    /* ...and the size of a slot of the frame the CPU pushes there */
 	struct gdb_conn conn;
 	struct gdb_hw hw[GDB_HW_SLOTS];
 	struct gdb_sw sw[GDB_SW_MAX];
@@ -480,6 +494,7 @@ static int t_remove_bp(void *ctx, int type, uint64_t addr, unsigned len)
 
 static void clear_all_bps(struct gdb_server *g)
 {
+	step_bp_remove(g->vm, &g->handler);
 	for (int i = 0; i < GDB_SW_MAX; i++)
 		if (g->sw[i].used)
 			sw_restore(g, &g->sw[i]);
@@ -512,6 +527,41 @@ static void watch_snapshot(struct gdb_server *g)
 		struct gdb_hw *h = &g->hw[i];
 		if (h->used && h->type == GDB_WP_WRITE)
 			h->old_valid = mem_access(g->vm, h->addr, h->old, h->len, false) == 0;
+	}
+}
+
+/* A stepi is about to execute `int n` whose handler runs at CPL 0: the I/O trap on the
+ * handler's first two bytes (the opening comment), so the step stops there and not after the
+ * handler's iret. Not an `int n`, or no trap possible: the stepi is plain TF. */
+static void catch_int_handler(struct gdb_server *g)
+{
+	struct step_int how;
+	uint64_t la = step_int_handler(g->vm, &how);
+	if (la && how.ring0 && step_trap_plant(g->vm, &g->handler, la) == 0)
+		g->frame_slot = how.slot;
+}
+
+/*
+ * The CPU stands at the handler's first instruction, its frame on the stack: ip, cs, flags,
+ * one slot each from the stack pointer up. The flags it pushed hold TF, which KVM had set
+ * for the stepi. The handler's iret will load them again, and the #DB that TF then raises
+ * would go to the guest, which has no handler for it (the mini OS kills the task), once gdb
+ * no longer intercepts #DB: after a continue or a detach. So hv takes TF out of the pushed
+ * copy: the guest returns as if it had never been stepped. (The guests here never set TF
+ * themselves; a guest that did would lose its own TF on this one return.)
+ */
+static void frame_clear_tf(struct gdb_server *g)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	unsigned slot = g->frame_slot;
+	uint64_t fl = 0;
+	if (regs_get(g->vm, &r) < 0 || sregs_get(g->vm, &s) < 0)
+		return;
+	uint64_t sp = s.ss.base + (slot == 2 ? (r.rsp & 0xFFFF) : slot == 4 ? (uint32_t)r.rsp : r.rsp);
+	if (mem_access(g->vm, sp + 2 * slot, (uint8_t *)&fl, slot, false) == 0 && (fl & 0x100)) {
+		fl &= ~(uint64_t)0x100; /* RFLAGS.TF */
+		mem_access(g->vm, sp + 2 * slot, (uint8_t *)&fl, slot, true);
 	}
 }
 
@@ -790,6 +840,8 @@ static void serve(struct gdb_server *g, int sig)
 		case GDB_CONTINUE:
 		case GDB_STEP:
 			g->stepping = act == GDB_STEP;
+			if (g->stepping)
+				catch_int_handler(g);
 			if (g->emulated && !g->stepping)
 				watch_snapshot(g);
 			g->owe_reply = true;
@@ -828,6 +880,7 @@ uint64_t gdb_before_run(struct vm *vm)
 	if (sig && !(vm->stop.requested && g->fd < 0)) {
 		uint64_t t0 = vm_now_ns();
 		g->want_stop = 0;
+		step_bp_remove(vm, &g->handler); /* a stepi's trap the CPU never reached */
 		set_guest_running(g, false);
 		trace_stop(g, sig);
 		serve(g, sig);
@@ -897,7 +950,22 @@ static bool seek_hit(struct gdb_server *g, uint64_t pc)
 bool gdb_handle_debug(struct vm *vm, struct hvt_record *r)
 {
 	struct gdb_server *g = vm->gdb;
-	if (!g || g->detached || vm->run->exit_reason != KVM_EXIT_DEBUG)
+	if (!g || g->detached)
+		return false;
+	if (step_trap_take(vm, &g->handler)) {
+		frame_clear_tf(g);
+		/* A stepi over `int n` reached the handler: the exit loop completes the OUT and
+		 * puts rip back on the handler's first instruction (step_io_trap_finished), then
+		 * gdb hears of the stop. A debug exit in the trace, like the stepi it ends. */
+		r->reason = HVT_R_DEBUG;
+		g->extra[0] = 0;
+		g->why = HVT_GDB_TRAP;
+		g->want_stop = SIGTRAP_GDB;
+		g->stepping = false;
+		g->dirty = true;
+		return true;
+	}
+	if (vm->run->exit_reason != KVM_EXIT_DEBUG)
 		return false;
 	struct kvm_debug_exit_arch *d = &vm->run->debug.arch;
 	r->reason = HVT_R_DEBUG;

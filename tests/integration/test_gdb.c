@@ -61,8 +61,9 @@ static void slurp(const char *path, char *buf, size_t cap)
 		fclose(f);
 }
 
-/* hv run --gdb 127.0.0.1:PORT [extra] GUEST in the background; returns once hv listens. */
-static void start_hv(struct bg *b, const char *extra, const char *guest_name)
+/* hv run --gdb 127.0.0.1:PORT [extra...] GUEST in the background (extra: NULL, or up to four
+ * words ending in NULL); returns once hv listens. */
+static void start_hv(struct bg *b, const char *const *extra, const char *guest_name)
 {
 	b->port = free_port();
 	b->outpath = tmp_path("hv.out");
@@ -77,10 +78,10 @@ static void start_hv(struct bg *b, const char *extra, const char *guest_name)
 		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
 			_exit(126);
 		alarm(120); /* a stub that never lets go fails the test instead of hanging it */
-		const char *argv[8] = { hv_bin(), "run", "--gdb", spec };
+		const char *argv[10] = { hv_bin(), "run", "--gdb", spec };
 		int i = 4;
-		if (extra)
-			argv[i++] = extra;
+		for (int k = 0; extra && extra[k] && k < 4; k++)
+			argv[i++] = extra[k];
 		argv[i++] = guest(guest_name);
 		argv[i] = NULL;
 		execv(argv[0], (char *const *)argv);
@@ -414,4 +415,64 @@ Test(gdb, bad_options_are_refused)
 	hv_exec_nokvm(&r, (const char *[]){ "run", "--gdb", "1234", "--step", "guest_main",
 					    guest("hello64.elf"), NULL });
 	cr_assert_eq(r.status, HV_EXIT_USAGE);
+}
+
+/* ---- ring 3: the mini OS (suite gdbring3, in RING3_TESTS: the lab VM on PVM and without KVM) ---- */
+
+TestSuite(gdbring3, .timeout = 300);
+
+/* The hexadecimal number after `key` in text (0 if absent). */
+static unsigned long hex_after(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	return p ? strtoul(p + strlen(key), NULL, 16) : 0;
+}
+
+/*
+ * stepi across `int $0x80`: from ring 3 into the kernel's handler. os_step_window is the
+ * `mov $20, %eax` just before the `int $0x80` of getpid (guest/os/user/hello.c). The first
+ * stepi executes the mov; the second executes the int and must stop at the first instruction
+ * of vector128, the handler the IDT's gate 0x80 names, at CPL 0. Without hv's trap on the
+ * handler (gdbhv.c, catch_int_handler) the CPU clears TF as it enters the handler and the step
+ * ends back in ring 3, after the handler's iret. Then detach: the OS runs to its normal end.
+ */
+Test(gdbring3, stepi_across_int_0x80_enters_the_handler_at_cpl0)
+{
+	require_ring3();
+	if (access("/usr/bin/gdb", X_OK) != 0)
+		cr_skip_test("/usr/bin/gdb is not installed (apt-get install gdb)");
+	struct bg b;
+	struct hv_result r;
+	start_hv(&b, (const char *[]){ "--cmdline", "os.run=hello", NULL }, "os.elf");
+	run_gdb(&r, &b, "os.elf", (const char *[]){
+		"break os_step_window", "continue", "delete", "stepi", "monitor mode", "x/i $pc",
+		"stepi", "monitor mode", "print/x $pc", "print $cs & 3", "x/i $pc",
+		"info address vector128", "detach", NULL });
+	wait_hv(&b);
+	/* gdb's own output first (stdout), in order: the breakpoint, the int, the handler */
+	const char *bp = strstr(r.out, "Breakpoint 1, getpid_in_window");
+	cr_assert(bp, "gdb: %s", r.out);
+	const char *at_int = strstr(bp, "int    $0x80");
+	cr_assert(at_int, "the first stepi did not stop at the int: %s", r.out);
+	const char *in_handler = strstr(at_int, "vector128 () at guest/os/trapasm.S");
+	cr_assert(in_handler, "the stepi over int $0x80 did not stop in vector128: %s", r.out);
+	unsigned long pc = hex_after(in_handler, "$1 = 0x");
+	unsigned long handler = hex_after(r.out, "Symbol \"vector128\" is at 0x");
+	cr_assert(handler != 0, "no vector128 in the ELF: %s", r.out);
+	cr_assert_eq(pc, handler, "stopped at 0x%lx, not at vector128 (0x%lx): %s", pc, handler,
+		     r.out);
+	cr_assert(strstr(in_handler, "$2 = 0\n"), "$cs & 3 is not 0 in the handler: %s", r.out);
+	cr_assert(strstr(in_handler, "<vector128>:"), "x/i: %s", r.out);
+	/* then the monitor's answers (gdb prints them on stderr): CPL 3 at the int, CPL 0 after */
+	const char *cpl3 = strstr(r.out, "mode prot32, CPL 3,");
+	cr_assert(cpl3 && strstr(cpl3, "cs=0x1b "), "not in ring 3 at the int: %s", r.out);
+	const char *cpl0 = strstr(cpl3, "mode prot32, CPL 0,");
+	cr_assert(cpl0, "monitor mode does not say CPL 0 in the handler: %s", r.out);
+	char want[64];
+	snprintf(want, sizeof want, "cs=0x8 rip=0x%lx;", handler);
+	cr_assert(strstr(cpl0, want), "monitor mode: not %s: %s", want, r.out);
+	cr_assert(strstr(r.out, "detached"), "gdb: %s", r.out);
+	cr_assert_eq(b.status, HV_EXIT_OK, "hv status %d: %s", b.status, b.err);
+	cr_assert(strstr(b.out, "hello: my pid is 1"), "guest output: %s", b.out);
+	cr_assert(strstr(b.out, "exited with status 0"), "guest output: %s", b.out);
 }
