@@ -40,18 +40,6 @@ static const char *hv_bin(void)
 	return v && *v ? v : "build/hv";
 }
 
-/* A port nobody listens on right now (the kernel picks it; closed again at once). */
-static int free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof a;
-	cr_assert(s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
-		  getsockname(s, (struct sockaddr *)&a, &len) == 0);
-	close(s);
-	return ntohs(a.sin_port);
-}
-
 static void slurp(const char *path, char *buf, size_t cap)
 {
 	FILE *f = fopen(path, "r");
@@ -65,7 +53,7 @@ static void slurp(const char *path, char *buf, size_t cap)
  * words ending in NULL); returns once hv listens. */
 static void start_hv(struct bg *b, const char *const *extra, const char *guest_name)
 {
-	b->port = free_port();
+	b->port = free_tcp_port();
 	b->outpath = tmp_path("hv.out");
 	b->errpath = tmp_path("hv.err");
 	char spec[32];

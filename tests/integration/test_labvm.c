@@ -13,7 +13,9 @@
  *     never a hang;
  *   - bad usage is status 2 (make labvm-run without CMD: its one-line hint);
  *   - without network and without the cached kernel, fetch.sh ends in one line that says
- *     what to do.
+ *     what to do;
+ *   - LABVM_GDB_PORT forwards a port: gdb on the host debugs hv in the VM (make gdb,
+ *     tests/labvm/gdb.sh).
  *
  * These run on the host, on every kind of host: they need QEMU and the kernel fetched once
  * into build/labvm/ (make labvm-initramfs), not the host's KVM. Each boot costs about 5 s,
@@ -345,4 +347,47 @@ Test(labvm, fetch_without_network_or_package_lists_says_what_to_do, .timeout = 9
 	cr_assert(strstr(r.err, "even after apt-get update"), "%s", r.err);
 	cr_assert(access(log, R_OK) == 0, "%s", log);
 	cr_assert(strstr(r.out, "running apt-get update once"), "%s", r.out);
+}
+
+/*
+ * The gdb port (run.sh, "The gdb port"; tests/labvm/gdb.sh, which `make gdb` runs): hv runs in
+ * the lab VM with --gdb, and the host's own gdb connects to the host's 127.0.0.1:PORT, which
+ * QEMU passes to the VM's second serial port and the VM's init relays to hv. gdb breaks on a
+ * guest symbol (in the VM a seek: TF steps, gdbhv.c), reads a register the guest set, and
+ * continues to the guest's normal end, which gdb hears as "exited normally".
+ */
+Test(labvm, gdb_on_the_host_debugs_hv_in_the_lab_vm, .timeout = 200)
+{
+	require_labvm();
+	cr_assert(access("/usr/bin/gdb", X_OK) == 0, "gdb is not installed ('make deps' installs it)");
+	static char port[32], obuild[300], tmpenv[600];
+	snprintf(port, sizeof port, "GDB_PORT=%d", free_tcp_port());
+	/* gdb.sh runs $O/hv: the build tree of the hv under test (build, or build/san) */
+	const char *hv = env_or("HV", "build/hv");
+	const char *slash = strrchr(hv, '/');
+	snprintf(obuild, sizeof obuild, "O=%.*s", slash ? (int)(slash - hv) : 1, slash ? hv : ".");
+	snprintf(tmpenv, sizeof tmpenv, "TMPDIR=%s", tmpdir());
+	const char *env[] = { "LABVM_KERNEL=", "LABVM_TIMEOUT=", "LABVM_BOOT_TIMEOUT=",
+			      "LABVM_MEM=", "LABVM_ACCEL=", "LABVM_APPEND=", "HV_ARGS=", tmpenv,
+			      port, obuild, NULL };
+	struct hv_result r;
+	cmd_exec_env(&r, env, (const char *[]){ "bash", "tests/labvm/gdb.sh", "--labvm",
+				guest("hello32.elf"), "-batch", "-ex", "break guest_main", "-ex",
+				"continue", "-ex", "info registers eip", "-ex",
+				"print $esp == (unsigned)&stack_top - 8", "-ex", "x/a $esp", "-ex",
+				"continue", NULL });
+	cr_assert_eq(r.status, 0, "status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "hv runs in the lab VM"), "%s", r.out);
+	/* hv listened in the VM; init's relay joined it to the forwarded serial port */
+	cr_assert(strstr(r.out, "labvm: gdb relay: the host's 127.0.0.1:"), "%s", r.out);
+	cr_assert(strstr(r.out, "Breakpoint 1, guest_main"), "%s\n%s", r.out, r.err);
+	cr_assert(strstr(r.out, "eip            0x") && strstr(r.out, "<guest_main>"),
+		  "info registers eip: %s", r.out);
+	/* _start set esp to stack_top, pushed guest_main's argument and called it: esp is
+	 * stack_top - 8, and the word there is the return address into _start */
+	cr_assert(strstr(r.out, "$1 = 1\n"), "esp is not stack_top - 8: %s", r.out);
+	cr_assert(strstr(r.out, "<_start+"), "no return address into _start at esp: %s", r.out);
+	cr_assert(strstr(r.out, "Hello from protected mode"), "guest output: %s", r.out);
+	cr_assert(strstr(r.out, "[Inferior 1 (Remote target) exited normally]"), "%s", r.out);
+	cr_assert(strstr(r.out, "hv ended with status 0"), "%s", r.out);
 }
