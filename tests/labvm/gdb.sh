@@ -76,7 +76,7 @@ SCRIPT=build/gdb/$NAME.gdb
 
 LOG=$(mktemp -t hvgdb.XXXXXX)
 trap 'rm -f "$LOG"' EXIT
-HVCMD="$O/hv run --gdb 127.0.0.1:$PORT $HV_ARGS $RUN"
+HVCMD="$O/hv run --gdb 127.0.0.1:$PORT ${HV_ARGS:+$HV_ARGS }$RUN"
 if [ "$WHERE" = host ]; then
 	echo "gdb.sh: hv runs on this host: $HVCMD"
 	READY="waiting for gdb on"
