@@ -37,6 +37,8 @@
  *     an ICEBP (and DR0) on the handler's first instruction. The CPU enters the handler, stops there
  *     before executing anything, hv restores the byte, and stepping goes on from there.
  * The CPL sequence then shows 3, 3, 0, 0, ..., 0, 3: the system call as the CPU lives it.
+ * gdb's stepi (hv/gdbhv.c) has the same problem and shares step_int_handler and the I/O trap
+ * below (step_trap_plant, step_trap_take), on every host.
  * (The final `iret` reloads RFLAGS with the TF the CPU pushed: stepping continues in ring 3.)
  * While the window is stepped, hv injects no interrupt (irq.c), so a timer tick cannot take the
  * CPU elsewhere. After it, hv still intercepts #DB for the rest of the run: a TF the guest pops
