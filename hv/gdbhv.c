@@ -71,6 +71,11 @@
  * lets the guest run to its normal end; a client that disconnects (even mid-packet) is a detach.
  * `kill` (k) ends the run with status 16 (HV_EXIT_INTERRUPTED), "killed by gdb".
  *
+ * PVM: execution breakpoints in DR0-DR3 stop the CPU, data watchpoints never do (measured:
+ * a ring-0 guest there runs in KVM's instruction emulator, which checks only DR7's execution
+ * breakpoints). So on PVM a write watchpoint is found by seeking too, and rwatch and awatch
+ * are refused, as in the lab VM, rather than accepted and never fired.
+ *
  * Real-mode and mode-switching guests: the register layout is chosen once, from the boot mode
  * (i386:x86-64 for long-mode guests, i386 otherwise). For a real-mode guest use
  * `set architecture i8086` in gdb; gdb's addresses are linear, so `x/i $pc` is right only
@@ -135,6 +140,7 @@ struct gdb_server {
 	bool stepping;          /* the resume was a stepi */
 	bool dirty;             /* the debug state changed: KVM_SET_GUEST_DEBUG again */
 	bool emulated;          /* QEMU's emulated SVM: no breakpoint stops the CPU (seek) */
+	bool pvm;               /* PVM: data watchpoints never fire (write watches: seek) */
 	bool seeking;           /* emulated: this continue steps with TF to find a breakpoint */
 	bool said_seek;         /* the one line on stderr about seeking was printed */
 	uint64_t seek_steps;    /* instructions stepped silently by seeking */
@@ -456,7 +462,7 @@ static int t_insert_bp(void *ctx, int type, uint64_t addr, unsigned len)
 		len = 1;
 	else if ((len != 1 && len != 2 && len != 4 && len != 8) || (addr & (len - 1)))
 		return -1; /* DR7's LEN: 1, 2, 4 or 8 bytes, naturally aligned */
-	else if (g->emulated && type != GDB_WP_WRITE)
+	else if ((g->emulated || g->pvm) && type != GDB_WP_WRITE)
 		return -1; /* seeking sees a changed value, never a read: no rwatch, no awatch */
 	for (int i = 0; i < GDB_HW_SLOTS; i++)
 		if (!g->hw[i].used) {
@@ -596,6 +602,24 @@ static void apply_debug(struct gdb_server *g)
 			}
 			dbg.control = KVM_GUESTDBG_ENABLE |
 				      (g->stepping || g->seeking ? KVM_GUESTDBG_SINGLESTEP : 0);
+		} else if (g->pvm) {
+			/* PVM: the debug registers stop the CPU at an execution breakpoint, but a
+			 * data watchpoint never fires (a ring-0 guest runs in KVM's instruction
+			 * emulator, which checks DR7's execution breakpoints only). So while a write
+			 * watch is set, a continue seeks, as in the lab VM; execution breakpoints stay
+			 * in the debug registers and are also compared after each step. */
+			bool any_watch = false;
+			for (int i = 0; i < GDB_HW_SLOTS; i++)
+				any_watch |= g->hw[i].used && g->hw[i].type == GDB_WP_WRITE;
+			g->seeking = !g->stepping && any_watch;
+			if (g->seeking && !g->said_seek && !g->vm->quiet) {
+				g->said_seek = true;
+				fprintf(stderr, "hv: --gdb: data watchpoints do not fire on PVM; while one is "
+					"set, continue single-steps the guest (slow: a VM exit per "
+					"instruction)\n");
+			}
+			if (g->seeking)
+				dbg.control |= KVM_GUESTDBG_SINGLESTEP;
 		}
 	}
 	if (ioctl(g->vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
@@ -842,7 +866,7 @@ static void serve(struct gdb_server *g, int sig)
 			g->stepping = act == GDB_STEP;
 			if (g->stepping)
 				catch_int_handler(g);
-			if (g->emulated && !g->stepping)
+			if ((g->emulated || g->pvm) && !g->stepping)
 				watch_snapshot(g);
 			g->owe_reply = true;
 			g->dirty = true;
@@ -1100,6 +1124,7 @@ int gdb_server_start(struct vm *vm, const struct gdb_options *opt)
 	g->guest_running = true;
 	g->x64 = vm->boot.mode == BOOT_LONG;
 	g->emulated = hostinfo_is_emulated_svm(&vm->host);
+	g->pvm = vm->host.kind == HVT_HOST_PVM;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	snprintf(g->where, sizeof g->where, "%s:%u", host, port);
