@@ -75,7 +75,17 @@ SCRIPT=build/gdb/$NAME.gdb
 } >"$SCRIPT"
 
 LOG=$(mktemp -t hvgdb.XXXXXX)
-trap 'rm -f "$LOG"' EXIT
+server=
+# On the way out: hv (or the lab VM) must not outlive this script, or it would hold the port
+# and the terminal (a Ctrl-C while the lab VM boots ends this script, not the background job).
+# After a normal end it is gone already. No trap on INT itself: a Ctrl-C typed in gdb is gdb's.
+cleanup() {
+	if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then
+		if [ "$WHERE" = host ]; then kill "$server"; else kill -- "-$server"; fi 2>/dev/null
+	fi
+	rm -f "$LOG"
+}
+trap cleanup EXIT
 HVCMD="$O/hv run --gdb 127.0.0.1:$PORT ${HV_ARGS:+$HV_ARGS }$RUN"
 if [ "$WHERE" = host ]; then
 	echo "gdb.sh: hv runs on this host: $HVCMD"
@@ -97,10 +107,7 @@ server=$!
 waited=0
 until grep -q "$READY" "$LOG" 2>/dev/null; do
 	kill -0 $server 2>/dev/null || { wait $server; die 1 "hv ended before gdb could connect (status $?; its messages are above)"; }
-	if [ $waited -ge 1800 ]; then
-		if [ "$WHERE" = host ]; then kill $server; else kill -- -$server; fi
-		die 1 "gdb could not connect within 180 s (hv's messages are above)"
-	fi
+	[ $waited -lt 1800 ] || die 1 "gdb could not connect within 180 s (hv's messages are above)"
 	sleep 0.1
 	waited=$((waited + 1))
 done

@@ -145,7 +145,18 @@ FLAG=$LOG.noboot
 # QEMU's own messages (an option it refuses, "terminating on signal 15") go to a file of their
 # own, not into the console stream: in run mode the output must be the command's only.
 QERR=$LOG.qemu
-trap 'rm -f "$LOG" "$FLAG" "$QERR"' EXIT
+# QEMU runs under timeout, which puts itself in a process group of its own: a signal to this
+# script's group (Ctrl-C at the terminal, or tests/labvm/gdb.sh ending a run it started) would
+# not reach it, and the VM would run on until LABVM_TIMEOUT. So timeout's pid is kept in
+# $LOG.pid while it runs, and whatever ends this script ends QEMU too (timeout passes the
+# signal on to it).
+stop_qemu() {
+	[ -s "$LOG.pid" ] && kill "$(cat "$LOG.pid")" 2>/dev/null
+	rm -f "$LOG.pid"
+}
+trap 'stop_qemu; rm -f "$LOG" "$FLAG" "$QERR"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 start=$(date +%s.%N)
 
 # The boot watchdog: QEMU runs in the background of this pipeline, and a second process waits
@@ -185,9 +196,11 @@ show() {
 	timeout -k 5 "$TIMEOUT" $QEMU "${ARGS[@]}" -display none -serial stdio "${GDBARGS[@]}" \
 		-append "$APPEND" </dev/null 2>"$QERR" &
 	qemu=$!
+	echo $qemu >"$LOG.pid"
 	watchdog $qemu >/dev/null &
 	wait $qemu
 	echo $? >"$LOG.status"
+	rm -f "$LOG.pid"
 } | sed -u 's/\r$//' | tee "$LOG" | show
 qemu_status=$(cat "$LOG.status" 2>/dev/null || echo 1)
 rm -f "$LOG.status"
@@ -207,7 +220,7 @@ boot_failed() { # what
 	[ -n "$why" ] || why=$(grep '^labvm: ' "$LOG" | tail -n 1 | sed 's/^labvm: //')
 	[ -n "$why" ] || why=$(grep -v '^$' "$LOG" | tail -n 1)
 	cat "$QERR" >>"$LOG"
-	trap 'rm -f "$FLAG" "$QERR"' EXIT
+	trap 'stop_qemu; rm -f "$FLAG" "$QERR"' EXIT
 	die 125 "$1${why:+: $why}; the lab VM could not run the command (kernel $KERNEL; its console: $LOG; LABVM_APPEND=loglevel=7 shows every kernel message)"
 }
 
