@@ -50,7 +50,8 @@
  * next exit, so a breakpoint inside a handler may be missed; its iret restores TF.
  * Textbook: chapter 5 "A guest OS", section "Watching one instruction at a time" explains TF
  * and the breakpoints as hv run --step uses them (hv/step.c); chapter 3 "Exits", section "The
- * six steps" the exit loop this hooks into.
+ * six steps" the exit loop this hooks into; chapter 8 "Debugging a guest" is the stub's own
+ * chapter, with sessions on every kind of host.
  *
  * Where it hooks in (vcpu.c): before every KVM_RUN, gdb_before_run: if the guest is to stop
  * (a breakpoint fired, a step ended, Ctrl-C, a `monitor break-exit` matched, or the guest was
