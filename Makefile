@@ -198,6 +198,9 @@ DEB_PKGS += xz-utils zstd
 DEB_PKGS += clang libclang-rt-14-dev
 # The labs (labs/labs.mk): make lab-autograder packs the Gradescope zip, make test-labs unpacks it.
 DEB_PKGS += zip unzip
+# hv run --gdb: the real gdb, for make gdb (tests/labvm/gdb.sh) and the suites gdb, gdbring3 and
+# labvm (tests/integration/test_gdb.c, test_labvm.c).
+DEB_PKGS += gdb
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

@@ -1,11 +1,12 @@
 /*
  * test_gdb.c - hv run --gdb with the real gdb (Debian's /usr/bin/gdb, batch mode) and with a
- * raw socket playing a hostile client. Suite gdb needs KVM (KVM_TESTS in the Makefile).
+ * raw socket playing a hostile client. Suite gdb needs KVM (KVM_TESTS in the Makefile); suite
+ * gdbring3 needs ring 3 as well (RING3_TESTS: the lab VM on PVM and on hosts without KVM).
  *
  * Each test starts hv in the background on a free port, waits until hv says it listens, then
  * runs `gdb -batch -nx GUEST.elf -ex 'target remote :PORT' ...` through the harness and reads
- * what gdb printed, what the guest printed and hv's status. Textbook: chapter 5 "A guest OS",
- * section "Watching one instruction at a time"; the stub is hv/gdbstub.c and hv/gdbhv.c.
+ * what gdb printed, what the guest printed and hv's status. Textbook: chapter 8 "Debugging a
+ * guest"; the stub is hv/gdbstub.c and hv/gdbhv.c.
  */
 #include <criterion/criterion.h>
 
