@@ -92,6 +92,17 @@
 #define HV_PORT_PIT        0x40u
 #define HV_IRQ_PIT         0u
 
+/*
+ * The rest of the PC that Linux asks for (chapter 11 "Booting Linux", section "The PC pieces
+ * Linux asks for"): port 0x61 (counter 2's gate and output, for TSC calibration), the i8042
+ * keyboard controller (data 0x60, status/command 0x64: the reset line), and the CMOS RTC
+ * (index 0x70, data 0x71: the time of day).
+ */
+#define HV_PORT_PORT61     0x61u
+#define HV_PORT_I8042_DATA 0x60u
+#define HV_PORT_I8042_CMD  0x64u
+#define HV_PORT_RTC        0x70u
+
 /* The scratch disk hv creates when --disk-path is given without --disk: an unlinked temporary
  * file of this size (2048 sectors) that vanishes when hv exits. */
 #define HV_SCRATCH_DISK_MIB 1u

@@ -103,6 +103,7 @@ static int map_devices(struct vm *vm)
 		/* space    base                 length              ops               device */
 		{ BUS_PIO,  HV_PORT_PIC_MASTER,  PIC_LEN,            &pic_master_ops,  vm->irq.pic },
 		{ BUS_PIO,  HV_PORT_PIT,         PIT_LEN,            &pit_ops,         vm->irq.pit },
+		{ BUS_PIO,  HV_PORT_PORT61,      PIT_PORT61_LEN,     &pit_port61_ops,  vm->irq.pit },
 		{ BUS_PIO,  HV_PORT_PIC_SLAVE,   PIC_LEN,            &pic_slave_ops,   vm->irq.pic },
 		{ BUS_PIO,  HV_PORT_DEBUGCON,    DEBUGCON_LEN,       &debugcon_ops,    vm->debugcon },
 		{ BUS_PIO,  HV_PORT_EXIT,        EXITDEV_LEN,        &exitdev_ops,     vm->exitdev },
