@@ -32,6 +32,7 @@
 #include "dev/exitdev.h"
 #include "dev/pic.h"
 #include "dev/pit.h"
+#include "dev/rtc.h"
 #include "dev/testdev.h"
 #include "dev/uart.h"
 #include "dev/virtio_mmio.h"
@@ -40,6 +41,15 @@
 #include "tracepage.h"
 
 /* ---- the chips ------------------------------------------------------------------------------ */
+
+/* Guest RAM in MiB (all slots), for the CMOS memory-size bytes. */
+static uint32_t ram_mib(const struct vm *vm)
+{
+	uint64_t bytes = 0;
+	for (int i = 0; i < vm->mem.nslots; i++)
+		bytes += vm->mem.slots[i].size;
+	return (uint32_t)(bytes >> 20);
+}
 
 /*
  * The PIC first, and irq_setup at once: from the moment vm->irq.pic exists, irq.c may take its
@@ -60,9 +70,11 @@ static int create_chips(struct vm *vm, enum disk_path disk, char *err, size_t er
 	vm->debugcon = debugcon_create(&vm->console);
 	vm->exitdev = exitdev_create(&vm->stop); /* its OUT only *requests* the stop (vcpu.c) */
 	vm->testdev = testdev_create();
+	/* The CMOS clock shows the host's date; its CMOS bytes say how much RAM there is. */
+	vm->rtc = rtc_create(rtc_host_clock, ram_mib(vm));
 	/* The para-virtual trace page's port: a guest kernel registers its page here (chapter 5). */
 	tracepage_init(&vm->tracepage, &vm->mem, NULL);
-	if (!vm->irq.pit || !vm->uart || !vm->debugcon || !vm->exitdev || !vm->testdev) {
+	if (!vm->irq.pit || !vm->uart || !vm->debugcon || !vm->exitdev || !vm->testdev || !vm->rtc) {
 		snprintf(err, errlen, "out of memory creating devices");
 		return -1;
 	}
@@ -104,6 +116,7 @@ static int map_devices(struct vm *vm)
 		{ BUS_PIO,  HV_PORT_PIC_MASTER,  PIC_LEN,            &pic_master_ops,  vm->irq.pic },
 		{ BUS_PIO,  HV_PORT_PIT,         PIT_LEN,            &pit_ops,         vm->irq.pit },
 		{ BUS_PIO,  HV_PORT_PORT61,      PIT_PORT61_LEN,     &pit_port61_ops,  vm->irq.pit },
+		{ BUS_PIO,  HV_PORT_RTC,         RTC_LEN,            &rtc_ops,         vm->rtc },
 		{ BUS_PIO,  HV_PORT_PIC_SLAVE,   PIC_LEN,            &pic_slave_ops,   vm->irq.pic },
 		{ BUS_PIO,  HV_PORT_DEBUGCON,    DEBUGCON_LEN,       &debugcon_ops,    vm->debugcon },
 		{ BUS_PIO,  HV_PORT_EXIT,        EXITDEV_LEN,        &exitdev_ops,     vm->exitdev },
@@ -136,8 +149,9 @@ static void line_uart(void *ctx, int level) { irq_line(ctx, HV_IRQ_UART0, level)
 static void line_virtio(void *ctx, int level) { irq_line(ctx, HV_IRQ_VIRTIO_BLK, level); }
 static void line_ata(void *ctx, int level) { irq_line(ctx, HV_IRQ_ATA, level); }
 
-/* The IRQ column of the board. The debug console, the exit port and the test device raise no
- * interrupt: a guest only ever writes to them, or reads them back at once. */
+/* The IRQ column of the board. The debug console, the exit port, the test device and the
+ * CMOS clock raise no interrupt: a guest only ever writes to them, or reads them back at once
+ * (the RTC's IRQ 8 is not modelled: appendix B, section B.10). */
 static void wire_irqs(struct vm *vm)
 {
 	pit_connect_irq(vm->irq.pit, line_pit, vm);            /* IRQ 0: the timer tick */
@@ -173,6 +187,7 @@ void board_destroy(struct vm *vm)
 	debugcon_destroy(vm->debugcon);
 	exitdev_destroy(vm->exitdev);
 	testdev_destroy(vm->testdev);
+	rtc_destroy(vm->rtc);
 	ata_destroy(vm->ata);
 	virtio_blk_destroy(vm->vblk);
 	irq_teardown(vm); /* the interrupt lock, while vm->irq.pic still says it exists */
