@@ -610,7 +610,8 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 			slice.tv_sec++, slice.tv_nsec -= 1000000000L;
 		if (pthread_timedjoin_np(vm->cpu.thread, NULL, &slice) == 0)
 			return;
-		if (got_stop_signal) {
+		/* Ctrl-A x on the console (console_in.c) is Ctrl-C for a terminal in raw mode. */
+		if (got_stop_signal || conin_quit(&vm->conin)) {
 			vcpu_kick(vm, KICK_SIGNAL);
 			break;
 		}
@@ -667,12 +668,22 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the timer thread: %s", strerror(rc));
 	}
+	/* Keys typed on stdin go to the guest's serial port (console_in.c), except with --viz,
+	 * where hvviz owns the terminal. */
+	if (!vm->viz && (rc = conin_start(&vm->conin, STDIN_FILENO, vm->uart, vm_start_thread)) != 0) {
+		pit_stop(vm->irq.pit);
+		iothread_stop(vm);
+		return fail(HV_EXIT_HOST, "cannot start the console input thread: %s", strerror(rc));
+	}
 	if ((rc = vm_start_thread(&vm->cpu.thread, vcpu_thread_main, vm)) != 0) {
+		conin_stop(&vm->conin);
 		pit_stop(vm->irq.pit);
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the vCPU thread: %s", strerror(rc));
 	}
 	wait_vcpu(vm, opt->timeout_s);
+	/* The terminal back as it was, before hv prints anything more. */
+	conin_stop(&vm->conin);
 	/* The guest is gone; a doorbell it rang last is still served before the trace closes. */
 	iothread_stop(vm);
 	pit_stop(vm->irq.pit);
@@ -695,8 +706,12 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 			fprintf(stderr, "hv: %s\n", err);
 		vm->trace = NULL;
 	}
-	if (vm->why[0] && vm->stop.status != HV_EXIT_OK)
-		fprintf(stderr, "hv: %s\n", vm->why);
+	/* hv's own (even) statuses get their one line; a device's reason (the keyboard
+	 * controller's reset) is kept in stop.why, the rest in vm->why. A guest's status (odd,
+	 * the exit port) is the guest's business: no line. */
+	const char *why = vm->why[0] ? vm->why : vm->stop.why;
+	if (why && why[0] && vm->stop.status != HV_EXIT_OK && !(vm->stop.status & 1))
+		fprintf(stderr, "hv: %s\n", why);
 	if (vm->step.phase == STEP_WAIT || vm->step.phase == STEP_SEEK)
 		fprintf(stderr, "hv: --step %s: the guest never executed 0x%llx, so nothing was stepped\n",
 			opt->step_at, (unsigned long long)vm->step.addr);

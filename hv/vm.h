@@ -18,6 +18,7 @@
 
 #include "bus.h"
 #include "console.h"
+#include "console_in.h"
 #include "disk.h"
 #include "dev/debugcon.h"
 #include "dev/exitdev.h"
@@ -74,6 +75,7 @@ struct vm {
 	struct guest_mem mem;
 	struct bus bus;
 	struct console console;
+	struct console_input conin; /* hv's stdin into the UART's receiver (console_in.h) */
 	struct uart *uart;
 	struct debugcon *debugcon;
 	struct exitdev *exitdev;
