@@ -182,6 +182,12 @@ int conin_start(struct console_input *c, int fd, struct uart *uart,
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
 	c->uart = uart;
+	/* hv's controlling terminal, but hv started in the background (`&`): reading it, or
+	 * changing its mode, would stop hv with SIGTTIN/SIGTTOU. Such a run takes no input. (For
+	 * a terminal that is not hv's controlling one, tcgetpgrp fails: no job control there.) */
+	pid_t fg = isatty(fd) ? tcgetpgrp(fd) : -1;
+	if (fg != -1 && fg != getpgrp())
+		return 0;
 	if (pipe(c->wake) != 0)
 		return errno;
 	if (isatty(fd))

@@ -64,6 +64,7 @@ struct console_input {
 /*
  * Start reading fd into the UART on a thread of hv (`start`, vm_start_thread). A terminal is
  * put into raw mode first, and an atexit handler restores it if hv exits without conin_stop.
+ * A terminal whose foreground is another process group (hv run ... &) is left alone: no input.
  * Returns 0, or an error number (the thread could not start; nothing was changed).
  */
 int conin_start(struct console_input *c, int fd, struct uart *uart,

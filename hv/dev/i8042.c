@@ -14,7 +14,7 @@
  * What Linux's i8042 driver (drivers/input/serio/i8042.c) asks at boot, and what hv answers:
  *   - is there a controller? It reads the status port and empties the output buffer; a port
  *     nobody decodes reads 0xFF ("output full" forever), which Linux takes as "no controller".
- *     hv answers as a real controller: the buffer is empty, status 0x1C.
+ *     hv answers as a real controller: the buffer is empty, status 0x14.
  *   - self-test 0xAA -> 0x55; read and write the command byte (0x20, 0x60); the AUX (mouse)
  *     port tests: loopback 0xD3 echoes, disable/enable 0xA7/0xA8 change the command byte, and
  *     the echo raises IRQ 12 if enabled, as Linux's AUX interrupt test expects;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -167,6 +168,60 @@ Test(guests, the_terminal_is_restored_when_the_run_times_out, .timeout = 60)
 	struct termios now;
 	cr_assert_eq(tcgetattr(slave, &now), 0);
 	cr_assert_eq(now.c_lflag, orig.c_lflag);
+	close(slave);
+	close(master);
+}
+
+/*
+ * hv started in the background (`hv run ... &`) on its controlling terminal: it must not read
+ * the terminal or change its mode, which would stop it (SIGTTIN, SIGTTOU) until the user
+ * brings it to the foreground. A session of our own with a pseudo-terminal as controlling
+ * terminal plays the user's shell; hv runs in a process group that is not the foreground one.
+ * The middle process reports: 0 hv ended by --timeout, 1 hv was stopped, 2 anything else.
+ */
+Test(guests, hv_in_the_background_leaves_its_terminal_alone, .timeout = 60)
+{
+	require_kvm();
+	static const uint8_t g[] = { 0xEB, 0x0E, 'H', 'V', 'L', 'B', 16, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+				     0xEB, 0xFE };
+	const char *path = write_tmp("spin3.bin", g, sizeof g);
+	int master, slave;
+	cr_assert_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+	struct termios orig;
+	cr_assert_eq(tcgetattr(slave, &orig), 0);
+	pid_t shell = fork();
+	cr_assert_geq(shell, 0);
+	if (shell == 0) {
+		setsid();
+		if (ioctl(slave, TIOCSCTTY, 0) != 0 || tcsetpgrp(slave, getpgrp()) != 0)
+			_exit(2);
+		pid_t hv = fork();
+		if (hv == 0) {
+			setpgid(0, 0); /* a background job */
+			dup2(slave, 0);
+			int null = open("/dev/null", O_WRONLY);
+			dup2(null, 1);
+			dup2(null, 2);
+			execl(getenv("HV"), "hv", "run", "--quiet", "--timeout", "1", path, (char *)NULL);
+			_exit(127);
+		}
+		int st;
+		if (waitpid(hv, &st, WUNTRACED) != hv)
+			_exit(2);
+		if (WIFSTOPPED(st)) {
+			kill(hv, SIGKILL);
+			_exit(1);
+		}
+		_exit(WIFEXITED(st) && WEXITSTATUS(st) == HV_EXIT_TIMEOUT ? 0 : 2);
+	}
+	int st;
+	cr_assert_eq(waitpid(shell, &st, 0), shell);
+	cr_assert(WIFEXITED(st), "status %d", st);
+	cr_assert_neq(WEXITSTATUS(st), 1, "hv was stopped by its terminal");
+	cr_assert_eq(WEXITSTATUS(st), 0, "hv did not end by --timeout");
+	struct termios now;
+	cr_assert_eq(tcgetattr(slave, &now), 0);
+	cr_assert_eq(now.c_lflag, orig.c_lflag, "the terminal's mode was not touched");
 	close(slave);
 	close(master);
 }
