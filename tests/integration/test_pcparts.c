@@ -225,3 +225,52 @@ Test(guests, hv_in_the_background_leaves_its_terminal_alone, .timeout = 60)
 	close(slave);
 	close(master);
 }
+
+/* Digits to '0': the date, the time and the count of periods change from run to run. */
+static void shape(char *s)
+{
+	for (; *s; s++)
+		if (*s >= '0' && *s <= '9')
+			*s = '0';
+}
+
+/*
+ * Chapter 11, section "The PC pieces Linux asks for", shows one run of pcparts16. This runs the
+ * chapter's own command and checks that the chapter shows what hv prints, line by line; only
+ * digits may differ. In a terminal hv's stderr line comes after the guest's output and before
+ * the shell's `echo $?`, so the run's output is put together in that order.
+ */
+Test(guests, chapter_11_shows_what_pcparts16_prints, .timeout = 120)
+{
+	require_kvm();
+	static const char cmd[] = "$ (sleep 0.3; printf 'hello\\n') | build/hv run --quiet "
+				  "build/guest/pcparts16.bin; echo $?\n";
+	FILE *f = fopen("textbook/ch11-booting-linux.md", "r");
+	cr_assert_not_null(f, "run from the repository's root");
+	static char chapter[65536];
+	size_t n = fread(chapter, 1, sizeof(chapter) - 1, f);
+	fclose(f);
+	chapter[n] = '\0';
+	char *shown = strstr(chapter, cmd);
+	cr_assert_not_null(shown, "the chapter shows the command: %s", cmd);
+	shown += strlen(cmd);
+	char *end = strstr(shown, "```");
+	cr_assert_not_null(end);
+	*end = '\0';
+
+	struct hv_result r;
+	cmd_exec(&r, (const char *[]){ "sh", "-c",
+		"(sleep 0.3; printf 'hello\\n') | \"$0\" run --quiet \"$1\"; echo $?",
+		getenv("HV"), guest("pcparts16.bin"), NULL });
+	char *last = strrchr(r.out, '\n');
+	cr_assert_not_null(last);
+	*last = '\0';
+	char *status = strrchr(r.out, '\n');
+	cr_assert_not_null(status, "%s", r.out);
+	*status++ = '\0';
+	static char run[sizeof(((struct hv_result *)0)->out) + sizeof(((struct hv_result *)0)->err) + 64];
+	snprintf(run, sizeof(run), "%s\n%s%s\n", r.out, r.err, status);
+	shape(run);
+	shape(shown);
+	cr_assert_str_eq(shown, run, "the chapter shows:\n%s\nhv printed:\n%s", shown, run);
+}
