@@ -10,6 +10,7 @@
  *
  * Run: printf 'hello\n' | hv run build/guest/pcparts16.bin
  * Output (the date and the count change):
+ *   "pcparts: cpuid: hypervisor KVMKVMKVM, kvmclock\n"
  *   "pcparts: rtc 2026-12-06 10:41:07 (bcd, 24h)\n"
  *   "pcparts: pit2: 99 periods of 10 ms in one rtc second\n"
  *   "pcparts: irq4: got 'hello'\n"
@@ -19,6 +20,7 @@
  * key that never comes, and hv stops it: "no device can raise" an interrupt (status 12).
  *
  * The steps, each what Linux does at boot:
+ *   0. CPUID: is this a virtual machine, and does it offer kvmclock (hv/vm.c sets the bit);
  *   1. the date: mc146818_get_time's loop (wait until UIP is clear, read the seconds, read
  *      everything, read the seconds again, retry if they changed), BCD decoded;
  *   2. the timer: pit_calibrate_tsc's sequence (gate on, speaker off, counter 2 in mode 0
@@ -82,6 +84,36 @@ static void put_dec(uint32_t v, int digits)
 		uart_putc('0');
 	while (n)
 		uart_putc(buf[--n]);
+}
+
+/* ---- 0. CPUID: does the CPU say it is virtual? ---- */
+
+static void cpuid(uint32_t leaf, uint32_t r[4])
+{
+	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+
+/* Linux's first question, before any device: leaf 1 ECX bit 31 ("hypervisor present"), then
+ * the hypervisor's name in leaf 0x40000000 (EBX, ECX, EDX) and, for KVM, its features in
+ * 0x40000001 (EAX bit 3: kvmclock, the clock that makes PIT calibration unnecessary).
+ * CPUID is handled by KVM in the kernel: no exit reaches hv. */
+static void cpuid_print(void)
+{
+	uint32_t r[4];
+	cpuid(1, r);
+	if (!(r[2] & (1u << 31))) {
+		uart_puts("pcparts: cpuid: no hypervisor bit\n");
+		return;
+	}
+	cpuid(0x40000000u, r);
+	char name[13];
+	for (int i = 0; i < 12; i++)
+		name[i] = (char)(r[1 + i / 4] >> (8 * (i % 4)));
+	name[12] = 0;
+	uart_puts("pcparts: cpuid: hypervisor ");
+	uart_puts(name);
+	cpuid(0x40000001u, r);
+	uart_puts((r[0] & (1u << 3)) ? ", kvmclock\n" : ", no kvmclock\n");
 }
 
 /* ---- 1. the CMOS clock ---- */
@@ -243,6 +275,7 @@ static void reset_through_kbc(void)
 void guest_main(void)
 {
 	uart_init();
+	cpuid_print();
 	rtc_print_date();
 	pit_against_rtc();
 	console_line();

@@ -173,6 +173,33 @@ static int add_ram(struct vm *vm, uint32_t mib)
 	LAB 1 END */
 }
 
+/* CPUID leaf 1, ECX bit 31: "a hypervisor is present" (always 0 on real hardware). */
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+/* Leaf 0x40000001 (KVM_CPUID_FEATURES), EAX: the para-virtual features hv lets the guest see.
+ * Bits 0 and 3: kvmclock (KVM keeps the clock page itself, in the kernel); bit 1: port 0x80
+ * delays are not needed; bit 24: the clock is stable. */
+#define KVM_PV_FEATURES_KEPT ((1u << 0) | (1u << 1) | (1u << 3) | (1u << 24))
+
+/*
+ * Say "you run on KVM", as QEMU does: KVM's table has its own leaves 0x40000000 ("KVMKVMKVM")
+ * and 0x40000001 (features), but a guest looks there only when leaf 1 sets the hypervisor bit,
+ * which KVM leaves to the VMM. Linux then uses kvmclock, which tells it the TSC's rate, instead
+ * of measuring the TSC against PIT counter 2 with thousands of exits (textbook chapter 11
+ * "Booting Linux", section "The PC pieces Linux asks for"). Only the clock features are kept:
+ * the others (asynchronous page faults, PV EOI, PV IPIs) need a local APIC in the kernel,
+ * which hv does not create, and Linux would warn when their MSRs are refused.
+ */
+static void cpuid_show_hypervisor(struct kvm_cpuid2 *c)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		if (e->function == 1)
+			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+		if (e->function == 0x40000001u)
+			e->eax &= KVM_PV_FEATURES_KEPT;
+	}
+}
+
 /*
  * The guest asks "what CPU am I?" with CPUID. KVM answers from a table hv must set; we copy
  * what KVM supports. Long mode needs it: KVM refuses EFER.LME unless CPUID says "LM".
@@ -190,6 +217,8 @@ static int set_cpuid(struct vm *vm)
 	 */
 	c->nent = N;
 	int rc = ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
+	if (rc == 0)
+		cpuid_show_hypervisor(c);
 	if (rc == 0)
 		/*
 		 * KVM_SET_CPUID2 (per vCPU) is what the guest's CPUID will return. CPUID always
