@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <locale.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
