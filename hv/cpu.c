@@ -285,6 +285,37 @@ static void setup_long(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
 }
 LAB 2 END */
 
+/*
+ * A Linux bzImage's 64-bit entry (textbook ch 11 "The boot protocol"; Linux's boot.rst,
+ * "64-bit BOOT PROTOCOL"): long mode as above, but the protocol names the selectors, __BOOT_CS =
+ * 0x10 for flat 64-bit code and __BOOT_DS = 0x18 for flat data, which hv's own GDT uses the other
+ * way round. So a Linux guest gets a GDT of its own, and RSI points at boot_params.
+ */
+static int write_linux_gdt(struct vm *vm, char *err, size_t errlen)
+{
+	uint64_t gdt[4] = {
+		0, 0,                                /* 0x00 null; 0x08 unused */
+		gdt_entry(0, 0xFFFFF, 0x9B, 0xA),    /* 0x10 __BOOT_CS: 64-bit code */
+		gdt_entry(0, 0xFFFFF, 0x93, 0xC),    /* 0x18 __BOOT_DS: data */
+	};
+	if (gm_write(&vm->mem, HV_LINUX_GDT_ADDR, gdt, sizeof(gdt)) < 0) {
+		snprintf(err, errlen, "guest RAM too small for the GDT");
+		return -1;
+	}
+	return 0;
+}
+
+static void setup_linux(struct kvm_sregs *s, struct kvm_regs *r, const struct boot_info *bi)
+{
+	setup_long(s, r, bi->entry);
+	s->gdt.base = HV_LINUX_GDT_ADDR;
+	s->gdt.limit = 4 * 8 - 1;
+	s->cs = segment(0x10, 0xB, true);
+	s->ds = s->es = s->fs = s->gs = s->ss = segment(0x18, 0x3, false);
+	r->rbx = 0;
+	r->rsi = bi->boot_params;
+}
+
 int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 {
 	struct kvm_sregs sregs;
@@ -310,7 +341,14 @@ int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 	default:
 		if (write_gdt(vm, err, errlen) < 0 || write_page_tables(vm, err, errlen) < 0)
 			return -1;
-		setup_long(&sregs, &regs, vm->boot.entry);
+		if (!vm->boot.boot_params) {
+			setup_long(&sregs, &regs, vm->boot.entry);
+			break;
+		}
+		/* A bzImage (linuxboot.c): the same tables, Linux's selectors. */
+		if (write_linux_gdt(vm, err, errlen) < 0)
+			return -1;
+		setup_linux(&sregs, &regs, &vm->boot);
 		break;
 	}
 	/*

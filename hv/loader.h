@@ -21,6 +21,8 @@ struct boot_info {
 	uint64_t entry;      /* first instruction (guest-physical; real mode: below 64 KiB) */
 	int is_elf;
 	int has_pvh;         /* the ELF carried XEN_ELFNOTE_PHYS32_ENTRY */
+	uint64_t boot_params; /* a Linux bzImage: where its boot_params are (RSI at entry), else 0 */
+	uint32_t cmdline_max; /* a Linux bzImage: the longest command line it reads */
 	uint64_t lowest;     /* lowest and highest+1 guest-physical byte written */
 	uint64_t highest;
 };

@@ -45,6 +45,8 @@ struct vm_options {
 	uint32_t mem_mib;        /* guest RAM size */
 	enum boot_mode mode;     /* BOOT_AUTO: from the file */
 	const char *guest_path;
+	bool linux_kernel;       /* --kernel: guest_path is a bzImage (linuxboot.c) */
+	const char *initrd_path; /* --initrd FILE: with --kernel, the kernel's initial RAM disk */
 	const char *trace_path;  /* NULL: no trace */
 	uint64_t trace_limit;    /* bytes of trace file at most (--trace-limit MiB) */
 	const char *cmdline;     /* boot command line (may be NULL) */
@@ -133,6 +135,8 @@ struct vm_inputs {
 	char cmdline[HV_CMDLINE_MAX]; /* what the guest will get: --cmdline plus the device words */
 	uint8_t *img;            /* the guest file, read whole */
 	size_t len;
+	uint8_t *initrd;         /* --initrd: the file, read whole (NULL: none) */
+	size_t initrd_len;
 	struct boot_info boot;   /* where it goes and how it starts (loader_check's answer) */
 	uint64_t step_addr;      /* --step: the window's address, and where its byte is loaded */
 	uint64_t step_gpa;
