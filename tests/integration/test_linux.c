@@ -1,0 +1,136 @@
+/*
+ * test_linux.c - a Debian Linux kernel as hv's guest: boot, Linux's own drivers, the way out.
+ *
+ * The kernel is the lab VM's (tests/labvm/fetch.sh: Debian's linux-image-amd64 bzImage), the
+ * initramfs tests/linux/mkinitramfs.sh's (busybox, the disk drivers, tests/linux/init). Linux
+ * needs interrupts through its IDT, so on a PVM host or one without KVM suite linux runs in the
+ * lab VM (RING3_TESTS in the Makefile), where one boot takes about 25 s; the suite keeps to one
+ * boot. Suite linuxcli checks what hv refuses before it asks KVM for anything: it runs anywhere.
+ * Textbook: chapter 11 "Booting Linux".
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "layout.h"
+#include "trace_read.h"
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : def;
+}
+
+/* make test builds both (Makefile: linux-initramfs); a missing one is a failure, not a skip. */
+static const char *kernel(void)
+{
+	const char *k = env_or("LINUX_KERNEL", "build/labvm/kernel/vmlinuz");
+	cr_assert_eq(access(k, R_OK), 0, "no kernel %s (run: make linux-initramfs)", k);
+	return k;
+}
+
+static const char *initrd(void)
+{
+	const char *i = env_or("LINUX_INITRD", "build/linux/initramfs.cpio");
+	cr_assert_eq(access(i, R_OK), 0, "no initramfs %s (run: make linux-initramfs)", i);
+	return i;
+}
+
+/* The 4096 bytes tests/linux/scripts/disk.sh writes at sector 8: 64 lines of 64 bytes. */
+static void disk_pattern(char *buf)
+{
+	for (int n = 0; n < 64; n++)
+		snprintf(buf + n * 64, 65, "hvlab linux disk test line %02d "
+			 ".................................\n", n);
+}
+
+/*
+ * The one Linux boot of the suite, on the legacy disk path: the kernel reaches init (the time
+ * is printed, not asserted), the 8250 driver finds a 16550A on hv's UART, pata_legacy finds
+ * hv's ATA disk, the script writes, syncs and reads back 8 sectors, and `halt -f` ends hv with
+ * status 0. The host then reads the image itself.
+ */
+Test(linux, legacy_disk_boot_write_read_halt, .timeout = 900)
+{
+	require_ring3();
+	const char *img = tmp_path("linux-legacy.img");
+	int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
+	struct hv_result r;
+	hv_exec(&r, (const char *[]){ "run", "--mem", "256", "--timeout", "600", "--disk", img,
+				      "--disk-path", "legacy", "--kernel", kernel(), "--initrd",
+				      initrd(), "--cmdline", "console=ttyS0 quiet hvlab.run=disk",
+				      NULL });
+	const char *init = strstr(r.out, "HVLAB-LINUX-INIT uptime=");
+	cr_assert(init, "Linux never reached init: %s %s", r.out, r.err);
+	/* Time to init in guest seconds, for the log only: it depends on the host. */
+	fprintf(stderr, "linux: %.*s\n", (int)strcspn(init, "\n"), init);
+	cr_assert(strstr(r.out, "serial8250: ttyS0 at I/O 0x3f8 (irq = 4, base_baud = 115200) "
+			  "is a 16550A"), "%s", r.out);
+	cr_assert(strstr(r.out, "disk.sh: /dev/sda is 2048 sectors"), "%s", r.out);
+	cr_assert(strstr(r.out, "disk.sh: wrote, synced and read back 4096 bytes on /dev/sda"),
+		  "%s", r.out);
+	cr_assert(strstr(r.out, "HVLAB-LINUX-DONE status=0"), "%s", r.out);
+	cr_assert_eq(r.status, HV_EXIT_OK, "%s", r.err);
+	char want[4096 + 1], got[4096];
+	disk_pattern(want);
+	cr_assert_eq(pread(fd, got, sizeof got, 8 * 512), (ssize_t)sizeof got);
+	cr_assert_eq(memcmp(got, want, sizeof got), 0, "the image does not hold what Linux wrote");
+	close(fd);
+}
+
+/* ---- what hv refuses, before KVM (runs on any host) ---- */
+
+/* The first 100 KiB of the real kernel: the setup header is whole, the kernel is not. */
+Test(linuxcli, truncated_kernel_is_refused_with_one_line)
+{
+	FILE *f = fopen(kernel(), "rb");
+	cr_assert(f);
+	static char head[100 * 1024];
+	cr_assert_eq(fread(head, 1, sizeof head, f), sizeof head);
+	fclose(f);
+	const char *cut = write_tmp("vmlinuz-cut", head, sizeof head);
+	struct hv_result r;
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--mem", "256", "--kernel", cut, NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
+	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "hv: '") && strstr(r.err, "vmlinuz-cut' is truncated: its setup "
+							"header promises "), "%s", r.err);
+}
+
+/* An ELF guest is no bzImage. */
+Test(linuxcli, wrong_kernel_file_is_refused_with_one_line)
+{
+	struct hv_result r;
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--kernel", guest("hello64.elf"), NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
+	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "hello64.elf' is not a Linux bzImage: no \"HdrS\" setup header"),
+		  "%s", r.err);
+}
+
+/* Too little RAM for the kernel to unpack itself: the message names the --mem that works. */
+Test(linuxcli, kernel_needing_more_ram_names_the_mem_to_give)
+{
+	struct hv_result r;
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--mem", "32", "--kernel", kernel(), NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
+	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "while it unpacks itself (give --mem "), "%s", r.err);
+}
+
+Test(linuxcli, initrd_without_kernel_and_guest_after_kernel_are_refused)
+{
+	struct hv_result r;
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--initrd", initrd(), guest("hello64.elf"), NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
+	cr_assert(strstr(r.err, "hv: --initrd needs --kernel BZIMAGE"), "%s", r.err);
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--kernel", kernel(), guest("hello64.elf"), NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
+	cr_assert(strstr(r.err, "is one guest too many"), "%s", r.err);
+}

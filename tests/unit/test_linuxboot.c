@@ -1,0 +1,187 @@
+/*
+ * test_linuxboot.c - the Linux boot protocol loader (hv/linuxboot.c) on synthetic bzImages.
+ *
+ * No KVM and no real kernel: a bzImage is built byte by byte (a setup header with the fields
+ * hv reads, then a protected-mode "kernel" of known bytes), so each test says which field it
+ * breaks. The real Debian kernel boots in suite linux (tests/integration/test_linux.c).
+ * Textbook: chapter 11 "Booting Linux", section "The boot protocol".
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guestmem.h"
+#include "layout.h"
+#include "linuxboot.h"
+
+#define RAM (128u << 20)  /* guest RAM: the kernel loads at 16 MiB */
+#define SETUP_SECTS 3     /* (3 + 1) * 512 = 2048 bytes of setup */
+#define KSIZE 0x2000      /* protected-mode kernel bytes (syssize = KSIZE / 16) */
+#define IMG_LEN (4 * 512 + KSIZE)
+
+static struct guest_mem gm;
+static uint8_t img[IMG_LEN + 512];
+static char err[512];
+static struct boot_info bi;
+
+static void put16(size_t off, uint16_t v) { memcpy(img + off, &v, 2); }
+static void put32(size_t off, uint32_t v) { memcpy(img + off, &v, 4); }
+static void put64(size_t off, uint64_t v) { memcpy(img + off, &v, 8); }
+
+/* A bzImage as a 64-bit x86 kernel of protocol 2.15 has it (the offsets of boot.rst). */
+static void setup(void)
+{
+	gm.slots[0] = (struct gm_slot){ .gpa = 0, .size = RAM, .host = calloc(1, RAM) };
+	gm.nslots = 1;
+	memset(img, 0, sizeof img);
+	img[0x1F1] = SETUP_SECTS;
+	put32(0x1F4, KSIZE / 16);          /* syssize */
+	put16(0x1FE, 0xAA55);              /* boot_flag */
+	img[0x200] = 0xEB;                 /* jmp short: the header ends at 0x202 + 0x6A */
+	img[0x201] = 0x6A;
+	memcpy(img + 0x202, "HdrS", 4);
+	put16(0x206, 0x020F);              /* version 2.15 */
+	img[0x211] = 0x01;                 /* loadflags: LOADED_HIGH */
+	put32(0x22C, 0x7FFFFFFF);          /* initrd_addr_max */
+	put16(0x236, 0x0001);              /* xloadflags: XLF_KERNEL_64 */
+	put32(0x238, 2047);                /* cmdline_size */
+	put64(0x258, 0x1000000);           /* pref_address: 16 MiB */
+	put32(0x260, 0x100000);            /* init_size: 1 MiB */
+	for (size_t i = 0; i < KSIZE; i++) /* the "kernel": bytes the test can recognise */
+		img[4 * 512 + i] = (uint8_t)(i * 7 + 1);
+	err[0] = '\0';
+}
+
+static void teardown(void)
+{
+	free(gm.slots[0].host);
+}
+
+TestSuite(linuxboot, .init = setup, .fini = teardown);
+
+static int load(size_t len, const uint8_t *initrd, size_t initrd_len)
+{
+	return linux_load(&gm, img, len, "k", initrd, initrd_len, &bi, err, sizeof err);
+}
+
+static const uint8_t *bp(void)
+{
+	return gm.slots[0].host + HV_ZEROPAGE_ADDR;
+}
+
+Test(linuxboot, kernel_lands_at_pref_address_and_enters_at_startup_64)
+{
+	cr_assert_eq(load(IMG_LEN, NULL, 0), 0, "%s", err);
+	cr_assert_eq(memcmp(gm.slots[0].host + 0x1000000, img + 4 * 512, KSIZE), 0);
+	cr_assert_eq(bi.mode, BOOT_LONG);
+	cr_assert_eq(bi.entry, 0x1000200);
+	cr_assert_eq(bi.boot_params, HV_ZEROPAGE_ADDR);
+	cr_assert_eq(bi.cmdline_max, 2047);
+}
+
+Test(linuxboot, boot_params_hold_the_header_the_loader_fields_and_e820)
+{
+	cr_assert_eq(load(IMG_LEN, NULL, 0), 0, "%s", err);
+	const uint8_t *p = bp();
+	cr_assert_eq(memcmp(p + 0x202, "HdrS", 4), 0);   /* the header, copied */
+	cr_assert_eq(p[0x210], 0xFF);                    /* type_of_loader */
+	uint32_t v;
+	memcpy(&v, p + 0x228, 4);
+	cr_assert_eq(v, HV_CMDLINE_ADDR);                /* cmd_line_ptr */
+	memcpy(&v, p + 0x218, 4);
+	cr_assert_eq(v, 0);                              /* no initrd */
+	cr_assert_eq(p[0x1E8], 4);                       /* e820_entries */
+	uint64_t addr, size;
+	uint32_t type;
+	const uint8_t *last = p + 0x2D0 + 3 * 20;        /* RAM from 1 MiB to the end */
+	memcpy(&addr, last, 8);
+	memcpy(&size, last + 8, 8);
+	memcpy(&type, last + 16, 4);
+	cr_assert_eq(addr, 0x100000);
+	cr_assert_eq(addr + size, RAM);
+	cr_assert_eq(type, 1);
+	cr_assert_eq(p[0x1EF], 0, "the sentinel must stay 0");
+}
+
+Test(linuxboot, initrd_goes_to_the_top_of_ram_page_aligned)
+{
+	static uint8_t rd[5000];
+	memset(rd, 0x5A, sizeof rd);
+	cr_assert_eq(load(IMG_LEN, rd, sizeof rd), 0, "%s", err);
+	uint32_t at, size;
+	memcpy(&at, bp() + 0x218, 4);
+	memcpy(&size, bp() + 0x21C, 4);
+	cr_assert_eq(size, sizeof rd);
+	cr_assert_eq(at % 4096, 0);
+	cr_assert_eq(at, (RAM - sizeof rd) & ~0xFFFu);
+	cr_assert_eq(memcmp(gm.slots[0].host + at, rd, sizeof rd), 0);
+}
+
+Test(linuxboot, a_file_without_HdrS_is_not_a_bzimage)
+{
+	memcpy(img + 0x202, "HdrX", 4);
+	cr_assert_eq(load(IMG_LEN, NULL, 0), -1);
+	cr_assert(strstr(err, "'k' is not a Linux bzImage"), "%s", err);
+}
+
+Test(linuxboot, a_file_cut_inside_the_header_is_truncated)
+{
+	cr_assert_eq(load(0x210, NULL, 0), -1);
+	cr_assert(strstr(err, "'k' is truncated: the file ends inside its setup header"), "%s", err);
+}
+
+Test(linuxboot, a_file_shorter_than_syssize_promises_is_truncated)
+{
+	cr_assert_eq(load(IMG_LEN - 1, NULL, 0), -1);
+	cr_assert(strstr(err, "'k' is truncated: its setup header promises 10240 bytes, the file has "
+			      "10239"), "%s", err);
+}
+
+Test(linuxboot, protocol_older_than_2_12_is_refused)
+{
+	put16(0x206, 0x020B);
+	cr_assert_eq(load(IMG_LEN, NULL, 0), -1);
+	cr_assert(strstr(err, "speaks boot protocol 2.11; hv needs 2.12 or later"), "%s", err);
+}
+
+Test(linuxboot, a_kernel_without_a_64_bit_entry_is_refused)
+{
+	put16(0x236, 0x0000);
+	cr_assert_eq(load(IMG_LEN, NULL, 0), -1);
+	cr_assert(strstr(err, "'k' has no 64-bit entry point"), "%s", err);
+}
+
+Test(linuxboot, a_zimage_is_refused)
+{
+	img[0x211] = 0;
+	cr_assert_eq(load(IMG_LEN, NULL, 0), -1);
+	cr_assert(strstr(err, "'k' is a zImage"), "%s", err);
+}
+
+/* Appendix C: a hostile header cannot make hv write outside guest RAM. */
+Test(linuxboot, C_init_size_beyond_ram_is_refused_not_written)
+{
+	put32(0x260, 0xFFFFFFFF);
+	cr_assert_eq(load(IMG_LEN, NULL, 0), -1);
+	cr_assert(strstr(err, "needs guest RAM"), "%s", err);
+	put32(0x260, 0x100000);
+	put64(0x258, 0xFFFFFFFFFFFFF000ull); /* a load address that would wrap */
+	cr_assert_eq(load(IMG_LEN, NULL, 0), -1);
+	cr_assert(strstr(err, "needs guest RAM"), "%s", err);
+}
+
+Test(linuxboot, an_initrd_that_does_not_fit_above_the_kernel_is_refused)
+{
+	size_t big = RAM - 0x1000000; /* the kernel's init_size leaves less than this */
+	uint8_t *rd = calloc(1, big);
+	cr_assert_eq(load(IMG_LEN, rd, big), -1);
+	cr_assert(strstr(err, "the initrd (") && strstr(err, "does not fit in guest RAM"), "%s", err);
+	free(rd);
+}
+
+Test(linuxboot, checking_against_a_ram_map_of_sizes_only_copies_nothing)
+{
+	struct guest_mem plan = { .slots = { { .size = RAM } }, .nslots = 1 };
+	cr_assert_eq(linux_load(&plan, img, IMG_LEN, "k", NULL, 0, &bi, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(bi.entry, 0x1000200);
+}
