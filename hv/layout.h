@@ -20,6 +20,7 @@
  *   0x0000_4000  4 PDs /   (0x4000-0x7FFF, one page directory per GiB)
  *   0x0000_8000  raw real-mode binaries load and start here (CS:IP = 0000:8000, SP = 0x8000)
  *   0x0000_9000  a Linux bzImage's boot_params, the "zero page" (hv/linuxboot.c)
+ *   0x0000_A000  ACPI tables describing the virtio-mmio disk to a Linux guest (hv/acpi.c)
  *   0x0008_0000  initial stack top for raw 32/64-bit binaries (guests usually set their own)
  *   0x0010_0000  raw 32/64-bit binaries load and start here (1 MiB, where PVH kernels live)
  *   0x0100_0000  a Linux bzImage's protected-mode kernel (16 MiB, its pref_address); its initrd
@@ -42,6 +43,7 @@
 #define HV_PD_ADDR         0x4000u /* four pages: 0x4000, 0x5000, 0x6000, 0x7000 */
 #define HV_LOAD16_ADDR     0x8000u
 #define HV_ZEROPAGE_ADDR   0x9000u
+#define HV_ACPI_ADDR       0xA000u
 #define HV_STACK16_TOP     0x8000u
 #define HV_STACK_TOP       0x80000u
 #define HV_LOAD_ADDR       0x100000u

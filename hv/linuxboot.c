@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acpi.h"
 #include "layout.h"
 
 /* Offsets in the file's first 4 KiB and in boot_params: the setup header has the same offsets
@@ -49,6 +50,7 @@
 #define HDR_END_MIN       0x264 /* the fields above must all lie inside the file's header */
 
 /* boot_params fields outside the setup header (arch/x86/include/uapi/asm/bootparam.h). */
+#define BP_ACPI_RSDP      0x070 /* u64: where the ACPI RSDP is (protocol 2.14 on), 0: search */
 #define BP_E820_ENTRIES   0x1E8 /* u8 */
 #define BP_E820_TABLE     0x2D0 /* 128 entries of { u64 addr, u64 size, u32 type }, packed */
 #define BP_SIZE           4096
@@ -205,8 +207,8 @@ static int write_e820(uint8_t *bp, uint64_t ram)
 }
 
 int linux_load(const struct guest_mem *gm, const uint8_t *img, size_t len, const char *name,
-	       const uint8_t *initrd, size_t initrd_len, struct boot_info *bi, char *err,
-	       size_t errlen)
+	       const uint8_t *initrd, size_t initrd_len, bool virtio_mmio, struct boot_info *bi,
+	       char *err, size_t errlen)
 {
 	memset(bi, 0, sizeof(*bi));
 	uint64_t ram = gm->slots[0].size;
@@ -234,6 +236,24 @@ int linux_load(const struct guest_mem *gm, const uint8_t *img, size_t len, const
 	put32(bp, HDR_RAMDISK_IMAGE, (uint32_t)li.initrd_addr);
 	put32(bp, HDR_RAMDISK_SIZE, (uint32_t)li.initrd_size);
 	write_e820(bp, ram);
+	/*
+	 * A virtio-mmio disk cannot be found by probing. Debian's kernel does not read the
+	 * virtio_mmio.device= word hv puts on the command line (vm.c, build_cmdline), so hv also
+	 * describes the device the way PC firmware would: in ACPI tables (acpi.c). Kernels of
+	 * protocol 2.14 and later take the RSDP's address from boot_params; older ones would
+	 * search the BIOS area for it, where hv does not put it.
+	 */
+	if (virtio_mmio) {
+		uint8_t tables[ACPI_TABLES_MAX];
+		size_t n = acpi_build(tables, HV_ACPI_ADDR, HV_MMIO_VIRTIO_BLK, HV_VIRTIO_MMIO_LEN,
+				      HV_IRQ_VIRTIO_BLK);
+		if (put(gm, HV_ACPI_ADDR, tables, n) < 0) {
+			snprintf(err, errlen, "guest RAM too small for the ACPI tables");
+			return -1;
+		}
+		uint64_t rsdp = HV_ACPI_ADDR;
+		memcpy(bp + BP_ACPI_RSDP, &rsdp, 8);
+	}
 	if (put(gm, HV_ZEROPAGE_ADDR, bp, sizeof(bp)) < 0) {
 		snprintf(err, errlen, "guest RAM too small for boot_params");
 		return -1;

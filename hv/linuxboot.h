@@ -11,6 +11,7 @@
 #ifndef HV_LINUXBOOT_H
 #define HV_LINUXBOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,10 +47,12 @@ int linux_parse(const uint8_t *img, size_t len, const char *name, uint64_t ram_s
 /*
  * linux_parse, then copy the kernel and the initrd into guest RAM and write boot_params at
  * HV_ZEROPAGE_ADDR. With a RAM map of sizes only (loader_check's) it checks without copying.
- * Fills bi: long mode, the 64-bit entry point, and bi->boot_params. Returns 0 or -1 and err.
+ * Fills bi: long mode, the 64-bit entry point, and bi->boot_params. With virtio_mmio, the
+ * machine's virtio-mmio disk is also described in ACPI tables (acpi.c) at HV_ACPI_ADDR.
+ * Returns 0 or -1 and err.
  */
 int linux_load(const struct guest_mem *gm, const uint8_t *img, size_t len, const char *name,
-	       const uint8_t *initrd, size_t initrd_len, struct boot_info *bi, char *err,
-	       size_t errlen);
+	       const uint8_t *initrd, size_t initrd_len, bool virtio_mmio, struct boot_info *bi,
+	       char *err, size_t errlen);
 
 #endif

@@ -359,7 +359,7 @@ static int load_guest(struct vm *vm, const struct vm_options *opt, const struct 
 	char err[512];
 	int rc = opt->linux_kernel
 		? linux_load(&vm->mem, in->img, in->len, opt->guest_path, in->initrd, in->initrd_len,
-			     &vm->boot, err, sizeof(err))
+			     vm->vblk != NULL, &vm->boot, err, sizeof(err))
 		: loader_load(&vm->mem, in->img, in->len, opt->guest_path, opt->mode, &vm->boot, err,
 			      sizeof(err));
 	if (rc < 0)
@@ -427,7 +427,7 @@ static int check_linux(struct vm_inputs *in, const struct vm_options *opt)
 	}
 	struct guest_mem plan = { .slots = { { .size = ram } }, .nslots = 1 };
 	if (linux_load(&plan, in->img, in->len, opt->guest_path, in->initrd, in->initrd_len,
-		       &in->boot, err, sizeof(err)) < 0)
+		       opt->disk_path == DISK_PATH_VIRTIO, &in->boot, err, sizeof(err)) < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	size_t n = strlen(in->cmdline);
 	if (n > in->boot.cmdline_max)

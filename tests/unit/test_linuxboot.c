@@ -61,7 +61,7 @@ TestSuite(linuxboot, .init = setup, .fini = teardown);
 
 static int load(size_t len, const uint8_t *initrd, size_t initrd_len)
 {
-	return linux_load(&gm, img, len, "k", initrd, initrd_len, &bi, err, sizeof err);
+	return linux_load(&gm, img, len, "k", initrd, initrd_len, false, &bi, err, sizeof err);
 }
 
 static const uint8_t *bp(void)
@@ -182,6 +182,67 @@ Test(linuxboot, an_initrd_that_does_not_fit_above_the_kernel_is_refused)
 Test(linuxboot, checking_against_a_ram_map_of_sizes_only_copies_nothing)
 {
 	struct guest_mem plan = { .slots = { { .size = RAM } }, .nslots = 1 };
-	cr_assert_eq(linux_load(&plan, img, IMG_LEN, "k", NULL, 0, &bi, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(linux_load(&plan, img, IMG_LEN, "k", NULL, 0, false, &bi, err, sizeof err), 0, "%s", err);
 	cr_assert_eq(bi.entry, 0x1000200);
+}
+
+/* ---- the ACPI tables of a guest with a virtio-mmio disk (hv/acpi.c) ---- */
+
+static uint8_t bytesum(const uint8_t *p, size_t n)
+{
+	uint8_t s = 0;
+	while (n--)
+		s = (uint8_t)(s + *p++);
+	return s;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* The chain Linux follows: boot_params -> RSDP -> XSDT -> FADT -> DSDT, every checksum 0. */
+Test(linuxboot, virtio_guest_gets_acpi_tables_that_linux_can_follow)
+{
+	cr_assert_eq(linux_load(&gm, img, IMG_LEN, "k", NULL, 0, true, &bi, err, sizeof err), 0,
+		     "%s", err);
+	const uint8_t *ram = gm.slots[0].host;
+	uint64_t rsdp = rd64(bp() + 0x070);
+	cr_assert_eq(rsdp, HV_ACPI_ADDR);
+	cr_assert_eq(memcmp(ram + rsdp, "RSD PTR ", 8), 0);
+	cr_assert_eq(bytesum(ram + rsdp, 20), 0);
+	cr_assert_eq(bytesum(ram + rsdp, 36), 0);
+	const uint8_t *xsdt = ram + rd64(ram + rsdp + 24);
+	cr_assert_eq(memcmp(xsdt, "XSDT", 4), 0);
+	cr_assert_eq(bytesum(xsdt, rd32(xsdt + 4)), 0);
+	const uint8_t *fadt = ram + rd64(xsdt + 36);
+	cr_assert_eq(memcmp(fadt, "FACP", 4), 0);
+	cr_assert_eq(bytesum(fadt, rd32(fadt + 4)), 0);
+	cr_assert_eq(rd32(fadt + 112) & (1u << 20), 0, "hardware-reduced ACPI would drop the PIC");
+	const uint8_t *dsdt = ram + rd64(fadt + 140);
+	cr_assert_eq(memcmp(dsdt, "DSDT", 4), 0);
+	uint32_t dlen = rd32(dsdt + 4);
+	cr_assert_eq(bytesum(dsdt, dlen), 0);
+	cr_assert(memmem(dsdt, dlen, "LNRO0005", 9), "no virtio-mmio device in the DSDT");
+	/* _CRS: Memory32Fixed at the virtio window, IRQ 5 as an ISA IRQ mask. */
+	const uint8_t mem[] = { 0x86, 9, 0, 1, 0x00, 0x10, 0x00, 0xD0, 0x00, 0x02, 0, 0 };
+	cr_assert(memmem(dsdt, dlen, mem, sizeof mem), "the MMIO window is not described");
+	const uint8_t irq[] = { 0x22, 1u << HV_IRQ_VIRTIO_BLK, 0 };
+	cr_assert(memmem(dsdt, dlen, irq, sizeof irq), "IRQ 5 is not described");
+}
+
+Test(linuxboot, without_virtio_there_are_no_acpi_tables)
+{
+	cr_assert_eq(load(IMG_LEN, NULL, 0), 0, "%s", err);
+	cr_assert_eq(rd64(bp() + 0x070), 0);
+	cr_assert_neq(memcmp(gm.slots[0].host + HV_ACPI_ADDR, "RSD PTR ", 8), 0);
 }
