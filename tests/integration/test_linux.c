@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,18 +56,57 @@ static void disk_pattern(char *buf)
  * finds hv's disk as `dev`, the script writes, syncs and reads back 8 sectors, and `halt -f`
  * ends hv with status 0. The host then reads the image itself.
  */
+/*
+ * What the trace of the run says about the one write, on each path (textbook ch 11, "Watching
+ * Linux"). Only counts that do not depend on timing or on the host's KVM are asserted.
+ */
+static void check_trace(const char *path, const char *trace)
+{
+	struct trace_file tf;
+	char err[512];
+	cr_assert_eq(trace_load(trace, &tf, err, sizeof err), 0, "%s", err);
+	uint64_t words = 0, write_cmds = 0, notify = 0, requests = 0, writes = 0;
+	for (uint64_t i = 0; i < tf.count; i++) {
+		const struct hvt_record *e = &tf.records[i];
+		bool out = e->kind == HVT_EXIT && e->reason == HVT_R_IO && (e->flags & HVT_F_WRITE);
+		/* legacy: the data port takes the 4096 bytes as 16-bit words, whether KVM delivers a
+		 * `rep outsw` as one exit per word or as fewer exits of many (count) */
+		if (out && e->addr == HV_PORT_ATA_CMD)
+			words += e->count;
+		if (out && e->addr == HV_PORT_ATA_CMD + 7 && (e->data & 0xFF) == 0x30)
+			write_cmds++; /* WRITE SECTORS */
+		if (e->kind == HVT_VQ && e->reason == HVT_VQ_NOTIFY)
+			notify++;
+		if (e->kind == HVT_VQ && e->reason == HVT_VQ_REQUEST) {
+			requests++;
+			writes += e->arg == 1 && e->addr == 8 && e->data == 4096; /* VIRTIO_BLK_T_OUT */
+		}
+	}
+	trace_free(&tf);
+	if (!strcmp(path, "legacy")) {
+		cr_assert_eq(write_cmds, 1, "one WRITE SECTORS for the script's 8 sectors");
+		cr_assert_eq(words, 4096 / 2);
+	} else {
+		cr_assert_eq(writes, 1, "one virtio-blk write of 4096 bytes at sector 8");
+		cr_assert(notify >= 1 && notify <= requests, "%llu doorbells for %llu requests",
+			  (unsigned long long)notify, (unsigned long long)requests);
+	}
+}
+
 static void boot_write_read_halt(const char *path, const char *dev)
 {
 	require_ring3();
 	char name[64], line[128];
 	snprintf(name, sizeof name, "linux-%s.img", path);
 	const char *img = tmp_path(name);
+	snprintf(name, sizeof name, "linux-%s.hvt", path);
+	const char *trace = tmp_path(name);
 	int fd = open(img, O_RDWR | O_CREAT | O_TRUNC, 0644);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
 	struct hv_result r;
 	hv_exec(&r, (const char *[]){ "run", "--mem", "256", "--timeout", "600", "--disk", img,
-				      "--disk-path", path, "--kernel", kernel(), "--initrd",
+				      "--disk-path", path, "--trace", trace, "--kernel", kernel(), "--initrd",
 				      initrd(), "--cmdline", "console=ttyS0 quiet hvlab.run=disk",
 				      NULL });
 	const char *init = strstr(r.out, "HVLAB-LINUX-INIT uptime=");
@@ -86,6 +126,7 @@ static void boot_write_read_halt(const char *path, const char *dev)
 	cr_assert_eq(pread(fd, got, sizeof got, 8 * 512), (ssize_t)sizeof got);
 	cr_assert_eq(memcmp(got, want, sizeof got), 0, "the image does not hold what Linux wrote");
 	close(fd);
+	check_trace(path, trace);
 }
 
 /* pata_legacy, Linux's driver for ISA-style ATA channels, on hv's ATA device (0x1F0, IRQ 14). */
