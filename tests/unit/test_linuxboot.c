@@ -158,8 +158,8 @@ Test(linuxboot, a_zimage_is_refused)
 	cr_assert(strstr(err, "'k' is a zImage"), "%s", err);
 }
 
-/* Appendix C: a hostile header cannot make hv write outside guest RAM. */
-Test(linuxboot, C_init_size_beyond_ram_is_refused_not_written)
+/* A damaged or hostile header cannot make hv write outside guest RAM (make fuzz-loader tries more). */
+Test(linuxboot, init_size_or_load_address_beyond_ram_is_refused_not_written)
 {
 	put32(0x260, 0xFFFFFFFF);
 	cr_assert_eq(load(IMG_LEN, NULL, 0), -1);
