@@ -60,10 +60,26 @@
 #define E820_RAM      1
 #define E820_RESERVED 2
 
-static uint32_t get16(const uint8_t *p, size_t off) { return (uint32_t)p[off] | (uint32_t)p[off + 1] << 8; }
-static uint32_t get32(const uint8_t *p, size_t off) { return get16(p, off) | get16(p, off + 2) << 16; }
-static uint64_t get64(const uint8_t *p, size_t off) { return get32(p, off) | (uint64_t)get32(p, off + 4) << 32; }
-static void put32(uint8_t *p, size_t off, uint32_t v) { memcpy(p + off, &v, 4); } /* x86: little-endian */
+/* Little-endian fields at any offset (the file need not be aligned). */
+static uint32_t get16(const uint8_t *p, size_t off)
+{
+	return (uint32_t)p[off] | (uint32_t)p[off + 1] << 8;
+}
+
+static uint32_t get32(const uint8_t *p, size_t off)
+{
+	return get16(p, off) | get16(p, off + 2) << 16;
+}
+
+static uint64_t get64(const uint8_t *p, size_t off)
+{
+	return get32(p, off) | (uint64_t)get32(p, off + 4) << 32;
+}
+
+static void put32(uint8_t *p, size_t off, uint32_t v)
+{
+	memcpy(p + off, &v, 4); /* x86 is little-endian, as the protocol's fields */
+}
 
 /*
  * First the identity of the file, then the version, then what this version promises. Each

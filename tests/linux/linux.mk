@@ -28,7 +28,8 @@ integration: $(LINUX_INITRD)
 
 linux: all $(LINUX_INITRD)
 	@if [ "$$(O=$(O) sh tests/labvm/onkvm.sh --where ring3)" != host ]; then \
-	  echo "linux: this host's KVM cannot deliver Linux's interrupts; run 'make labvm', then 'make linux' in the lab VM" >&2; \
+	  echo "linux: this host's KVM cannot deliver Linux's interrupts; run 'make labvm'," \
+	    "then 'make linux' in the lab VM" >&2; \
 	  exit 2; fi
 	$(O)/hv run --mem 256 --disk-path legacy --kernel $(LINUX_KERNEL) --initrd $(LINUX_INITRD) \
 	  --cmdline '$(LINUX_CMDLINE)'

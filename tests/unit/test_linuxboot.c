@@ -158,7 +158,8 @@ Test(linuxboot, a_zimage_is_refused)
 	cr_assert(strstr(err, "'k' is a zImage"), "%s", err);
 }
 
-/* A damaged or hostile header cannot make hv write outside guest RAM (make fuzz-loader tries more). */
+/* A damaged or hostile header cannot make hv write outside guest RAM (make fuzz-loader tries
+ * many more). */
 Test(linuxboot, init_size_or_load_address_beyond_ram_is_refused_not_written)
 {
 	put32(0x260, 0xFFFFFFFF);
@@ -182,7 +183,8 @@ Test(linuxboot, an_initrd_that_does_not_fit_above_the_kernel_is_refused)
 Test(linuxboot, checking_against_a_ram_map_of_sizes_only_copies_nothing)
 {
 	struct guest_mem plan = { .slots = { { .size = RAM } }, .nslots = 1 };
-	cr_assert_eq(linux_load(&plan, img, IMG_LEN, "k", NULL, 0, false, &bi, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(linux_load(&plan, img, IMG_LEN, "k", NULL, 0, false, &bi, err, sizeof err), 0,
+		     "%s", err);
 	cr_assert_eq(bi.entry, 0x1000200);
 }
 
