@@ -16,6 +16,9 @@
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace; and hvviz
 #                   opening a generated 10-million-event trace (time and memory)
+#   make kvm-on-host    the kvm modules, /dev/kvm and every KVM ioctl of one hv run (strace)
+#   make vm-vs-process  start cost and isolation: a process, namespaces, a JVM, a hv VM
+#   make vcpu-threads   a running VM seen from the host: its vCPU thread, pinned with taskset
 #   make golden-update  re-render hvviz's golden screens after an intended change
 #   make fuzz-trace, make fuzz-loader   libFuzzer on the trace reader / guest loader
 #   make fuzz-virtio, make fuzz-ata     libFuzzer on the two disk controllers, driven as a hostile guest
@@ -189,6 +192,13 @@ DEB_PKGS += xz-utils zstd
 DEB_PKGS += clang libclang-rt-14-dev
 # The labs (labs/labs.mk): make lab-autograder packs the Gradescope zip, make test-labs unpacks it.
 DEB_PKGS += zip unzip
+# Textbook chapter 9: textbook/tools/kvm-on-host.sh lists hv's KVM ioctls with strace (and its test).
+# Chapter 10's JVM row needs a JDK (java and javac); it is not installed here, being large: the
+# row says so when there is none.
+DEB_PKGS += strace
+# Chapter 10: textbook/tools/vcpu-threads.sh lists hv's threads with ps (procps; not in a minimal Debian
+# image). unshare and taskset come with util-linux, which every Debian system has.
+DEB_PKGS += procps
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -203,6 +213,18 @@ deps:
 
 clean:
 	rm -rf build
+
+# Textbook chapters 9 and 10: the host's side of a VM, shown with the host's own tools
+# (tools/*.sh; each says what it shows). They need a usable /dev/kvm on this host.
+.PHONY: kvm-on-host vm-vs-process vcpu-threads
+# They need KVM, so they go through tests/labvm/onkvm.sh: on this host when its KVM can run
+# them, in the lab VM otherwise (where the table's times are nested-emulation times).
+kvm-on-host: $(O)/hv guests
+	@O=$(O) sh tests/labvm/onkvm.sh kvm "HV=$(O)/hv sh textbook/tools/kvm-on-host.sh" kvm-on-host
+vm-vs-process: $(O)/hv guests
+	@O=$(O) sh tests/labvm/onkvm.sh kvm "HV=$(O)/hv sh textbook/tools/vm-vs-process.sh" vm-vs-process
+vcpu-threads: $(O)/hv guests
+	@O=$(O) sh tests/labvm/onkvm.sh kvm "HV=$(O)/hv sh textbook/tools/vcpu-threads.sh" vcpu-threads
 
 # make labvm, make test-labvm: the nested lab VM where /dev/kvm is AMD-V (see that file)
 include tests/labvm/labvm.mk

@@ -3,7 +3,7 @@
 # Included by the top-level Makefile (paths are relative to the repository root).
 #   make guests     build/guest/NAME.elf (with symbols, for gdb) and NAME.bin (flat image
 #                   for `hv run`) for NAME in hello16 hello32 hello64 modeswitch exits diskio irq16
-#                   os (the mini OS with ring-3 tasks: guest/os/)
+#                   os (the mini OS with ring-3 tasks: guest/os/), hypercall (KVM hypercalls)
 #
 # Concept: no cross compiler is needed to write a kernel-like program. The host gcc can
 # emit real-mode (-m16), 32-bit (-m32) and 64-bit (-m64) code; -ffreestanding and -nostdlib
@@ -21,7 +21,7 @@ GUEST_OBJCOPY ?= objcopy
 
 GUEST_OUT := build/guest
 GUEST_OBJ := $(GUEST_OUT)/obj
-GUEST_NAMES := hello16 hello32 hello64 modeswitch exits diskio irq16 os
+GUEST_NAMES := hello16 hello32 hello64 modeswitch exits diskio irq16 os hypercall
 
 # -ffreestanding       no hosted libc assumptions (main is not special, no builtin printf)
 # -fno-pic -fno-pie    absolute addresses: the guest runs exactly where it is linked
@@ -125,6 +125,9 @@ GUEST_hello32_OBJS    := 32/entry32.o 32/hello32.o 32/uart.o
 GUEST_hello32_LD      := -m elf_i386 -T guest/pvh32.ld
 GUEST_exits_OBJS      := 32/entry32.o 32/exits.o 32/cmdline.o
 GUEST_exits_LD        := -m elf_i386 -T guest/pvh32.ld
+# hypercall: VMCALL/VMMCALL handled inside KVM vs OUT handled by hv (textbook ch. 9)
+GUEST_hypercall_OBJS  := 32/entry32.o 32/hypercall.o 32/cmdline.o 32/uart.o
+GUEST_hypercall_LD    := -m elf_i386 -T guest/pvh32.ld
 # diskio: one workload through the legacy ATA driver or the virtio-blk driver (textbook ch. 4)
 GUEST_diskio_OBJS     := 32/entry32.o 32/diskio.o 32/cmdline.o 32/uart.o 32/virtio_blk.o 32/ata.o \
 	32/pic.o 32/idt32.o 32/isr32.o
@@ -137,7 +140,7 @@ GUEST_modeswitch_LD   := -m elf_x86_64 -T guest/real16.ld
 # boot path and drivers from guest/lib; the objects from guest/os/user/ form the user image,
 # which os.ld picks out by their path (os/user/) and links to run at 4 MiB.
 GUEST_OS_KERNEL := main console gdt paging idt trapasm trap syscall timer disk task pvtrace
-GUEST_OS_USER   := ulib hello disk priv fault ticks badcall
+GUEST_OS_USER   := ulib hello disk priv fault ticks badcall popf
 GUEST_os_OBJS   := 32/entry32.o 32/uart.o 32/cmdline.o 32/pic.o 32/ata.o 32/virtio_blk.o \
 	$(GUEST_OS_KERNEL:%=os/%.o) $(GUEST_OS_USER:%=os/user/%.o)
 GUEST_os_LD     := -m elf_i386 -T guest/os/os.ld

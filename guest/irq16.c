@@ -39,7 +39,7 @@
  *   ATA (IRQ 14):
  *     pic_unmask(14): slave mask 0xBF, master mask 0xEB (IR2)       2 OUT
  *     device control = 0 (nIEN clear), drive/head = 0xE0            2 OUT
- *     alternate status: the 400 ns pause and "is a drive there"     1 IN
+ *     alternate status: "is a drive there" (ATA's 400 ns wait)      1 IN
  *     count, LBA 0-7, 8-15, 16-23, command READ SECTORS             5 OUT
  *     the request in the slave's IRR: OCW3 + read                   1 OUT + 1 IN
  *     sti; hlt                                                      1 HLT (W)
@@ -219,7 +219,7 @@ static void irq16_ata(void)
 	pic_unmask(HV_IRQ_ATA);
 	port_write8(HV_PORT_ATA_CTL, 0x00);    /* device control: nIEN = 0, interrupts on */
 	port_write8(ATA_DEVICE, 0xE0);         /* LBA mode, master, LBA bits 24-27 = 0 */
-	s = port_read8(HV_PORT_ATA_CTL);       /* 400 ns; 0x00/0xFF: nothing on the cable */
+	s = port_read8(HV_PORT_ATA_CTL);       /* where ATA waits 400 ns; 0x00/0xFF: no drive */
 	if (s == 0x00 || s == 0xFF)
 		irq16_fail(IRQ16_E_NODRIVE, "ata: no drive at 0x1f0 (hv run --disk-path legacy)");
 	if ((s & (ST_BSY | ST_DRQ)) || !(s & ST_DRDY))

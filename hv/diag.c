@@ -2,7 +2,8 @@
  * diag.c - explain a VM that died: triple fault, failed entry, KVM internal error.
  *
  * Concept: when a real PC's CPU hits a fault while handling a fault while handling a fault
- * (a "triple fault") it resets, and the screen goes black. A VMM can do better: it still has
+ * (a "triple fault") it enters shutdown, the chipset resets the machine, and the screen goes
+ * black. In a VM the triple fault is a VM exit instead (KVM_EXIT_SHUTDOWN): nothing resets. A VMM can do better: it still has
  * the guest's registers, so it can show *where* and in *which mode* the guest died, and say
  * what that usually means. This matters doubly on PVM hosts (see `hv doctor`), where some
  * guest code that is correct on real VT-x/AMD-V cannot run at all.

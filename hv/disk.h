@@ -3,8 +3,9 @@
  *
  * Concept: an emulated disk is, in the end, a file on the host. Both controllers (the legacy
  * ATA one and virtio-blk) turn the guest's requests into the same three system calls on it:
- * pread, pwrite and fdatasync. *How* those calls reach the host's disk is the cache mode, the
- * same four QEMU offers (textbook chapter 4, section "Cache modes"):
+ * pread, pwrite and fdatasync. *How* those calls reach the host's disk is the cache mode: four
+ * of the five QEMU offers (textbook chapter 4, section "Cache modes"). QEMU's fifth,
+ * directsync (O_DIRECT | O_DSYNC), only combines the rows none and writethrough:
  *
  *   mode          open flags           host page cache   guest FLUSH        QEMU equivalent
  *   writeback     (none)               used              fdatasync          cache=writeback

@@ -59,9 +59,11 @@ enum hvt_host_kind hostinfo_classify(int cpu_vmx, int cpu_svm, int cpu_hyperviso
 		return HVT_HOST_UNKNOWN;
 
 	/*
-	 * The hypervisor flag (CPUID.1:ECX bit 31) is set by every hypervisor for its guests. A
-	 * CPU that offers VMX/SVM *and* says it is virtual gets them from the hypervisor below:
-	 * nested virtualization, where each of our guest's exits first goes to that hypervisor.
+	 * The hypervisor flag (CPUID.1:ECX bit 31) is set by most hypervisors for their guests: a
+	 * convention (real CPUs keep the bit 0), and a hypervisor may hide it. A CPU that offers
+	 * VMX/SVM *and* says it is virtual gets them from the hypervisor below: nested
+	 * virtualization, where each of our guest's exits first goes to that hypervisor. A
+	 * hypervisor that hides the flag makes a nested host look like VMX/SVM here.
 	 */
 	if (cpu_hypervisor)
 		return HVT_HOST_NESTED;

@@ -143,7 +143,7 @@
 #define HV_EXIT_OK           0  /* guest halted with interrupts off */
 #define HV_EXIT_USAGE        2  /* bad command line or input file: hv printed the fix */
 #define HV_EXIT_HOST         4  /* host problem: no /dev/kvm, ioctl failed, out of memory */
-#define HV_EXIT_SHUTDOWN     6  /* triple fault: the guest's CPU reset itself */
+#define HV_EXIT_SHUTDOWN     6  /* triple fault: a shutdown VM exit; hv stops the VM */
 #define HV_EXIT_FAIL_ENTRY   8  /* VM entry failed: the CPU refused the guest state */
 #define HV_EXIT_INTERNAL    10  /* KVM could not handle something (emulation failure, ...) */
 #define HV_EXIT_GUEST_ERROR 12  /* guest did something hv stops for (unhandled exit, HLT with IF=1) */

@@ -206,8 +206,9 @@ static int run_option_disk_step(int c, const char *arg, struct run_options *ro)
 		else
 			return usage_error("bad --disk-path (use legacy or virtio):", arg);
 		return 0;
-	/* How hv's writes pass the host's page cache: QEMU's four modes, from writeback (fast,
-	 * durable at the guest's FLUSH) to unsafe (FLUSH ignored). Textbook ch04 "Cache modes". */
+	/* How hv's writes pass the host's page cache: four of QEMU's five modes (no directsync),
+	 * from writeback (fast, durable at the guest's FLUSH) to unsafe (FLUSH ignored).
+	 * Textbook ch04 "Cache modes". */
 	case 'C':
 		if (disk_cache_parse(arg, &opt->cache) < 0)
 			return usage_error("bad --cache (use writeback, writethrough, none or unsafe):",

@@ -127,7 +127,8 @@ enum hvt_host_kind {
 #define HVT_F_TIME_BOUND   0x2u /* hv cannot observe this instant; time_ns is the nearest
 				   instant it can observe (KVM_RUN return or call) */
 #define HVT_F_UNCLAIMED    0x4u /* no device owns this port/address */
-#define HVT_F_STRING       0x8u /* string I/O (INS/OUTS), count > 1 possible */
+#define HVT_F_STRING       0x8u /* count > 1: one exit moved several elements (a batched
+				   REP INS; KVM emulates REP OUTS one element per exit) */
 #define HVT_F_EVENTFD      0x10u /* HVT_VQ: the doorbell came through an ioeventfd: KVM
 				    signalled it in the kernel, no exit reached hv */
 #define HVT_F_ERROR        0x20u /* HVT_DISK: the host system call failed; data = errno */

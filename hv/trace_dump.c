@@ -45,7 +45,8 @@ static const char *dir_name(const struct hvt_record *r)
  * "write,string" (or "-"); unknown bits are shown in hex, never dropped silently. The meanings
  * are appendix A, section A.7. Two that surprise students: time-bound (hv cannot observe the
  * exact instant, so time_ns is the nearest one it can) and string (one exit moved `count`
- * elements: a `rep insw` that KVM batched).
+ * elements: a `rep insw` that KVM batched; a `rep outs` never has it, KVM emulates it one
+ * element per exit).
  */
 static void flags_format(uint32_t flags, char *buf, size_t len)
 {

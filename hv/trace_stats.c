@@ -137,7 +137,7 @@ struct port_stat {
 	uint8_t write;
 	uint64_t addr;
 	uint64_t exits;
-	uint64_t elements; /* what string I/O moved: one exit, count elements */
+	uint64_t elements; /* values moved: a batched `rep ins` exit carries count of them */
 	int unclaimed;
 };
 
@@ -186,9 +186,10 @@ static size_t port_groups(const struct trace_file *tf, struct port_stat *ps)
 			.addr = r->addr,
 			.exits = 1,
 			/*
-			 * A REP INSW from a disk controller moves a whole sector with few exits,
-			 * since KVM batches string I/O through the kvm_run data page: exits and
-			 * elements are counted apart to show it.
+			 * A REP INSW from a disk controller moves a whole sector with few exits:
+			 * KVM's emulator reads ahead and hands hv many elements through the kvm_run
+			 * data page. A REP OUTS it emulates one element per exit. Exits and
+			 * elements are counted apart to show the difference.
 			 */
 			.elements = (r->flags & HVT_F_STRING) ? r->count : 1,
 			.unclaimed = (r->flags & HVT_F_UNCLAIMED) != 0,
@@ -214,8 +215,8 @@ static size_t port_groups(const struct trace_file *tf, struct port_stat *ps)
 
 static void stats_by_port(FILE *out, const struct trace_file *tf, uint64_t nexits)
 {
-	fprintf(out, "\nI/O and MMIO exits by port / address (string I/O: one exit, many "
-		     "elements):\n");
+	fprintf(out, "\nI/O and MMIO exits by port / address (elements = values moved; KVM "
+		     "batches REP INS, not REP OUTS):\n");
 	/* One slot per record is the worst case (every record an I/O exit); calloc checks the
 	 * multiplication. The table is dropped, not the whole report, if memory runs out. */
 	struct port_stat *ps = tf->count ? calloc((size_t)tf->count, sizeof *ps) : NULL;

@@ -135,8 +135,9 @@ static void drain_tracepage(struct vm *vm, uint64_t t_entry, uint64_t t_exit)
 /* ---- exit handlers: each may ask the VM to stop (vm_stop_with); otherwise hv re-enters ---- */
 
 /*
- * Port I/O: KVM stored the data in the kvm_run page at data_offset. For string instructions
- * (rep outsb/insw) one exit carries `count` elements back to back.
+ * Port I/O: KVM stored the data in the kvm_run page at data_offset. For a `rep ins` KVM's
+ * emulator reads ahead, so one exit carries `count` elements back to back. A `rep outs` it
+ * emulates one element per exit (count = 1), so there a loop of exits moves the string.
  */
 static void handle_io(struct vm *vm, struct hvt_record *r)
 {

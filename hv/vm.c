@@ -708,6 +708,10 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the vCPU thread: %s", strerror(rc));
 	}
+	/* The vCPU is an ordinary host thread, scheduled like any other; a name lets the host's
+	 * tools (ps -L, top -H, taskset) point at it (textbook chapter 10, "vCPUs are host
+	 * threads"). If the guest has already stopped, the rename fails harmlessly. */
+	pthread_setname_np(vm->cpu.thread, "hv-vcpu0");
 	wait_vcpu(vm, opt->timeout_s);
 	/* The guest is gone; a doorbell it rang last is still served before the trace closes. */
 	iothread_stop(vm);

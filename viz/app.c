@@ -20,6 +20,8 @@
 
 /* live.h: live_request_step, for the keys that let a live guest run (space, c). */
 #include "live.h"
+#include "sixstep.h"
+#include "trace_dump.h"
 #include "viz.h"
 #include "trace_names.h"
 
@@ -286,10 +288,14 @@ static void prompt_open(struct app *a, enum action p)
 	a->prompt = p;
 	a->input_len = 0;
 	a->input[0] = '\0';
-	/* Editing a filter starts from the one in force. */
-	if (p == A_FILTER) {
+	a->input_selected = 0;
+	/* The filter in force is shown, selected, as a text field shows it: typing replaces it
+	 * (a new filter is the usual wish), Right or End keeps it to add a word. Appending by
+	 * default made "f syscall..." read as "kind=exitsyscall...". */
+	if (p == A_FILTER && a->timeline.filter.text[0]) {
 		snprintf(a->input, sizeof a->input, "%s", a->timeline.filter.text);
 		a->input_len = strlen(a->input);
+		a->input_selected = 1;
 	}
 }
 
@@ -368,6 +374,20 @@ static void prompt_commit(struct app *a)
 	}
 }
 
+/* Ctrl-W: the word before the cursor and the spaces after it, as a shell erases it. */
+static void prompt_erase_word(struct app *a)
+{
+	while (a->input_len > 0 && a->input[a->input_len - 1] == ' ')
+		a->input_len--;
+	while (a->input_len > 0 && a->input[a->input_len - 1] != ' ')
+		a->input_len--;
+	a->input[a->input_len] = '\0';
+}
+
+/*
+ * Editing is a shell's: Backspace erases a character, Ctrl-U (21) the whole line, Ctrl-W (23)
+ * the last word. While the old text is selected any of them, or any character, replaces it.
+ */
 static void prompt_key(struct app *a, int key)
 {
 	/*
@@ -382,13 +402,25 @@ static void prompt_key(struct app *a, int key)
 		app_message(a, "cancelled");
 	} else if (key == '\n' || key == '\r' || key == KEY_ENTER) {
 		prompt_commit(a);
+	} else if (key == KEY_RIGHT || key == KEY_END) {
+		a->input_selected = 0;
+	} else if (key == PROMPT_CTRL_U || (a->input_selected && (key == KEY_BACKSPACE ||
+		   key == 127 || key == 8 || key == PROMPT_CTRL_W))) {
+		a->input_len = 0;
+		a->input[0] = '\0';
+	} else if (key == PROMPT_CTRL_W) {
+		prompt_erase_word(a);
 	} else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
 		if (a->input_len > 0)
 			a->input[--a->input_len] = '\0';
 	} else if (key >= 0x20 && key < 0x7f && a->input_len + 1 < sizeof a->input) {
+		if (a->input_selected)
+			a->input_len = 0;
 		a->input[a->input_len++] = (char)key;
 		a->input[a->input_len] = '\0';
 	}
+	if (key != KEY_RIGHT && key != KEY_END)
+		a->input_selected = 0;
 }
 
 /* ---- actions every view shares ---- */
@@ -448,6 +480,44 @@ static int needs_event(enum action act)
 	}
 }
 
+/* m: a mark on the current event of the shown trace, or off again when it is already there. */
+static void mark_toggle(struct app *a)
+{
+	int s = a->shown;
+	if (a->marked[s] && a->mark[s] == app_cur(a)) {
+		a->marked[s] = 0;
+		app_message(a, "mark removed");
+		return;
+	}
+	a->marked[s] = 1;
+	a->mark[s] = app_cur(a);
+	a->markc_valid[s] = 0;
+	app_message(a, "mark at event %" PRIu64 ": move on, and the bottom line counts from it",
+		    app_cur(a));
+}
+
+/*
+ * The count from the mark to the current event, kept between draws: when only the current
+ * event moved on the same side of the mark, mark_move adds or removes the records between,
+ * so a step costs a record, not the whole range.
+ */
+static const struct mark_count *mark_now(struct app *a)
+{
+	int s = a->shown;
+	const struct model *m = app_model(a);
+	uint64_t cur = app_cur(a), mk = a->mark[s];
+	if (mk >= m->count)
+		return NULL;
+	uint64_t lo = cur < mk ? cur : mk, hi = cur < mk ? mk : cur;
+	struct mark_count *c = &a->markc[s];
+	if (a->markc_valid[s] && c->lo == lo)
+		mark_move(m, hi, c);
+	else
+		mark_count(m, lo, hi, c);
+	a->markc_valid[s] = 1;
+	return c;
+}
+
 /* Switching view closes the help: it lists the view keys, and pressing one there means "go
  * there" (help_key). */
 static void view_switch(struct app *a, int view)
@@ -485,6 +555,22 @@ static void app_action(struct app *a, enum action act)
 	case A_SEARCH_NEXT: search_step(a, +1); break;
 	case A_SEARCH_PREV: search_step(a, -1); break;
 	case A_BREAK: breakpoint_toggle(a); break;
+	case A_MARK: mark_toggle(a); break;
+	case A_RECORD: a->record_open = !a->record_open; break;
+	/* Lines are cut at the window's edge; these move the cut. 20 columns a press: about
+	 * two fields of a dump line. */
+	case A_SHIFT_RIGHT: case A_SHIFT_LEFT:
+		if (a->view != VIEW_TIMELINE && a->view != VIEW_COMPARE) {
+			app_message(a, "< and > shift the Timeline's and Compare's lists; d shows the "
+				       "whole record");
+			break;
+		}
+		a->hshift += act == A_SHIFT_RIGHT ? 20 : -20;
+		if (a->hshift < 0)
+			a->hshift = 0;
+		if (a->hshift > 400)
+			a->hshift = 400;
+		break;
 	case A_CONTINUE: breakpoint_continue(a); break;
 	case A_HELP: a->help_open = 1; a->help_scroll = 0; break;
 	/* Esc outside the help and the prompts: nothing is open, nothing to close. */
@@ -627,8 +713,14 @@ static void draw_bottom(struct app *a)
 	if (a->prompt != A_NONE) {
 		/* The end of what is typed must stay in sight: a long filter drops the hint, then
 		 * shows only the input's last part after a '<'. */
-		static const char hint[] = "  (Enter: ok, Esc: cancel)";
+		static const char hint[] = "  (Enter: ok, Esc: cancel, C-u C-w: erase)";
 		const char *label = prompt_label(a->prompt), *in = a->input;
+		if (a->input_selected) {
+			/* Selected: in brackets, so it reads as selected without colour too. */
+			ui_text(stdscr, y, 0, a->cols, 1, A_NORMAL, "%s[%s]_  (type to replace, Right "
+				"to edit, Enter: ok, Esc: cancel)", label, in);
+			return;
+		}
 		int room = a->cols - (int)strlen(label) - 2; /* the '_' and the screen's last cell */
 		if ((int)(a->input_len + sizeof hint - 1) <= room) {
 			ui_text(stdscr, y, 0, a->cols, 1, A_NORMAL, "%s%s_%s", label, in, hint);
@@ -650,8 +742,15 @@ static void draw_bottom(struct app *a)
 	 * the exit asked for, the user's turn in step mode, or a free-running guest. */
 	const char *status = !a->live ? "" : a->vm_done ? "VM stopped  " :
 			     a->waiting ? "guest running...  " : a->step_mode ? "LIVE step  " : "LIVE  ";
-	char where[96];
-	if (m->count) {
+	char where[200];
+	const struct mark_count *mc = a->marked[a->shown] && m->count ? mark_now(a) : NULL;
+	if (mc) {
+		/* The mark replaces the event number and time: "mark 1449 to 1594" names the
+		 * current event, and the keys' hint shrinks first (below). */
+		int room = a->cols - (int)strlen(status) - (int)sizeof "  | ? help  q quit" + 1;
+		mark_format(mc, a->mark[a->shown], app_cur(a), where, sizeof where,
+			    room < 20 ? 20 : room);
+	} else if (m->count) {
 		struct hvt_record r;
 		char when[32];
 		model_get(m, app_cur(a), &r);
@@ -670,7 +769,7 @@ static void draw_bottom(struct app *a)
 	const char *space = a->live && a->step_mode && !a->vm_done && !a->waiting && at_end
 				    ? "space runs 1 exit" : "space next";
 	/* The longest hint that fits, down to the two keys that explain all the others. */
-	char line[256];
+	char line[320];
 	int n = snprintf(line, sizeof line, "%s%s%s  | %s  h prev  Tab view  ? help  q quit",
 			 status, where, bps, space);
 	if (n > a->cols)
@@ -703,6 +802,44 @@ static int help_lines(char lines[][120], int max)
 			 k->view == VIEW_ANY ? "" : ": ", k->help);
 	}
 	return n;
+}
+
+/*
+ * d: the current event's whole record in a box at the bottom of the body: the line `hv trace
+ * dump` prints for it, then what the Path view says of it, both wrapped at spaces, nothing cut
+ * (the lists cut a long line at the window's edge; here is where it is read in full).
+ */
+static void draw_record(struct app *a)
+{
+	const struct model *m = app_model(a);
+	struct hvt_record r;
+	struct path_step p;
+	char dump[512];
+	model_get(m, app_cur(a), &r);
+	trace_format_record(dump, sizeof dump, &r);
+	struct sixstep_ctx ctx = sixstep_ctx_of(m, &r);
+	sixstep_classify_in(&r, &ctx, &p);
+	int w = a->cols - 4;
+	char lines[24][256];
+	int n = 0;
+	const char *parts[3] = { dump, p.title, p.explain };
+	for (int k = 0; k < 3 && n < 24; k++)
+		n += ui_wrap(parts[k], w, lines + n, 24 - n);
+	int h = n + 2, top = a->rows - 1 - h;
+	if (top < 1) {
+		top = 1;
+		h = a->rows - 2;
+	}
+	WINDOW *win = derwin(stdscr, h, a->cols, top, 0);
+	if (!win)
+		return;
+	werase(win);
+	wborder(win, '|', '|', '-', '-', '+', '+', '+', '+');
+	ui_text(win, 0, 2, a->cols - 4, 0, ui_attr(a, UI_HEADER), " event %" PRIu64 ", the whole "
+		"record (d closes) ", app_cur(a));
+	for (int i = 0; i < n && i < h - 2; i++)
+		ui_text(win, 1 + i, 2, w, 0, A_NORMAL, "%s", lines[i]);
+	delwin(win);
 }
 
 static void draw_help(struct app *a)
@@ -772,6 +909,8 @@ void app_draw(struct app *a)
 		delwin(body);
 	}
 	draw_bottom(a);
+	if (a->record_open && !a->help_open && app_model(a)->count)
+		draw_record(a);
 	if (a->help_open)
 		/* Last, over the body: the help is a window on top of the view, not a view. */
 		draw_help(a);

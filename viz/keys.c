@@ -40,6 +40,10 @@ const struct key_binding viz_keys[] = {
 	{ 'b', "b", A_BREAK, VIEW_ANY, "breakpoint on this kind of event, e.g. exit:io (again: off)" },
 	{ 'B', "B", A_BREAK_NAME, VIEW_ANY, "breakpoint by name: exit:mmio, vq:notify, ring" },
 	{ 'c', "c", A_CONTINUE, VIEW_ANY, "continue to a breakpoint (live step mode: runs the guest)" },
+	{ 'd', "d", A_RECORD, VIEW_ANY, "the current event's whole record, wrapped (again: close)" },
+	{ '>', ">", A_SHIFT_RIGHT, VIEW_ANY, "Timeline, Compare: show the lines' right part (< back)" },
+	{ '<', "<", A_SHIFT_LEFT, VIEW_ANY, "Timeline, Compare: shift the lines back left" },
+	{ 'm', "m", A_MARK, VIEW_ANY, "mark this event: the bottom line counts from it (again: off)" },
 	/* views */
 	{ KEY_TAB, "Tab", A_VIEW_NEXT, VIEW_ANY, "next view" },
 	{ KEY_BTAB, "S-Tab", A_VIEW_PREV, VIEW_ANY, "previous view" },
@@ -81,6 +85,7 @@ enum action keys_lookup(int key, int view)
 static const struct { const char *name; int code; } extra_names[] = {
 	{ "Enter", '\n' }, { "Backspace", KEY_BACKSPACE }, { "Space", ' ' }, { "BTab", KEY_BTAB },
 	{ "Resize", KEY_RESIZE },
+	{ "C-u", PROMPT_CTRL_U }, { "C-w", PROMPT_CTRL_W },
 };
 
 int keys_code_of_name(const char *name)

@@ -102,6 +102,25 @@ enum viz_dev viz_device_of(const struct hvt_record *r)
 	return VIZ_DEV_UNCLAIMED;
 }
 
+uint64_t model_device_exits(const struct model *m)
+{
+	return m->stats.exits_by_device[VIZ_DEV_ATA] + m->stats.exits_by_device[VIZ_DEV_VIRTIO_BLK];
+}
+
+uint64_t model_other_exits(const struct model *m)
+{
+	return m->stats.by_kind[HVT_EXIT] - model_device_exits(m);
+}
+
+int model_kernel_exits(const struct model *m, uint64_t *out)
+{
+	uint64_t kvm = m->stats.counters[HVT_C_EXITS], hv = m->stats.by_kind[HVT_EXIT];
+	if (m->stats.by_kind[HVT_COUNTER] == 0 || kvm == 0 || kvm < hv)
+		return -1;
+	*out = kvm - hv;
+	return 0;
+}
+
 const char *viz_device_name(enum viz_dev d)
 {
 	static const char *const names[VIZ_DEV_MAX] = {
@@ -137,6 +156,14 @@ static void stats_add(struct model_stats *s, const struct hvt_record *r)
 	 * (guest-clock ring records may be placed slightly before the record in front of them). */
 	if (r->time_ns > s->last_ns)
 		s->last_ns = r->time_ns;
+	if (r->kind == HVT_RUN_CALL && !s->seen_run_call) {
+		s->seen_run_call = 1;
+		s->first_run_call = r->seq;
+	}
+	if (r->kind == HVT_ENTRY && !s->seen_entry) {
+		s->seen_entry = 1;
+		s->first_entry = r->seq;
+	}
 	switch (r->kind) {
 	case HVT_ENTRY:
 		/* The CPU entered the guest. hv cannot see the instant (HVT_F_TIME_BOUND): the time

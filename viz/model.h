@@ -56,6 +56,10 @@ struct model_stats {
 	uint64_t counters[HVT_C_MAX + 1]; /* KVM statistics (HVT_COUNTER records), last value */
 	uint64_t guest_ns;  /* time the guest ran: each ENTRY to the next EXIT */
 	uint64_t last_ns;   /* time_ns of the last record */
+	/* seq of the trace's first RUN_CALL and first ENTRY (valid once seen_run_call, seen_entry are 1): they
+	 * start the guest rather than come back from an exit (viz/sixstep.h, struct sixstep_ctx) */
+	uint64_t first_run_call, first_entry;
+	int seen_run_call, seen_entry;
 	uint64_t last_entry_ns; /* internal: the open ENTRY, for guest_ns */
 	int in_guest;           /* internal */
 };
@@ -84,6 +88,18 @@ int model_open(struct model *m, const char *path, int live, char *err, size_t er
  * (0 if none), or -1 with a reason when a new record is bad. */
 int64_t model_refresh(struct model *m, char *err, size_t errlen);
 void model_close(struct model *m);
+
+/*
+ * The three kinds of exit hvviz names everywhere (Compare, Stats; textbook chapter 6,
+ * "Compare"): device exits reached hv at the disk controller (requests_is_device_exit), other
+ * exits reached hv anywhere else (console, timer, HLT), in-kernel exits never reached hv: KVM's
+ * own exit counter minus the exits hv saw. model_kernel_exits returns 0 and sets *out when the
+ * trace has that counter and it is not below hv's count, else -1 (a live trace before the end,
+ * a kernel without binary statistics, a damaged file).
+ */
+uint64_t model_device_exits(const struct model *m);
+uint64_t model_other_exits(const struct model *m);
+int model_kernel_exits(const struct model *m, uint64_t *out);
 
 /* Record i (i < m->count), decoded from the mapping. */
 void model_get(const struct model *m, uint64_t i, struct hvt_record *out);

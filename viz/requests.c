@@ -29,6 +29,7 @@
 #include "layout.h"
 #include "dev/ata.h"
 #include "dev/virtio_mmio.h"
+#include "model.h"
 #include "requests.h"
 
 /*
@@ -129,16 +130,19 @@ static uint64_t ns_between(uint64_t from, uint64_t to)
  * and now into the previous request (or the set-up): they belong to the new one.
  */
 static struct request *request_open(struct requests *rq, uint64_t seq, uint64_t ns,
-				    uint64_t moved_exits, uint64_t moved_transitions)
+				    uint64_t moved_exits, uint64_t moved_dev_exits,
+				    uint64_t moved_transitions)
 {
 	if (rq->n > 0) {
 		struct request *prev = &rq->v[rq->n - 1];
 		prev->end = seq;
 		prev->ns = ns_between(rq->open_ns, ns);
 		prev->exits -= moved_exits;
+		prev->dev_exits -= moved_dev_exits;
 		prev->transitions -= moved_transitions;
 	} else {
 		rq->setup_exits -= moved_exits;
+		rq->setup_dev_exits -= moved_dev_exits;
 		rq->setup_transitions -= moved_transitions;
 	}
 	struct request *q = &rq->v[rq->n++];
@@ -146,6 +150,7 @@ static struct request *request_open(struct requests *rq, uint64_t seq, uint64_t 
 	q->start = seq;
 	q->end = seq + 1;
 	q->exits = moved_exits;
+	q->dev_exits = moved_dev_exits;
 	q->transitions = moved_transitions;
 	rq->open_ns = ns;
 	return q;
@@ -158,6 +163,7 @@ static void candidate_set(struct requests *rq, const struct hvt_record *r, int k
 	rq->cand_seq = r->seq;
 	rq->cand_ns = r->time_ns;
 	rq->cand_exits = 0;
+	rq->cand_dev_exits = 0;
 	rq->cand_transitions = 0;
 }
 
@@ -169,7 +175,7 @@ static void candidate_set(struct requests *rq, const struct hvt_record *r, int k
 static void ata_command(struct requests *rq, const struct hvt_record *r)
 {
 	uint8_t cmd = (uint8_t)r->data;
-	struct request *q = request_open(rq, r->seq, r->time_ns, 0, 0);
+	struct request *q = request_open(rq, r->seq, r->time_ns, 0, 0, 0);
 	/*
 	 * A virtio doorbell still waiting for its REQUEST cannot start a request any more: that
 	 * request would begin before this one and cut it to less than nothing. hv never writes
@@ -233,9 +239,9 @@ static void vq_request(struct requests *rq, const struct hvt_record *r)
 
 	if (rq->doorbell_open != CAND_NONE)
 		q = request_open(rq, rq->cand_seq, rq->cand_ns, rq->cand_exits,
-				 rq->cand_transitions);
+				 rq->cand_dev_exits, rq->cand_transitions);
 	else
-		q = request_open(rq, r->seq, r->time_ns, 0, 0);
+		q = request_open(rq, r->seq, r->time_ns, 0, 0, 0);
 	rq->doorbell_open = CAND_NONE;
 
 	q->path = HVT_DISK_VIRTIO;
@@ -252,23 +258,39 @@ static void vq_request(struct requests *rq, const struct hvt_record *r)
 	q->sectors = sectors > UINT32_MAX ? UINT32_MAX : (uint32_t)sectors;
 }
 
+/*
+ * A device exit: one that reached the disk controller itself, the ATA ports or the virtio-blk
+ * window, the same rule as `hv trace stats`'s "exits to the controller" (viz_device_of, in
+ * model.c, knows the machine's map). Every other exit (the console, the timer, HLT) is an
+ * "other exit": the workload pays for those on both paths alike.
+ */
+int requests_is_device_exit(const struct hvt_record *r)
+{
+	enum viz_dev d = viz_device_of(r);
+	return d == VIZ_DEV_ATA || d == VIZ_DEV_VIRTIO_BLK;
+}
+
 /* Charge one record to the open request (or the set-up) and to a pending candidate. */
 static void requests_count(struct requests *rq, const struct hvt_record *r)
 {
 	uint64_t e = r->kind == HVT_EXIT, t = (uint64_t)is_transition(r);
+	uint64_t d = (uint64_t)requests_is_device_exit(r);
 
 	if (rq->n > 0) {
 		struct request *q = &rq->v[rq->n - 1];
 		q->exits += e;
+		q->dev_exits += d;
 		q->transitions += t;
 		q->end = r->seq + 1;
 		q->ns = ns_between(rq->open_ns, r->time_ns);
 	} else {
 		rq->setup_exits += e;
+		rq->setup_dev_exits += d;
 		rq->setup_transitions += t;
 	}
 	if (rq->doorbell_open != CAND_NONE) {
 		rq->cand_exits += e;
+		rq->cand_dev_exits += d;
 		rq->cand_transitions += t;
 	}
 }

@@ -34,6 +34,9 @@ struct request {
 	uint64_t sector;     /* first sector */
 	/* Totals over [start, end): */
 	uint64_t exits;       /* HVT_EXIT records (exits that reached hv) */
+	uint64_t dev_exits;   /* of those, "device exits": to the disk controller itself (the
+				 ATA ports or the virtio-blk window); the rest are "other exits"
+				 (console, timer, HLT), textbook chapter 6 "Compare" */
 	uint64_t transitions; /* mode transitions: EXIT, RUN_RETURN, RUN_CALL, ENTRY, RING */
 	uint64_t ns;          /* time from its first event to the next request's first event
 				 (or to the last event of the trace) */
@@ -43,14 +46,14 @@ struct requests {
 	struct request *v;
 	size_t n, cap;
 	/* Totals of the events before the first request (boot and driver set-up). */
-	uint64_t setup_exits, setup_transitions;
+	uint64_t setup_exits, setup_dev_exits, setup_transitions;
 	/* internal state of the incremental scan (requests.c explains each) */
 	uint64_t next_seq;     /* seq the next record should have */
 	uint64_t open_ns;      /* time_ns of the last request's first event */
 	/* Where the next virtio request will start if one follows: its doorbell, or the avail-ring
 	 * entry its chain was taken from; and what was counted since then (it moves with it). */
 	int doorbell_open;     /* 0: nothing pending, 1: a doorbell, 2: an avail entry */
-	uint64_t cand_seq, cand_ns, cand_exits, cand_transitions;
+	uint64_t cand_seq, cand_ns, cand_exits, cand_dev_exits, cand_transitions;
 	/* The ATA taskfile as the driver last wrote it (ports 0x1F2-0x1F6), and the last command. */
 	uint8_t ata_nsect, ata_lba[3], ata_select;
 	uint8_t ata_pending_cmd;
@@ -63,6 +66,8 @@ int requests_add(struct requests *rq, const struct hvt_record *r);
 /* Close the last request at the end of what was fed (callable again after more records). */
 void requests_finish(struct requests *rq, uint64_t count, uint64_t last_ns);
 void requests_free(struct requests *rq);
-const char *req_type_name(unsigned type); /* "read", "write", "flush", "identify", "other" */
+const char *req_type_name(unsigned type);
+/* 1: r is an exit to the disk controller (ATA ports, virtio-blk window): a "device exit". */
+int requests_is_device_exit(const struct hvt_record *r); /* "read", "write", "flush", "identify", "other" */
 
 #endif

@@ -14,14 +14,20 @@
  *   (exit's rip)      guest ring 0                   2   the driver executes IN/OUT/MOV
  *   exit io/mmio      guest -> KVM                   3   the CPU traps it: VM exit
  *   run-return        KVM -> hv                      4   KVM_RUN returns to hv
- *   vq, disk, irq     hv                             5   hv plays the device
+ *   vq, disk          hv                             5   hv plays the device
+ *   irq line (device) hv                             5   the device raises its line
+ *   run-call, entry   hv -> KVM -> guest             0   the trace's first: hv starts the guest
  *   run-call, entry   hv -> KVM -> guest             6   back into the guest
  *   ring sysret       guest ring 0 -> guest ring 3   6   the system call returns
  *
  * Step 2 has no record of its own: it is the instruction at the exit record's rip, so the exit
  * names it. Exits that are not a device access (HLT, a signal, a single step) cross the same
- * lanes with step 0. Everything here is a pure function of one record: no model, no screen,
- * so tests/unit/test_sixstep.c checks every kind, reason and CPL.
+ * lanes with step 0, and so do asynchronous records (the timer's line, an injection: they run
+ * on their own clock, sixstep_is_async). The words follow the host kind of the trace (struct
+ * sixstep_ctx): EPT and VMLAUNCH/VMRESUME on Intel, NPT and VMRUN on AMD, KVM's emulator and
+ * no root mode on PVM (textbook chapter 6, "Path"). The classification is a pure function of
+ * one record and that context: no screen, and the model only in sixstep_ctx_of, so
+ * tests/unit/test_sixstep.c checks every kind, reason, CPL and host kind.
  *
  * A record comes from a file, and a file can say anything: every value is printed as a number
  * and every name comes from a table with a range check, so no field can index out of bounds
@@ -55,6 +61,20 @@ const char *lane_where(int lane)
 	static const char *const where[LANE_COUNT] = { "non-root ring 3", "non-root ring 0",
 						       "root ring 0", "root ring 3" };
 	return lane >= 0 && lane < LANE_COUNT ? where[lane] : "-";
+}
+
+/*
+ * PVM has no root and non-root mode: the guest runs deprivileged, as a special context of the
+ * host (chapter 0), and hvlab's guests mostly inside KVM's instruction emulator. So on a PVM
+ * trace the lanes say only which side and which ring.
+ */
+const char *lane_where_on(int lane, unsigned host)
+{
+	static const char *const pvm[LANE_COUNT] = { "deprivileged", "deprivileged", "host ring 0",
+						     "host ring 3" };
+	if (host != HVT_HOST_PVM)
+		return lane_where(lane);
+	return lane >= 0 && lane < LANE_COUNT ? pvm[lane] : "-";
 }
 
 /* The guest lane of a CPL. Rings 1 and 2 exist on x86 but no hvlab guest uses them; they are
@@ -105,6 +125,59 @@ static const char *cache_name(uint64_t mode)
 	return mode < sizeof names / sizeof names[0] ? names[mode] : "?";
 }
 
+/* ---- the host's words: what the CPU does differs between Intel, AMD and PVM ---- */
+
+static unsigned ctx_host(const struct sixstep_ctx *ctx)
+{
+	return ctx && ctx->host <= HVT_HOST_MAX ? ctx->host : HVT_HOST_UNKNOWN;
+}
+
+/*
+ * Why an MMIO access exits. Guest-physical addresses are translated by a second set of page
+ * tables the guest cannot see: the EPT on Intel (SDM vol. 3C, "EPT Violations"), the nested
+ * page tables (NPT) on AMD (APM vol. 2, "Nested Paging"). An address with no RAM has no entry
+ * there, so the access faults to KVM. PVM uses no hardware virtualization: KVM keeps shadow page
+ * tables for the guest (textbook chapter 2), and the access faults in those instead. A nested
+ * host is VT-x or AMD-V offered by the hypervisor below; the trace does not say which.
+ */
+static const char *mmio_fault(unsigned host)
+{
+	switch (host) {
+	case HVT_HOST_VMX: return "an EPT violation, a VM exit; KVM decodes it";
+	case HVT_HOST_SVM: return "an NPT fault (AMD), a VM exit; KVM decodes it";
+	case HVT_HOST_PVM: return "KVM's emulator (PVM runs the guest in it) hands it to hv";
+	case HVT_HOST_NESTED: return "an EPT (Intel) or NPT (AMD) fault, a VM exit; KVM decodes it";
+	default: return "a second-level page fault, a VM exit; KVM decodes it";
+	}
+}
+
+/* "root" and "non-root" are VT-x's words (AMD: host and guest mode); PVM has neither, and its
+ * host side is just the host kernel (ring 0) and hv (ring 3). */
+static const char *root_word(unsigned host)
+{
+	return host == HVT_HOST_PVM ? "host" : "root";
+}
+
+/*
+ * The instruction that enters the guest. Intel starts a guest with VMLAUNCH and goes back
+ * with VMRESUME (SDM vol. 3C, "VM Entries"); AMD uses VMRUN for both (APM vol. 2, "VMRUN
+ * Instruction"). PVM has neither: KVM switches from the host's context to the guest's, as an
+ * operating system switches to a process.
+ */
+static const char *entry_how(unsigned host, int first)
+{
+	switch (host) {
+	case HVT_HOST_VMX:
+		return first ? "VMLAUNCH: the CPU loads the guest state, root -> non-root" :
+			       "VMRESUME: the CPU loads the guest state, root -> non-root";
+	case HVT_HOST_SVM: return "VMRUN: the CPU loads the guest state, host -> guest mode";
+	case HVT_HOST_PVM: return "PVM has no VMX/SVM instruction: KVM switches to the guest's "
+				  "context, which runs deprivileged";
+	default: return first ? "VMLAUNCH on Intel, VMRUN on AMD: the CPU loads the guest state" :
+				"VMRESUME on Intel, VMRUN on AMD: the CPU loads the guest state";
+	}
+}
+
 /* ---- HVT_EXIT: step 3, or an exit that is no device access ---- */
 
 /*
@@ -124,7 +197,7 @@ static const char *past_it(int write)
 	return write ? " (a write: KVM may be past it)" : "";
 }
 
-static void exit_io(const struct hvt_record *r, struct path_step *out)
+static void exit_io(const struct hvt_record *r, unsigned host, struct path_step *out)
 {
 	int wr = (r->flags & HVT_F_WRITE) != 0, str = (r->flags & HVT_F_STRING) != 0;
 	const char *insn = str ? (wr ? "outs" : "ins") : (wr ? "out" : "in");
@@ -137,19 +210,30 @@ static void exit_io(const struct hvt_record *r, struct path_step *out)
 	else
 		snprintf(what, sizeof what, "a %u-byte `in` (hv answers 0x%" PRIx64 ")", r->size, r->data);
 	snprintf(out->title, sizeof out->title, "VM exit: %s 0x%" PRIx64 " (%s)", insn, r->addr, dev);
-	snprintf(out->explain, sizeof out->explain,
-		 "the CPU traps %s %s port 0x%" PRIx64 " (%s): VM exit, non-root -> root; %s ran "
-		 "it (step 2); rip=0x%" PRIx64 "%s",
-		 what, wr ? "to" : "from", r->addr, dev,
-		 r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip, past_it(wr));
+	/* On PVM no CPU trap happens: KVM's emulator, which runs these guests there, meets the
+	 * instruction and gives it to hv (chapter 3: io_exits stays 0 on PVM). */
+	if (host == HVT_HOST_PVM)
+		snprintf(out->explain, sizeof out->explain,
+			 "on PVM, KVM's emulator meets %s %s port 0x%" PRIx64 " (%s) and exits to hv; "
+			 "%s ran it (step 2); rip=0x%" PRIx64 "%s",
+			 what, wr ? "to" : "from", r->addr, dev,
+			 r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip, past_it(wr));
+	else
+		snprintf(out->explain, sizeof out->explain,
+			 "the CPU traps %s %s port 0x%" PRIx64 " (%s): VM exit, non-root -> root; %s "
+			 "ran it (step 2); rip=0x%" PRIx64 "%s",
+			 what, wr ? "to" : "from", r->addr, dev,
+			 r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip, past_it(wr));
 }
 
 /*
  * MMIO. The address has no RAM behind it, so the guest's load or store faults in the second
  * level page tables (an EPT violation on Intel, a nested page fault on AMD): a VM exit. KVM
- * decodes the instruction to learn size, direction and data before it hands it to hv.
+ * decodes the instruction to learn size, direction and data before it hands it to hv. On PVM
+ * hvlab's guests run in KVM's instruction emulator (chapter 0, chapter 3 "Exits hv never
+ * sees"), which finds no memory slot at the address and hands the access to hv itself.
  */
-static void exit_mmio(const struct hvt_record *r, struct path_step *out)
+static void exit_mmio(const struct hvt_record *r, unsigned host, struct path_step *out)
 {
 	int wr = (r->flags & HVT_F_WRITE) != 0;
 	const char *dev = device_word(r);
@@ -161,10 +245,10 @@ static void exit_mmio(const struct hvt_record *r, struct path_step *out)
 	snprintf(out->title, sizeof out->title, "VM exit: %s 0x%" PRIx64 " (%s)",
 		 wr ? "write" : "read", r->addr, dev);
 	snprintf(out->explain, sizeof out->explain,
-		 "%s at 0x%" PRIx64 " (%s) finds no RAM: EPT fault, VM exit non-root -> root, KVM "
-		 "decodes it; %s ran it (step 2); rip=0x%" PRIx64 "%s",
-		 what, r->addr, dev, r->cpl == 3 ? "guest ring-3 code" : "the guest's driver", r->rip,
-		 past_it(wr));
+		 "%s at 0x%" PRIx64 " (%s) finds no RAM: %s; %s ran it (step 2); rip=0x%"
+		 PRIx64 "%s",
+		 what, r->addr, dev, mmio_fault(host), r->cpl == 3 ? "guest ring-3 code" : "the driver",
+		 r->rip, past_it(wr));
 }
 
 /* Single step or breakpoint (hv run --step, hv/step.c): KVM_SET_GUEST_DEBUG turns the guest's
@@ -241,7 +325,7 @@ static void exit_other(const struct hvt_record *r, struct path_step *out)
 	}
 }
 
-static void classify_exit(const struct hvt_record *r, struct path_step *out)
+static void classify_exit(const struct hvt_record *r, unsigned host, struct path_step *out)
 {
 	int guest = lane_of_cpl(r->cpl);
 	/* A failed entry never reached the guest: the CPU refused the state KVM loaded (SDM vol.
@@ -257,9 +341,9 @@ static void classify_exit(const struct hvt_record *r, struct path_step *out)
 	if (r->reason == HVT_R_IO || r->reason == HVT_R_MMIO) {
 		set_path(out, guest, LANE_KVM, 3);
 		if (r->reason == HVT_R_IO)
-			exit_io(r, out);
+			exit_io(r, host, out);
 		else
-			exit_mmio(r, out);
+			exit_mmio(r, host, out);
 		return;
 	}
 	set_path(out, guest, LANE_KVM, 0);
@@ -271,34 +355,58 @@ static void classify_exit(const struct hvt_record *r, struct path_step *out)
 
 /* ---- steps 4 and 6: the host-side transitions around every exit ---- */
 
-static void classify_run_return(const struct hvt_record *r, struct path_step *out)
+static void classify_run_return(const struct hvt_record *r, unsigned host, struct path_step *out)
 {
 	(void)r;
 	set_path(out, LANE_KVM, LANE_HV, 4);
 	snprintf(out->title, sizeof out->title, "KVM_RUN returns to hv");
 	snprintf(out->explain, sizeof out->explain,
 		 "KVM could not finish this exit in the kernel: it fills kvm_run (exit_reason, port "
-		 "or address, data) and KVM_RUN returns to hv, root ring 0 -> root ring 3");
+		 "or address, data) and KVM_RUN returns to hv, %s ring 0 -> %s ring 3",
+		 root_word(host), root_word(host));
 }
 
-static void classify_run_call(const struct hvt_record *r, struct path_step *out)
+/*
+ * The first KVM_RUN starts the guest: no exit came before it, so it is no step of a path (0),
+ * and there is no answer to hand back.
+ */
+static void classify_run_call(const struct hvt_record *r, unsigned host, int first,
+			      struct path_step *out)
 {
 	(void)r;
+	if (first) {
+		set_path(out, LANE_HV, LANE_KVM, 0);
+		snprintf(out->title, sizeof out->title, "hv starts the guest: KVM_RUN");
+		snprintf(out->explain, sizeof out->explain,
+			 "hv has loaded the guest and set its registers; its first ioctl(KVM_RUN) "
+			 "starts it, %s ring 3 -> %s ring 0; no exit came before this one",
+			 root_word(host), root_word(host));
+		return;
+	}
 	set_path(out, LANE_HV, LANE_KVM, 6);
 	snprintf(out->title, sizeof out->title, "hv calls KVM_RUN");
 	snprintf(out->explain, sizeof out->explain,
-		 "hv is done with the exit and calls ioctl(KVM_RUN) again, root ring 3 -> root ring "
-		 "0; for an IN or an MMIO load KVM first puts hv's answer into the guest's register");
+		 "hv is done with the exit and calls ioctl(KVM_RUN) again, %s ring 3 -> %s ring "
+		 "0; for an IN or an MMIO load KVM first puts hv's answer into the guest's register",
+		 root_word(host), root_word(host));
 }
 
-static void classify_entry(const struct hvt_record *r, struct path_step *out)
+static void classify_entry(const struct hvt_record *r, unsigned host, int first,
+			   struct path_step *out)
 {
+	if (first) {
+		set_path(out, LANE_KVM, lane_of_cpl(r->cpl), 0);
+		snprintf(out->title, sizeof out->title, "VM entry: the guest starts");
+		snprintf(out->explain, sizeof out->explain,
+			 "the first VM entry, a launch, not a return: %s; the guest runs its first "
+			 "instruction in ring %u at rip=0x%" PRIx64, entry_how(host, 1), r->cpl, r->rip);
+		return;
+	}
 	set_path(out, LANE_KVM, lane_of_cpl(r->cpl), 6);
 	snprintf(out->title, sizeof out->title, "VM entry: back to the guest");
 	snprintf(out->explain, sizeof out->explain,
-		 "VM entry (VMRESUME; VMRUN on AMD): the CPU loads the guest state, root -> non-root; "
-		 "the guest goes on in ring %u where it stopped (rip=0x%" PRIx64 "), unaware it left",
-		 r->cpl, r->rip);
+		 "VM entry, %s; the guest goes on in ring %u where it stopped (rip=0x%" PRIx64
+		 "), unaware it left", entry_how(host, 0), r->cpl, r->rip);
 }
 
 /* ---- step 5: hv plays the device ---- */
@@ -513,21 +621,46 @@ static void classify_disk(const struct hvt_record *r, struct path_step *out)
 		explain_append(out, "I/O thread: no exit reached hv (ioeventfd)");
 }
 
+/*
+ * Asynchronous records. The PIT's tick thread raises line 0 on its own clock, in the middle of
+ * whatever the guest does; an injection, an interrupt window and a wake-up from HLT deliver an
+ * interrupt that was raised earlier, perhaps by another request. Only a device raising its own
+ * line as part of the access (an ATA or virtio completion) belongs to the access: step 5.
+ */
+int sixstep_is_async(const struct hvt_record *r)
+{
+	if (r->kind != HVT_IRQ)
+		return 0;
+	if (r->reason != HVT_IRQ_LINE)
+		return 1;
+	return r->vcpu == HVT_VCPU_TIMER || r->addr == 0; /* IRQ 0 is the PIT's (hv/irq.c) */
+}
+
 /* Interrupts: hv keeps the PIC in user space (hv/irq.c, textbook chapter 4, "Interrupts and
  * polling"), so every step of an interrupt's delivery is visible. */
 static void classify_irq(const struct hvt_record *r, struct path_step *out)
 {
 	char *e = out->explain;
 	size_t n = sizeof out->explain;
-	set_path(out, LANE_HV, LANE_HV, 5);
+	/* A device raising its line as it finishes a request is step 5 of that request; the
+	 * timer and the delivery of an interrupt keep their own clock (sixstep_is_async). */
+	set_path(out, LANE_HV, LANE_HV, sixstep_is_async(r) ? 0 : 5);
 	switch (r->reason) {
 	case HVT_IRQ_LINE:
-		snprintf(out->title, sizeof out->title, "irq: line %" PRIu64 " %s", r->addr,
-			 r->data ? "raised" : "lowered");
-		snprintf(e, n, "%s sets interrupt line %" PRIu64 " to %" PRIu64 ": hv's PIC latches it "
-			 "and hv injects its vector before a VM entry, when the guest can take it",
-			 r->vcpu == HVT_VCPU_TIMER ? "the PIT's tick thread" : "a device",
-			 r->addr, r->data);
+		snprintf(out->title, sizeof out->title, "irq: line %" PRIu64 " %s%s", r->addr,
+			 r->data ? "raised" : "lowered", sixstep_is_async(r) ? " (timer)" : "");
+		if (r->data)
+			snprintf(e, n, "%s raises interrupt line %" PRIu64 ": hv's PIC latches it and "
+				 "hv injects its vector before a VM entry, when the guest can take it%s",
+				 r->vcpu == HVT_VCPU_TIMER ? "the PIT's tick thread" : "a device",
+				 r->addr, sixstep_is_async(r) ? "; the timer's own clock, no step of "
+				 "the access in progress" : "");
+		else
+			snprintf(e, n, "%s lowers interrupt line %" PRIu64 ": nothing new to inject; an "
+				 "edge-triggered PIC line must go low before its next tick can raise it%s",
+				 r->vcpu == HVT_VCPU_TIMER ? "the PIT's tick thread" : "a device",
+				 r->addr, sixstep_is_async(r) ? "; the timer's own clock, no step of "
+				 "the access in progress" : "");
 		break;
 	/* KVM_INTERRUPT queues the vector; KVM writes it into the VM-entry interruption field, so
 	 * the CPU delivers it through the guest's IDT as part of the entry itself. */
@@ -670,14 +803,33 @@ static const char *counter_name(uint64_t id)
 
 /* ---- the one entry point ---- */
 
+struct sixstep_ctx sixstep_ctx_of(const struct model *m, const struct hvt_record *r)
+{
+	const struct model_stats *s = &m->stats;
+	struct sixstep_ctx c = { .host = m->header.host_kind, .first = 0 };
+	if (r->kind == HVT_RUN_CALL)
+		c.first = s->seen_run_call && r->seq == s->first_run_call;
+	else if (r->kind == HVT_ENTRY)
+		c.first = s->seen_entry && r->seq == s->first_entry;
+	return c;
+}
+
 void sixstep_classify(const struct hvt_record *r, struct path_step *out)
 {
+	sixstep_classify_in(r, NULL, out);
+}
+
+void sixstep_classify_in(const struct hvt_record *r, const struct sixstep_ctx *ctx,
+			 struct path_step *out)
+{
+	unsigned host = ctx_host(ctx);
+	int first = ctx && ctx->first;
 	memset(out, 0, sizeof *out);
 	switch (r->kind) {
-	case HVT_EXIT: classify_exit(r, out); break;
-	case HVT_RUN_RETURN: classify_run_return(r, out); break;
-	case HVT_RUN_CALL: classify_run_call(r, out); break;
-	case HVT_ENTRY: classify_entry(r, out); break;
+	case HVT_EXIT: classify_exit(r, host, out); break;
+	case HVT_RUN_RETURN: classify_run_return(r, host, out); break;
+	case HVT_RUN_CALL: classify_run_call(r, host, first, out); break;
+	case HVT_ENTRY: classify_entry(r, host, first, out); break;
 	case HVT_VQ: classify_vq(r, out); break;
 	case HVT_DISK: classify_disk(r, out); break;
 	case HVT_IRQ: classify_irq(r, out); break;

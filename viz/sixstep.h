@@ -14,13 +14,15 @@
  *   2. the kernel's driver executes the device access           lane 1 (the exit record's rip)
  *   3. VM exit: the CPU leaves the guest                        lane 1 -> lane 2  (HVT_EXIT)
  *   4. KVM_RUN returns to hv                                    lane 2 -> lane 3  (RUN_RETURN)
- *   5. hv plays the device                                      lane 3  (VQ, DISK, IRQ records)
+ *   5. hv plays the device                                      lane 3  (VQ, DISK records, a
+ *                                                               device's IRQ line)
  *   6. back: KVM_RUN again, VM entry, the guest goes on         lane 3 -> 2 -> 1 (RUN_CALL,
  *                                                               ENTRY; a sysret/iret to lane 0)
  *
  * Guest code in ring 3 can also exit directly (lane 0 -> lane 2). An exit that is not a device
  * access (HLT, a debug step, a signal) moves across the same lanes but is not one of the six
- * steps: step = 0. Pure functions of one record: unit-tested in tests/unit/test_sixstep.c.
+ * steps: step = 0. So are the trace's first KVM_RUN and VM entry (they start the guest and come
+ * back from nothing) and the asynchronous interrupt records (the timer, an injection). Pure functions of one record: unit-tested in tests/unit/test_sixstep.c.
  */
 #ifndef VIZ_SIXSTEP_H
 #define VIZ_SIXSTEP_H
@@ -40,8 +42,35 @@ struct path_step {
 			      with this record's values (port, reason, vector, ...) */
 };
 
+/*
+ * What one record alone cannot say, but a label must get right (textbook chapter 6, "Path"):
+ *   host   enum hvt_host_kind from the trace header: an MMIO access faults in the EPT on
+ *          Intel, in the NPT on AMD, in KVM's shadow page tables on PVM; the first entry is
+ *          VMLAUNCH on Intel, later ones VMRESUME, VMRUN both on AMD, a switch of context on PVM.
+ *   first  1: this RUN_CALL or ENTRY is the trace's first one. It starts the guest; it comes
+ *          back from no exit, so it is not step 6.
+ */
+struct sixstep_ctx {
+	unsigned host;
+	int first;
+};
+
+/* Classify with what the record says and ctx (NULL: host unknown, not the first entry). */
+void sixstep_classify_in(const struct hvt_record *r, const struct sixstep_ctx *ctx,
+			 struct path_step *out);
+struct model;
+/* The context of record r of model m: its host kind and whether r is the first entry. */
+struct sixstep_ctx sixstep_ctx_of(const struct model *m, const struct hvt_record *r);
+/* sixstep_classify_in(r, NULL, out). */
 void sixstep_classify(const struct hvt_record *r, struct path_step *out);
+/* Whether a record happens on its own clock, not because of the access in progress: the PIT's
+ * tick thread, timer line 0 and the delivery of interrupts (inject, window, wake-up). The Path
+ * view numbers it as no step of the current access (step 0). */
+int sixstep_is_async(const struct hvt_record *r);
 const char *lane_name(int lane); /* "guest ring 3", "guest ring 0", "KVM", "hv" */
 const char *lane_where(int lane); /* "non-root ring 3", "non-root ring 0", "root ring 0", "root ring 3" */
+/* The same on a trace of host kind `host`: on PVM, which has no root mode, "deprivileged" for
+ * the guest's lanes and "host ring 0", "host ring 3" for KVM and hv. */
+const char *lane_where_on(int lane, unsigned host);
 
 #endif

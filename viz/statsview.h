@@ -43,6 +43,10 @@ int stats_order(const uint64_t *counts, int n, int *order);
  * written (at most max).
  */
 int stats_build(const struct model *m, int width, struct stats_line *out, int max);
+/* The same, with the three kinds of exit (device, other, in-kernel) of two traces side by
+ * side, left and right as Compare shows them, and their ratio (left or right NULL: m's alone). */
+int stats_build_pair(const struct model *m, const struct model *left, const struct model *right,
+		     int width, struct stats_line *out, int max);
 
 /* Rows left for lines when n lines go into a body of `rows`: all of them when they fit, else
  * one less, for the "more lines" marker at the bottom. */

@@ -147,3 +147,52 @@ void ui_time(char *buf, size_t len, uint64_t ns)
 	else
 		snprintf(buf, len, "%llu ns", (unsigned long long)ns);
 }
+
+/* "904x", "2.5x", "0.33x": how many times the left number is the right one. Exit counts of
+ * the two I/O paths span three orders of magnitude, so the precision follows the size. */
+void ui_ratio(char *buf, size_t len, uint64_t left, uint64_t right)
+{
+	if (right == 0) {
+		snprintf(buf, len, left ? "none on the right" : "both none");
+		return;
+	}
+	double r = (double)left / (double)right;
+	if (r >= 10.0)
+		snprintf(buf, len, "%.0fx", r);
+	else if (r >= 1.0)
+		snprintf(buf, len, "%.1fx", r);
+	else if (r >= 0.01)
+		snprintf(buf, len, "%.2fx", r);
+	else
+		snprintf(buf, len, "%.4fx", r);
+}
+
+/*
+ * Wrap s into lines of at most width characters (width < 256), breaking at spaces; a word
+ * longer than a line is cut into pieces, so nothing is lost. Returns the lines written.
+ */
+int ui_wrap(const char *s, int width, char lines[][256], int max)
+{
+	int n = 0;
+	if (width > 255)
+		width = 255;
+	while (*s == ' ')
+		s++;
+	while (*s && n < max && width > 0) {
+		int len = (int)strlen(s);
+		if (len > width) {
+			len = width;
+			while (len > 0 && s[len] != ' ')
+				len--;
+			if (len == 0)
+				len = width;
+		}
+		memcpy(lines[n], s, (size_t)len);
+		lines[n][len] = '\0';
+		n++;
+		s += len;
+		while (*s == ' ')
+			s++;
+	}
+	return n;
+}

@@ -6,10 +6,12 @@
  * only honest way to compare them is request by request. The diskio guest makes the same 34
  * requests through the legacy ATA disk and through virtio-blk (guest/diskio.c); this view
  * steps through them in lockstep, left trace and right trace, and shows what each request
- * cost: VM exits, mode transitions, time. On the ATA side a 4 KiB write is some two thousand
- * exits, one per 16-bit word; on the virtio side it is one doorbell for a whole batch, and
- * most requests cost no exit at all. The bars at the bottom make that difference visible
- * without colour ('#' for the left trace, '=' for the right one).
+ * cost in time and in exits, each count named: device exits (to the disk controller), other
+ * exits (console, timer, HLT), and, for the whole run, in-kernel exits (KVM's counter). On
+ * the ATA side a 4 KiB write is some two thousand device exits, one per 16-bit word; on the
+ * virtio side it is one doorbell for a whole batch, and most requests cost no exit at all.
+ * The bars at the bottom make that difference visible without colour ('#' for the left
+ * trace, '=' for the right one).
  * Where a request starts and ends is decided in viz/requests.c (the model cuts the trace
  * while it checks it); this file only draws that index and a few records of each request.
  * Textbook: chapter 4 "Two I/O paths", section "Counting the difference"; chapter 6
@@ -28,9 +30,10 @@
 #include "trace_dump.h"
 
 /* Rows of the body that are not the event lists (see compare_layout). */
-#define TOP_ROWS    7 /* file, counts, request, table header, this request, so far, events */
-#define BOTTOM_ROWS 7 /* separator, then two ratio lines with two bars each */
+#define TOP_ROWS    5 /* file, set-up, request, time, "events a-b of n" */
+#define BOTTOM_ROWS 9 /* separator, the table of exits (6 rows), two bars */
 #define LINE_MAX    512
+#define TABLE_LABEL 30 /* the table's first column: "so far = set-up + requests 1-34" */
 
 /* ---- numbers for people ---- */
 
@@ -46,24 +49,6 @@ static void fmt_count(char *buf, size_t len, uint64_t v)
 		buf[o++] = digits[i];
 	}
 	buf[o] = '\0';
-}
-
-/* "3441x", "2.5x", "0.33x": how many times the left trace's number is the right one's. */
-static void fmt_ratio(char *buf, size_t len, uint64_t left, uint64_t right)
-{
-	if (right == 0) {
-		snprintf(buf, len, left ? "none on the right" : "both none");
-		return;
-	}
-	double r = (double)left / (double)right;
-	if (r >= 10.0)
-		snprintf(buf, len, "%.0fx", r);
-	else if (r >= 1.0)
-		snprintf(buf, len, "%.1fx", r);
-	else if (r >= 0.01)
-		snprintf(buf, len, "%.2fx", r);
-	else
-		snprintf(buf, len, "%.4fx", r);
 }
 
 static const char *base_name(const char *path)
@@ -129,8 +114,10 @@ static void side_range(const struct model *m, size_t k, uint64_t *start, uint64_
 		*start = *end;
 }
 
+/* exits = all exits that reached hv; dev = of those, device exits (to the disk controller:
+ * requests_is_device_exit); exits - dev = other exits (console, timer, HLT). */
 struct totals {
-	uint64_t exits, transitions, ns;
+	uint64_t exits, dev, ns;
 };
 
 /* Request k alone (or the set-up for SIZE_MAX). */
@@ -140,7 +127,7 @@ static void side_this(const struct model *m, size_t k, struct totals *t)
 	memset(t, 0, sizeof *t);
 	if (k == SIZE_MAX) {
 		t->exits = rq->setup_exits;
-		t->transitions = rq->setup_transitions;
+		t->dev = rq->setup_dev_exits;
 		/* the set-up lasts from the first record to the first request's first record */
 		uint64_t start, end;
 		side_range(m, k, &start, &end);
@@ -152,21 +139,25 @@ static void side_this(const struct model *m, size_t k, struct totals *t)
 		}
 	} else if (k < rq->n) {
 		t->exits = rq->v[k].exits;
-		t->transitions = rq->v[k].transitions;
+		t->dev = rq->v[k].dev_exits;
 		t->ns = rq->v[k].ns;
 	}
 }
 
-/* Requests 0..k together: the running totals ("so far"), without the set-up. */
+/*
+ * The set-up and requests 0..k together: the running totals ("so far"). The set-up is in
+ * them, so at the last request "so far" is the whole run, the same numbers as the Stats view,
+ * `hv trace stats` and the textbook (chapter 4 "The run", chapter 6 "Compare").
+ */
 static void side_so_far(const struct model *m, size_t k, struct totals *t)
 {
 	const struct requests *rq = &m->requests;
-	memset(t, 0, sizeof *t);
+	side_this(m, SIZE_MAX, t);
 	if (k == SIZE_MAX)
 		return;
 	for (size_t i = 0; i <= k && i < rq->n; i++) {
 		t->exits += rq->v[i].exits;
-		t->transitions += rq->v[i].transitions;
+		t->dev += rq->v[i].dev_exits;
 		t->ns += rq->v[i].ns;
 	}
 }
@@ -248,8 +239,9 @@ static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side
 
 	ui_text(w, 0, x, wd, 1, ui_attr(a, UI_HEADER), "%s: %s", base_name(m->path),
 		path_long(m));
-	fmt_count(c1, sizeof c1, rq->setup_exits);
-	ui_text(w, 1, x, wd, 1, A_NORMAL, "%zu requests; set-up %s exits", rq->n, c1);
+	fmt_count(c1, sizeof c1, rq->setup_dev_exits);
+	fmt_count(c2, sizeof c2, rq->setup_exits - rq->setup_dev_exits);
+	ui_text(w, 1, x, wd, 1, A_NORMAL, "set-up: %s device + %s other exits", c1, c2);
 
 	if (rq->n == 0) {
 		ui_text(w, 2, x, wd, 1, ui_attr(a, UI_ERROR), "no disk requests in this trace");
@@ -270,20 +262,13 @@ static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side
 			rq->n);
 	}
 
-	/* A small table: this request (or the set-up) and the running totals. */
+	/* The time; the exits are in the table below the lists, both sides on one row. */
 	side_this(m, k, &th);
 	side_so_far(m, k, &sf);
-	ui_text(w, 3, x, wd, 1, ui_attr(a, UI_HEADER), "%-6s %9s %11s %10s", "", "exits",
-		"transitions", "time");
-	fmt_count(c1, sizeof c1, th.exits);
-	fmt_count(c2, sizeof c2, th.transitions);
 	ui_time(t, sizeof t, th.ns);
-	ui_text(w, 4, x, wd, 1, A_NORMAL, "%-6s %9s %11s %10s", k == SIZE_MAX ? "set-up" : "this",
-		c1, c2, t);
-	fmt_count(c1, sizeof c1, sf.exits);
-	fmt_count(c2, sizeof c2, sf.transitions);
 	ui_time(c3, sizeof c3, sf.ns);
-	ui_text(w, 5, x, wd, 1, A_NORMAL, "%-6s %9s %11s %10s", "so far", c1, c2, c3);
+	ui_text(w, 3, x, wd, 1, A_NORMAL, "time: %s %s, so far %s",
+		k == SIZE_MAX ? "set-up" : "this", t, c3);
 
 	/* The request's first events, from the scroll position on. */
 	uint64_t start, end;
@@ -294,13 +279,13 @@ static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side
 		from = n > (uint64_t)l->list_rows ? n - (uint64_t)l->list_rows : 0;
 	fmt_count(c1, sizeof c1, n);
 	if (n == 0) {
-		ui_text(w, 6, x, wd, 1, ui_attr(a, UI_DIM), "no events");
+		ui_text(w, TOP_ROWS - 1, x, wd, 1, ui_attr(a, UI_DIM), "no events");
 		return;
 	}
 	uint64_t last = from + (uint64_t)l->list_rows;
 	if (last > n)
 		last = n;
-	ui_text(w, 6, x, wd, 1, ui_attr(a, UI_DIM), "events %" PRIu64 "-%" PRIu64 " of %s:",
+	ui_text(w, TOP_ROWS - 1, x, wd, 1, ui_attr(a, UI_DIM), "events %" PRIu64 "-%" PRIu64 " of %s:",
 		from + 1, last, c1);
 	/* '>' marks the side's current event: the one the other views show (1, 2, 3, 5). */
 	for (uint64_t i = from; i < last; i++) {
@@ -309,30 +294,83 @@ static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side
 		int cur = start + i == a->cur[side];
 		model_get(m, start + i, &r);
 		event_line(line, sizeof line, &r);
+		/* > and < shift what follows the sequence number, which stays (d: the whole record) */
+		char *rest = strchr(line, ' ');
+		size_t skip = (size_t)a->hshift;
+		if (rest && skip) {
+			*rest++ = '\0';
+			rest += skip < strlen(rest) ? skip : strlen(rest);
+		}
 		ui_text(w, TOP_ROWS + (int)(i - from), x, wd, 1, ui_attr(a, cur ? UI_CURRENT : UI_NORMAL),
-			"%c%s", cur ? '>' : ' ', line);
+			"%c%s%s%s", cur ? '>' : ' ', line, rest && skip ? " <" : "",
+			rest && skip ? rest : "");
 	}
 }
 
-/* "so far: legacy 10,324 exits, virtio 3 exits (3441x)" and a bar for each side. */
-static void draw_ratio(struct app *a, WINDOW *w, const struct layout *l, int y,
-		       const char *what, uint64_t left, uint64_t right)
+/* One row of the table: a label, the two sides' counts, and the ratio of left to right. */
+static void table_row(WINDOW *w, const struct layout *l, int y, const char *label, uint64_t left,
+		      uint64_t right)
 {
 	char c0[32], c1[32], r[32];
-	const char *n0 = side_label(a, 0), *n1 = side_label(a, 1);
-
 	fmt_count(c0, sizeof c0, left);
 	fmt_count(c1, sizeof c1, right);
-	fmt_ratio(r, sizeof r, left, right);
-	ui_text(w, y, 0, l->cols, 1, A_NORMAL, "%s: %s %s exit%s, %s %s exit%s (%s)", what, n0, c0,
-		left == 1 ? "" : "s", n1, c1, right == 1 ? "" : "s", r);
+	ui_ratio(r, sizeof r, left, right);
+	ui_text(w, y, 0, l->cols, 1, A_NORMAL, "%-*s %9s %9s  %s", TABLE_LABEL, label, c0, c1, r);
+}
+
+/*
+ * The table under the lists names every count (textbook chapter 6, "Compare"):
+ *   device exits     reached hv at the disk controller, the cost of the I/O path itself
+ *   other exits      reached hv anywhere else (console, timer, HLT): paid on both paths
+ *   in-kernel exits  never reached hv: KVM handled them itself, and only its own counter,
+ *                    read at the end of the run, knows how many; so whole run only
+ * for this request (or the set-up) and so far (the set-up and the requests up to this one).
+ * Then bars of the device exits so far: the difference chapter 4 is about, seen at a glance.
+ */
+static void draw_table(struct app *a, WINDOW *w, const struct layout *l, int y, size_t k)
+{
+	const char *n0 = side_label(a, 0), *n1 = side_label(a, 1);
+	struct totals t0, t1, s0, s1;
+	char head[64], r0[16], r1[16];
+	side_this(a->m[0], k, &t0);
+	side_this(a->m[1], k, &t1);
+	side_so_far(a->m[0], k, &s0);
+	side_so_far(a->m[1], k, &s1);
+	if (k == SIZE_MAX)
+		snprintf(head, sizeof head, "so far = the set-up");
+	else
+		snprintf(head, sizeof head, k ? "so far = set-up + requests 1-%zu" :
+			 "so far = set-up + request %zu", k + 1);
+	snprintf(r0, sizeof r0, "%.9s", n0);
+	snprintf(r1, sizeof r1, "%.9s", n1);
+	ui_text(w, y, 0, l->cols, 1, ui_attr(a, UI_HEADER), "%-*s %9s %9s  %.9s/%.9s", TABLE_LABEL,
+		head, r0, r1, r0, r1);
+	const char *first = k == SIZE_MAX ? "set-up" : "this request";
+	char lab[64];
+	snprintf(lab, sizeof lab, "%-12s  device exits", first);
+	table_row(w, l, y + 1, lab, t0.dev, t1.dev);
+	table_row(w, l, y + 2, "              other exits", t0.exits - t0.dev, t1.exits - t1.dev);
+	table_row(w, l, y + 3, "so far        device exits", s0.dev, s1.dev);
+	table_row(w, l, y + 4, "              other exits", s0.exits - s0.dev, s1.exits - s1.dev);
+	uint64_t k0, k1;
+	if (model_kernel_exits(a->m[0], &k0) == 0 && model_kernel_exits(a->m[1], &k1) == 0)
+		table_row(w, l, y + 5, "whole run     in-kernel exits", k0, k1);
+	else
+		ui_text(w, y + 5, 0, l->cols, 1, ui_attr(a, UI_DIM), "%-*s  (KVM's counter is not "
+			"in both traces)", TABLE_LABEL, "whole run     in-kernel exits");
+
 	/* label (16) and number (12), then the bar; both bars share one scale */
-	uint64_t max = left > right ? left : right;
+	char c0[32], c1[32], b0[32], b1[32];
+	uint64_t max = s0.dev > s1.dev ? s0.dev : s1.dev;
 	int bx = 2 + 16 + 12 + 1, bw = l->cols - bx;
-	ui_text(w, y + 1, 2, 28, 1, A_NORMAL, "%-16.16s %11s", n0, c0);
-	ui_bar(a, w, y + 1, bx, bw, left, max, UI_BAR_A);
-	ui_text(w, y + 2, 2, 28, 1, A_NORMAL, "%-16.16s %11s", n1, c1);
-	ui_bar(a, w, y + 2, bx, bw, right, max, UI_BAR_B);
+	fmt_count(c0, sizeof c0, s0.dev);
+	fmt_count(c1, sizeof c1, s1.dev);
+	snprintf(b0, sizeof b0, "%.9s device", n0);
+	snprintf(b1, sizeof b1, "%.9s device", n1);
+	ui_text(w, y + 6, 2, 28, 1, A_NORMAL, "%-16.16s %11s", b0, c0);
+	ui_bar(a, w, y + 6, bx, bw, s0.dev, max, UI_BAR_A);
+	ui_text(w, y + 7, 2, 28, 1, A_NORMAL, "%-16.16s %11s", b1, c1);
+	ui_bar(a, w, y + 7, bx, bw, s1.dev, max, UI_BAR_B);
 }
 
 static void draw_needs_two(struct app *a, WINDOW *w)
@@ -418,7 +456,6 @@ static void compare_follow(struct app *a, int list_rows)
 static void compare_draw(struct app *a, WINDOW *w)
 {
 	struct layout l;
-	struct totals t0, t1;
 
 	if (a->nmodels != 2 || !a->m[0] || !a->m[1]) {
 		draw_needs_two(a, w);
@@ -431,20 +468,14 @@ static void compare_draw(struct app *a, WINDOW *w)
 	for (int y = 0; y < l.ratio_y; y++)
 		ui_text(w, y, l.width[0], 1, 0, ui_attr(a, UI_DIM), "|");
 
-	/* The ratio block: the current request (or the set-up), then the running totals. */
+	/* The table of exits: the current request (or the set-up), then the running totals. */
 	const size_t k = a->compare.req;
 	char sep[LINE_MAX];
 	int n = l.cols < (int)sizeof sep - 1 ? l.cols : (int)sizeof sep - 1;
 	memset(sep, '-', (size_t)n);
 	sep[n] = '\0';
 	ui_text(w, l.ratio_y, 0, l.cols, 0, ui_attr(a, UI_DIM), "%s", sep);
-	side_this(a->m[0], k, &t0);
-	side_this(a->m[1], k, &t1);
-	draw_ratio(a, w, &l, l.ratio_y + 1, k == SIZE_MAX ? "set-up" : "this request", t0.exits,
-		   t1.exits);
-	side_so_far(a->m[0], k, &t0);
-	side_so_far(a->m[1], k, &t1);
-	draw_ratio(a, w, &l, l.ratio_y + 4, "so far", t0.exits, t1.exits);
+	draw_table(a, w, &l, l.ratio_y + 1, k);
 }
 
 /* ---- actions ---- */

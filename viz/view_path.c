@@ -48,9 +48,11 @@ struct pv_geom {
 };
 
 /*
- * The lanes get 10 to 16 columns each, the labels the rest: at 80 columns lanes of 10 leave
+ * The lanes get 10 to 28 columns each, the labels the rest: at 80 columns lanes of 10 leave
  * labels of 34 ("seq step title" of most events), at 120 lanes of 16 (wide enough for
- * "non-root ring 3") leave 50, room for the longest titles.
+ * "non-root ring 3") leave 50, room for the longest titles. From 160 columns on the lanes
+ * grow again, keeping 80 for the labels, so a wide terminal shows longer, clearer arrows
+ * (200 columns: lanes of 28).
  */
 static struct pv_geom pv_geom_of(int cols, uint64_t count)
 {
@@ -59,7 +61,9 @@ static struct pv_geom pv_geom_of(int cols, uint64_t count)
 	if (g.lw < 10)
 		g.lw = 10;
 	if (g.lw > 16)
-		g.lw = 16;
+		g.lw = (cols - 80) / LANE_COUNT > 16 ? (cols - 80) / LANE_COUNT : 16;
+	if (g.lw > 28)
+		g.lw = 28;
 	g.dx = PV_X0 + 2 * g.lw + PV_DIV / 2;
 	g.lx = PV_X0 + LANE_COUNT * g.lw + PV_DIV + 1;
 	g.lwid = cols - g.lx;
@@ -104,17 +108,17 @@ static void pv_put(WINDOW *w, int y, int x, attr_t at, char c)
  * when the lane is wide enough. Narrower, three short lines say the same: "guest" / "ring 3",
  * and the rule below them says "non-root" or "root" for both lanes of its side.
  */
-static void pv_lane_words(int lane, int lw, const char **name, const char **where)
+static void pv_lane_words(int lane, int lw, unsigned host, const char **name, const char **where)
 {
 	static const char *const short_name[LANE_COUNT] = { "guest", "guest", "KVM", "hv" };
 	static const char *const short_where[LANE_COUNT] = { "ring 3", "ring 0", "ring 0", "ring 3" };
 	/* One rule for all four lanes, so the header never mixes long and short words. */
 	int wide = 1;
 	for (int i = 0; i < LANE_COUNT; i++)
-		if ((int)strlen(lane_where(i)) >= lw || (int)strlen(lane_name(i)) >= lw)
+		if ((int)strlen(lane_where_on(i, host)) >= lw || (int)strlen(lane_name(i)) >= lw)
 			wide = 0;
 	*name = wide ? lane_name(lane) : short_name[lane];
-	*where = wide ? lane_where(lane) : short_where[lane];
+	*where = wide ? lane_where_on(lane, host) : short_where[lane];
 }
 
 /* Text centred in [x, x + width). */
@@ -131,8 +135,10 @@ static void pv_rule(const struct app *a, WINDOW *w, int y, const struct pv_geom 
 	attr_t dim = ui_attr(a, UI_DIM);
 	for (int x = PV_X0; x < g->lx - 1; x++)
 		pv_put(w, y, x, dim, x == g->dx ? '|' : '-');
-	pv_centre(w, y, PV_X0, 2 * g->lw, dim, " guest: non-root ");
-	pv_centre(w, y, pv_lane_x(g, LANE_KVM), 2 * g->lw, dim, " host: root ");
+	/* PVM has no root mode (sixstep.c, lane_where_on): there the sides are only named. */
+	int pvm = app_model(a)->header.host_kind == HVT_HOST_PVM;
+	pv_centre(w, y, PV_X0, 2 * g->lw, dim, pvm ? " guest (PVM) " : " guest: non-root ");
+	pv_centre(w, y, pv_lane_x(g, LANE_KVM), 2 * g->lw, dim, pvm ? " host " : " host: root ");
 }
 
 static void pv_header(const struct app *a, WINDOW *w, const struct pv_geom *g)
@@ -140,7 +146,7 @@ static void pv_header(const struct app *a, WINDOW *w, const struct pv_geom *g)
 	attr_t head = ui_attr(a, UI_HEADER);
 	for (int lane = 0; lane < LANE_COUNT; lane++) {
 		const char *name, *where;
-		pv_lane_words(lane, g->lw, &name, &where);
+		pv_lane_words(lane, g->lw, app_model(a)->header.host_kind, &name, &where);
 		pv_centre(w, 0, pv_lane_x(g, lane), g->lw, ui_attr(a, pv_lane_role(lane)) | A_BOLD,
 			  name);
 		pv_centre(w, 1, pv_lane_x(g, lane), g->lw, ui_attr(a, UI_DIM), where);
@@ -182,7 +188,8 @@ static void pv_row(const struct app *a, WINDOW *w, int y, const struct pv_geom *
 		   const struct hvt_record *r, int current)
 {
 	struct path_step p;
-	sixstep_classify(r, &p);
+	struct sixstep_ctx ctx = sixstep_ctx_of(app_model(a), r);
+	sixstep_classify_in(r, &ctx, &p);
 	attr_t cur = ui_attr(a, UI_CURRENT), dim = ui_attr(a, UI_DIM);
 	int cols = getmaxx(w);
 	if (current)
@@ -269,7 +276,8 @@ static void pv_footer(const struct app *a, WINDOW *w, int y, const struct hvt_re
 {
 	int cols = getmaxx(w);
 	struct path_step p;
-	sixstep_classify(r, &p);
+	struct sixstep_ctx ctx = sixstep_ctx_of(app_model(a), r);
+	sixstep_classify_in(r, &ctx, &p);
 	for (int x = 0; x < cols; x++)
 		pv_put(w, y, x, ui_attr(a, UI_DIM), '-');
 
@@ -283,7 +291,9 @@ static void pv_footer(const struct app *a, WINDOW *w, int y, const struct hvt_re
 			p.title, where);
 	else
 		ui_text(w, y + 1, 0, cols, 0, ui_attr(a, UI_NORMAL) | A_BOLD, "%s: %s%s",
-			p.from == LANE_NONE ? "not an event" : "not a device access", p.title, where);
+			p.from == LANE_NONE ? "not an event" :
+			sixstep_is_async(r) ? "on its own clock, no step of this access" :
+					      "not a device access", p.title, where);
 
 	char strip[160];
 	pv_strip(strip, sizeof strip, p.step, cols);

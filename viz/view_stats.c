@@ -353,6 +353,66 @@ static void build_kinds(struct stats_out *o, const struct model_stats *s)
 	out_list(o, UI_NORMAL, "  ", items, n);
 }
 
+/* "legacy" or "virtio" when the two traces took different I/O paths, else "this"/"other". */
+static const char *path_word(const struct model *m, const struct model *other, int me)
+{
+	unsigned p = m->requests.n ? m->requests.v[0].path : 0;
+	unsigned q = other && other->requests.n ? other->requests.v[0].path : 0;
+	if (p && q && p != q)
+		return p == HVT_DISK_ATA ? "legacy" : "virtio";
+	return me ? "left" : "right";
+}
+
+/*
+ * The three kinds of exit, named as Compare, `hv trace stats` and the textbook name them
+ * (model.h, model_device_exits): device exits reached hv at the disk controller, other exits
+ * reached hv anywhere else, in-kernel exits never reached hv. With two traces (--compare)
+ * both traces' counts stand side by side in Compare's order (left, right) with the ratio
+ * left/right, whichever trace `w` shows: the whole-run figures read the same here, at
+ * Compare's last request and in chapter 4.
+ */
+static void build_three(struct stats_out *o, const struct model *m, const struct model *other)
+{
+	static const char *const name[4] = { "device exits", "other exits", "all exits to hv",
+					     "in-kernel exits" };
+	static const char *const what[4] = { "to the disk controller", "console, timer, hlt",
+					     "device + other", "never reached hv" };
+	uint64_t v[2][4];
+	int known[2] = { 1, 1 };
+	const struct model *ms[2] = { m, other };
+	for (int i = 0; i < 2 && ms[i]; i++) {
+		v[i][0] = model_device_exits(ms[i]);
+		v[i][1] = model_other_exits(ms[i]);
+		v[i][2] = v[i][0] + v[i][1];
+		known[i] = model_kernel_exits(ms[i], &v[i][3]) == 0;
+	}
+	if (!other) {
+		out_line(o, UI_HEADER, "Exits by kind (the counts Compare and chapter 4 use)");
+		for (int k = 0; k < 4; k++) {
+			if (k == 3 && !known[0])
+				out_line(o, UI_DIM, "  %-16s %9s  (KVM's exit counter is not in this trace)",
+					 name[k], "-");
+			else
+				out_line(o, UI_NORMAL, "  %-16s %9" PRIu64 "  %s", name[k], v[0][k], what[k]);
+		}
+		return;
+	}
+	const char *w0 = path_word(m, other, 1), *w1 = path_word(other, m, 0);
+	out_line(o, UI_HEADER, "Exits by kind, both traces (ratio = %s/%s)", w0, w1);
+	out_line(o, UI_DIM, "  %-16s %9s %9s  %-8s", "", w0, w1, "ratio");
+	for (int k = 0; k < 4; k++) {
+		char r[32];
+		if (k == 3 && !(known[0] && known[1])) {
+			out_line(o, UI_DIM, "  %-16s  (KVM's exit counter is not in both traces)",
+				 name[k]);
+			continue;
+		}
+		ui_ratio(r, sizeof r, v[0][k], v[1][k]);
+		out_line(o, UI_NORMAL, "  %-16s %9" PRIu64 " %9" PRIu64 "  %-8s %s", name[k], v[0][k],
+			 v[1][k], r, what[k]);
+	}
+}
+
 /*
  * The order is the order of importance, so that at 80x24 everything that matters is on the
  * first page: totals, why exits happened, for which device, and what KVM saw. Device steps
@@ -360,8 +420,19 @@ static void build_kinds(struct stats_out *o, const struct model_stats *s)
  */
 int stats_build(const struct model *m, int width, struct stats_line *out, int max)
 {
+	return stats_build_pair(m, NULL, NULL, width, out, max);
+}
+
+int stats_build_pair(const struct model *m, const struct model *left, const struct model *right,
+		     int width, struct stats_line *out, int max)
+{
 	struct stats_out o = { .l = out, .max = max, .width = width };
 	build_totals(&o, m);
+	out_line(&o, UI_NORMAL, "%s", "");
+	if (left && right)
+		build_three(&o, left, right);
+	else
+		build_three(&o, m, NULL);
 	out_line(&o, UI_NORMAL, "%s", "");
 	build_reasons(&o, &m->stats);
 	out_line(&o, UI_NORMAL, "%s", "");
@@ -379,6 +450,12 @@ int stats_build(const struct model *m, int width, struct stats_line *out, int ma
 
 /* ---- the view ---- */
 
+/* With --compare, the left (0) or right (1) trace: both stand side by side. */
+static const struct model *stats_pair(const struct app *a, int side)
+{
+	return a->nmodels == 2 && a->m[0] && a->m[1] ? a->m[side] : NULL;
+}
+
 /*
  * One line per row, from the scroll position. Section titles and notes differ by attribute
  * (ui_attr), but never only by it: titles are flush left and rows are indented, and the two
@@ -390,7 +467,7 @@ static void stats_draw(struct app *a, WINDOW *w)
 	getmaxyx(w, rows, cols);
 	const struct model *m = app_model(a);
 	struct stats_line lines[STATS_LINES_MAX];
-	int n = m ? stats_build(m, cols, lines, STATS_LINES_MAX) : 0;
+	int n = m ? stats_build_pair(m, stats_pair(a, 0), stats_pair(a, 1), cols, lines, STATS_LINES_MAX) : 0;
 	int view = stats_view_rows(n, rows);
 	a->stats.scroll = stats_scroll_clamp(a->stats.scroll, n, view);
 
@@ -430,8 +507,8 @@ static int stats_act(struct app *a, enum action act, int rows)
 	 * Down at the end does not pile up presses that Up must undo first. */
 	const struct model *m = app_model(a);
 	struct stats_line lines[STATS_LINES_MAX];
-	int n = m ? stats_build(m, a->cols > 0 ? a->cols : VIZ_MIN_COLS, lines, STATS_LINES_MAX)
-		  : 0;
+	int n = m ? stats_build_pair(m, stats_pair(a, 0), stats_pair(a, 1), a->cols > 0 ? a->cols : VIZ_MIN_COLS, lines,
+				   STATS_LINES_MAX) : 0;
 	a->stats.scroll = stats_scroll_clamp(a->stats.scroll + delta, n, stats_view_rows(n, rows));
 	return 1;
 }

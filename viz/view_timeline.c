@@ -259,7 +259,7 @@ static struct tl_cols tl_cols_of(const struct model *m)
  * what follows depends on the kind and stays free text, clipped at the window's edge.
  */
 static void tl_row_text(char *out, size_t len, const struct hvt_record *r, struct tl_cols c,
-			int current)
+			int current, int shift)
 {
 	char line[512];
 	trace_format_record(line, sizeof line, r);
@@ -272,8 +272,11 @@ static void tl_row_text(char *out, size_t len, const struct hvt_record *r, struc
 	char details[512] = "";
 	if (rest)
 		rest_reorder(details, sizeof details, r->kind, rest);
-	snprintf(out, len, "%c %*s %*s %-8s %-11s %s", current ? '>' : ' ', c.seq, seq ? seq : "",
-		 c.time, time ? time : "", who ? who : "", kind ? kind : "", details);
+	/* > and < shift the details, the free text that runs past the edge; the columns stay. */
+	size_t dl = strlen(details), skip = shift > 0 ? (size_t)shift : 0;
+	snprintf(out, len, "%c %*s %*s %-8s %-11s %s%s", current ? '>' : ' ', c.seq, seq ? seq : "",
+		 c.time, time ? time : "", who ? who : "", kind ? kind : "", skip ? "<" : "",
+		 details + (skip < dl ? skip : dl));
 }
 
 /* ---- drawing ---- */
@@ -293,9 +296,16 @@ static void tl_draw_head(struct app *a, WINDOW *w, int width, int hidden, struct
 		ui_text(w, 1, 0, width, 1, ui_attr(a, UI_ERROR),
 			"current event %" PRIu64 " does not match the filter: listed anyway, marked '>'",
 			app_cur(a));
-	else
+	else {
+		char what[96];
+		if (a->hshift)
+			snprintf(what, sizeof what, "<details from character %d (< back, d whole record)",
+				 a->hshift + 1);
+		else
+			snprintf(what, sizeof what, "details (hv trace dump's words)");
 		ui_text(w, 1, 0, width, 1, ui_attr(a, UI_DIM), "  %*s %*s %-8s %-11s %s", c.seq, "seq",
-			c.time, "time_us", "thread", "kind", "details (hv trace dump's words)");
+			c.time, "time_us", "thread", "kind", what);
+	}
 }
 
 /*
@@ -332,7 +342,7 @@ static void timeline_draw(struct app *a, WINDOW *w)
 		struct hvt_record r;
 		model_get(s.m, rows[i], &r);
 		int is_cur = rows[i] == s.cur;
-		tl_row_text(text, sizeof text, &r, c, is_cur);
+		tl_row_text(text, sizeof text, &r, c, is_cur, a->hshift);
 		ui_text(w, TL_HEAD + i, 0, width, 1, ui_attr(a, is_cur ? UI_CURRENT : UI_NORMAL),
 			"%s", text);
 	}

@@ -160,10 +160,11 @@ static void draw_header(const struct app *a, WINDOW *w, int y, int cols, const s
 		ui_text(w, y, 0, cols, 1, at, "queue %u of %u  not ready%s", a->virtq.queue,
 			VQ_MAX_QUEUES, t->ready ? "*" : "");
 	/* last_avail moves with each AVAIL_ENTRY (the device took one more), so it is touched
-	 * by both avail records; avail.idx only by AVAIL_IDX. */
+	 * by both avail records; avail.idx only by AVAIL_IDX. "requests read" counts REQUEST
+	 * records: headers the device has read, not requests it has finished (that is used.idx). */
 	ui_text(w, y + 1, 0, cols, 1, ui_attr(a, UI_NORMAL),
-		"avail.idx %u%s  last_avail %u%s  used.idx %u%s   requests %" PRIu64 "%s  notifies %"
-		PRIu64 "%s  interrupts %" PRIu64 "%s",
+		"avail.idx %u%s last_avail %u%s used.idx %u%s  requests read %" PRIu64 "%s, notifies %"
+		PRIu64 "%s, interrupts %" PRIu64 "%s",
 		s->avail_idx, t->avail_idx ? "*" : "", s->last_avail, t->last_avail ? "*" : "",
 		s->used_idx, t->used_idx ? "*" : "", s->requests, t->requests ? "*" : "",
 		s->notifies, t->notifies ? "*" : "", s->interrupts, t->interrupts ? "*" : "");
@@ -227,8 +228,13 @@ static void draw_desc(const struct app *a, WINDOW *w, int y, const struct layout
 	char addr[24], flags[32];
 	snprintf(addr, sizeof addr, "0x%" PRIx64, d->addr);
 	flags_words(d->flags, flags, sizeof flags);
-	ui_text(w, y, l->xd, l->wd, 1, at, "%c%4u %-*s %*" PRIu32 " %-10s %4u", mark, i, aw, addr, lw,
-		d->len, flags, d->next);
+	/* `next` means something only with NEXT set (virtio 1.1, 2.7.5): the last descriptor of a
+	 * chain keeps whatever the driver left there, so it shows as '-'. */
+	char next[8] = "-";
+	if (d->flags & 1)
+		snprintf(next, sizeof next, "%u", d->next);
+	ui_text(w, y, l->xd, l->wd, 1, at, "%c%4u %-*s %*" PRIu32 " %-10s %4s", mark, i, aw, addr, lw,
+		d->len, flags, next);
 }
 
 /*

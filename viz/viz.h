@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "filter.h"
+#include "mark.h"
 #include "model.h"
 
 /* Smaller than this, hvviz draws one message asking for a bigger terminal. */
@@ -46,6 +47,9 @@ enum action {
 	A_FILTER, A_FILTER_CLEAR,  /* Timeline */
 	A_QUEUE_NEXT, A_QUEUE_PREV,/* Virtqueue */
 	A_BREAK_NAME,              /* a breakpoint typed by name: exit:mmio, vq:notify, ring */
+	A_MARK,                    /* mark the current event; the bottom line counts from it */
+	A_RECORD,                  /* show the current event's whole record, wrapped */
+	A_SHIFT_LEFT, A_SHIFT_RIGHT,/* Timeline and Compare: the lists' long lines sideways */
 	A_COUNT
 };
 
@@ -118,6 +122,18 @@ struct app {
 	enum action prompt;    /* A_NONE, or the action whose text is being typed (GOTO, SEARCH, FILTER) */
 	char input[128];
 	size_t input_len;
+	int input_selected;    /* 1: the prompt holds the old text, selected: a typed key replaces it,
+				  Right or End keeps it for editing (app.c, prompt_key) */
+
+	/* The mark of each model (m): the bottom line counts events, exits and time from it to
+	 * the current event (viz/mark.h); the count is kept and moved, not redone, per step. */
+	int marked[2];
+	uint64_t mark[2];
+	struct mark_count markc[2];
+	int markc_valid[2];
+
+	int record_open;       /* d: the current event's whole record in a box over the body */
+	int hshift;            /* < and >: columns the Timeline's and Compare's lines are shifted */
 
 	struct timeline_state timeline;
 	struct virtq_state_ui virtq;
@@ -146,6 +162,10 @@ extern const struct view_ops view_path, view_timeline, view_virtq, view_compare,
 
 /* ---- app.c ---- */
 void app_init(struct app *a, struct model **models, int n);
+/* The control keys a prompt edits with: Ctrl-U erases the line, Ctrl-W the last word. */
+#define PROMPT_CTRL_U 21
+#define PROMPT_CTRL_W 23
+
 /* One key: prompts, help, view actions, global actions. */
 void app_key(struct app *a, int key);
 /* Draw the whole screen on stdscr (title, body, bottom line, help, too-small message). */
@@ -174,5 +194,8 @@ void ui_bar(const struct app *a, WINDOW *w, int y, int x, int width, uint64_t va
 	    uint64_t max, enum ui_role role);
 /* "1.234 ms", "12.3 us", "850 ns": time for people. */
 void ui_time(char *buf, size_t len, uint64_t ns);
+void ui_ratio(char *buf, size_t len, uint64_t left, uint64_t right); /* "904x", "0.86x" */
+/* s wrapped at spaces into lines of at most width (< 256) columns; returns how many. */
+int ui_wrap(const char *s, int width, char lines[][256], int max);
 
 #endif

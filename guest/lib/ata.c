@@ -9,9 +9,11 @@
  * it), so this file is the "before" picture of chapter 4; virtio-blk is the "after".
  * Textbook: chapter 4 "Two I/O paths", section "Full virtualization: the legacy ATA disk".
  *
- * Written for real drives too: every wait is bounded, ERR and DF are checked at every step,
- * and the 400 ns pauses the ATA standard asks for are there (as reads of the alternate status
- * register, which have no side effects). The exit cost of each call is in ata.h; every IN and
+ * Written with real drives in mind: every wait is bounded and ERR and DF are checked at every
+ * step. Where the ATA standard asks for a 400 ns pause, the driver reads the alternate status
+ * register (no side effects). That marks the place but is shorter than 400 ns on real
+ * hardware, where a timed delay must follow (Linux: one read, then ndelay(400)); hv's and
+ * QEMU's drives have a valid status at once (textbook appendix B, section B.7). The exit cost of each call is in ata.h; every IN and
  * OUT below is marked with the line of that table it belongs to.
  *
  * Interrupt mode (ata_irq_mode, ata.h) changes only *how the driver waits* where the ATA
@@ -211,7 +213,8 @@ static int ata_wait_done_irq(void)
  * unfinished transfer is an error, not something to wait out.
  * 6 OUT: the taskfile, drive/head first (it selects which drive latches the rest), the
  * command last (it starts everything). The count register takes 256 as 0.
- * 1 IN: the alternate status, as the 400 ns pause before the status register is valid.
+ * 1 IN: the alternate status, where ATA wants a 400 ns pause before the status register is
+ * valid (a real drive would need a timed delay as well; see the top of this file).
  */
 static int ata_issue(uint8_t cmd, uint32_t lba, uint32_t nsect)
 {
@@ -336,8 +339,8 @@ static int ata_parse_identify(const uint16_t *id, struct ata_info *info)
  * 2 OUT: nIEN on (no interrupts: this driver polls) or off (interrupt mode), then select
  * the master.
  * 4 IN: the alternate status, four times: ATA wants 400 ns after selecting a device before its
- * status means anything, and four reads of a legacy port take at least that long on real
- * buses. The last one is also the presence check: an empty channel reads 0x00 (QEMU, hv) or
+ * status means anything. Four reads were the old rule for ISA buses (about 100 ns each); on a
+ * modern chipset they may be faster, and a driver for real disks adds a timed delay. The last one is also the presence check: an empty channel reads 0x00 (QEMU, hv) or
  * 0xFF (nothing decodes the port at all, the bus floats high).
  * 11: IDENTIFY DEVICE, a one-sector data-in command.
  */

@@ -14,7 +14,7 @@
  *     1 IN  status         wait until not BSY (and check no DRQ is left over)
  *     6 OUT taskfile       drive/head, sector count, LBA 0-7, 8-15, 16-23, command
  *                          (the features register is not written: no command here needs it)
- *     1 IN  alt status     the 400 ns pause ATA requires before status is valid
+ *     1 IN  alt status     where ATA wants 400 ns before status is valid (ata.c, top)
  *   per sector, data in (READ, IDENTIFY)                                    2 exits
  *     1 IN  status         wait for DRQ, check ERR/DF
  *     1 INS `rep insw` of 256 words: ONE exit, because KVM's emulator reads ahead a
@@ -30,7 +30,7 @@
  *   ata_flush              = 8 + 1         = 9
  *   IDENTIFY (inside init) = 2 * 1 + 9     = 11           (a one-sector read)
  *   ata_init, drive found  = 1 OUT device control (nIEN) + 1 OUT drive/head (master)
- *                            + 4 IN alt status (the 400 ns after selecting a device,
+ *                            + 4 IN alt status (where ATA wants 400 ns after selecting a device,
  *                            and the presence check) + IDENTIFY = 2 + 4 + 11 = 17
  *   ata_init, no drive     = 2 + 4 = 6 (alt status read 0x00 or 0xFF)
  *   a failed command costs 1 more exit: the error register is read for ata_last_error().

@@ -11,7 +11,7 @@
  * Textbook: chapter 4 "Two I/O paths", section "Para-virtualization: virtio".
  *
  * Memory ordering, the part every virtio driver must get right (spec 2.6.13 "Supplying
- * Buffers to The Device"; textbook section "Rings and barriers"):
+ * Buffers to The Device"; textbook chapter 4 "Two I/O paths", section "The virtqueue"):
  *   - The device may look at the rings the moment avail->idx moves, so the descriptors and
  *     the avail ring entries must be in memory *before* the avail->idx store, and avail->idx
  *     *before* the doorbell. x86 is TSO: stores become visible in program order, so the CPU
@@ -22,6 +22,11 @@
  *     them is enough. (On ARM both places need real fences: dmb/dsb.)
  *   - The MMIO store itself is an uncached access that leaves the guest on hv: by the time
  *     the guest runs again the host has seen every earlier store.
+ *   - This driver rings the doorbell after every batch; it never reads used->flags or
+ *     avail_event to skip one (spec 2.6.13.4). A driver that does must put a full fence (mfence
+ *     or a locked instruction; Linux's virtio_mb) between its avail->idx store and that load:
+ *     x86 may let a load pass an older store, and then driver and device can each miss the
+ *     other's update. Only the store-then-load case needs it.
  * Every ring field the device writes is read through a volatile pointer, so the compiler
  * reloads it on every poll instead of hoisting it out of the loop.
  *

@@ -40,7 +40,7 @@
  *   virtio_mmio.device=...     where the virtio transport is (hv and QEMU microvm add it)
  *   hvlab.pvtrace=0x528        register the trace page at this port (hv adds it)
  *   os.run=a,b,c               the tasks, in order, from hello disk priv fault ticks
- *                              (default: these five) and badcall; "none" = kernel-only boot
+ *                              (default: these five), badcall and popf; "none" = kernel-only boot
  *   os.corrupt_pvtrace=1|2|3   test hook: damage the trace page like a hostile guest
  *   os.pvtrace_print=1         print the trace records on COM1 (when nobody drains them)
  *   os.test_panic=1            test hook: read unmapped memory in ring 0 (-> kernel panic)

@@ -38,6 +38,7 @@ int priv_main(const char *arg);
 int fault_main(const char *arg);
 int ticks_main(const char *arg);
 int badcall_main(const char *arg);
+int popf_main(const char *arg);
 void user_return(void); /* ulib.c: where main returns to; makes the exit system call */
 
 struct program {
@@ -49,6 +50,7 @@ static const struct program programs[] = {
 	{ "hello", hello_main }, { "disk", disk_main },   { "priv", priv_main },
 	{ "fault", fault_main }, { "ticks", ticks_main },
 	{ "badcall", badcall_main }, /* not in the default list: os.run=badcall */
+	{ "popf", popf_main },       /* not in the default list: textbook chapter 9 */
 };
 #define NPROGRAMS (sizeof(programs) / sizeof(programs[0]))
 
@@ -188,7 +190,7 @@ static void tasks_run_one(const char *name, uint32_t len, uint32_t *next_id)
 		kprintf("os: os.run: no program '");
 		for (uint32_t i = 0; i < len; i++)
 			kprintf("%c", name[i]);
-		kprintf("' (have hello disk priv fault ticks badcall)\n");
+		kprintf("' (have hello disk priv fault ticks badcall popf)\n");
 		return;
 	}
 	if (*next_id > OS_TASKS_MAX) {

@@ -919,7 +919,7 @@ static void ata_cmd_write_op(void *dev, uint64_t offset, const uint8_t *data, ui
 }
 
 /* Alternate status: the status register without the side effect, for a driver that must look
- * without acknowledging (Linux reads it to wait 400 ns after a command). */
+ * without acknowledging (Linux reads it once after a command, then waits 400 ns). */
 static void ata_ctl_read_op(void *dev, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	struct ata *a = dev;

@@ -498,11 +498,12 @@ static void keys_script(struct app *a, uint64_t pick)
 					       "port=0x3f8-0x3ff", "bogus=1", "vcpu=timer" };
 	const int keys[] = {
 		KEY_END, KEY_HOME, '\t', '\t', '\t', '\t', '\t', '/', -1, '\n', 'n', 'N',
-		'b', 'c', 'b', '2', 'j', 'j', KEY_NPAGE, 'k', KEY_PPAGE, 'f', -2, '\n', KEY_END,
+		'b', 'c', 'm', 'b', '2', '>', '>', 'j', 'j', KEY_NPAGE, 'k', KEY_PPAGE, 'f', -2, '\n', KEY_END,
 		KEY_UP, 'F', '3', ']', ']', '[', KEY_DOWN, 'l', KEY_END, '4', ' ', ' ', KEY_LEFT,
 		KEY_END, KEY_HOME, '5', KEY_DOWN, KEY_NPAGE, '1', 'g', -3, '\n', ' ', 'h', '?',
 		KEY_NPAGE, 'j', 27, 'w', KEY_BTAB, KEY_RESIZE, 'Z', '2', 'f', -4, '\n', KEY_END,
-		KEY_HOME, 'q',
+		'd', KEY_END, 'm', KEY_HOME, 'd', '<', '4', '>', 'd', 'f', PROMPT_CTRL_W, PROMPT_CTRL_U,
+		27, KEY_HOME, 'q',
 	};
 	char num[32];
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {

@@ -181,7 +181,116 @@ Test(golden, compare_view_with_one_trace_explains_itself)
 	golden("compare-one", 80, 24, "4", trace("modeswitch.hvt"), NULL);
 }
 
-/* Stats: exits by reason and device, the legacy disk (33 000 port exits). */
+/* Mark and count (issue 17): a mark on the first write system call, the current event on its
+ * return; the bottom line reads 36 UART exits for its 18 characters, 2 exits per character. */
+Test(golden, mark_counts_exits_per_character)
+{
+	golden("mark-write", 80, 24, "/ nr=4 Enter m / sysret Enter 1", trace("os-ring3.hvt"), NULL);
+}
+
+/* The filter prompt shows the old filter selected, so typing replaces it (issue 17). */
+Test(golden, filter_prompt_selects_the_old_filter)
+{
+	golden("filter-prompt", 80, 24, "2 f kind=exit Enter f", trace("diskio-virtio.hvt"), NULL);
+}
+
+/* d: the whole record, wrapped, where the Path's dump line is cut (issue 17). */
+Test(golden, d_shows_the_whole_record)
+{
+	golden("record", 80, 24, "/ nr=4 Enter d", trace("os-ring3.hvt"), NULL);
+}
+
+/* > shifts the Timeline's details, which run past 80 columns, to show their end. */
+Test(golden, timeline_lines_shift_sideways)
+{
+	golden("timeline-shift", 80, 24, "2 f kind=exit Space dev=virtio-blk Enter j j > >",
+	       trace("diskio-virtio.hvt"), NULL);
+}
+
+/* A wide terminal: the Path's lanes grow, the explanation has room. */
+Test(golden, path_view_uses_a_wide_terminal)
+{
+	golden("path-wide", 200, 60, "/ nr=4 Enter", trace("os-ring3.hvt"), NULL);
+}
+
+/* Compare at the last request: "so far" is the whole run (textbook chapter 6, "Compare"). */
+Test(golden, compare_view_at_the_last_request)
+{
+	golden("compare-end", 80, 24, "End", trace("diskio-legacy.hvt"), trace("diskio-virtio.hvt"));
+}
+
+/*
+ * The screens textbook/ch06-watching-it-happen.md shows are golden screens: each block that
+ * starts with hvviz's title line equals one file of tests/viz/golden/, and each excerpt that
+ * starts with "so far" is part of one. So when a view changes, `make golden-update` and this
+ * test point at the chapter too.
+ */
+/* A whole text file in malloc'ed memory (slurp's two static buffers are too few here). */
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *b = malloc(cap);
+	for (size_t got; b && (got = fread(b + n, 1, cap - 1 - n, f)) > 0; ) {
+		n += got;
+		if (n + 1 == cap) {
+			char *nb = realloc(b, cap *= 2);
+			if (!nb) {
+				free(b);
+				b = NULL;
+			}
+			b = nb;
+		}
+	}
+	fclose(f);
+	if (b)
+		b[n] = '\0';
+	return b;
+}
+
+Test(golden, chapter6_shows_golden_screens)
+{
+	static const char *const names[] = {
+		"path-syscall-80x24", "timeline-filter-80x24", "virtq-desc-80x24", "compare-80x24",
+		"compare-end-80x24", "swap-80x24", "mark-write-80x24",
+	};
+	char *chapter = read_all("textbook/ch06-watching-it-happen.md");
+	cr_assert(chapter, "cannot read chapter 6");
+	char *gold[sizeof names / sizeof names[0]];
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		char path[256];
+		snprintf(path, sizeof path, "tests/viz/golden/%s.txt", names[i]);
+		gold[i] = read_all(path);
+		cr_assert(gold[i], "no golden screen %s", path);
+	}
+	int screens = 0;
+	for (char *b = strstr(chapter, "```\n"); b; ) {
+		b += 4;
+		char *end = strstr(b, "```");
+		if (!end)
+			break;
+		*end = '\0';
+		int title = strncmp(b, " ", 1) == 0 && strstr(b, ".hvt (") &&
+			    strstr(b, ".hvt (") < strchr(b, '\n');
+		int excerpt = strncmp(b, "so far ", 7) == 0;
+		if (title || excerpt) {
+			int found = 0;
+			for (size_t i = 0; i < sizeof names / sizeof names[0] && !found; i++)
+				found = title ? strcmp(gold[i], b) == 0 : strstr(gold[i], b) != NULL;
+			cr_assert(found, "chapter 6 shows a screen no golden file has:\n%s", b);
+			screens++;
+		}
+		b = strstr(end + 3, "```\n"); /* the next block's opening fence */
+	}
+	cr_assert_geq(screens, 7, "chapter 6 shows %d hvviz screens", screens);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		free(gold[i]);
+	free(chapter);
+}
+
+/* Stats: exits by reason and device, the legacy disk (33466 device exits). */
 Test(golden, stats_view)
 {
 	both_sizes("stats", "5", trace("diskio-legacy.hvt"), NULL);

@@ -295,3 +295,45 @@ Test(app, b_twice_removes_the_breakpoint)
 	cr_assert_eq(a.nbrk, 0);
 	cr_assert_str_eq(a.message, "breakpoint on exit:io removed (0 left)");
 }
+
+/* Issue 17: the filter prompt came back holding the old filter and typing appended to it
+ * ("kind=exitsyscall..." -> unknown reason). Now the old text is selected: a key replaces it,
+ * Right keeps it to add a word; Ctrl-U and Ctrl-W edit as in a shell. */
+Test(app, filter_prompt_replaces_the_old_filter_and_edits_like_a_shell)
+{
+	open_trace(20);
+	press("2fkind=exit\r"); /* f belongs to the Timeline (2) */
+	cr_assert_str_eq(a.timeline.filter.text, "kind=exit");
+	press("f");
+	cr_assert(a.input_selected);
+	cr_assert(strstr(row(23), "filter: [kind=exit]_"), "'%s'", row(23));
+	press("port=0x3f8\r");
+	cr_assert_str_eq(a.timeline.filter.text, "port=0x3f8", "typing must replace, not append");
+
+	/* Right: keep the old text and add to it */
+	press("f");
+	app_key(&a, KEY_RIGHT);
+	press(" kind=exit\r");
+	cr_assert_str_eq(a.timeline.filter.text, "port=0x3f8 kind=exit");
+
+	/* Ctrl-W erases the last word (and the space before it), Ctrl-U the whole line */
+	press("f");
+	app_key(&a, KEY_RIGHT);
+	app_key(&a, PROMPT_CTRL_W);
+	cr_assert_str_eq(a.input, "port=0x3f8 ");
+	app_key(&a, PROMPT_CTRL_W);
+	cr_assert_str_eq(a.input, "");
+	press("vcpu=0 kind=exit");
+	app_key(&a, PROMPT_CTRL_U);
+	cr_assert_str_eq(a.input, "");
+	press("vcpu=0\r");
+	cr_assert_str_eq(a.timeline.filter.text, "vcpu=0");
+
+	/* Backspace on the selected text erases all of it */
+	press("f");
+	app_key(&a, KEY_BACKSPACE);
+	cr_assert_str_eq(a.input, "");
+	cr_assert(!a.input_selected);
+	app_key(&a, 27);
+	cr_assert_str_eq(a.timeline.filter.text, "vcpu=0", "Esc keeps the filter in force");
+}

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "model.h"
 #include "pvtrace.h"
 #include "sixstep.h"
 #include "trace_read.h"
@@ -191,7 +192,7 @@ Test(sixstep, every_device_step_is_step5_inside_hv)
 {
 	static const struct { uint8_t kind; unsigned max; } kinds[] = {
 		{ HVT_VQ, HVT_VQ_OP_MAX }, { HVT_DISK, HVT_DISK_OP_MAX },
-		{ HVT_IRQ, HVT_IRQ_OP_MAX }, { HVT_GUEST_ERROR, HVT_REASON_MAX },
+		{ HVT_GUEST_ERROR, HVT_REASON_MAX },
 	};
 	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
 		for (unsigned op = 0; op <= kinds[k].max; op++) {
@@ -242,6 +243,159 @@ Test(sixstep, disk_flush_names_the_system_call_and_cache_mode)
 	struct path_step p = classify(&d);
 	cr_assert_str_eq(p.title, "disk: fdatasync (legacy ATA)");
 	cr_assert(strstr(p.explain, "hv skips fdatasync (cache=unsafe)"), "%s", p.explain);
+}
+
+/* ---- label rules that depend on more than the record (issue 17) ---- */
+
+/* The trace's first KVM_RUN and entry start the guest: no exit came before, so they are no step
+ * 6 ("back"), and the first entry is a launch. A later one is step 6 and a resume. */
+Test(sixstep, first_entry_is_a_start_not_step6)
+{
+	struct hvt_record call = { .kind = HVT_RUN_CALL }, ent = { .kind = HVT_ENTRY, .rip = 0x100000 };
+	struct sixstep_ctx first = { .host = HVT_HOST_VMX, .first = 1 };
+	struct sixstep_ctx later = { .host = HVT_HOST_VMX, .first = 0 };
+	struct path_step p;
+	sixstep_classify_in(&call, &first, &p);
+	expect_path(&p, LANE_HV, LANE_KVM, 0);
+	cr_assert(strstr(p.explain, "no exit came before"), "%s", p.explain);
+	cr_assert_null(strstr(p.explain, "done with the exit"), "%s", p.explain);
+	sixstep_classify_in(&ent, &first, &p);
+	expect_path(&p, LANE_KVM, LANE_GUEST0, 0);
+	cr_assert(strstr(p.explain, "VMLAUNCH"), "%s", p.explain);
+	cr_assert_null(strstr(p.explain, "where it stopped"), "%s", p.explain);
+	sixstep_classify_in(&call, &later, &p);
+	expect_path(&p, LANE_HV, LANE_KVM, 6);
+	sixstep_classify_in(&ent, &later, &p);
+	expect_path(&p, LANE_KVM, LANE_GUEST0, 6);
+	cr_assert(strstr(p.explain, "VMRESUME"), "%s", p.explain);
+	cr_assert_null(strstr(p.explain, "VMLAUNCH"), "%s", p.explain);
+	cr_assert(strstr(p.explain, "where it stopped"), "%s", p.explain);
+}
+
+/* Each host kind gets its own words for the MMIO fault and the entry instruction: EPT and
+ * VMLAUNCH/VMRESUME only on Intel, NPT and VMRUN only on AMD, neither on PVM. */
+Test(sixstep, mmio_fault_and_entry_follow_the_host_kind)
+{
+	static const struct { unsigned host; const char *fault, *entry, *never[3]; } want[] = {
+		{ HVT_HOST_VMX, "an EPT violation", "VMRESUME", { "NPT", "VMRUN", "shadow" } },
+		{ HVT_HOST_SVM, "an NPT fault", "VMRUN", { "EPT", "VMRESUME", "shadow" } },
+		{ HVT_HOST_PVM, "KVM's emulator (PVM runs the guest in it) hands it to hv",
+		  "KVM switches to the guest's context", { "EPT violation", "VMRESUME", "VMRUN" } },
+		{ HVT_HOST_NESTED, "an EPT (Intel) or NPT (AMD) fault", "VMRESUME on Intel, VMRUN on AMD",
+		  { "shadow", NULL, NULL } },
+	};
+	struct hvt_record mmio = { .kind = HVT_EXIT, .reason = HVT_R_MMIO, .addr = HV_MMIO_VIRTIO_BLK,
+				   .size = 4 };
+	struct hvt_record ent = { .kind = HVT_ENTRY };
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		struct sixstep_ctx c = { .host = want[i].host };
+		struct path_step pm, pe;
+		sixstep_classify_in(&mmio, &c, &pm);
+		sixstep_classify_in(&ent, &c, &pe);
+		expect_path(&pm, LANE_GUEST0, LANE_KVM, 3);
+		cr_assert(strstr(pm.explain, want[i].fault), "host %u: %s", want[i].host, pm.explain);
+		cr_assert(strstr(pe.explain, want[i].entry), "host %u: %s", want[i].host, pe.explain);
+		for (size_t k = 0; k < 3 && want[i].never[k]; k++) {
+			cr_assert_null(strstr(pm.explain, want[i].never[k]), "host %u: %s", want[i].host,
+				       pm.explain);
+			cr_assert_null(strstr(pe.explain, want[i].never[k]), "host %u: %s", want[i].host,
+				       pe.explain);
+		}
+	}
+}
+
+/* PVM has no root/non-root mode and runs hvlab's guests in KVM's emulator: its port I/O is no
+ * CPU trap, its lanes and KVM_RUN transitions are named without root. Other hosts keep them. */
+Test(sixstep, pvm_has_no_root_mode)
+{
+	struct hvt_record io = { .kind = HVT_EXIT, .reason = HVT_R_IO, .addr = 0x3f8, .size = 1,
+				 .flags = HVT_F_WRITE }, ret = { .kind = HVT_RUN_RETURN };
+	struct sixstep_ctx pvm = { .host = HVT_HOST_PVM }, vmx = { .host = HVT_HOST_VMX };
+	struct path_step p;
+	sixstep_classify_in(&io, &pvm, &p);
+	expect_path(&p, LANE_GUEST0, LANE_KVM, 3);
+	cr_assert(strstr(p.explain, "KVM's emulator meets"), "%s", p.explain);
+	cr_assert_null(strstr(p.explain, "root"), "%s", p.explain);
+	sixstep_classify_in(&ret, &pvm, &p);
+	cr_assert(strstr(p.explain, "host ring 0 -> host ring 3"), "%s", p.explain);
+	sixstep_classify_in(&io, &vmx, &p);
+	cr_assert(strstr(p.explain, "the CPU traps"), "%s", p.explain);
+	cr_assert(strstr(p.explain, "non-root -> root"), "%s", p.explain);
+	sixstep_classify_in(&ret, &vmx, &p);
+	cr_assert(strstr(p.explain, "root ring 0 -> root ring 3"), "%s", p.explain);
+	for (int lane = 0; lane < LANE_COUNT; lane++) {
+		cr_assert_null(strstr(lane_where_on(lane, HVT_HOST_PVM), "root"));
+		cr_assert_str_eq(lane_where_on(lane, HVT_HOST_SVM), lane_where(lane));
+	}
+}
+
+/* The timer ticks on its own clock, and an injection delivers an interrupt raised earlier:
+ * neither is step 5 of the access in progress. A device raising its line as it finishes a
+ * request is. A lowered line injects nothing. */
+Test(sixstep, timer_and_interrupt_delivery_are_no_step_of_the_access)
+{
+	struct hvt_record tick = { .kind = HVT_IRQ, .reason = HVT_IRQ_LINE, .vcpu = HVT_VCPU_TIMER,
+				   .addr = 0, .data = 1 };
+	struct path_step p = classify(&tick);
+	expect_path(&p, LANE_HV, LANE_HV, 0);
+	cr_assert(sixstep_is_async(&tick));
+	cr_assert_str_eq(p.title, "irq: line 0 raised (timer)");
+	tick.data = 0;
+	p = classify(&tick);
+	expect_path(&p, LANE_HV, LANE_HV, 0);
+	cr_assert_null(strstr(p.explain, "injects"), "%s", p.explain);
+	cr_assert(strstr(p.explain, "nothing new to inject"), "%s", p.explain);
+	for (unsigned op = HVT_IRQ_INJECT; op <= HVT_IRQ_OP_MAX; op++) {
+		struct hvt_record r = { .kind = HVT_IRQ, .reason = (uint8_t)op, .addr = 14 };
+		p = classify(&r);
+		expect_path(&p, LANE_HV, LANE_HV, 0);
+	}
+	/* IRQ 14, the ATA controller finishing a command on the vCPU thread: step 5 */
+	struct hvt_record ata = { .kind = HVT_IRQ, .reason = HVT_IRQ_LINE, .addr = 14, .data = 1 };
+	p = classify(&ata);
+	expect_path(&p, LANE_HV, LANE_HV, 5);
+	cr_assert(!sixstep_is_async(&ata));
+}
+
+/* The real os trace (AMD-V in the lab VM, recorded as nested): record 0 is no step 6, record 1
+ * no resume, the timer rows in the middle of the UART output no step 5. */
+Test(sixstep, os_trace_labels_start_and_timer_rows)
+{
+	char path[] = "/tmp/sixstep-os-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "xz -dc %s > %s", OS_TRACE_XZ, path);
+	cr_assert_eq(system(cmd), 0, "cannot unpack %s (is xz installed?)", OS_TRACE_XZ);
+	struct model m;
+	char err[256];
+	int rc = model_open(&m, path, 0, err, sizeof err);
+	unlink(path);
+	close(fd);
+	cr_assert_eq(rc, 0, "%s", err);
+	cr_assert_eq(m.header.host_kind, HVT_HOST_NESTED);
+	int timer_rows = 0;
+	for (uint64_t i = 0; i < m.count; i++) {
+		struct hvt_record r;
+		struct path_step p;
+		model_get(&m, i, &r);
+		struct sixstep_ctx c = sixstep_ctx_of(&m, &r);
+		sixstep_classify_in(&r, &c, &p);
+		if (i < 2) {
+			cr_assert_eq(p.step, 0, "record %llu: %s", (unsigned long long)i, p.title);
+			cr_assert(c.first);
+		} else if (r.kind == HVT_ENTRY || r.kind == HVT_RUN_CALL) {
+			cr_assert_eq(p.step, 6, "record %llu: %s", (unsigned long long)i, p.title);
+		}
+		if (r.kind == HVT_EXIT && r.reason == HVT_R_MMIO)
+			cr_assert_null(strstr(p.explain, "EPT violation"), "%s", p.explain);
+		if (r.kind == HVT_IRQ && r.vcpu == HVT_VCPU_TIMER) {
+			cr_assert_eq(p.step, 0, "record %llu: %s", (unsigned long long)i, p.title);
+			timer_rows++;
+		}
+	}
+	cr_assert_gt(timer_rows, 0);
+	model_close(&m);
 }
 
 Test(sixstep, irq_inject_names_vector_and_line)
@@ -331,7 +485,13 @@ Test(sixstep, every_classification_fits_on_one_line)
 			.count = big ? UINT32_MAX : 0, .flags = big ? UINT32_MAX : 0,
 			.duration_ns = x,
 		};
-		struct path_step p = classify(&r);
+		/* the host kind and the first entry change the words of exits and entries only */
+		int ctx_matters = kind == HVT_EXIT || kind == HVT_ENTRY || kind == HVT_RUN_CALL;
+		for (unsigned host = 0; host <= (ctx_matters ? HVT_HOST_MAX + 1 : 0); host++)
+		for (int first = 0; first <= ctx_matters; first++) {
+		struct sixstep_ctx c = { .host = host, .first = first };
+		struct path_step p;
+		sixstep_classify_in(&r, &c, &p);
 		size_t tl = strlen(p.title), el = strlen(p.explain);
 		cr_assert(tl > 0 && tl <= sizeof p.title - 2, "kind %u reason %u: title %zu bytes: %s",
 			  kind, reason, tl, p.title);
@@ -347,6 +507,7 @@ Test(sixstep, every_classification_fits_on_one_line)
 		cr_assert(p.from >= LANE_NONE && p.from < LANE_COUNT && p.to >= LANE_NONE &&
 			  p.to < LANE_COUNT);
 		cr_assert(p.step >= 0 && p.step <= 6);
+		}
 	}
 }
 

@@ -10,7 +10,9 @@
  * appendix A, section A.11 "How `hv trace stats` is computed".
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "statsview.h"
 
@@ -261,4 +263,40 @@ Test(viewstats, scroll_stops_at_the_last_page)
 	/* Everything fits: all rows are lines, and there is nothing to scroll. */
 	cr_assert_eq(stats_view_rows(22, 22), 22);
 	cr_assert_eq(stats_scroll_clamp(4, 22, 22), 0);
+}
+
+/*
+ * Issue 17: the whole-run figures read three ways (166x in Compare, 138x here, "33 000
+ * against 37" in the README) because no screen said which exits each counted. Now the Stats
+ * view names the three kinds and, with two traces, gives each ratio: the figures README.md,
+ * textbook/ch04-two-io-paths.md ("The run") and textbook/ch06-watching-it-happen.md ("Stats")
+ * quote with these words. The traces are the checked-in ones (tests/viz/traces/README.md).
+ */
+Test(viewstats, three_kinds_of_exit_with_their_ratios)
+{
+	struct model v;
+	char err[256];
+	const char *tmp = "/tmp/hvlab-viewstats-legacy.hvt";
+	cr_assert_eq(system("xz -dc tests/viz/traces/diskio-legacy.hvt.xz > "
+			    "/tmp/hvlab-viewstats-legacy.hvt"), 0, "is xz installed?");
+	cr_assert_eq(model_open(&m, tmp, 0, err, sizeof err), 0, "%s", err);
+	unlink(tmp);
+	cr_assert_eq(model_open(&v, "tests/viz/traces/diskio-virtio.hvt", 0, err, sizeof err), 0,
+		     "%s", err);
+	int n = stats_build_pair(&v, &m, &v, 80, lines, STATS_LINES_MAX); /* virtio shown (w) */
+	cr_assert_geq(find_index(n, "Exits by kind, both traces (ratio = legacy/virtio)"),
+		      0);
+	cr_assert_geq(find_index(n, "  device exits         33466        37  904x     to the disk "
+				    "controller"), 0);
+	cr_assert_geq(find_index(n, "  other exits            178       206  0.86x    console"), 0);
+	cr_assert_geq(find_index(n, "  all exits to hv      33644       243  138x     device + other"),
+		      0);
+	cr_assert_geq(find_index(n, "  in-kernel exits        615       627  0.98x    never reached hv"),
+		      0);
+	/* one trace alone: the same names, no ratio */
+	n = stats_build(&v, 80, lines, STATS_LINES_MAX);
+	cr_assert_geq(find_index(n, "  device exits            37  to the disk controller"), 0);
+	cr_assert_geq(find_index(n, "  in-kernel exits        627  never reached hv"), 0);
+	model_close(&v);
+	model_close(&m);
 }
