@@ -163,9 +163,13 @@ small:
 
 /*
  * The PVH start-info block (xen/include/public/arch-x86/hvm/start_info.h, version 1) and
- * a memory map: RAM below 0x8000 holds hv's tables, so it is reported as reserved.
+ * a memory map: RAM below 0x8000 holds hv's tables, so it is reported as reserved. With an
+ * initrd (hv run --initrd on an ELF kernel with the PVH note) the block also lists one *module*:
+ * PVH's name for a file the loader put in memory for the kernel. Linux takes its first module
+ * as its initrd (textbook ch 11 "The boot protocol").
  */
-static int write_start_info(struct vm *vm, const char *cmdline, char *err, size_t errlen)
+int pvh_write_start_info(const struct guest_mem *gm, const struct boot_info *bi,
+			 const char *cmdline, char *err, size_t errlen)
 {
 	size_t n = cmdline ? strlen(cmdline) : 0;
 	if (n >= HV_CMDLINE_MAX) {
@@ -175,20 +179,25 @@ static int write_start_info(struct vm *vm, const char *cmdline, char *err, size_
 	char line[HV_CMDLINE_MAX] = { 0 };
 	if (n)
 		memcpy(line, cmdline, n);
-	uint64_t ram = vm->mem.slots[0].size;
+	uint64_t ram = gm->slots[0].size;
 	struct { uint64_t addr, size; uint32_t type, reserved; } memmap[2] = {
 		{ 0, HV_LOAD16_ADDR, 2, 0 },                  /* 2 = reserved */
 		{ HV_LOAD16_ADDR, ram - HV_LOAD16_ADDR, 1, 0 }, /* 1 = usable RAM */
 	};
+	/* struct hvm_modlist_entry: paddr, size, cmdline_paddr (0: none), reserved. */
+	uint64_t module[4] = { bi->initrd_addr, bi->initrd_size, 0, 0 };
 	uint32_t info[14] = { 0 };
 	info[0] = 0x336ec578;          /* magic: "xEn3" with the 0x80 bit of the 'E' set */
 	info[1] = 1;                   /* version */
+	info[3] = bi->initrd_size ? 1 : 0;             /* nr_modules */
+	info[4] = bi->initrd_size ? HV_START_INFO_ADDR + 0x80 : 0; /* modlist_paddr, low half */
 	info[6] = HV_CMDLINE_ADDR;     /* cmdline_paddr (64-bit field, low half) */
 	info[10] = HV_START_INFO_ADDR + 0x40; /* memmap_paddr */
 	info[12] = 2;                  /* memmap_entries */
-	if (gm_write(&vm->mem, HV_START_INFO_ADDR, info, sizeof(info)) < 0 ||
-	    gm_write(&vm->mem, HV_START_INFO_ADDR + 0x40, memmap, sizeof(memmap)) < 0 ||
-	    gm_write(&vm->mem, HV_CMDLINE_ADDR, line, n + 1) < 0) {
+	if (gm_write(gm, HV_START_INFO_ADDR, info, sizeof(info)) < 0 ||
+	    gm_write(gm, HV_START_INFO_ADDR + 0x40, memmap, sizeof(memmap)) < 0 ||
+	    (bi->initrd_size && gm_write(gm, HV_START_INFO_ADDR + 0x80, module, sizeof(module)) < 0) ||
+	    gm_write(gm, HV_CMDLINE_ADDR, line, n + 1) < 0) {
 		snprintf(err, errlen, "guest RAM too small for the start-info block");
 		return -1;
 	}
@@ -327,7 +336,7 @@ int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 		return -1;
 	}
 	/* Every mode gets the command line and start-info block; only 32/64-bit need tables. */
-	if (write_start_info(vm, cmdline, err, errlen) < 0)
+	if (pvh_write_start_info(&vm->mem, &vm->boot, cmdline, err, errlen) < 0)
 		return -1;
 	switch (vm->boot.mode) {
 	case BOOT_REAL:

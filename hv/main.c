@@ -12,6 +12,7 @@
  *          [--trace-limit MiB] [--quiet] [--step SYMBOL [--step-count N] [--step-seek]]
  *          [--viz[=step]] [--gdb [ADDR:]PORT [--gdb-nowait]] GUEST
  *   hv run [options] --kernel BZIMAGE [--initrd FILE] [--cmdline STR]    a Linux kernel
+ *   hv run [options] [--initrd FILE] VMLINUX     an ELF kernel with the PVH note: a PVH module
  *   hv trace stats FILE          exits by reason, port/address, mode; KVM's counters
  *   hv trace dump [--json] FILE  one line per event
  *   hv doctor [--json|--class]   which KVM this host has and what works on it
@@ -48,6 +49,7 @@ static const char usage[] =
 	"              [--step SYMBOL|ADDRESS [--step-count N] [--step-seek]]\n"
 	"              [--viz[=step]] [--gdb [ADDR:]PORT [--gdb-nowait]] GUEST\n"
 	"       hv run [options] --kernel BZIMAGE [--initrd FILE] [--cmdline STR]\n"
+	"       hv run [options] [--initrd FILE] VMLINUX   (an ELF kernel with the PVH note)\n"
 	"       hv trace stats FILE\n"
 	"       hv trace dump [--json] FILE\n"
 	"       hv doctor [--json|--class]\n"
@@ -171,7 +173,7 @@ static int run_option_machine(int c, const char *arg, struct run_options *ro)
 	/* A Linux bzImage instead of GUEST, loaded by the Linux boot protocol (hv/linuxboot.c,
 	 * textbook ch 11 "Booting Linux"), and the initrd it unpacks as its first file system. */
 	case 'k': opt->guest_path = arg; opt->linux_kernel = true; return 0;
-	case 'i': opt->initrd_path = arg; return 0;
+	case 'i': opt->initrd_path = arg; return 0; /* with an ELF kernel: a PVH module */
 	/* Watch the run in hvviz (hv/vizlink.c): --viz runs freely, --viz=step waits for the user
 	 * before every entry. Only the "=" form: "--viz step" would make "step" the guest file. */
 	case 'V':
@@ -330,13 +332,8 @@ static int run_check(struct run_options *ro)
 			"stepping)\n");
 		return HV_EXIT_USAGE;
 	}
-	/* The boot protocol decides how a bzImage starts, and only it carries an initrd (an ELF
-	 * guest's PVH start-info could list modules; hv does not fill them in). */
-	if (opt->initrd_path && !opt->linux_kernel) {
-		fprintf(stderr, "hv: --initrd needs --kernel BZIMAGE (the initrd is handed over by "
-			"the Linux boot protocol)\n");
-		return HV_EXIT_USAGE;
-	}
+	/* The boot protocol decides how a bzImage starts. (--initrd without --kernel: an ELF
+	 * kernel gets it as a PVH module, if it has the PVH note; vm.c checks.) */
 	if (opt->linux_kernel && opt->mode != BOOT_AUTO) {
 		fprintf(stderr, "hv: --mode cannot be combined with --kernel (the Linux boot protocol "
 			"enters a bzImage in long mode)\n");

@@ -362,6 +362,9 @@ static int load_guest(struct vm *vm, const struct vm_options *opt, const struct 
 			     vm->vblk != NULL, &vm->boot, err, sizeof(err))
 		: loader_load(&vm->mem, in->img, in->len, opt->guest_path, opt->mode, &vm->boot, err,
 			      sizeof(err));
+	if (rc == 0 && in->initrd && !opt->linux_kernel)
+		rc = loader_add_initrd(&vm->mem, &vm->boot, in->initrd, in->initrd_len,
+				       opt->initrd_path, err, sizeof(err));
 	if (rc < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	if (opt->step_at && arm_step(vm, opt, in))
@@ -420,11 +423,6 @@ static int check_linux(struct vm_inputs *in, const struct vm_options *opt)
 {
 	char err[512];
 	uint64_t ram = (uint64_t)opt->mem_mib << 20;
-	if (opt->initrd_path) {
-		in->initrd = loader_read_file(opt->initrd_path, ram, &in->initrd_len, err, sizeof(err));
-		if (!in->initrd)
-			return fail(HV_EXIT_USAGE, "--initrd: %s", err);
-	}
 	struct guest_mem plan = { .slots = { { .size = ram } }, .nslots = 1 };
 	if (linux_load(&plan, in->img, in->len, opt->guest_path, in->initrd, in->initrd_len,
 		       opt->disk_path == DISK_PATH_VIRTIO, &in->boot, err, sizeof(err)) < 0)
@@ -444,10 +442,18 @@ static int check_guest(struct vm_inputs *in, const struct vm_options *opt)
 	in->img = loader_read_file(opt->guest_path, ram, &in->len, err, sizeof(err));
 	if (!in->img)
 		return fail(HV_EXIT_USAGE, "%s", err);
+	if (opt->initrd_path) {
+		in->initrd = loader_read_file(opt->initrd_path, ram, &in->initrd_len, err, sizeof(err));
+		if (!in->initrd)
+			return fail(HV_EXIT_USAGE, "--initrd: %s", err);
+	}
 	if (opt->linux_kernel)
 		return check_linux(in, opt);
+	struct guest_mem plan = { .slots = { { .size = ram } }, .nslots = 1 };
 	if (loader_check(in->img, in->len, opt->guest_path, opt->mode, ram, &in->boot, err,
-			 sizeof(err)) < 0)
+			 sizeof(err)) < 0 ||
+	    (in->initrd && loader_add_initrd(&plan, &in->boot, in->initrd, in->initrd_len,
+					     opt->initrd_path, err, sizeof(err)) < 0))
 		return fail(HV_EXIT_USAGE, "%s", err);
 	return opt->step_at ? resolve_step(in, opt) : 0;
 }

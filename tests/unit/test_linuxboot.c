@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "guestmem.h"
 #include "layout.h"
 #include "linuxboot.h"
@@ -247,4 +248,46 @@ Test(linuxboot, without_virtio_there_are_no_acpi_tables)
 	cr_assert_eq(load(IMG_LEN, NULL, 0), 0, "%s", err);
 	cr_assert_eq(rd64(bp() + 0x070), 0);
 	cr_assert_neq(memcmp(gm.slots[0].host + HV_ACPI_ADDR, "RSD PTR ", 8), 0);
+}
+
+/* ---- an initrd for an ELF kernel with the PVH note: a PVH module (hv/loader.c, hv/cpu.c) ---- */
+
+Test(linuxboot, pvh_initrd_becomes_the_start_info_module)
+{
+	struct boot_info pvh = { .mode = BOOT_PROTECTED, .is_elf = 1, .has_pvh = 1,
+				 .lowest = 0x1000000, .highest = 0x3000000 };
+	static uint8_t rd[6000];
+	memset(rd, 0xA5, sizeof rd);
+	cr_assert_eq(loader_add_initrd(&gm, &pvh, rd, sizeof rd, "rd", err, sizeof err), 0, "%s", err);
+	cr_assert_eq(pvh.initrd_addr, (RAM - sizeof rd) & ~0xFFFull);
+	cr_assert_eq(memcmp(gm.slots[0].host + pvh.initrd_addr, rd, sizeof rd), 0);
+	cr_assert_eq(pvh_write_start_info(&gm, &pvh, "console=ttyS0", err, sizeof err), 0, "%s", err);
+	const uint8_t *si = gm.slots[0].host + HV_START_INFO_ADDR;
+	cr_assert_eq(rd32(si + 12), 1, "nr_modules");
+	uint64_t modlist = rd64(si + 16);
+	const uint8_t *m = gm.slots[0].host + modlist;
+	cr_assert_eq(rd64(m), pvh.initrd_addr);
+	cr_assert_eq(rd64(m + 8), sizeof rd);
+	cr_assert(modlist + 32 <= HV_CMDLINE_ADDR, "the module list overlaps the command line");
+}
+
+Test(linuxboot, pvh_start_info_without_initrd_lists_no_module)
+{
+	struct boot_info pvh = { .mode = BOOT_PROTECTED, .is_elf = 1, .has_pvh = 1 };
+	cr_assert_eq(pvh_write_start_info(&gm, &pvh, NULL, err, sizeof err), 0, "%s", err);
+	const uint8_t *si = gm.slots[0].host + HV_START_INFO_ADDR;
+	cr_assert_eq(rd32(si + 12), 0);
+	cr_assert_eq(rd64(si + 16), 0);
+}
+
+Test(linuxboot, initrd_for_a_guest_without_pvh_or_too_big_is_refused)
+{
+	static uint8_t rd[4096];
+	struct boot_info elf64 = { .mode = BOOT_LONG, .is_elf = 1, .highest = 0x200000 };
+	cr_assert_eq(loader_add_initrd(&gm, &elf64, rd, sizeof rd, "rd", err, sizeof err), -1);
+	cr_assert(strstr(err, "--initrd needs a kernel that takes one"), "%s", err);
+	struct boot_info pvh = { .mode = BOOT_PROTECTED, .is_elf = 1, .has_pvh = 1,
+				 .highest = RAM - 100 };
+	cr_assert_eq(loader_add_initrd(&gm, &pvh, rd, sizeof rd, "rd", err, sizeof err), -1);
+	cr_assert(strstr(err, "the initrd 'rd' (4096 bytes) does not fit"), "%s", err);
 }
