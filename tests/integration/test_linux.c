@@ -84,9 +84,10 @@ static void check_trace(const char *path, const char *trace)
 	}
 	trace_free(&tf);
 	/* hvviz opens the trace; its Stats view (key 5) counts the disk file's work: the write
-	 * reached the image (as 8 sector writes on the ATA path, one request on virtio). */
+	 * reached the image (as 8 sector writes on the ATA path, one request on virtio). The
+	 * screen is tall enough for the whole view, which scrolls on a short one. */
 	struct hv_result v;
-	cmd_exec(&v, (const char *[]){ env_or("HVVIZ", "build/hvviz"), "--screen", "120x40", "--keys",
+	cmd_exec(&v, (const char *[]){ env_or("HVVIZ", "build/hvviz"), "--screen", "120x80", "--keys",
 				       "5", trace, NULL });
 	cr_assert_eq(v.status, 0, "%s", v.err);
 	cr_assert(strstr(v.out, !strcmp(path, "legacy") ? "write 8, flush" : "write 1, flush"),
