@@ -46,7 +46,7 @@ struct vm_options {
 	enum boot_mode mode;     /* BOOT_AUTO: from the file */
 	const char *guest_path;
 	bool linux_kernel;       /* --kernel: guest_path is a bzImage (linuxboot.c) */
-	const char *initrd_path; /* --initrd FILE: with --kernel, the kernel's initial RAM disk */
+	const char *initrd_path; /* --initrd FILE: the kernel's initial RAM disk (bzImage or PVH) */
 	const char *trace_path;  /* NULL: no trace */
 	uint64_t trace_limit;    /* bytes of trace file at most (--trace-limit MiB) */
 	const char *cmdline;     /* boot command line (may be NULL) */
