@@ -14,6 +14,8 @@
 #   make labvm-run CMD='...'   one command in the lab VM, on the shared repository
 #   make test-labvm run the tests that need KVM inside it
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make gdb GUEST=build/guest/NAME.elf   hv run --gdb with the guest held, where KVM can run it
+#                   (this host, or the lab VM with the port forwarded here), then gdb on it
 #   make bench      exit-cost benchmark: raw KVM_RUN loop vs hv vs hv with trace; and hvviz
 #                   opening a generated 10-million-event trace (time and memory)
 #   make kvm-on-host    the kvm modules, /dev/kvm and every KVM ioctl of one hv run (strace)
@@ -68,7 +70,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 # of the project like any other; a student copy (make lab-starter) leaves them out.
 INTEG_SRCS:= $(wildcard tests/integration/*.c labs/*/hidden/*.c)
 
-.PHONY: all deps demo test unit integration bench clean golden-update
+.PHONY: all deps demo test unit integration bench clean golden-update gdb
 all: $(O)/hv $(O)/hvviz guests
 
 $(O)/obj/%.o: %.c
@@ -118,8 +120,8 @@ integration: $(O)/tests/integration $(O)/hv $(O)/hvviz $(O)/bench/exitbench gues
 # Where each integration test runs (tests/run-tests.sh): KVM_TESTS start a guest and need KVM;
 # RING3_TESTS need ring 3 or interrupts through a protected-mode IDT (VT-x/AMD-V). A host whose
 # KVM cannot run them sends them to the nested lab VM (tests/labvm/); every other test runs here.
-KVM_TESTS   := @(clirun|guests|disk|os|ring3|vizlive|bench|gdb|linux|hidden+([0-9]))/*
-RING3_TESTS := @(ring3/*|disk/legacy_interrupt*|linux/*)
+KVM_TESTS   := @(clirun|guests|disk|os|ring3|vizlive|bench|gdb|gdbring3|linux|hidden+([0-9]))/*
+RING3_TESTS := @(ring3/*|gdbring3/*|disk/legacy_interrupt*|linux/*)
 # What the integration tests are told: the programs under test and the guests.
 INTEG_ENV   := HV=$(O)/hv HVVIZ=$(O)/hvviz GUESTDIR=build/guest EXITBENCH=$(O)/bench/exitbench \
 	       LINUX_KERNEL=build/labvm/kernel/vmlinuz LINUX_INITRD=build/linux/initramfs.cpio
@@ -149,6 +151,15 @@ DEMO_RUNS := echo '== hv run --trace build/demo.hvt build/guest/modeswitch.bin =
 	echo '== the same disk workload through both I/O paths (textbook chapter 4) ==' && \
 	$(O)/hv run --disk-path legacy --trace build/demo-legacy.hvt build/guest/diskio.bin && \
 	$(O)/hv run --disk-path virtio --trace build/demo-virtio.hvt build/guest/diskio.bin
+
+# make gdb GUEST=build/guest/NAME.elf [HV_ARGS='--cmdline os.run=hello'] [GDB_PORT=1234]: like
+# xv6's `make qemu-gdb`, but one command: hv run --gdb holds the guest, on this host or in the lab
+# VM (tests/labvm/onkvm.sh decides; the mini OS needs ring 3), and gdb starts on it with the
+# guest's script, build/gdb/NAME.gdb (symbols, architecture, target remote). tests/labvm/gdb.sh.
+GDB_PORT ?= 1234
+gdb: all
+	$(if $(strip $(GUEST)),@true,@{ echo "gdb: make gdb needs a guest: make gdb GUEST=build/guest/hello64.elf" >&2; exit 2; })
+	@O=$(O) GDB_PORT='$(GDB_PORT)' HV_ARGS='$(HV_ARGS)' bash tests/labvm/gdb.sh '$(GUEST)'
 
 demo: deps
 	$(MAKE) --no-print-directory all
@@ -199,6 +210,9 @@ DEB_PKGS += strace
 # Chapter 10: textbook/tools/vcpu-threads.sh lists hv's threads with ps (procps; not in a minimal Debian
 # image). unshare and taskset come with util-linux, which every Debian system has.
 DEB_PKGS += procps
+# hv run --gdb: the real gdb, for make gdb (tests/labvm/gdb.sh) and the suites gdb, gdbring3 and
+# labvm (tests/integration/test_gdb.c, test_labvm.c).
+DEB_PKGS += gdb
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

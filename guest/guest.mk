@@ -21,7 +21,7 @@ GUEST_OBJCOPY ?= objcopy
 
 GUEST_OUT := build/guest
 GUEST_OBJ := $(GUEST_OUT)/obj
-GUEST_NAMES := hello16 hello32 hello64 modeswitch exits diskio irq16 os hypercall
+GUEST_NAMES := hello16 hello32 hello64 modeswitch exits diskio irq16 pcparts16 os hypercall
 
 # -ffreestanding       no hosted libc assumptions (main is not special, no builtin printf)
 # -fno-pic -fno-pie    absolute addresses: the guest runs exactly where it is linked
@@ -121,6 +121,9 @@ GUEST_hello16_LD      := -m elf_i386 -T guest/real16.ld
 # irq16: two hardware interrupts in real mode, PIC + IVT (textbook ch. 4 "Interrupts and polling")
 GUEST_irq16_OBJS      := 16/entry16.o 16/irq16.o 16/uart.o 16/pic.o 16/isr16.o
 GUEST_irq16_LD        := -m elf_i386 -T guest/real16.ld
+# pcparts16: the CMOS clock, PIT counter 2, console input on IRQ 4, the i8042 reset (ch. 11)
+GUEST_pcparts16_OBJS  := 16/entry16.o 16/pcparts16.o 16/uart.o 16/pic.o 16/isr16.o
+GUEST_pcparts16_LD    := -m elf_i386 -T guest/real16.ld
 GUEST_hello32_OBJS    := 32/entry32.o 32/hello32.o 32/uart.o
 GUEST_hello32_LD      := -m elf_i386 -T guest/pvh32.ld
 GUEST_exits_OBJS      := 32/entry32.o 32/exits.o 32/cmdline.o

@@ -158,7 +158,9 @@ size_t acpi_build(uint8_t *buf, uint32_t base, uint32_t mmio, uint32_t len, uint
 	w32(f + 64, PM1A_CNT_PORT);     /* PM1a_CNT_BLK */
 	f[88] = 4;                      /* PM1_EVT_LEN */
 	f[89] = 2;                      /* PM1_CNT_LEN */
-	w16(f + 109, 0x0001);           /* IAPC_BOOT_ARCH: LEGACY_DEVICES (ISA devices exist) */
+	/* IAPC_BOOT_ARCH: LEGACY_DEVICES (ISA devices exist) and 8042 (hv/dev/i8042.c is there:
+	 * with the bit clear, Linux would not probe it, nor use it to reboot). */
+	w16(f + 109, 0x0003);
 	/* Flags: WBINVD works (bit 0); no fixed power or sleep button (bits 4, 5). */
 	w32(f + 112, (1u << 0) | (1u << 4) | (1u << 5));
 	w64(f + 132, base + OFF_FACS);  /* X_FIRMWARE_CTRL */

@@ -22,6 +22,17 @@
  *              KVM_GUESTDBG_USE_HW_BP loads them and intercepts #DB. Four slots: a fifth is
  *              an E reply.
  *   stepi      the trap flag, RFLAGS.TF: #DB after one instruction (KVM_GUESTDBG_SINGLESTEP).
+ *              But the CPU clears TF when it enters an interrupt handler, so a stepi over
+ *              `int n` (a system call) would run the whole handler and stop after its iret.
+ *              So before such a stepi hv reads the guest's IDT gate n and plants an I/O trap,
+ *              `out %al, $0x80`, on the handler's first two bytes (hv/step.c, shared with
+ *              hv run --step: step_int_handler, step_trap_plant). The CPU enters the handler
+ *              and executes the OUT, which exits to hv on every KVM; hv puts the two bytes
+ *              back, completes the OUT and moves rip back onto the handler's first
+ *              instruction (step_trap_take), and gdb sees the stop there, at CPL 0. Why the
+ *              trap and not a breakpoint, as step.c uses on VT-x/AMD-V: port I/O reaches hv on
+ *              every KVM (QEMU's emulated SVM stops at no breakpoint), it takes none of gdb's
+ *              four debug registers, and it needs no #DB or #BP that could be the guest's.
  *
  * The lab VM (QEMU's TCG emulating SVM, hostinfo_is_emulated_svm): there no breakpoint stops
  * the CPU. QEMU's SVM intercepts neither a DR0-DR3 hit nor INT3 nor ICEBP: the #DB or #BP goes
@@ -39,7 +50,8 @@
  * next exit, so a breakpoint inside a handler may be missed; its iret restores TF.
  * Textbook: chapter 5 "A guest OS", section "Watching one instruction at a time" explains TF
  * and the breakpoints as hv run --step uses them (hv/step.c); chapter 3 "Exits", section "The
- * six steps" the exit loop this hooks into.
+ * six steps" the exit loop this hooks into; chapter 8 "Debugging a guest" is the stub's own
+ * chapter, with sessions on every kind of host.
  *
  * Where it hooks in (vcpu.c): before every KVM_RUN, gdb_before_run: if the guest is to stop
  * (a breakpoint fired, a step ended, Ctrl-C, a `monitor break-exit` matched, or the guest was
@@ -59,6 +71,11 @@
  * the guest at once and stops it when gdb connects. `detach` (D) clears every breakpoint and
  * lets the guest run to its normal end; a client that disconnects (even mid-packet) is a detach.
  * `kill` (k) ends the run with status 16 (HV_EXIT_INTERRUPTED), "killed by gdb".
+ *
+ * PVM: execution breakpoints in DR0-DR3 stop the CPU, data watchpoints never do (measured:
+ * a ring-0 guest there runs in KVM's instruction emulator, which checks only DR7's execution
+ * breakpoints). So on PVM a write watchpoint is found by seeking too, and rwatch and awatch
+ * are refused, as in the lab VM, rather than accepted and never fired.
  *
  * Real-mode and mode-switching guests: the register layout is chosen once, from the boot mode
  * (i386:x86-64 for long-mode guests, i386 otherwise). For a real-mode guest use
@@ -82,6 +99,7 @@
 #include "gdbstub.h"
 #include "hostinfo.h"
 #include "regs.h"
+#include "step.h"
 #include "trace_names.h"
 #include "trace_write.h"
 #include "vcpu.h"
@@ -123,6 +141,7 @@ struct gdb_server {
 	bool stepping;          /* the resume was a stepi */
 	bool dirty;             /* the debug state changed: KVM_SET_GUEST_DEBUG again */
 	bool emulated;          /* QEMU's emulated SVM: no breakpoint stops the CPU (seek) */
+	bool pvm;               /* PVM: data watchpoints never fire (write watches: seek) */
 	bool seeking;           /* emulated: this continue steps with TF to find a breakpoint */
 	bool said_seek;         /* the one line on stderr about seeking was printed */
 	uint64_t seek_steps;    /* instructions stepped silently by seeking */
@@ -130,6 +149,8 @@ struct gdb_server {
 	int why;                /* enum hvt_gdb_why for the trace */
 	char extra[48];         /* stop reply extras, e.g. "watch:1000;" */
 	char note[320];         /* text for gdb before the stop reply (O packet) */
+	struct step_bp handler; /* a stepi over `int n`: the I/O trap on its handler (step.c) */
+	unsigned frame_slot;    /* ...and the size of a slot of the frame the CPU pushes there */
 	struct gdb_conn conn;
 	struct gdb_hw hw[GDB_HW_SLOTS];
 	struct gdb_sw sw[GDB_SW_MAX];
@@ -442,7 +463,7 @@ static int t_insert_bp(void *ctx, int type, uint64_t addr, unsigned len)
 		len = 1;
 	else if ((len != 1 && len != 2 && len != 4 && len != 8) || (addr & (len - 1)))
 		return -1; /* DR7's LEN: 1, 2, 4 or 8 bytes, naturally aligned */
-	else if (g->emulated && type != GDB_WP_WRITE)
+	else if ((g->emulated || g->pvm) && type != GDB_WP_WRITE)
 		return -1; /* seeking sees a changed value, never a read: no rwatch, no awatch */
 	for (int i = 0; i < GDB_HW_SLOTS; i++)
 		if (!g->hw[i].used) {
@@ -480,6 +501,7 @@ static int t_remove_bp(void *ctx, int type, uint64_t addr, unsigned len)
 
 static void clear_all_bps(struct gdb_server *g)
 {
+	step_bp_remove(g->vm, &g->handler);
 	for (int i = 0; i < GDB_SW_MAX; i++)
 		if (g->sw[i].used)
 			sw_restore(g, &g->sw[i]);
@@ -515,6 +537,41 @@ static void watch_snapshot(struct gdb_server *g)
 	}
 }
 
+/* A stepi is about to execute `int n` whose handler runs at CPL 0: the I/O trap on the
+ * handler's first two bytes (the opening comment), so the step stops there and not after the
+ * handler's iret. Not an `int n`, or no trap possible: the stepi is plain TF. */
+static void catch_int_handler(struct gdb_server *g)
+{
+	struct step_int how;
+	uint64_t la = step_int_handler(g->vm, &how);
+	if (la && how.ring0 && step_trap_plant(g->vm, &g->handler, la) == 0)
+		g->frame_slot = how.slot;
+}
+
+/*
+ * The CPU stands at the handler's first instruction, its frame on the stack: ip, cs, flags,
+ * one slot each from the stack pointer up. The flags it pushed hold TF, which KVM had set
+ * for the stepi. The handler's iret will load them again, and the #DB that TF then raises
+ * would go to the guest, which has no handler for it (the mini OS kills the task), once gdb
+ * no longer intercepts #DB: after a continue or a detach. So hv takes TF out of the pushed
+ * copy: the guest returns as if it had never been stepped. (The guests here never set TF
+ * themselves; a guest that did would lose its own TF on this one return.)
+ */
+static void frame_clear_tf(struct gdb_server *g)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	unsigned slot = g->frame_slot;
+	uint64_t fl = 0;
+	if (regs_get(g->vm, &r) < 0 || sregs_get(g->vm, &s) < 0)
+		return;
+	uint64_t sp = s.ss.base + (slot == 2 ? (r.rsp & 0xFFFF) : slot == 4 ? (uint32_t)r.rsp : r.rsp);
+	if (mem_access(g->vm, sp + 2 * slot, (uint8_t *)&fl, slot, false) == 0 && (fl & 0x100)) {
+		fl &= ~(uint64_t)0x100; /* RFLAGS.TF */
+		mem_access(g->vm, sp + 2 * slot, (uint8_t *)&fl, slot, true);
+	}
+}
+
 /* Hand KVM the debug state: what to intercept (#BP, #DB), DR0-3 and DR7, the trap flag. */
 static void apply_debug(struct gdb_server *g)
 {
@@ -546,6 +603,24 @@ static void apply_debug(struct gdb_server *g)
 			}
 			dbg.control = KVM_GUESTDBG_ENABLE |
 				      (g->stepping || g->seeking ? KVM_GUESTDBG_SINGLESTEP : 0);
+		} else if (g->pvm) {
+			/* PVM: the debug registers stop the CPU at an execution breakpoint, but a
+			 * data watchpoint never fires (a ring-0 guest runs in KVM's instruction
+			 * emulator, which checks DR7's execution breakpoints only). So while a write
+			 * watch is set, a continue seeks, as in the lab VM; execution breakpoints stay
+			 * in the debug registers and are also compared after each step. */
+			bool any_watch = false;
+			for (int i = 0; i < GDB_HW_SLOTS; i++)
+				any_watch |= g->hw[i].used && g->hw[i].type == GDB_WP_WRITE;
+			g->seeking = !g->stepping && any_watch;
+			if (g->seeking && !g->said_seek && !g->vm->quiet) {
+				g->said_seek = true;
+				fprintf(stderr, "hv: --gdb: data watchpoints do not fire on PVM; while one is "
+					"set, continue single-steps the guest (slow: a VM exit per "
+					"instruction)\n");
+			}
+			if (g->seeking)
+				dbg.control |= KVM_GUESTDBG_SINGLESTEP;
 		}
 	}
 	if (ioctl(g->vm->vcpu_fd, KVM_SET_GUEST_DEBUG, &dbg) < 0) {
@@ -790,7 +865,9 @@ static void serve(struct gdb_server *g, int sig)
 		case GDB_CONTINUE:
 		case GDB_STEP:
 			g->stepping = act == GDB_STEP;
-			if (g->emulated && !g->stepping)
+			if (g->stepping)
+				catch_int_handler(g);
+			if ((g->emulated || g->pvm) && !g->stepping)
 				watch_snapshot(g);
 			g->owe_reply = true;
 			g->dirty = true;
@@ -828,6 +905,7 @@ uint64_t gdb_before_run(struct vm *vm)
 	if (sig && !(vm->stop.requested && g->fd < 0)) {
 		uint64_t t0 = vm_now_ns();
 		g->want_stop = 0;
+		step_bp_remove(vm, &g->handler); /* a stepi's trap the CPU never reached */
 		set_guest_running(g, false);
 		trace_stop(g, sig);
 		serve(g, sig);
@@ -897,7 +975,22 @@ static bool seek_hit(struct gdb_server *g, uint64_t pc)
 bool gdb_handle_debug(struct vm *vm, struct hvt_record *r)
 {
 	struct gdb_server *g = vm->gdb;
-	if (!g || g->detached || vm->run->exit_reason != KVM_EXIT_DEBUG)
+	if (!g || g->detached)
+		return false;
+	if (step_trap_take(vm, &g->handler)) {
+		frame_clear_tf(g);
+		/* A stepi over `int n` reached the handler: the exit loop completes the OUT and
+		 * puts rip back on the handler's first instruction (step_io_trap_finished), then
+		 * gdb hears of the stop. A debug exit in the trace, like the stepi it ends. */
+		r->reason = HVT_R_DEBUG;
+		g->extra[0] = 0;
+		g->why = HVT_GDB_TRAP;
+		g->want_stop = SIGTRAP_GDB;
+		g->stepping = false;
+		g->dirty = true;
+		return true;
+	}
+	if (vm->run->exit_reason != KVM_EXIT_DEBUG)
 		return false;
 	struct kvm_debug_exit_arch *d = &vm->run->debug.arch;
 	r->reason = HVT_R_DEBUG;
@@ -1032,6 +1125,7 @@ int gdb_server_start(struct vm *vm, const struct gdb_options *opt)
 	g->guest_running = true;
 	g->x64 = vm->boot.mode == BOOT_LONG;
 	g->emulated = hostinfo_is_emulated_svm(&vm->host);
+	g->pvm = vm->host.kind == HVT_HOST_PVM;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	snprintf(g->where, sizeof g->where, "%s:%u", host, port);

@@ -4,7 +4,8 @@
  * Concept: gdb's remote protocol turned into KVM operations on the guest's vCPU: registers
  * through regs.c, memory through guestmem.c, breakpoints, watchpoints and single steps through
  * KVM_SET_GUEST_DEBUG. gdbhv.c explains the hardware and where each piece hooks into the exit
- * loop (vcpu.c). Textbook: chapter 5 "A guest OS", section "Watching one instruction at a time".
+ * loop (vcpu.c). Textbook: chapter 8 "Debugging a guest"; chapter 5 "A guest OS", section
+ * "Watching one instruction at a time".
  */
 #ifndef HV_GDBHV_H
 #define HV_GDBHV_H

@@ -156,6 +156,14 @@ void irq_before_run(struct vm *vm)
 
 /* ---- HLT with interrupts on ---- */
 
+/* A key typed on hv's stdin could still wake it: input can arrive (console_in.c) and would
+ * raise IRQ 4 (the UART's receive interrupt enabled, the PIC line unmasked). */
+static bool console_may_wake(struct vm *vm)
+{
+	return vm->uart && conin_may_wake(&vm->conin) && uart_rx_irq_enabled(vm->uart) &&
+	       pic_line_enabled(vm->irq.pic, HV_IRQ_UART0);
+}
+
 /* The halted guest can go on: record how long it slept (not hv's time: summary.c). */
 static bool irq_woke(struct vm *vm, uint64_t t0)
 {
@@ -167,10 +175,10 @@ static bool irq_woke(struct vm *vm, uint64_t t0)
 
 /*
  * Sleep until an interrupt is pending. Returns true if the guest may go on (a request is
- * pending now, or came while it slept), false if nothing can ever wake it. Only two threads
- * raise lines while the vCPU sleeps: the I/O thread (--ioeventfd) and the PIT's tick thread (a
- * programmed timer); every other device acts only when the guest touches it, which a halted
- * guest cannot.
+ * pending now, or came while it slept), false if nothing can ever wake it. Only three threads
+ * raise lines while the vCPU sleeps: the I/O thread (--ioeventfd), the PIT's tick thread (a
+ * programmed timer) and the console input thread (a key on hv's stdin); every other device
+ * acts only when the guest touches it, which a halted guest cannot.
  */
 static bool wait_for_interrupt(struct vm *vm)
 {
@@ -189,7 +197,8 @@ static bool wait_for_interrupt(struct vm *vm)
 		/* Nothing in flight that could raise a line: the guest would sleep forever. The
 		 * PIC is asked once more, since a request that just finished may have raised one. */
 		if (!iothread_may_wake(vm) &&
-		    !(vm->irq.pit && pit_may_wake(vm->irq.pit) && pic_line_enabled(vm->irq.pic, HV_IRQ_PIT)))
+		    !(vm->irq.pit && pit_may_wake(vm->irq.pit) && pic_line_enabled(vm->irq.pic, HV_IRQ_PIT)) &&
+		    !console_may_wake(vm))
 			return pic_intr(vm->irq.pic) ? irq_woke(vm, t0) : false;
 		/* Sleep until a line changes, waking every 50 ms to notice --timeout / Ctrl-C. */
 		struct timespec until;

@@ -100,6 +100,19 @@
 #define HV_PORT_PIT        0x40u
 #define HV_IRQ_PIT         0u
 
+/*
+ * The rest of the PC that Linux asks for (chapter 11 "Booting Linux", section "The PC pieces
+ * Linux asks for"): port 0x61 (counter 2's gate and output, for TSC calibration), the i8042
+ * keyboard controller (data 0x60, status/command 0x64: the reset line), and the CMOS RTC
+ * (index 0x70, data 0x71: the time of day).
+ */
+#define HV_PORT_PORT61     0x61u
+#define HV_PORT_I8042_DATA 0x60u
+#define HV_PORT_I8042_CMD  0x64u
+#define HV_PORT_RTC        0x70u
+#define HV_IRQ_KBD         1u  /* the i8042's keyboard port */
+#define HV_IRQ_MOUSE       12u /* the i8042's mouse (AUX) port, on the slave PIC */
+
 /* The scratch disk hv creates when --disk-path is given without --disk: an unlinked temporary
  * file of this size (2048 sectors) that vanishes when hv exits. */
 #define HV_SCRATCH_DISK_MIB 1u
@@ -149,5 +162,6 @@
 #define HV_EXIT_GUEST_ERROR 12  /* guest did something hv stops for (unhandled exit, HLT with IF=1) */
 #define HV_EXIT_TIMEOUT     14  /* --timeout expired */
 #define HV_EXIT_INTERRUPTED 16  /* Ctrl-C (SIGINT) or SIGTERM: stopped cleanly, trace saved */
+#define HV_EXIT_RESET       18  /* the guest reset the machine (reboot): i8042 command 0xFE */
 
 #endif

@@ -54,6 +54,9 @@ static const char usage[] =
 	"       hv trace dump [--json] FILE\n"
 	"       hv doctor [--json|--class]\n"
 	"       hv --version\n"
+	"console:\n"
+	"  the guest's serial port (COM1) prints to stdout and reads stdin. On a terminal:\n"
+	"  Ctrl-C stops hv, Ctrl-A x quits too, Ctrl-A c sends Ctrl-C to the guest\n"
 	"environment:\n"
 	"  HVLAB_KVM_DEVICE  the KVM device hv opens (default /dev/kvm). Set to a path that does\n"
 	"                    not exist, hv behaves as on a host without KVM (tests, teaching)\n";

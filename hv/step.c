@@ -37,6 +37,8 @@
  *     an ICEBP (and DR0) on the handler's first instruction. The CPU enters the handler, stops there
  *     before executing anything, hv restores the byte, and stepping goes on from there.
  * The CPL sequence then shows 3, 3, 0, 0, ..., 0, 3: the system call as the CPU lives it.
+ * gdb's stepi (hv/gdbhv.c) has the same problem and shares step_int_handler and the I/O trap
+ * below (step_trap_plant, step_trap_take), on every host.
  * (The final `iret` reloads RFLAGS with the TF the CPU pushed: stepping continues in ring 3.)
  * While the window is stepped, hv injects no interrupt (irq.c), so a timer tick cannot take the
  * CPU elsewhere. After it, hv still intercepts #DB for the rest of the run: a TF the guest pops
@@ -179,17 +181,37 @@ int step_arm(struct vm *vm, uint64_t addr, uint64_t load_gpa, uint32_t count, bo
 }
 
 /*
+ * Will the handler run at CPL 0? The gate names a code segment (selector in bytes 2-3); the CPU
+ * takes the new CPL from that segment's descriptor in the GDT (its DPL, bits 5-6 of byte 5),
+ * except for a conforming segment (type bits 0x0C both set), which keeps the caller's CPL.
+ * An LDT selector (bit 2) or an unreadable descriptor: not known, so false.
+ */
+static bool gate_runs_ring0(struct vm *vm, const struct kvm_sregs *sregs, const uint8_t *gate)
+{
+	uint16_t sel = (uint16_t)(gate[2] | gate[3] << 8);
+	uint8_t desc[8];
+	if ((sel & 4) || (uint64_t)(sel & ~7u) + 7 > sregs->gdt.limit ||
+	    read_linear(vm, sregs->gdt.base + (sel & ~7u), desc, 8) < 0)
+		return false;
+	bool conforming = (desc[5] & 0x0C) == 0x0C;
+	return conforming ? cpu_cpl(sregs) == 0 : ((desc[5] >> 5) & 3) == 0;
+}
+
+/*
  * If the instruction at rip is `int n`, where does the CPU go? The gate's offset fields
  * (Intel SDM vol. 3A, "IDT Descriptors"): bytes 0-1 and 6-7 of an 8-byte gate in protected
  * mode, plus bytes 8-11 of a 16-byte gate in long mode; real mode's vector table holds
  * offset:segment pairs. Returns the handler's linear address, or 0 (not an INT n, or
- * unreadable: then only the next exit re-arms TF).
+ * unreadable: then only the next exit re-arms TF). Also in *how: whether the handler runs at
+ * CPL 0 (always in real mode), where an I/O trap may be planted (trap_plant), and the size of
+ * each slot of the frame the CPU pushes (2: real mode and 16-bit gates, 4: 32-bit, 8: long).
  */
-static uint64_t int_handler(struct vm *vm)
+uint64_t step_int_handler(struct vm *vm, struct step_int *how)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	uint8_t insn[2], gate[16];
+	*how = (struct step_int){ 0 };
 	if (regs_get(vm, &regs) < 0 || sregs_get(vm, &sregs) < 0)
 		return 0;
 	uint64_t pc = sregs.cr0 & 1 ? sregs.cs.base + regs.rip : sregs.cs.base + (regs.rip & 0xFFFF);
@@ -201,6 +223,7 @@ static uint64_t int_handler(struct vm *vm)
 		uint16_t ivt[2];
 		if (read_linear(vm, sregs.idt.base + n * 4u, ivt, 4) < 0)
 			return 0;
+		*how = (struct step_int){ .ring0 = true, .slot = 2 };
 		return (uint64_t)ivt[1] * 16 + ivt[0];
 	}
 	unsigned size = mode == HVT_MODE_LONG || mode == HVT_MODE_COMPAT ? 16 : 8;
@@ -222,6 +245,8 @@ static uint64_t int_handler(struct vm *vm)
 	if (size == 16)
 		off |= (uint64_t)gate[8] << 32 | (uint64_t)gate[9] << 40 | (uint64_t)gate[10] << 48 |
 		       (uint64_t)gate[11] << 56;
+	how->ring0 = gate_runs_ring0(vm, &sregs, gate);
+	how->slot = size == 16 ? 8 : type & 8 ? 4 : 2;
 	return off; /* the handler's code segment is flat in every kernel hv runs (base 0) */
 }
 
@@ -229,13 +254,31 @@ static uint64_t int_handler(struct vm *vm)
 static void catch_int_handler(struct vm *vm)
 {
 	struct step_state *s = &vm->step;
-	uint64_t la = int_handler(vm), gpa;
+	struct step_int how;
+	uint64_t la = step_int_handler(vm, &how), gpa;
 	if (!la || s->handler.set || linear_to_gpa(vm, la, &gpa) < 0)
 		return;
-	if (s->no_bp)
-		trap_plant(vm, &s->handler, la, gpa);
-	else
+	if (s->no_bp) {
+		if (how.ring0) /* an OUT in a handler at CPL 3 would fault: no trap there */
+			trap_plant(vm, &s->handler, la, gpa);
+	} else {
 		bp_plant(vm, &s->handler, la, gpa);
+	}
+}
+
+/* gdb's stepi (hv/gdbhv.c): the I/O trap on the handler at la, whatever the host. */
+int step_trap_plant(struct vm *vm, struct step_bp *bp, uint64_t la)
+{
+	uint64_t gpa;
+	if (bp->set || linear_to_gpa(vm, la, &gpa) < 0)
+		return -1;
+	return trap_plant(vm, bp, la, gpa);
+}
+
+void step_bp_remove(struct vm *vm, struct step_bp *bp)
+{
+	if (bp->set)
+		bp_remove(vm, bp, bp->la);
 }
 
 /* Before every KVM_RUN: the breakpoint (DR0; its ICEBP raises #DB, intercepted with it) while
@@ -407,21 +450,29 @@ void step_handle_debug(struct vm *vm, struct hvt_record *r)
  * vcpu.c calls KVM_RUN with immediate_exit = 1, which completes pending I/O and returns EINTR at
  * once), and step_io_trap_finished moves rip after it.
  */
-bool step_io_trap(struct vm *vm, struct hvt_record *r)
+bool step_trap_take(struct vm *vm, struct step_bp *bp)
 {
 	struct step_state *s = &vm->step;
 	struct kvm_run *run = vm->run;
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	/* KVM leaves rip on the OUT until the I/O completes; older KVMs moved it past first. */
-	if (!s->handler.set || !s->handler.io_trap || run->io.port != HV_PORT_STEPTRAP ||
-	    run->io.direction != KVM_EXIT_IO_OUT || regs_get(vm, &regs) < 0 ||
-	    sregs_get(vm, &sregs) < 0 ||
-	    (sregs.cs.base + regs.rip != s->handler.la && sregs.cs.base + regs.rip != s->handler.la + 2))
+	/* KVM leaves rip on the OUT until the I/O completes; older KVMs (and PVM's instruction
+	 * emulator) moved it past first. */
+	if (!bp->set || !bp->io_trap || run->exit_reason != KVM_EXIT_IO ||
+	    run->io.port != HV_PORT_STEPTRAP || run->io.direction != KVM_EXIT_IO_OUT ||
+	    regs_get(vm, &regs) < 0 || sregs_get(vm, &sregs) < 0 ||
+	    (sregs.cs.base + regs.rip != bp->la && sregs.cs.base + regs.rip != bp->la + 2))
 		return false;
-	bp_remove(vm, &s->handler, s->handler.la);
-	s->trap_rip = s->handler.la - sregs.cs.base; /* onto the handler's restored first byte */
+	bp_remove(vm, bp, bp->la);
+	s->trap_rip = bp->la - sregs.cs.base; /* onto the handler's restored first byte */
 	s->finish_io = true;
+	return true;
+}
+
+bool step_io_trap(struct vm *vm, struct hvt_record *r)
+{
+	if (!step_trap_take(vm, &vm->step.handler))
+		return false;
 	record_step(vm, r);
 	return true;
 }
@@ -434,7 +485,7 @@ void step_io_trap_finished(struct vm *vm, int rc, int err)
 	struct kvm_regs regs;
 	s->finish_io = false;
 	if ((rc < 0 && err != EINTR) || regs_get(vm, &regs) < 0) {
-		vm_stop_with(vm, HV_EXIT_HOST, "--step: could not complete the I/O trap on a handler "
+		vm_stop_with(vm, HV_EXIT_HOST, "could not complete the I/O trap on an int handler "
 			     "(KVM_RUN with immediate_exit, then reading rip, failed)");
 		return;
 	}

@@ -57,6 +57,24 @@ void step_handle_debug(struct vm *vm, struct hvt_record *r);
 bool step_io_trap(struct vm *vm, struct hvt_record *r);
 void step_io_trap_finished(struct vm *vm, int rc, int err);
 
+/*
+ * Shared with gdb's stepi (hv/gdbhv.c), which has the same problem: the CPU clears TF when it
+ * enters an `int n` handler. step_int_handler: if rip is at `int n`, the handler's linear
+ * address (0: not an `int n`, or a gate the CPU would not go through), whether it runs at CPL 0
+ * and the size of a slot of the frame the CPU will push. step_trap_plant: `out %al, $0x80` over its first two bytes (0, or -1: not planted).
+ * step_trap_take, after an exit: was it that OUT? Then the bytes are back, and finish_io and
+ * trap_rip ask the exit loop to complete the OUT and put rip back on the handler.
+ * step_bp_remove: take a planted trap out (the CPU went elsewhere).
+ */
+struct step_int {
+	bool ring0;     /* the handler runs at CPL 0: an I/O trap may go there */
+	unsigned slot;  /* bytes per slot of the pushed frame: ip, cs, flags (2, 4 or 8) */
+};
+uint64_t step_int_handler(struct vm *vm, struct step_int *how);
+int step_trap_plant(struct vm *vm, struct step_bp *bp, uint64_t la);
+bool step_trap_take(struct vm *vm, struct step_bp *bp);
+void step_bp_remove(struct vm *vm, struct step_bp *bp);
+
 /* irq.c: while a window is stepped, no interrupt is injected (a tick would take the CPU away). */
 static inline bool step_holds_interrupts(const struct step_state *s)
 {

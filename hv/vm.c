@@ -174,6 +174,33 @@ static int add_ram(struct vm *vm, uint32_t mib)
 	LAB 1 END */
 }
 
+/* CPUID leaf 1, ECX bit 31: "a hypervisor is present" (always 0 on real hardware). */
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
+/* Leaf 0x40000001 (KVM_CPUID_FEATURES), EAX: the para-virtual features hv lets the guest see.
+ * Bits 0 and 3: kvmclock (KVM keeps the clock page itself, in the kernel); bit 1: port 0x80
+ * delays are not needed; bit 24: the clock is stable. */
+#define KVM_PV_FEATURES_KEPT ((1u << 0) | (1u << 1) | (1u << 3) | (1u << 24))
+
+/*
+ * Say "you run on KVM", as QEMU does: KVM's table has its own leaves 0x40000000 ("KVMKVMKVM")
+ * and 0x40000001 (features), but a guest looks there only when leaf 1 sets the hypervisor bit,
+ * which KVM leaves to the VMM. Linux then uses kvmclock, which tells it the TSC's rate, instead
+ * of measuring the TSC against PIT counter 2 with thousands of exits (textbook chapter 11
+ * "Booting Linux", section "The PC pieces Linux asks for"). Only the clock features are kept:
+ * the others (asynchronous page faults, PV EOI, PV IPIs) need a local APIC in the kernel,
+ * which hv does not create, and Linux would warn when their MSRs are refused.
+ */
+static void cpuid_show_hypervisor(struct kvm_cpuid2 *c)
+{
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		if (e->function == 1)
+			e->ecx |= CPUID_1_ECX_HYPERVISOR;
+		if (e->function == 0x40000001u)
+			e->eax &= KVM_PV_FEATURES_KEPT;
+	}
+}
+
 /*
  * The guest asks "what CPU am I?" with CPUID. KVM answers from a table hv must set; we copy
  * what KVM supports. Long mode needs it: KVM refuses EFER.LME unless CPUID says "LM".
@@ -191,6 +218,8 @@ static int set_cpuid(struct vm *vm)
 	 */
 	c->nent = N;
 	int rc = ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c);
+	if (rc == 0)
+		cpuid_show_hypervisor(c);
 	if (rc == 0)
 		/*
 		 * KVM_SET_CPUID2 (per vCPU) is what the guest's CPUID will return. CPUID always
@@ -652,7 +681,8 @@ static void wait_vcpu(struct vm *vm, double timeout_s)
 			slice.tv_sec++, slice.tv_nsec -= 1000000000L;
 		if (pthread_timedjoin_np(vm->cpu.thread, NULL, &slice) == 0)
 			return;
-		if (got_stop_signal) {
+		/* Ctrl-A x on the console (console_in.c) is Ctrl-C for a terminal in raw mode. */
+		if (got_stop_signal || conin_quit(&vm->conin)) {
 			vcpu_kick(vm, KICK_SIGNAL);
 			break;
 		}
@@ -709,7 +739,15 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the timer thread: %s", strerror(rc));
 	}
+	/* Keys typed on stdin go to the guest's serial port (console_in.c), except with --viz,
+	 * where hvviz owns the terminal. */
+	if (!vm->viz && (rc = conin_start(&vm->conin, STDIN_FILENO, vm->uart, vm_start_thread)) != 0) {
+		pit_stop(vm->irq.pit);
+		iothread_stop(vm);
+		return fail(HV_EXIT_HOST, "cannot start the console input thread: %s", strerror(rc));
+	}
 	if ((rc = vm_start_thread(&vm->cpu.thread, vcpu_thread_main, vm)) != 0) {
+		conin_stop(&vm->conin);
 		pit_stop(vm->irq.pit);
 		iothread_stop(vm);
 		return fail(HV_EXIT_HOST, "cannot start the vCPU thread: %s", strerror(rc));
@@ -719,6 +757,8 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 	 * threads"). If the guest has already stopped, the rename fails harmlessly. */
 	pthread_setname_np(vm->cpu.thread, "hv-vcpu0");
 	wait_vcpu(vm, opt->timeout_s);
+	/* The terminal back as it was, before hv prints anything more. */
+	conin_stop(&vm->conin);
 	/* The guest is gone; a doorbell it rang last is still served before the trace closes. */
 	iothread_stop(vm);
 	pit_stop(vm->irq.pit);
@@ -741,8 +781,12 @@ int vm_run(struct vm *vm, const struct vm_options *opt)
 			fprintf(stderr, "hv: %s\n", err);
 		vm->trace = NULL;
 	}
-	if (vm->why[0] && vm->stop.status != HV_EXIT_OK)
-		fprintf(stderr, "hv: %s\n", vm->why);
+	/* hv's own (even) statuses get their one line; a device's reason (the keyboard
+	 * controller's reset) is kept in stop.why, the rest in vm->why. A guest's status (odd,
+	 * the exit port) is the guest's business: no line. */
+	const char *why = vm->why[0] ? vm->why : vm->stop.why;
+	if (why && why[0] && vm->stop.status != HV_EXIT_OK && !(vm->stop.status & 1))
+		fprintf(stderr, "hv: %s\n", why);
 	if (vm->step.phase == STEP_WAIT || vm->step.phase == STEP_SEEK)
 		fprintf(stderr, "hv: --step %s: the guest never executed 0x%llx, so nothing was stepped\n",
 			opt->step_at, (unsigned long long)vm->step.addr);

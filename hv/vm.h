@@ -18,6 +18,7 @@
 
 #include "bus.h"
 #include "console.h"
+#include "console_in.h"
 #include "disk.h"
 #include "dev/debugcon.h"
 #include "dev/exitdev.h"
@@ -39,6 +40,8 @@
 enum disk_path { DISK_PATH_NONE = 0, DISK_PATH_LEGACY = 1, DISK_PATH_VIRTIO = 2 };
 
 struct viz; /* hv run --viz (hv/vizlink.h) */
+struct rtc; /* hv/dev/rtc.h */
+struct i8042; /* hv/dev/i8042.h */
 struct gdb_server; /* hv run --gdb (hv/gdbhv.h) */
 
 struct vm_options {
@@ -74,10 +77,13 @@ struct vm {
 	struct guest_mem mem;
 	struct bus bus;
 	struct console console;
+	struct console_input conin; /* hv's stdin into the UART's receiver (console_in.h) */
 	struct uart *uart;
 	struct debugcon *debugcon;
 	struct exitdev *exitdev;
 	struct testdev *testdev;
+	struct rtc *rtc;       /* the CMOS clock (dev/rtc.h) */
+	struct i8042 *i8042;   /* the keyboard controller and the reset line (dev/i8042.h) */
 	struct vm_stop stop;   /* set by a device or the exit loop to end the run */
 
 	/* interrupts (irq.h): device lines -> PIC -> KVM_INTERRUPT */

@@ -32,12 +32,14 @@ enum viz_dev {
 	VIZ_DEV_ATA,        /* 0x1F0-0x1F7, 0x3F6 */
 	VIZ_DEV_VIRTIO_BLK, /* the virtio-mmio window at HV_MMIO_VIRTIO_BLK */
 	VIZ_DEV_PIC,        /* 0x20-0x21, 0xA0-0xA1, ELCR 0x4D0-0x4D1 */
-	VIZ_DEV_PIT,        /* 0x40-0x43 */
+	VIZ_DEV_PIT,        /* 0x40-0x43, and 0x61 (counter 2's gate and output) */
 	VIZ_DEV_EXIT,       /* 0xF4 */
 	VIZ_DEV_DEBUGCON,   /* 0xE9 */
 	VIZ_DEV_TESTDEV,    /* port 0x500-0x503 and the test MMIO page */
 	VIZ_DEV_PVTRACE,    /* port 0x528: trace-page registration */
 	VIZ_DEV_STEPTRAP,   /* port 0x80 used by step mode */
+	VIZ_DEV_RTC,        /* 0x70-0x71: the CMOS clock */
+	VIZ_DEV_I8042,      /* 0x60 and 0x64: the keyboard controller */
 	VIZ_DEV_UNCLAIMED,  /* a port/address no device owns */
 	VIZ_DEV_MAX
 };

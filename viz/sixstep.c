@@ -17,6 +17,8 @@
  *   vq, disk          hv                             5   hv plays the device
  *   irq line (device) hv                             5   the device raises its line
  *   run-call, entry   hv -> KVM -> guest             0   the trace's first: hv starts the guest
+ *   run-return, run-call, entry                      0   the round trip of an exit that is no
+ *                                                        device access (HLT, a signal, ...)
  *   run-call, entry   hv -> KVM -> guest             6   back into the guest
  *   ring sysret       guest ring 0 -> guest ring 3   6   the system call returns
  *
@@ -355,10 +357,11 @@ static void classify_exit(const struct hvt_record *r, unsigned host, struct path
 
 /* ---- steps 4 and 6: the host-side transitions around every exit ---- */
 
-static void classify_run_return(const struct hvt_record *r, unsigned host, struct path_step *out)
+static void classify_run_return(const struct hvt_record *r, unsigned host, int other,
+				struct path_step *out)
 {
 	(void)r;
-	set_path(out, LANE_KVM, LANE_HV, 4);
+	set_path(out, LANE_KVM, LANE_HV, other ? 0 : 4);
 	snprintf(out->title, sizeof out->title, "KVM_RUN returns to hv");
 	snprintf(out->explain, sizeof out->explain,
 		 "KVM could not finish this exit in the kernel: it fills kvm_run (exit_reason, port "
@@ -370,7 +373,7 @@ static void classify_run_return(const struct hvt_record *r, unsigned host, struc
  * The first KVM_RUN starts the guest: no exit came before it, so it is no step of a path (0),
  * and there is no answer to hand back.
  */
-static void classify_run_call(const struct hvt_record *r, unsigned host, int first,
+static void classify_run_call(const struct hvt_record *r, unsigned host, int first, int other,
 			      struct path_step *out)
 {
 	(void)r;
@@ -383,7 +386,7 @@ static void classify_run_call(const struct hvt_record *r, unsigned host, int fir
 			 root_word(host), root_word(host));
 		return;
 	}
-	set_path(out, LANE_HV, LANE_KVM, 6);
+	set_path(out, LANE_HV, LANE_KVM, other ? 0 : 6);
 	snprintf(out->title, sizeof out->title, "hv calls KVM_RUN");
 	snprintf(out->explain, sizeof out->explain,
 		 "hv is done with the exit and calls ioctl(KVM_RUN) again, %s ring 3 -> %s ring "
@@ -391,7 +394,7 @@ static void classify_run_call(const struct hvt_record *r, unsigned host, int fir
 		 root_word(host), root_word(host));
 }
 
-static void classify_entry(const struct hvt_record *r, unsigned host, int first,
+static void classify_entry(const struct hvt_record *r, unsigned host, int first, int other,
 			   struct path_step *out)
 {
 	if (first) {
@@ -402,7 +405,7 @@ static void classify_entry(const struct hvt_record *r, unsigned host, int first,
 			 "instruction in ring %u at rip=0x%" PRIx64, entry_how(host, 1), r->cpl, r->rip);
 		return;
 	}
-	set_path(out, LANE_KVM, lane_of_cpl(r->cpl), 6);
+	set_path(out, LANE_KVM, lane_of_cpl(r->cpl), other ? 0 : 6);
 	snprintf(out->title, sizeof out->title, "VM entry: back to the guest");
 	snprintf(out->explain, sizeof out->explain,
 		 "VM entry, %s; the guest goes on in ring %u where it stopped (rip=0x%" PRIx64
@@ -803,14 +806,42 @@ static const char *counter_name(uint64_t id)
 
 /* ---- the one entry point ---- */
 
+/*
+ * Whether the round trip that record r (RUN_RETURN, RUN_CALL or ENTRY) belongs to began with an
+ * exit that is no device access. That exit is the nearest EXIT before r on r's vCPU: between
+ * them lie only hv's device work (vq, disk: a batch of 16 requests is about 130 records) and
+ * other threads' records (the timer), so a bounded look back finds it. Not found: 0, the
+ * device access's label, as with no context.
+ */
+#define ROUND_TRIP_LOOKBACK 4096
+
+static int after_other_exit(const struct model *m, const struct hvt_record *r)
+{
+	uint64_t stop = r->seq > ROUND_TRIP_LOOKBACK ? r->seq - ROUND_TRIP_LOOKBACK : 0;
+	for (uint64_t i = r->seq; i > stop && i - 1 < m->count; i--) {
+		struct hvt_record e;
+		model_get(m, i - 1, &e);
+		if (e.vcpu != r->vcpu)
+			continue;
+		if (e.kind == HVT_EXIT)
+			return e.reason != HVT_R_IO && e.reason != HVT_R_MMIO;
+		if (e.kind == HVT_ENTRY)
+			return 0; /* an entry with no exit after it: not this round trip's */
+	}
+	return 0;
+}
+
 struct sixstep_ctx sixstep_ctx_of(const struct model *m, const struct hvt_record *r)
 {
 	const struct model_stats *s = &m->stats;
-	struct sixstep_ctx c = { .host = m->header.host_kind, .first = 0 };
+	struct sixstep_ctx c = { .host = m->header.host_kind, .first = 0, .other = 0 };
 	if (r->kind == HVT_RUN_CALL)
 		c.first = s->seen_run_call && r->seq == s->first_run_call;
 	else if (r->kind == HVT_ENTRY)
 		c.first = s->seen_entry && r->seq == s->first_entry;
+	if (!c.first && (r->kind == HVT_RUN_RETURN || r->kind == HVT_RUN_CALL ||
+			 r->kind == HVT_ENTRY))
+		c.other = after_other_exit(m, r);
 	return c;
 }
 
@@ -823,13 +854,13 @@ void sixstep_classify_in(const struct hvt_record *r, const struct sixstep_ctx *c
 			 struct path_step *out)
 {
 	unsigned host = ctx_host(ctx);
-	int first = ctx && ctx->first;
+	int first = ctx && ctx->first, other = ctx && ctx->other;
 	memset(out, 0, sizeof *out);
 	switch (r->kind) {
 	case HVT_EXIT: classify_exit(r, host, out); break;
-	case HVT_RUN_RETURN: classify_run_return(r, host, out); break;
-	case HVT_RUN_CALL: classify_run_call(r, host, first, out); break;
-	case HVT_ENTRY: classify_entry(r, host, first, out); break;
+	case HVT_RUN_RETURN: classify_run_return(r, host, other, out); break;
+	case HVT_RUN_CALL: classify_run_call(r, host, first, other, out); break;
+	case HVT_ENTRY: classify_entry(r, host, first, other, out); break;
 	case HVT_VQ: classify_vq(r, out); break;
 	case HVT_DISK: classify_disk(r, out); break;
 	case HVT_IRQ: classify_irq(r, out); break;

@@ -20,9 +20,12 @@
  *                                                               ENTRY; a sysret/iret to lane 0)
  *
  * Guest code in ring 3 can also exit directly (lane 0 -> lane 2). An exit that is not a device
- * access (HLT, a debug step, a signal) moves across the same lanes but is not one of the six
- * steps: step = 0. So are the trace's first KVM_RUN and VM entry (they start the guest and come
- * back from nothing) and the asynchronous interrupt records (the timer, an injection). Pure functions of one record: unit-tested in tests/unit/test_sixstep.c.
+ * access (HLT, a debug step, a signal, an interrupt window) moves across the same lanes but is
+ * not one of the six steps: step = 0, and so is its round trip (the RUN_RETURN, RUN_CALL and
+ * ENTRY after it). So are the trace's first KVM_RUN and VM entry (they start the guest and
+ * come back from nothing) and the asynchronous interrupt records (the timer, an injection).
+ * Pure functions of one record and its context (struct sixstep_ctx): unit-tested in
+ * tests/unit/test_sixstep.c.
  */
 #ifndef VIZ_SIXSTEP_H
 #define VIZ_SIXSTEP_H
@@ -49,10 +52,14 @@ struct path_step {
  *          VMLAUNCH on Intel, later ones VMRESUME, VMRUN both on AMD, a switch of context on PVM.
  *   first  1: this RUN_CALL or ENTRY is the trace's first one. It starts the guest; it comes
  *          back from no exit, so it is not step 6.
+ *   other  1: this RUN_RETURN, RUN_CALL or ENTRY is the round trip of an exit that is no device
+ *          access (HLT, a signal, an interrupt window, a debug step): it crosses the same lanes
+ *          but is not step 4 or 6 of one. 0: a device access's, or not known.
  */
 struct sixstep_ctx {
 	unsigned host;
 	int first;
+	int other;
 };
 
 /* Classify with what the record says and ctx (NULL: host unknown, not the first entry). */

@@ -196,3 +196,21 @@ int ui_wrap(const char *s, int width, char lines[][256], int max)
 	}
 	return n;
 }
+
+/*
+ * A record's fields are words: "arg=0x12" cut to "arg=0" would say the write returned 0. So a
+ * line wider than the window ends at the last space that leaves room for " ...". One word
+ * wider than the whole line (only a damaged file's) is cut where it must be.
+ */
+void ui_cut_at_word(char *line, int width)
+{
+	int n = (int)strlen(line);
+	if (n <= width || width < 8)
+		return;
+	int k = width - 4; /* room for " ..." */
+	while (k > 0 && line[k] != ' ')
+		k--;
+	if (k == 0)
+		k = width - 4;
+	memcpy(line + k, " ...", 5);
+}

@@ -33,7 +33,7 @@
 #define TOP_ROWS    5 /* file, set-up, request, time, "events a-b of n" */
 #define BOTTOM_ROWS 9 /* separator, the table of exits (6 rows), two bars */
 #define LINE_MAX    512
-#define TABLE_LABEL 30 /* the table's first column: "so far = set-up + requests 1-34" */
+#define TABLE_LABEL 31 /* the table's first column: "so far = set-up + requests 1-34", 31 */
 
 /* ---- numbers for people ---- */
 
@@ -166,7 +166,9 @@ static void side_so_far(const struct model *m, size_t k, struct totals *t)
  * One record, as `hv trace dump` prints it, with what does not fit a half screen left out:
  * the time and vCPU (every record here is one request's), the mode and CPL, the RIP, the
  * flags, and fields that are zero or one by default. "790 exit mmio addr=0xd0001050 size=4
- * write data=0x0" is what the student needs to recognise the doorbell.
+ * write data=0x0" is what the student needs to recognise the doorbell. A descriptor's `next`
+ * stays only when its NEXT flag is set: at the end of a chain the field means nothing, and
+ * with the flags left out nothing else would say so (the Virtqueue view shows `-` there).
  */
 static void event_line(char *out, size_t len, const struct hvt_record *r)
 {
@@ -177,6 +179,8 @@ static void event_line(char *out, size_t len, const struct hvt_record *r)
 	char line[LINE_MAX];
 	size_t o = 0;
 	int word = 0;
+	/* VIRTQ_DESC_F_NEXT is bit 0 of the flags in arg (hv/trace_dump.c) */
+	int chain_ends = r->kind == HVT_VQ && r->reason == HVT_VQ_DESC && !(r->arg & 1);
 
 	trace_format_record(line, sizeof line, r);
 	out[0] = '\0';
@@ -189,6 +193,8 @@ static void event_line(char *out, size_t len, const struct hvt_record *r)
 			keep = strcmp(t, drop_word[i]) != 0;
 		for (unsigned m = 1; keep && m <= HVT_MODE_MAX; m++)
 			keep = strcmp(t, hvt_mode_name(m)) != 0;
+		if (keep && chain_ends)
+			keep = strncmp(t, "next=", 5) != 0;
 		if (!keep)
 			continue;
 		int n = snprintf(out + o, len - o, "%s%s", o ? " " : "", t);
@@ -267,8 +273,11 @@ static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side
 	side_so_far(m, k, &sf);
 	ui_time(t, sizeof t, th.ns);
 	ui_time(c3, sizeof c3, sf.ns);
-	ui_text(w, 3, x, wd, 1, A_NORMAL, "time: %s %s, so far %s",
-		k == SIZE_MAX ? "set-up" : "this", t, c3);
+	/* In the set-up, "so far" is the set-up itself: one time, so the unit fits at 80 columns. */
+	if (k == SIZE_MAX)
+		ui_text(w, 3, x, wd, 1, A_NORMAL, "time: set-up %s", t);
+	else
+		ui_text(w, 3, x, wd, 1, A_NORMAL, "time: this %s, so far %s", t, c3);
 
 	/* The request's first events, from the scroll position on. */
 	uint64_t start, end;

@@ -292,7 +292,7 @@ static void pv_footer(const struct app *a, WINDOW *w, int y, const struct hvt_re
 	else
 		ui_text(w, y + 1, 0, cols, 0, ui_attr(a, UI_NORMAL) | A_BOLD, "%s: %s%s",
 			p.from == LANE_NONE ? "not an event" :
-			sixstep_is_async(r) ? "on its own clock, no step of this access" :
+			sixstep_is_async(r) ? "no step, on its own clock" :
 					      "not a device access", p.title, where);
 
 	char strip[160];
@@ -301,9 +301,11 @@ static void pv_footer(const struct app *a, WINDOW *w, int y, const struct hvt_re
 
 	pv_wrap(w, y + 3, 2, cols - 2, PV_EXPLAIN_LINES, A_NORMAL, p.explain);
 
-	char dump[256];
+	char dump[256], line[272];
 	trace_format_record(dump, sizeof dump, r);
-	ui_text(w, y + 3 + PV_EXPLAIN_LINES, 0, cols, 0, ui_attr(a, UI_DIM), "dump: %s", dump);
+	snprintf(line, sizeof line, "dump: %s", dump);
+	ui_cut_at_word(line, cols); /* "arg=0x12" cut to "arg=0" would read as 0 */
+	ui_text(w, y + 3 + PV_EXPLAIN_LINES, 0, cols, 0, ui_attr(a, UI_DIM), "%s", line);
 }
 
 /* ---- the view ---- */

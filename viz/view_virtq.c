@@ -338,9 +338,11 @@ static void virtq_draw(struct app *a, WINDOW *w)
 	uint64_t cur = app_cur(a);
 	struct hvt_record r;
 	model_get(m, cur, &r);
-	char line[512];
-	trace_format_record(line, sizeof line, &r);
-	ui_text(w, 0, 0, cols, 1, ui_attr(a, UI_CURRENT), "> %s", line);
+	char dump[512], line[520];
+	trace_format_record(dump, sizeof dump, &r);
+	snprintf(line, sizeof line, "> %s", dump);
+	ui_cut_at_word(line, cols);
+	ui_text(w, 0, 0, cols, 1, ui_attr(a, UI_CURRENT), "%s", line);
 	attr_t norm = ui_attr(a, UI_NORMAL);
 	if (m->vq.vq_records == 0) {
 		ui_text(w, 2, 0, cols, 1, norm, "this trace has no virtqueue: it was recorded with the "

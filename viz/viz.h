@@ -197,5 +197,8 @@ void ui_time(char *buf, size_t len, uint64_t ns);
 void ui_ratio(char *buf, size_t len, uint64_t left, uint64_t right); /* "904x", "0.86x" */
 /* s wrapped at spaces into lines of at most width (< 256) columns; returns how many. */
 int ui_wrap(const char *s, int width, char lines[][256], int max);
+/* A record's line on one row of width columns: cut after the last whole field that fits, then
+ * " ...", so no value is shown cut short (`d` shows the whole record). */
+void ui_cut_at_word(char *line, int width);
 
 #endif

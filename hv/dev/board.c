@@ -30,8 +30,10 @@
 #include "dev/ata.h"
 #include "dev/debugcon.h"
 #include "dev/exitdev.h"
+#include "dev/i8042.h"
 #include "dev/pic.h"
 #include "dev/pit.h"
+#include "dev/rtc.h"
 #include "dev/testdev.h"
 #include "dev/uart.h"
 #include "dev/virtio_mmio.h"
@@ -40,6 +42,15 @@
 #include "tracepage.h"
 
 /* ---- the chips ------------------------------------------------------------------------------ */
+
+/* Guest RAM in MiB (all slots), for the CMOS memory-size bytes. */
+static uint32_t ram_mib(const struct vm *vm)
+{
+	uint64_t bytes = 0;
+	for (int i = 0; i < vm->mem.nslots; i++)
+		bytes += vm->mem.slots[i].size;
+	return (uint32_t)(bytes >> 20);
+}
 
 /*
  * The PIC first, and irq_setup at once: from the moment vm->irq.pic exists, irq.c may take its
@@ -59,10 +70,14 @@ static int create_chips(struct vm *vm, enum disk_path disk, char *err, size_t er
 	vm->uart = uart_create(&vm->console);
 	vm->debugcon = debugcon_create(&vm->console);
 	vm->exitdev = exitdev_create(&vm->stop); /* its OUT only *requests* the stop (vcpu.c) */
+	vm->i8042 = i8042_create(&vm->stop);     /* its reset line, too */
 	vm->testdev = testdev_create();
+	/* The CMOS clock shows the host's date; its CMOS bytes say how much RAM there is. */
+	vm->rtc = rtc_create(rtc_host_clock, ram_mib(vm));
 	/* The para-virtual trace page's port: a guest kernel registers its page here (chapter 5). */
 	tracepage_init(&vm->tracepage, &vm->mem, NULL);
-	if (!vm->irq.pit || !vm->uart || !vm->debugcon || !vm->exitdev || !vm->testdev) {
+	if (!vm->irq.pit || !vm->uart || !vm->debugcon || !vm->exitdev || !vm->testdev || !vm->rtc ||
+	    !vm->i8042) {
 		snprintf(err, errlen, "out of memory creating devices");
 		return -1;
 	}
@@ -94,8 +109,9 @@ struct board_slot {
  * The whole map, in address order. Ranges may not overlap (bus_register refuses with EEXIST):
  * a real PC with two chips decoding one port would be broken too. Some devices answer in two
  * windows, as on the real chips: the PIC pair has a master and a slave at different ports plus
- * the ELCR, the ATA drive its command block and its one control port at 0x3F6, and the test
- * device one latch in port space and a page in MMIO space.
+ * the ELCR, the ATA drive its command block and its one control port at 0x3F6, the keyboard
+ * controller its data port 0x60 and its command port 0x64 (with the timer's port 0x61 between
+ * them), and the test device one latch in port space and a page in MMIO space.
  */
 static int map_devices(struct vm *vm)
 {
@@ -103,6 +119,10 @@ static int map_devices(struct vm *vm)
 		/* space    base                 length              ops               device */
 		{ BUS_PIO,  HV_PORT_PIC_MASTER,  PIC_LEN,            &pic_master_ops,  vm->irq.pic },
 		{ BUS_PIO,  HV_PORT_PIT,         PIT_LEN,            &pit_ops,         vm->irq.pit },
+		{ BUS_PIO,  HV_PORT_I8042_DATA,  I8042_PORT_LEN,     &i8042_data_ops,  vm->i8042 },
+		{ BUS_PIO,  HV_PORT_PORT61,      PIT_PORT61_LEN,     &pit_port61_ops,  vm->irq.pit },
+		{ BUS_PIO,  HV_PORT_I8042_CMD,   I8042_PORT_LEN,     &i8042_cmd_ops,   vm->i8042 },
+		{ BUS_PIO,  HV_PORT_RTC,         RTC_LEN,            &rtc_ops,         vm->rtc },
 		{ BUS_PIO,  HV_PORT_PIC_SLAVE,   PIC_LEN,            &pic_slave_ops,   vm->irq.pic },
 		{ BUS_PIO,  HV_PORT_DEBUGCON,    DEBUGCON_LEN,       &debugcon_ops,    vm->debugcon },
 		{ BUS_PIO,  HV_PORT_EXIT,        EXITDEV_LEN,        &exitdev_ops,     vm->exitdev },
@@ -134,12 +154,15 @@ static void line_pit(void *ctx, int level) { irq_line(ctx, HV_IRQ_PIT, level); }
 static void line_uart(void *ctx, int level) { irq_line(ctx, HV_IRQ_UART0, level); }
 static void line_virtio(void *ctx, int level) { irq_line(ctx, HV_IRQ_VIRTIO_BLK, level); }
 static void line_ata(void *ctx, int level) { irq_line(ctx, HV_IRQ_ATA, level); }
+static void line_i8042(void *ctx, unsigned line, int level) { irq_line(ctx, line, level); }
 
-/* The IRQ column of the board. The debug console, the exit port and the test device raise no
- * interrupt: a guest only ever writes to them, or reads them back at once. */
+/* The IRQ column of the board. The debug console, the exit port, the test device and the
+ * CMOS clock raise no interrupt: a guest only ever writes to them, or reads them back at once
+ * (the RTC's IRQ 8 is not modelled: appendix B, section B.10). */
 static void wire_irqs(struct vm *vm)
 {
 	pit_connect_irq(vm->irq.pit, line_pit, vm);            /* IRQ 0: the timer tick */
+	i8042_connect_irq(vm->i8042, line_i8042, vm);      /* IRQ 1 and 12: keyboard, mouse */
 	uart_connect_irq(vm->uart, line_uart, vm);         /* IRQ 4: COM1 */
 	if (vm->vblk)                                      /* IRQ 5: virtio-mmio, level */
 		virtio_mmio_connect_irq(vm->vblk, line_virtio, vm);
@@ -172,6 +195,8 @@ void board_destroy(struct vm *vm)
 	debugcon_destroy(vm->debugcon);
 	exitdev_destroy(vm->exitdev);
 	testdev_destroy(vm->testdev);
+	rtc_destroy(vm->rtc);
+	i8042_destroy(vm->i8042);
 	ata_destroy(vm->ata);
 	virtio_blk_destroy(vm->vblk);
 	irq_teardown(vm); /* the interrupt lock, while vm->irq.pic still says it exists */

@@ -17,13 +17,22 @@
  *     LSB, MSB, LSB then MSB), mode (3-1), BCD (0);
  *   - counters 0-2 at ports 0x40-0x42: reload writes and count reads, with latching;
  *   - counter 0 drives IRQ 0: modes 2 and 3 periodically, modes 0 and 4 once per reload.
- *     Counters 1 and 2 count and can be read (2 is the speaker's on a PC) but drive nothing.
- *     Modes 1 and 5 wait for a gate edge, which only counter 2 could get (port 0x61, not
- *     modelled): they never fire.
- * Not modelled: BCD counting and the read-back command (each a guest error: counted, refused).
+ *     Counter 1 counts and can be read but drives nothing.
+ *   - counter 2, the PC speaker's, and port 0x61 ("system control port B" of the chipset):
+ *     bit 0 is counter 2's GATE input, bit 5 shows counter 2's OUT pin, bit 4 toggles with
+ *     every DRAM refresh. This is the one counter whose output software can *see* without an
+ *     interrupt, so it is what Linux times the TSC against at boot (arch/x86/kernel/tsc.c:
+ *     quick_pit_calibrate reads counter 2's falling MSB in mode 0; pit_calibrate_tsc sets the
+ *     gate, loads a 10 ms or 50 ms count in mode 0 and polls port 0x61 until OUT goes high).
+ *     Without it Linux prints "tsc: Unable to calibrate against PIT".
+ *     Modes 1 and 5 start on a rising gate edge, which only counter 2 gets (0 and 1 have
+ *     their gates tied high): on counters 0 and 1 they never fire.
+ * Not modelled: BCD counting and the read-back command (each a guest error: counted, refused);
+ * the speaker itself (bit 1 is stored, nothing sounds).
  * Appendix C, C.5 rows: S1 any width and offset is safe (bytes only; others see 0xFF); S2 a
  * reload of 1 does not flood the host (PIT_MIN_PERIOD_NS); S3 the thread never touches guest
- * memory.
+ * memory; S7 port 0x61 keeps only its writable bits.
+ * Textbook: chapter 11 "Booting Linux", section "The PC pieces Linux asks for".
  */
 #include "dev/pit.h"
 #include "trace_write.h"
@@ -62,14 +71,67 @@ static uint64_t pit_ticks_in(uint64_t ns)
  * wave); hv reports the mode-2 count of the same period, which only a guest timing the
  * individual halves could notice.
  */
+/* Modes 0, 2, 3 and 4 stop counting while GATE is low; in modes 1 and 5 the gate is only a
+ * trigger (data sheet, "Gate" table). */
+static bool gate_pauses(const struct pit_counter *c)
+{
+	return c->mode != 1 && c->mode != 5;
+}
+
+/*
+ * How long the counter has counted. The time counted before the gate fell is kept in held_ns,
+ * and the clock runs again only while the gate is high. Counters 0 and 1 have their gates tied
+ * high: for them this is simply now - start.
+ */
+static uint64_t counted_ns(const struct pit *p, const struct pit_counter *c)
+{
+	if (!c->gate && gate_pauses(c))
+		return c->held_ns;
+	return c->held_ns + (p->now_ns() - c->start_ns);
+}
+
+/* Modes 1 and 5 count only after a gate edge triggered them ("hardware triggered"). */
+static bool counter_waiting(const struct pit_counter *c)
+{
+	return (c->mode == 1 || c->mode == 5) && !c->triggered;
+}
+
 static uint16_t counter_value(const struct pit *p, const struct pit_counter *c)
 {
-	if (!c->armed)
+	if (!c->armed || counter_waiting(c))
 		return (uint16_t)c->reload;
-	uint64_t elapsed = pit_ticks_in(p->now_ns() - c->start_ns);
+	uint64_t elapsed = pit_ticks_in(counted_ns(p, c));
 	if (c->mode == 2 || c->mode == 3)
 		return (uint16_t)(c->reload - elapsed % c->reload);
 	return (uint16_t)(c->reload - elapsed); /* wraps modulo 2^16, as the chip does */
+}
+
+/*
+ * The OUT pin, from the data sheet's mode definitions, for a count of N = reload:
+ *   mode 0  low from the control word until the count reaches 0, then high ("interrupt on
+ *           terminal count": the edge Linux's pit_calibrate_tsc waits for in port 0x61 bit 5)
+ *   mode 1  low from the trigger until terminal count (a one-shot pulse of N clocks)
+ *   mode 2  high, low for one clock when the count reaches 1, then reloads
+ *   mode 3  a square wave: high for the first half of each N clocks, low for the second
+ *   mode 4  high, low for one clock at terminal count
+ *   mode 5  as mode 4, after a trigger
+ * Before a count is written, OUT is low in mode 0 and high in every other mode. A low gate
+ * forces OUT high in modes 2 and 3.
+ */
+static bool counter_out(const struct pit *p, const struct pit_counter *c)
+{
+	if (!c->armed)
+		return c->mode != 0;
+	if (counter_waiting(c))
+		return true;
+	uint64_t n = pit_ticks_in(counted_ns(p, c));
+	switch (c->mode) {
+	case 0: return n >= c->reload;
+	case 1: return n >= c->reload;
+	case 2: return !c->gate || n % c->reload != c->reload - 1;
+	case 3: return !c->gate || n % c->reload < (c->reload + 1) / 2;
+	default: return n != c->reload; /* modes 4 and 5 */
+	}
 }
 
 /* A guest asked for something the model does not do (BCD, read-back, a data write before any
@@ -134,8 +196,10 @@ static void load_count(struct pit *p, unsigned ch, uint32_t value)
 	 * ticked at 1193182 / 65536 = 18.2 Hz. */
 	c->reload = value ? value : 65536u;
 	c->start_ns = p->now_ns();
+	c->held_ns = 0;
 	c->armed = true;
 	c->fired = false;
+	c->triggered = false; /* modes 1 and 5 wait for the next gate edge */
 	if (ch == 0)
 		pthread_cond_broadcast(&p->changed); /* the tick thread re-reads the period */
 }
@@ -219,12 +283,21 @@ static void pit_write(void *dev, uint64_t offset, const uint8_t *data, uint32_t 
 }
 
 /* Power-on: every counter without a control word, armed nowhere, IRQ 0 silent until a guest
- * programs counter 0. The tick thread is woken to notice that it has nothing to do. */
+ * programs counter 0. Gates 0 and 1 are wired high on the board; gate 2 (port 0x61 bit 0)
+ * starts low, as a BIOS leaves the speaker off. */
+static void power_on_locked(struct pit *p)
+{
+	memset(p->c, 0, sizeof(p->c));
+	p->c[0].gate = p->c[1].gate = true;
+	p->port61 = 0;
+}
+
+/* The tick thread is woken to notice that it has nothing to do. */
 static void pit_reset(void *dev)
 {
 	struct pit *p = dev;
 	pthread_mutex_lock(&p->lock);
-	memset(p->c, 0, sizeof(p->c));
+	power_on_locked(p);
 	pthread_cond_broadcast(&p->changed);
 	pthread_mutex_unlock(&p->lock);
 }
@@ -234,6 +307,89 @@ const struct device_ops pit_ops = {
 	.read = pit_read,
 	.write = pit_write,
 	.reset = pit_reset,
+};
+
+/* ---- port 0x61: counter 2's gate and output ---- */
+
+/* Port 0x61, bit by bit (the PC/AT's "port B", kept by every chipset since):
+ *   bit 0  R/W  counter 2 GATE            bit 4  RO  refresh request toggle
+ *   bit 1  R/W  speaker data enable       bit 5  RO  counter 2 OUT
+ *   bit 2  R/W  parity check (NMI) off    bit 6  RO  I/O channel check (NMI source)
+ *   bit 3  R/W  channel check (NMI) off   bit 7  RO  memory parity error (NMI source) */
+#define P61_GATE2    0x01u
+#define P61_WRITABLE 0x0Eu /* bits 1-3: stored and read back */
+#define P61_REFRESH  0x10u
+#define P61_OUT2     0x20u
+
+/*
+ * A change on counter 2's GATE input. Falling: the count pauses (time counted so far is kept).
+ * Rising: modes 0 and 4 go on counting where they stopped; modes 1, 2, 3 and 5 restart from
+ * the reload value (the edge is their trigger, data sheet "Gate" table).
+ */
+static void gate_set(struct pit *p, struct pit_counter *c, bool high)
+{
+	uint64_t now = p->now_ns();
+	if (high == c->gate)
+		return;
+	c->gate = high;
+	if (!high) {
+		if (gate_pauses(c)) {
+			c->held_ns += now - c->start_ns;
+			c->start_ns = now;
+		}
+		return;
+	}
+	if (c->mode != 0 && c->mode != 4) { /* the edge is a trigger: count from the reload */
+		c->held_ns = 0;
+		c->triggered = true;
+	}
+	c->start_ns = now; /* modes 0 and 4 resume: held_ns keeps what was counted */
+}
+
+/*
+ * Reads: bit 5 is counter 2's OUT now, bit 4 the refresh toggle. No NMI source exists in hv,
+ * so bits 6 and 7 are always 0. The refresh bit is computed from the clock like the counts:
+ * old BIOS delay loops count its toggles (one every 15.085 us) to wait a known time.
+ */
+static void port61_read(void *dev, uint64_t offset, uint8_t *data, uint32_t size)
+{
+	struct pit *p = dev;
+	(void)offset;
+	if (size != 1) { /* a byte register, as every ISA port (S1) */
+		memset(data, 0xFF, size);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	uint8_t v = p->port61 & P61_WRITABLE;
+	if (p->c[2].gate)
+		v |= P61_GATE2;
+	if ((p->now_ns() / PIT_REFRESH_NS) & 1)
+		v |= P61_REFRESH;
+	if (counter_out(p, &p->c[2]))
+		v |= P61_OUT2;
+	pthread_mutex_unlock(&p->lock);
+	data[0] = v;
+}
+
+/* Writes: bit 0 drives gate 2, bits 1-3 are stored, the read-only bits 4-7 are ignored (S7). */
+static void port61_write(void *dev, uint64_t offset, const uint8_t *data, uint32_t size)
+{
+	struct pit *p = dev;
+	(void)offset;
+	if (size != 1)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->port61 = data[0] & P61_WRITABLE;
+	gate_set(p, &p->c[2], data[0] & P61_GATE2);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Reset: pit_reset (the same chip) already puts gate 2 low and clears the stored bits. */
+const struct device_ops pit_port61_ops = {
+	.name = "port61",
+	.read = port61_read,
+	.write = port61_write,
+	.reset = NULL,
 };
 
 /* ---- the tick thread ---- */
@@ -364,6 +520,14 @@ uint16_t pit_count_now(struct pit *p, unsigned ch)
 	return v;
 }
 
+bool pit_out_now(struct pit *p, unsigned ch)
+{
+	pthread_mutex_lock(&p->lock);
+	bool out = ch < 3 && counter_out(p, &p->c[ch]);
+	pthread_mutex_unlock(&p->lock);
+	return out;
+}
+
 struct pit *pit_create(uint64_t (*now_ns)(void))
 {
 	struct pit *p = calloc(1, sizeof(*p));
@@ -377,6 +541,7 @@ struct pit *pit_create(uint64_t (*now_ns)(void))
 	pthread_condattr_destroy(&attr);
 	pthread_mutex_init(&p->lock, NULL);
 	p->now_ns = now_ns;
+	power_on_locked(p); /* no other thread has it yet */
 	return p;
 }
 

@@ -1,6 +1,8 @@
 /*
- * pit.h - the 8254 programmable interval timer (channel 0 -> IRQ 0): the PC's clock tick.
- * Textbook: chapter 5 "A guest OS", section "The timer".
+ * pit.h - the 8254 programmable interval timer (channel 0 -> IRQ 0): the PC's clock tick, and
+ * port 0x61 (counter 2's gate and output: what Linux calibrates the TSC against).
+ * Textbook: chapter 5 "A guest OS", section "The timer"; chapter 11 "Booting Linux", section
+ * "The PC pieces Linux asks for".
  */
 #ifndef HV_DEV_PIT_H
 #define HV_DEV_PIT_H
@@ -12,6 +14,10 @@
 #include "bus.h"
 
 #define PIT_LEN     4u        /* ports 0x40-0x43: counters 0, 1, 2 and the mode/command port */
+#define PIT_PORT61_LEN 1u     /* port 0x61: system control port B (gate 2, OUT 2, refresh) */
+/* Port 0x61's refresh bit toggles once per DRAM refresh request: every 15.085 us on a PC
+ * (counter 1 once made those requests; chipsets keep the bit for old timing loops). */
+#define PIT_REFRESH_NS 15085u
 #define PIT_HZ      1193182u  /* the input clock of every PC's 8254: 14.31818 MHz / 12 */
 /* The fastest channel 0 may tick here. A guest may program a reload of 1 (1.19 MHz); hv then
  * ticks at this rate instead, like KVM's own limit on guest timers (min_timer_period_us), so
@@ -27,6 +33,9 @@ struct pit_counter {
 	bool latched;        /* a latch command froze `latch` for the next read(s) */
 	bool armed;          /* a full reload value was written: the counter runs */
 	bool fired;          /* modes 0 and 4: terminal count reached, IRQ 0 raised once */
+	bool gate;           /* the GATE input: high for counters 0 and 1, port 0x61 bit 0 for 2 */
+	bool triggered;      /* modes 1 and 5: a rising gate edge started the count */
+	uint64_t held_ns;    /* time counted before the gate went low (it counts on when high) */
 	uint16_t latch;
 	uint32_t reload;     /* 1..65536 (a written 0 means 65536) */
 	uint16_t partial;    /* LSB waiting for its MSB */
@@ -37,6 +46,7 @@ struct pit {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;  /* channel 0 was reprogrammed, or the timer must stop */
 	struct pit_counter c[3];
+	uint8_t port61;          /* port 0x61 bits 1-3 as the guest wrote them (bit 0 is c[2].gate) */
 	void (*irq)(void *ctx, int level); /* IRQ 0 (NULL: no line wired) */
 	void *irq_ctx;
 	uint64_t (*now_ns)(void);
@@ -47,7 +57,8 @@ struct pit {
 	uint64_t guest_errors;   /* unsupported programming (BCD, read-back, counter 3) */
 };
 
-extern const struct device_ops pit_ops; /* at 0x40, PIT_LEN */
+extern const struct device_ops pit_ops;        /* at 0x40, PIT_LEN */
+extern const struct device_ops pit_port61_ops; /* at 0x61, PIT_PORT61_LEN */
 
 /* now_ns: a monotonic clock in nanoseconds (vm_now_ns; tests pass their own). */
 struct pit *pit_create(uint64_t (*now_ns)(void));
@@ -68,7 +79,8 @@ bool pit_may_wake(struct pit *p);
 /* One tick of channel 0, as the thread does it: exposed for unit tests. */
 void pit_tick(struct pit *p);
 
-/* The value a read of counter `ch` would return now (for tests). */
+/* The value a read of counter `ch` would return now, and its OUT pin (for tests). */
 uint16_t pit_count_now(struct pit *p, unsigned ch);
+bool pit_out_now(struct pit *p, unsigned ch);
 
 #endif

@@ -486,28 +486,34 @@ LAB 4 END */
 
 /* ---- device_ops ---------------------------------------------------------------------------- */
 
+/* The lock: hv's console input thread may be filling the receive FIFO at the same moment
+ * (uart_receive). Held across the interrupt update, so the line follows the state in order. */
 static void uart_read(void *dev, uint64_t offset, uint8_t *data, uint32_t size)
 {
 	struct uart *u = dev;
 
-	if (size != 1 || offset >= UART_LEN) {
+	pthread_mutex_lock(&u->lock);
+	if (size != 1 || offset >= UART_LEN)
 		uart_bad_width(u, data, size);
-		return;
+	else {
+		data[0] = uart_read_reg(u, offset);
+		uart_update_irq(u);
 	}
-	data[0] = uart_read_reg(u, offset);
-	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
 }
 
 static void uart_write(void *dev, uint64_t offset, const uint8_t *data, uint32_t size)
 {
 	struct uart *u = dev;
 
-	if (size != 1 || offset >= UART_LEN) {
+	pthread_mutex_lock(&u->lock);
+	if (size != 1 || offset >= UART_LEN)
 		uart_bad_width(u, NULL, size);
-		return;
+	else {
+		uart_write_reg(u, offset, data[0]);
+		uart_update_irq(u);
 	}
-	uart_write_reg(u, offset, data[0]);
-	uart_update_irq(u);
+	pthread_mutex_unlock(&u->lock);
 }
 
 /*
@@ -517,10 +523,8 @@ static void uart_write(void *dev, uint64_t offset, const uint8_t *data, uint32_t
  * and the scratch register undefined; we choose 0, so "divisor 0" (S1) is the default case.
  * Counters are the host's observations and survive a reset.
  */
-static void uart_reset(void *dev)
+static void uart_power_on(struct uart *u)
 {
-	struct uart *u = dev;
-
 	u->ier = 0;
 	u->lcr = 0;
 	u->mcr = 0;
@@ -534,6 +538,15 @@ static void uart_reset(void *dev)
 	u->thre_pending = false;
 	uart_rx_clear(u);
 	uart_update_irq(u);
+}
+
+static void uart_reset(void *dev)
+{
+	struct uart *u = dev;
+
+	pthread_mutex_lock(&u->lock);
+	uart_power_on(u);
+	pthread_mutex_unlock(&u->lock);
 }
 
 const struct device_ops uart_ops = {
@@ -552,12 +565,16 @@ struct uart *uart_create(struct console *out)
 		return NULL;
 	}
 	u->out = out;
-	uart_reset(u);
+	pthread_mutex_init(&u->lock, NULL);
+	uart_power_on(u);
 	return u;
 }
 
 void uart_destroy(struct uart *u)
 {
+	if (!u)
+		return;
+	pthread_mutex_destroy(&u->lock);
 	free(u);
 }
 
@@ -567,19 +584,34 @@ void uart_connect_irq(struct uart *u, void (*set_irq)(void *ctx, int level), voi
 	u->irq_ctx = ctx;
 }
 
+/*
+ * Host input: the bytes a user typed, as if they had arrived on the wire. Each sets LSR.DR
+ * (data ready) and, with IER bit 0, raises the "received data" interrupt on IRQ 4: that is how
+ * Linux's 8250 driver learns that a key was pressed, without polling.
+ */
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t n)
 {
+	pthread_mutex_lock(&u->lock);
+	size_t take = 0;
 	/* Loopback disconnects the serial input pin: nothing from outside gets in. */
-	if (u->mcr & MCR_LOOP)
-		return 0;
-	/* Back-pressure (S5): take what fits, never overrun on host input. */
-	size_t room = uart_rx_capacity(u) - u->rx_count;
-	size_t take = n < room ? n : room;
-
-	for (size_t i = 0; i < take; i++)
-		uart_rx_push(u, buf[i]);
-	uart_update_irq(u);
+	if (!(u->mcr & MCR_LOOP)) {
+		/* Back-pressure (S5): take what fits, never overrun on host input. */
+		size_t room = uart_rx_capacity(u) - u->rx_count;
+		take = n < room ? n : room;
+		for (size_t i = 0; i < take; i++)
+			uart_rx_push(u, buf[i]);
+		uart_update_irq(u);
+	}
+	pthread_mutex_unlock(&u->lock);
 	return take;
+}
+
+bool uart_rx_irq_enabled(struct uart *u)
+{
+	pthread_mutex_lock(&u->lock);
+	bool yes = (u->ier & IER_ERBFI) && !(u->mcr & MCR_LOOP);
+	pthread_mutex_unlock(&u->lock);
+	return yes;
 }
 
 uint32_t uart_baud(const struct uart *u)

@@ -17,6 +17,7 @@
 #ifndef HV_DEV_UART_H
 #define HV_DEV_UART_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,9 @@
 
 struct uart {
 	struct console *out;  /* transmitted bytes go here (NULL: discarded) */
+	/* Two threads touch the chip: the vCPU (register accesses) and hv's console input thread
+	 * (uart_receive, hv/console_in.c). One lock around each, in the ops and uart_receive. */
+	pthread_mutex_t lock;
 
 	/* the interrupt line (INTR pin): optional, called only when the level changes */
 	void (*set_irq)(void *ctx, int level);
@@ -65,11 +69,15 @@ void uart_destroy(struct uart *u);
 void uart_connect_irq(struct uart *u, void (*set_irq)(void *ctx, int level), void *ctx);
 
 /*
- * Host input (e.g. stdin) arriving on the serial line. Takes at most the free receive space
+ * Host input (hv's stdin, hv/console_in.c) arriving on the serial line. Takes at most the free receive space
  * and returns how many bytes it took: the caller keeps the rest and offers it again later
  * (back-pressure, appendix C, S5). Takes nothing in loopback mode (the line is disconnected).
  */
 size_t uart_receive(struct uart *u, const uint8_t *buf, size_t n);
+
+/* Whether received data can raise the interrupt now (IER bit 0 set and not in loopback): a
+ * guest halted with it set may be woken by host input (irq.c). */
+bool uart_rx_irq_enabled(struct uart *u);
 
 /* Baud rate the guest programmed: 115200 / divisor, or 0 if the divisor is 0 (S1). */
 uint32_t uart_baud(const struct uart *u);

@@ -7,11 +7,14 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -190,6 +193,18 @@ void require_ring3(void)
 		skip_or_fail("PVM host: KVM here cannot run ring 3 or deliver interrupts through a "
 			     "protected-mode IDT; this test runs in the lab VM, which 'make test' "
 			     "starts by itself (or run 'make test-labvm')");
+}
+
+int free_tcp_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	cr_assert(s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+		  getsockname(s, (struct sockaddr *)&a, &len) == 0, "no free TCP port: %s",
+		  strerror(errno));
+	close(s);
+	return ntohs(a.sin_port);
 }
 
 int count_lines(const char *s)

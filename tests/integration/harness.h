@@ -49,6 +49,10 @@ void require_kvm(void);
  * which `make test` starts next on such hosts (tests/labvm/, textbook chapter 5). */
 void require_ring3(void);
 
+/* A TCP port nobody listens on right now on 127.0.0.1 (the kernel picks it; closed again at
+ * once), for hv run --gdb. */
+int free_tcp_port(void);
+
 /* Number of lines in a string. */
 int count_lines(const char *s);
 

@@ -13,21 +13,30 @@
  *     never a hang;
  *   - bad usage is status 2 (make labvm-run without CMD: its one-line hint);
  *   - without network and without the cached kernel, fetch.sh ends in one line that says
- *     what to do.
+ *     what to do;
+ *   - LABVM_GDB_PORT forwards a port: gdb on the host debugs hv in the VM (make gdb,
+ *     tests/labvm/gdb.sh), Ctrl-C included.
  *
  * These run on the host, on every kind of host: they need QEMU and the kernel fetched once
  * into build/labvm/ (make labvm-initramfs), not the host's KVM. Each boot costs about 5 s,
  * so the checks share boots where they can. Run from the repository root (make does).
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "layout.h"
 #include "trace_read.h"
 
 #define INITRD "build/labvm/initramfs.cpio"
@@ -345,4 +354,142 @@ Test(labvm, fetch_without_network_or_package_lists_says_what_to_do, .timeout = 9
 	cr_assert(strstr(r.err, "even after apt-get update"), "%s", r.err);
 	cr_assert(access(log, R_OK) == 0, "%s", log);
 	cr_assert(strstr(r.out, "running apt-get update once"), "%s", r.out);
+}
+
+/*
+ * The gdb port (run.sh, "The gdb port"; tests/labvm/gdb.sh, which `make gdb` runs): hv runs in
+ * the lab VM with --gdb, and the host's own gdb connects to the host's 127.0.0.1:PORT, which
+ * QEMU passes to the VM's second serial port and the VM's init relays to hv. gdb breaks on a
+ * guest symbol (in the VM a seek: TF steps, gdbhv.c), reads a register the guest set, and
+ * continues to the guest's normal end, which gdb hears as "exited normally".
+ */
+Test(labvm, gdb_on_the_host_debugs_hv_in_the_lab_vm, .timeout = 200)
+{
+	require_labvm();
+	cr_assert(access("/usr/bin/gdb", X_OK) == 0, "gdb is not installed ('make deps' installs it)");
+	static char port[32], obuild[300], tmpenv[600];
+	snprintf(port, sizeof port, "GDB_PORT=%d", free_tcp_port());
+	/* gdb.sh runs $O/hv: the build tree of the hv under test (build, or build/san) */
+	const char *hv = env_or("HV", "build/hv");
+	const char *slash = strrchr(hv, '/');
+	snprintf(obuild, sizeof obuild, "O=%.*s", slash ? (int)(slash - hv) : 1, slash ? hv : ".");
+	snprintf(tmpenv, sizeof tmpenv, "TMPDIR=%s", tmpdir());
+	const char *env[] = { "LABVM_KERNEL=", "LABVM_TIMEOUT=", "LABVM_BOOT_TIMEOUT=",
+			      "LABVM_MEM=", "LABVM_ACCEL=", "LABVM_APPEND=", "HV_ARGS=", tmpenv,
+			      port, obuild, NULL };
+	struct hv_result r;
+	cmd_exec_env(&r, env, (const char *[]){ "bash", "tests/labvm/gdb.sh", "--labvm",
+				guest("hello32.elf"), "-batch", "-ex", "break guest_main", "-ex",
+				"continue", "-ex", "info registers eip", "-ex",
+				"print $esp == (unsigned)&stack_top - 8", "-ex", "x/a $esp", "-ex",
+				"continue", NULL });
+	cr_assert_eq(r.status, 0, "status %d\nstdout:\n%s\nstderr:\n%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "hv runs in the lab VM"), "%s", r.out);
+	/* hv listened in the VM; init's relay joined it to the forwarded serial port */
+	cr_assert(strstr(r.out, "labvm: gdb relay: the host's 127.0.0.1:"), "%s", r.out);
+	cr_assert(strstr(r.out, "Breakpoint 1, guest_main"), "%s\n%s", r.out, r.err);
+	cr_assert(strstr(r.out, "eip            0x") && strstr(r.out, "<guest_main>"),
+		  "info registers eip: %s", r.out);
+	/* _start set esp to stack_top, pushed guest_main's argument and called it: esp is
+	 * stack_top - 8, and the word there is the return address into _start */
+	cr_assert(strstr(r.out, "$1 = 1\n"), "esp is not stack_top - 8: %s", r.out);
+	cr_assert(strstr(r.out, "<_start+"), "no return address into _start at esp: %s", r.out);
+	cr_assert(strstr(r.out, "Hello from protected mode"), "guest output: %s", r.out);
+	cr_assert(strstr(r.out, "[Inferior 1 (Remote target) exited normally]"), "%s", r.out);
+	cr_assert(strstr(r.out, "hv ended with status 0"), "%s", r.out);
+}
+
+/* One gdb packet out ($payload#checksum); then bytes in until a whole reply packet ($...#xx)
+ * is in buf (a '+' acknowledgement may come first). false: the socket ended or timed out. */
+static bool gdb_xchg(int s, const char *payload, char *buf, size_t cap)
+{
+	char pkt[256];
+	unsigned sum = 0;
+	for (const char *p = payload; *p; p++)
+		sum += (unsigned char)*p;
+	int n = snprintf(pkt, sizeof pkt, "$%s#%02x", payload, sum & 0xff);
+	if (*payload && write(s, pkt, (size_t)n) != n)
+		return false;
+	size_t len = 0;
+	while (len < cap - 1) {
+		if (read(s, buf + len, 1) != 1)
+			return false;
+		buf[++len] = 0;
+		char *d = strchr(buf, '$'), *h = d ? strchr(d, '#') : NULL;
+		if (h && strlen(h) == 3)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * gdb's Ctrl-C is one byte, 0x03, outside any packet. Through the forwarded port it crosses
+ * QEMU's socket, the VM's serial line and init's relay (tests/labvm/init, gdb_relay): the line
+ * must be raw, or the VM's terminal layer would turn 0x03 into a signal and hv would never see
+ * it. A raw client plays gdb: it writes `jmp .` (EB FE) over guest_main so the guest spins,
+ * continues, sends 0x03, and must get a stop with SIGINT (T02) at guest_main; then k.
+ */
+Test(labvm, ctrl_c_reaches_hv_through_the_forwarded_port, .timeout = 200)
+{
+	require_labvm();
+	int port = free_tcp_port();
+	char outpath[300], cmd[300], env_port[32];
+	snprintf(outpath, sizeof outpath, "%s", tmp_path("labvm.out"));
+	snprintf(cmd, sizeof cmd, "%s run --gdb 127.0.0.1:%d %s", env_or("HV", "build/hv"), port,
+		 guest("hello64.elf"));
+	snprintf(env_port, sizeof env_port, "%d", port);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int fd = open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		setenv("LABVM_GDB_PORT", env_port, 1);
+		const char *unset[] = { "LABVM_KERNEL", "LABVM_TIMEOUT", "LABVM_BOOT_TIMEOUT",
+					"LABVM_MEM", "LABVM_ACCEL", "LABVM_APPEND" };
+		for (size_t i = 0; i < sizeof unset / sizeof unset[0]; i++)
+			unsetenv(unset[i]);
+		setenv("LABVM_TIMEOUT", "150", 1);
+		execlp("bash", "bash", RUN_SH, "run", INITRD, cmd, (char *)NULL);
+		_exit(127);
+	}
+	/* gdb may connect once init's relay says so (bytes sent earlier could be lost when the
+	 * VM opens its serial port) */
+	static char out[16384];
+	for (int i = 0; i < 1200 && !strstr(out, "labvm: gdb relay: "); i++) {
+		FILE *f = fopen(outpath, "r");
+		size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+		out[n] = 0;
+		if (f)
+			fclose(f);
+		usleep(100 * 1000);
+	}
+	cr_assert(strstr(out, "labvm: gdb relay: "), "the relay never came up: %s", out);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	cr_assert(s >= 0 && connect(s, (struct sockaddr *)&a, sizeof a) == 0);
+	struct timeval tv = { .tv_sec = 60 };
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	char buf[512];
+	cr_assert(gdb_xchg(s, "?", buf, sizeof buf) && strstr(buf, "$T05"), "hold: %s", buf);
+	cr_assert(gdb_xchg(s, "M100036,2:ebfe", buf, sizeof buf) && strstr(buf, "$OK"), "%s", buf);
+	cr_assert_eq(write(s, "$c#63", 5), 5);
+	sleep(2); /* the guest spins in its `jmp .` */
+	cr_assert_eq(write(s, "\x03", 1), 1);
+	cr_assert(gdb_xchg(s, "", buf, sizeof buf) && strstr(buf, "$T02"), "after 0x03: %s", buf);
+	cr_assert(gdb_xchg(s, "p10", buf, sizeof buf) && strstr(buf, "$3600100000000000#"),
+		  "rip is not guest_main's jmp: %s", buf);
+	cr_assert_eq(write(s, "$k#6b", 5), 5);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	close(s);
+	FILE *f = fopen(outpath, "r");
+	size_t n = f ? fread(out, 1, sizeof out - 1, f) : 0;
+	out[n] = 0;
+	if (f)
+		fclose(f);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == HV_EXIT_INTERRUPTED, "run.sh status %d "
+		  "(want hv's, killed by gdb): %s", WIFEXITED(st) ? WEXITSTATUS(st) : -1, out);
+	cr_assert(strstr(out, "killed by gdb"), "%s", out);
 }

@@ -213,6 +213,22 @@ Test(golden, path_view_uses_a_wide_terminal)
 	golden("path-wide", 200, 60, "/ nr=4 Enter", trace("os-ring3.hvt"), NULL);
 }
 
+/*
+ * A timer row in the middle of the disk_write system call (event 2388): the heading says it
+ * is no step of that access and fits in 80 columns; the explanation says nothing is injected
+ * when the line goes low (textbook chapter 6, "Path").
+ */
+Test(golden, path_view_at_a_timer_row)
+{
+	golden("path-timer", 80, 24, "g 2390 Enter", trace("os-ring3.hvt"), NULL);
+}
+
+/* Compare in the set-up: one time, with its unit, since "so far" is the set-up itself. */
+Test(golden, compare_view_in_the_set_up)
+{
+	golden("compare-setup", 80, 24, "", trace("diskio-legacy.hvt"), trace("diskio-virtio.hvt"));
+}
+
 /* Compare at the last request: "so far" is the whole run (textbook chapter 6, "Compare"). */
 Test(golden, compare_view_at_the_last_request)
 {

@@ -36,6 +36,9 @@
 #                       that does not boot is reported in one line instead of hanging
 #   LABVM_ACCEL         QEMU's -accel (tcg)
 #   LABVM_APPEND        more kernel command-line words (e.g. "loglevel=7" to see every message)
+#   LABVM_GDB_PORT      forward this TCP port from the host's 127.0.0.1 to the VM's 127.0.0.1,
+#                       for a gdb on the host and `hv run --gdb 127.0.0.1:PORT` in the VM
+#                       (tests/labvm/gdb.sh, `make gdb`; below, "The gdb port")
 #
 # Exit status: the command's (run, test); 124 when LABVM_TIMEOUT ran out; 125 when the VM
 # itself failed (did not boot, could not load KVM or mount the host's files); 2 for bad usage.
@@ -101,6 +104,25 @@ ARGS=(-accel "$ACCEL" -cpu qemu64,+svm,+npt -m "$MEM" -smp 1 -nodefaults -no-reb
 	-kernel "$KERNEL" -initrd "$INITRD")
 APPEND="console=ttyS0 quiet panic=-1 hvlab.labvm=$MODE hvlab.repo=$REPO ${LABVM_APPEND:-}"
 
+# The gdb port. gdb on the host must reach `hv run --gdb` in the VM. The VM has no network card
+# (-nodefaults), and the Debian kernel has every NIC driver as a module that the initramfs does
+# not carry. What it does have built in is the PC's serial port driver, and QEMU can plug a
+# second serial port into a TCP socket on the host. So: QEMU listens on the host's
+# 127.0.0.1:PORT (server=on, wait=off: the VM boots without waiting for gdb) and gives what
+# arrives there to the VM's second serial port, /dev/ttyS1; the VM's init (tests/labvm/init,
+# gdb_relay) joins /dev/ttyS1 to 127.0.0.1:PORT inside the VM, where hv listens, with busybox
+# nc. A serial line carries any byte, gdb's Ctrl-C (0x03) included, once init sets it raw. The
+# extra serial port comes after the console's, so that the console stays ttyS0.
+GDBARGS=()
+if [ -n "${LABVM_GDB_PORT:-}" ]; then
+	case $LABVM_GDB_PORT in
+	*[!0-9]* | "") die 2 "LABVM_GDB_PORT is a TCP port number (got '$LABVM_GDB_PORT')" ;;
+	esac
+	GDBARGS=(-chardev "socket,id=gdb,host=127.0.0.1,port=$LABVM_GDB_PORT,server=on,wait=off"
+		-serial chardev:gdb)
+	APPEND="$APPEND hvlab.gdbport=$LABVM_GDB_PORT"
+fi
+
 if [ "$MODE" = shell ]; then
 	[ -t 0 ] || die 2 "make labvm needs a terminal (standard input is not one); for one command without one: make labvm-run CMD='...'"
 	size=$(stty size 2>/dev/null)
@@ -109,7 +131,7 @@ if [ "$MODE" = shell ]; then
 	# One character device for the console and QEMU's monitor (Ctrl-A C switches); signal=off:
 	# Ctrl-C goes to the program in the VM instead of ending QEMU.
 	exec $QEMU "${ARGS[@]}" -display none -chardev stdio,id=con,mux=on,signal=off \
-		-serial chardev:con -mon chardev=con,mode=readline -append "$APPEND"
+		-serial chardev:con -mon chardev=con,mode=readline "${GDBARGS[@]}" -append "$APPEND"
 fi
 
 # ---- run and test modes ----
@@ -123,7 +145,18 @@ FLAG=$LOG.noboot
 # QEMU's own messages (an option it refuses, "terminating on signal 15") go to a file of their
 # own, not into the console stream: in run mode the output must be the command's only.
 QERR=$LOG.qemu
-trap 'rm -f "$LOG" "$FLAG" "$QERR"' EXIT
+# QEMU runs under timeout, which puts itself in a process group of its own: a signal to this
+# script's group (Ctrl-C at the terminal, or tests/labvm/gdb.sh ending a run it started) would
+# not reach it, and the VM would run on until LABVM_TIMEOUT. So timeout's pid is kept in
+# $LOG.pid while it runs, and whatever ends this script ends QEMU too (timeout passes the
+# signal on to it).
+stop_qemu() {
+	[ -s "$LOG.pid" ] && kill "$(cat "$LOG.pid")" 2>/dev/null
+	rm -f "$LOG.pid"
+}
+trap 'stop_qemu; rm -f "$LOG" "$FLAG" "$QERR"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 start=$(date +%s.%N)
 
 # The boot watchdog: QEMU runs in the background of this pipeline, and a second process waits
@@ -143,12 +176,14 @@ watchdog() { # qemu's pid
 
 # What the user sees. test: everything the VM prints. run: only the command's output, between
 # init's LABVM-CMD-START and LABVM-EXIT (the kernel's and init's own lines stay in the log and
-# are shown only when something goes wrong).
+# are shown only when something goes wrong). sed -u, line by line as the VM prints them: awk
+# would do, but Debian's awk (mawk) reads a pipe in large blocks, so a line would appear only
+# when the block is full or the VM ends (tests/labvm/gdb.sh waits for a line while it runs).
 show() {
 	if [ "$MODE" = test ]; then
 		cat
 	else
-		awk '/^LABVM-EXIT status=/ { on = 0 } on { print; fflush() } /^LABVM-CMD-START$/ { on = 1 }'
+		sed -u -n '/^LABVM-CMD-START$/,/^LABVM-EXIT status=/{/^LABVM-CMD-START$/b;/^LABVM-EXIT status=/b;p}'
 	fi
 }
 
@@ -158,12 +193,14 @@ show() {
 # timeout -k: a QEMU that ignores SIGTERM is killed 5 s later. QEMU's own complaints go to
 # a file of their own ($QERR), so they never mix with the command's output.
 {
-	timeout -k 5 "$TIMEOUT" $QEMU "${ARGS[@]}" -display none -serial stdio -append "$APPEND" \
-		</dev/null 2>"$QERR" &
+	timeout -k 5 "$TIMEOUT" $QEMU "${ARGS[@]}" -display none -serial stdio "${GDBARGS[@]}" \
+		-append "$APPEND" </dev/null 2>"$QERR" &
 	qemu=$!
+	echo $qemu >"$LOG.pid"
 	watchdog $qemu >/dev/null &
 	wait $qemu
 	echo $? >"$LOG.status"
+	rm -f "$LOG.pid"
 } | sed -u 's/\r$//' | tee "$LOG" | show
 qemu_status=$(cat "$LOG.status" 2>/dev/null || echo 1)
 rm -f "$LOG.status"
@@ -183,7 +220,7 @@ boot_failed() { # what
 	[ -n "$why" ] || why=$(grep '^labvm: ' "$LOG" | tail -n 1 | sed 's/^labvm: //')
 	[ -n "$why" ] || why=$(grep -v '^$' "$LOG" | tail -n 1)
 	cat "$QERR" >>"$LOG"
-	trap 'rm -f "$FLAG" "$QERR"' EXIT
+	trap 'stop_qemu; rm -f "$FLAG" "$QERR"' EXIT
 	die 125 "$1${why:+: $why}; the lab VM could not run the command (kernel $KERNEL; its console: $LOG; LABVM_APPEND=loglevel=7 shows every kernel message)"
 }
 

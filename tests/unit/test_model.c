@@ -777,9 +777,18 @@ Test(model, device_of_ignores_records_that_are_not_exits)
 
 Test(model, device_names_are_the_documented_words)
 {
+	/* port 0x61 belongs to the timer, the two i8042 ports to one device */
+	struct hvt_record r = { .kind = HVT_EXIT, .reason = HVT_R_IO, .addr = HV_PORT_PORT61 };
+	cr_assert_eq(viz_device_of(&r), VIZ_DEV_PIT);
+	r.addr = HV_PORT_I8042_CMD;
+	cr_assert_eq(viz_device_of(&r), VIZ_DEV_I8042);
+	r.addr = HV_PORT_RTC + 1;
+	cr_assert_eq(viz_device_of(&r), VIZ_DEV_RTC);
+	r.addr = 0x62; /* between the controller's two ports: nobody */
+	cr_assert_eq(viz_device_of(&r), VIZ_DEV_UNCLAIMED);
 	static const char *const want[VIZ_DEV_MAX] = {
 		"-", "uart", "ata", "virtio-blk", "pic", "pit", "exit", "debugcon", "testdev",
-		"pvtrace", "steptrap", "unclaimed",
+		"pvtrace", "steptrap", "rtc", "i8042", "unclaimed",
 	};
 	for (int d = 0; d < VIZ_DEV_MAX; d++)
 		cr_assert_str_eq(viz_device_name((enum viz_dev)d), want[d], "device %d", d);

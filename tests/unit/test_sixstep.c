@@ -358,7 +358,8 @@ Test(sixstep, timer_and_interrupt_delivery_are_no_step_of_the_access)
 }
 
 /* The real os trace (AMD-V in the lab VM, recorded as nested): record 0 is no step 6, record 1
- * no resume, the timer rows in the middle of the UART output no step 5. */
+ * no resume, the timer rows in the middle of the UART output no step 5, and the round trip of
+ * an exit that is no device access (HLT, a signal, an interrupt window) no step 4 or 6. */
 Test(sixstep, os_trace_labels_start_and_timer_rows)
 {
 	char path[] = "/tmp/sixstep-os-XXXXXX";
@@ -374,18 +375,25 @@ Test(sixstep, os_trace_labels_start_and_timer_rows)
 	close(fd);
 	cr_assert_eq(rc, 0, "%s", err);
 	cr_assert_eq(m.header.host_kind, HVT_HOST_NESTED);
-	int timer_rows = 0;
+	int timer_rows = 0, other_trips = 0;
+	unsigned last_exit = HVT_R_IO; /* the reason of the last exit seen, walking forwards */
 	for (uint64_t i = 0; i < m.count; i++) {
 		struct hvt_record r;
 		struct path_step p;
 		model_get(&m, i, &r);
 		struct sixstep_ctx c = sixstep_ctx_of(&m, &r);
 		sixstep_classify_in(&r, &c, &p);
+		int device = last_exit == HVT_R_IO || last_exit == HVT_R_MMIO;
+		if (r.kind == HVT_EXIT)
+			last_exit = r.reason;
 		if (i < 2) {
 			cr_assert_eq(p.step, 0, "record %llu: %s", (unsigned long long)i, p.title);
 			cr_assert(c.first);
-		} else if (r.kind == HVT_ENTRY || r.kind == HVT_RUN_CALL) {
-			cr_assert_eq(p.step, 6, "record %llu: %s", (unsigned long long)i, p.title);
+		} else if (r.kind == HVT_ENTRY || r.kind == HVT_RUN_CALL || r.kind == HVT_RUN_RETURN) {
+			int want = !device ? 0 : r.kind == HVT_RUN_RETURN ? 4 : 6;
+			cr_assert_eq(c.other, !device, "record %llu", (unsigned long long)i);
+			cr_assert_eq(p.step, want, "record %llu: %s", (unsigned long long)i, p.title);
+			other_trips += !device && r.kind == HVT_RUN_RETURN;
 		}
 		if (r.kind == HVT_EXIT && r.reason == HVT_R_MMIO)
 			cr_assert_null(strstr(p.explain, "EPT violation"), "%s", p.explain);
@@ -395,7 +403,30 @@ Test(sixstep, os_trace_labels_start_and_timer_rows)
 		}
 	}
 	cr_assert_gt(timer_rows, 0);
+	/* hv trace stats of this file: 7 intr + 6 irq-window exits and the final hlt */
+	cr_assert_eq(other_trips, 7 + 6 + 1);
 	model_close(&m);
+}
+
+/* With the context of an exit that is no device access, the three transitions of its round
+ * trip keep their lanes and words but lose their step number. */
+Test(sixstep, round_trip_of_a_hlt_is_no_step)
+{
+	struct sixstep_ctx dev = { .host = HVT_HOST_VMX }, other = { .host = HVT_HOST_VMX, .other = 1 };
+	struct hvt_record r = { .kind = HVT_RUN_RETURN };
+	struct path_step p;
+	sixstep_classify_in(&r, &dev, &p);
+	expect_path(&p, LANE_KVM, LANE_HV, 4);
+	sixstep_classify_in(&r, &other, &p);
+	expect_path(&p, LANE_KVM, LANE_HV, 0);
+	cr_assert_str_eq(p.title, "KVM_RUN returns to hv");
+	r.kind = HVT_RUN_CALL;
+	sixstep_classify_in(&r, &other, &p);
+	expect_path(&p, LANE_HV, LANE_KVM, 0);
+	r.kind = HVT_ENTRY;
+	sixstep_classify_in(&r, &other, &p);
+	expect_path(&p, LANE_KVM, LANE_GUEST0, 0);
+	cr_assert_str_eq(p.title, "VM entry: back to the guest");
 }
 
 Test(sixstep, irq_inject_names_vector_and_line)

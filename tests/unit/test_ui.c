@@ -3,11 +3,13 @@
  *
  * The issue's rule is "never colour alone": each role must carry an attribute that shows on a
  * black-and-white terminal (reverse, bold, underline), and NO_COLOR (no-color.org: "present
- * and not an empty string") must turn colour off even where the terminal has it.
+ * and not an empty string") must turn colour off even where the terminal has it. And a
+ * record's line cut to the window never shows a value cut short (ui_cut_at_word).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../viz/viz.h" /* hv/ has a vizlink.h, but keep the path explicit */
 
@@ -82,4 +84,21 @@ Test(ui, bars_differ_by_character)
 	cr_assert_str_eq(row[1], "=         ");
 	cr_assert_str_eq(row[2], "          ");
 	end_screen(s);
+}
+
+/* The sysret of chapter 6's mark screen at 80 columns: "arg=0x12" must not become "arg=0". */
+Test(ui, a_cut_record_line_ends_at_a_whole_field)
+{
+	char line[160] = "dump: 1594 86662.570 vcpu0 ring sysret prot32 0->3 vector=0x80 nr=4(write) "
+			 "arg=0x12 task=1 rip=0x400033 flags=guest-clock";
+	ui_cut_at_word(line, 80);
+	cr_assert_str_eq(line, "dump: 1594 86662.570 vcpu0 ring sysret prot32 0->3 vector=0x80 "
+			       "nr=4(write) ...");
+	cr_assert_leq(strlen(line), 80);
+	char fits[] = "dump: 0 113.008 vcpu0 run-call";
+	ui_cut_at_word(fits, 80);
+	cr_assert_str_eq(fits, "dump: 0 113.008 vcpu0 run-call", "a line that fits is left alone");
+	char word[] = "0123456789012345678901234567890123456789"; /* no space: cut, still marked */
+	ui_cut_at_word(word, 20);
+	cr_assert_str_eq(word, "0123456789012345 ...");
 }
