@@ -4,7 +4,7 @@
  * The kernel is the lab VM's (tests/labvm/fetch.sh: Debian's linux-image-amd64 bzImage), the
  * initramfs tests/linux/mkinitramfs.sh's (busybox, the disk drivers, tests/linux/init). Linux
  * needs interrupts through its IDT, so on a PVM host or one without KVM suite linux runs in the
- * lab VM (RING3_TESTS in the Makefile), where one boot takes about 15 s; the suite keeps to one
+ * lab VM (RING3_TESTS in the Makefile), where one boot takes about 10 s; the suite keeps to one
  * boot per disk path. Suite linuxcli checks what hv refuses before it asks KVM for anything:
  * it runs anywhere.
  * Textbook: chapter 11 "Booting Linux".
