@@ -13,8 +13,8 @@
  *   XSDT  the list of the other tables: here only the FADT.
  *   FADT  Fixed ACPI Description Table: where the DSDT, the FACS and the power-management
  *         registers are. Linux's ACPI core refuses to start without PM1 event and control
- *         registers, so the FADT names two port ranges that no device claims (reads give all
- *         ones, writes are ignored: hv/bus.c). It is not "hardware-reduced": that flag would
+ *         registers, so the FADT names two small port ranges that hold what is written
+ *         (hv/dev/acpipm.c). It is not "hardware-reduced": that flag would
  *         make Linux drop the 8259A PIC, the only interrupt controller hv has.
  *   FACS  Firmware ACPI Control Structure: a 64-byte block the FADT must point at.
  *   DSDT  Differentiated System Description Table: AML (ACPI Machine Language) byte code that
@@ -30,6 +30,8 @@
 
 #include <string.h>
 
+#include "layout.h"
+
 /* Where each table lies, as offsets from base. The FACS must be 64-byte aligned. */
 #define OFF_RSDP 0x000
 #define OFF_XSDT 0x040
@@ -39,9 +41,9 @@
 #define FADT_LEN 276   /* FADT revision 6 */
 #define HDR_LEN  36
 
-/* PM1 register blocks: ports nothing on hv's bus claims (PIIX4 puts them at 0x600 too). */
-#define PM1A_EVT_PORT 0x600
-#define PM1A_CNT_PORT 0x604
+/* PM1 register blocks (hv/dev/acpipm.c; PIIX4 chipsets put them at 0x600 too). */
+#define PM1A_EVT_PORT HV_PORT_ACPI_PM1
+#define PM1A_CNT_PORT (HV_PORT_ACPI_PM1 + 4)
 #define SCI_IRQ 9
 
 static void w16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); } /* x86: little-endian */

@@ -93,6 +93,8 @@
 #define HV_PORT_PIC_MASTER 0x20u  /* command 0x20, data (mask) 0x21 */
 #define HV_PORT_PIC_SLAVE  0xA0u  /* command 0xA0, data (mask) 0xA1 */
 #define HV_PORT_ELCR       0x4D0u /* edge/level control: 0x4D0 (IRQ 0-7), 0x4D1 (IRQ 8-15) */
+#define HV_PORT_ACPI_PM1   0x600u /* ACPI PM1 event (0x600) and control (0x604) registers, named by
+				     the FADT hv writes for Linux (hv/acpi.c, hv/dev/acpipm.c) */
 #define HV_IRQ_UART0       4u
 
 /* The 8254 timer (chapter 5 "A guest OS", section "The timer"): counters at 0x40-0x42, the

@@ -42,6 +42,7 @@ enum disk_path { DISK_PATH_NONE = 0, DISK_PATH_LEGACY = 1, DISK_PATH_VIRTIO = 2 
 struct viz; /* hv run --viz (hv/vizlink.h) */
 struct rtc; /* hv/dev/rtc.h */
 struct i8042; /* hv/dev/i8042.h */
+struct acpipm; /* hv/dev/acpipm.h */
 struct gdb_server; /* hv run --gdb (hv/gdbhv.h) */
 
 struct vm_options {
@@ -84,6 +85,7 @@ struct vm {
 	struct testdev *testdev;
 	struct rtc *rtc;       /* the CMOS clock (dev/rtc.h) */
 	struct i8042 *i8042;   /* the keyboard controller and the reset line (dev/i8042.h) */
+	struct acpipm *acpipm; /* the ACPI PM1 registers the FADT names (dev/acpipm.h) */
 	struct vm_stop stop;   /* set by a device or the exit loop to end the run */
 
 	/* interrupts (irq.h): device lines -> PIC -> KVM_INTERRUPT */
