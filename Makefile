@@ -211,7 +211,8 @@ DEB_PKGS += strace
 # image). unshare and taskset come with util-linux, which every Debian system has.
 DEB_PKGS += procps
 # hv run --gdb: the real gdb, for make gdb (tests/labvm/gdb.sh) and the suites gdb, gdbring3 and
-# labvm (tests/integration/test_gdb.c, test_labvm.c).
+# labvm (tests/integration/test_gdb.c, test_labvm.c); tracecli stops hv and hvviz with it to cut
+# a trace at the right moment (tests/integration/test_tracecli.c).
 DEB_PKGS += gdb
 
 deps:

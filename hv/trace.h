@@ -13,7 +13,7 @@
  * the format and on nothing else. The code is split by who needs it:
  *
  *   trace_write.h  the writer: hv's exit loop and devices append records (hv only)
- *   trace_read.h   the reader: check a file against the rules below, map or load it
+ *   trace_read.h   the reader: check a file against the rules below and load it
  *   trace_names.h  the words for the numbers ("io", "prot32", "Q4-loop")
  *   trace_dump.h   `hv trace dump`: one line per record (hvviz's timeline uses the same words)
  *   trace_stats.h  `hv trace stats`: exits by reason, port, mode; what KVM counted

@@ -2,9 +2,10 @@
  * trace_read.h - reading a .hvt file: every rule of the format checked before a number is believed.
  *
  * Concept: a trace file is input, and input may be hostile (a corrupt file, a fuzzer, a path
- * that is not a file at all). The reader maps the file instead of reading it, checks what kind
- * of thing the path is and the 128-byte header before touching the records, and never
- * allocates more than the file's own length justifies. `hv trace`, hvviz and the tests all
+ * that is not a file at all, a file another process cuts shorter while we read it). The reader
+ * checks what kind of thing the path is and the 128-byte header before touching the records,
+ * reads the records with pread (no mapping that could end in SIGBUS), and never allocates more
+ * than the file's own length justifies. `hv trace`, hvviz and the tests all
  * open traces through trace_open_file, so all of them refuse a bad input the same way.
  * Textbook: appendix A "The trace format", section A.9 "Validation rules".
  */
@@ -33,8 +34,8 @@ struct trace_file {
 /*
  * Open, check and decode a whole trace into tf->records (one struct per record). Returns 0, or
  * -1 with a one-line reason in err ("trace 'x': not an hvlab trace (bad magic); ...",
- * "trace 'x': truncated: ...", "trace 'x' is not a regular file; ..."). The file is mapped,
- * not read: nothing is allocated before its header has passed.
+ * "trace 'x': truncated: ...", "trace 'x' is not a regular file; ...", "trace 'x' was
+ * truncated while being read: ..."). Nothing is allocated before its header has passed.
  */
 int trace_load(const char *path, struct trace_file *out, char *err, size_t errlen);
 /* Same, from bytes in memory (used by the loader above and by fuzzers). */
@@ -69,9 +70,18 @@ int trace_record_check(const struct hvt_record *r, uint64_t i, char *err, size_t
  * (trace_header_parse): a 2 GiB file with a wrong magic costs one small read. On failure the
  * reason in why names no file ("not an hvlab trace (bad magic); ..."): each caller words it.
  *
- * Only after both does a reader map the file (mmap) and look at the records.
+ * Only after both does a reader look at the records: `hv trace` with trace_read_records,
+ * hvviz by mapping the file (viz/model.c).
+ *
+ * trace_read_records reads and checks the header and records of fd, a file of `size` bytes
+ * (the size trace_open_file measured), with pread in 1 MiB pieces, into out (trace_free it).
+ * If the file got shorter since it was measured, the read comes back short and the result is
+ * -1 with "LABEL was truncated while being read: it ends at byte N, not M (record it again)",
+ * never a signal. trace_load is trace_open_file + trace_read_header + this.
  */
 int trace_open_file(const char *path, const char *label, size_t *size, char *err, size_t errlen);
 int trace_read_header(int fd, size_t size, struct trace_header *h, char *why, size_t whylen);
+int trace_read_records(int fd, size_t size, const char *label, struct trace_file *out,
+		       char *err, size_t errlen);
 
 #endif

@@ -17,12 +17,12 @@
 #include <errno.h>
 #include <locale.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fileguard.h"
 #include "live.h"
 #include "viz.h"
 
@@ -189,31 +189,6 @@ static int run_headless(struct app *a, const struct options *o)
 	return 0;
 }
 
-/* ---- a trace that shrinks under us ---- */
-
-/*
- * The model reads records straight from the mapped file. If the file is cut shorter while
- * hvviz shows it (someone records a new trace under the same name: hv truncates it first), a
- * page past the new end no longer exists, and the CPU's access to it ends in SIGBUS: the
- * kernel cannot fill the page. That is the user's doing, not a bug, so it gets a one-line
- * message and status 2, not a crash. The handler jumps back to run_terminal, which gives the
- * terminal back first (endwin cannot run inside a signal handler).
- */
-static sigjmp_buf file_gone;
-
-static void on_sigbus(int sig)
-{
-	(void)sig;
-	siglongjmp(file_gone, 1);
-}
-
-static void catch_shrinking_file(void)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, NULL);
-}
-
 /* ---- interactive ---- */
 
 static int run_terminal(struct app *a)
@@ -233,14 +208,18 @@ static int run_terminal(struct app *a)
 	ui_init_colors(a);
 	/* Live: wake up ten times a second to read the records hv has added. */
 	timeout(a->live ? 100 : -1);
-	if (sigsetjmp(file_gone, 1)) {
+	/*
+	 * A trace cut shorter while we show it (fileguard.h): the terminal must be given back
+	 * before the line is printed, and endwin cannot run inside a signal handler, so the
+	 * handler jumps here. This replaces the jump point main set for the open.
+	 */
+	if (sigsetjmp(fileguard_jump, 1)) {
 		endwin();
 		delscreen(s);
 		fprintf(stderr, "hvviz: '%s' got shorter while it was open (recorded again?); "
-			"open it again\n", app_model(a)->path);
+			"open it again\n", fileguard_path());
 		return EXIT_USAGE;
 	}
-	catch_shrinking_file();
 	while (!a->quit) {
 		/* Running to a breakpoint (c in step mode): look for hv's next records at once. */
 		if (a->live)
@@ -292,7 +271,18 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o) != 0)
 		return EXIT_USAGE;
 	static struct model models[2];
-	struct model *mp[2] = { &models[0], &models[1] };
+	static struct model *mp[2] = { &models[0], &models[1] };
+	/*
+	 * From the first mapping on, a trace cut shorter by another process would end hvviz with
+	 * SIGBUS (fileguard.h). The open scan and --screen come back here: one line, status 2.
+	 * run_terminal sets its own jump point, to give the terminal back first.
+	 */
+	if (sigsetjmp(fileguard_jump, 1)) {
+		fprintf(stderr, "hvviz: '%s' was truncated while being read (record it again)\n",
+			fileguard_path());
+		return EXIT_USAGE;
+	}
+	fileguard_watch(mp, o.nfiles);
 	for (int i = 0; i < o.nfiles; i++) {
 		char err[512];
 		if (model_open(&models[i], o.files[i], o.live, err, sizeof err) < 0) {
@@ -305,6 +295,7 @@ int main(int argc, char **argv)
 	if (o.live)
 		live_init(&a, o.ctl_fd, o.step);
 	int rc = o.screen_cols ? run_headless(&a, &o) : run_terminal(&a);
+	fileguard_watch(NULL, 0); /* its jump point may be gone with run_terminal's frame */
 	for (int i = 0; i < o.nfiles; i++)
 		model_close(&models[i]);
 	return finish_output(rc);

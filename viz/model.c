@@ -272,7 +272,8 @@ static int model_map(struct model *m, size_t len, char *err, size_t errlen)
 		 * (live mode), and can never change it. No copy is made until a page is touched.
 		 * The price of mapping instead of reading: if someone cuts the file while we have
 		 * it mapped (re-recording into the same name truncates it), touching a page past
-		 * the new end raises SIGBUS. model_refresh notices a shorter file before reading.
+		 * the new end raises SIGBUS. model_refresh notices a shorter file before reading;
+		 * a cut between that check and the read is caught by fileguard.h (viz/main.c).
 		 */
 		p = mmap(NULL, len, PROT_READ, MAP_SHARED, m->fd, 0);
 	else

@@ -3,10 +3,11 @@
  * outputs that cannot be written.
  *
  * Suite tracecli needs no KVM: it only reads traces (the checked-in ones of tests/viz/traces)
- * and paths that are not traces at all. Two promises of the reader (hv/trace_read.c) are
- * checked: a path is refused for what it is before a byte of it is read (a device that never
- * ends, a FIFO with no writer, a directory, a huge file whose first bytes are wrong), and a
- * result that could not be written is an error, not a silent status 0.
+ * and paths that are not traces at all. Three promises of the readers (hv/trace_read.c,
+ * viz/model.c) are checked: a path is refused for what it is before a byte of it is read (a
+ * device that never ends, a FIFO with no writer, a directory, a huge file whose first bytes
+ * are wrong), a result that could not be written is an error, not a silent status 0, and a
+ * file cut shorter while it is being read is one line and status 2, not a death by SIGBUS.
  *
  * These tests start hv themselves (fork + exec) instead of through the harness, for two
  * things the harness does not give: wait4's resource usage (the child's peak memory) and an
@@ -203,4 +204,115 @@ Test(tracecli, dump_into_a_closed_pipe_is_not_a_success)
 	cr_assert_neq(r.status, 0, "hv trace dump into a closed pipe: status 0");
 	cr_assert(r.status == 128 + SIGPIPE || strstr(r.err, "writing the output failed"),
 		  "status %d, stderr: %s", r.status, r.err);
+}
+
+/* ---- a trace cut shorter while it is read ---- */
+
+/*
+ * Another process truncates the trace while hv or hvviz reads it (hv still writing it and
+ * stopped, a student's `truncate`). To hit that moment every time, not by luck, gdb runs the
+ * program, stops it at `bp` (after it measured or mapped the file, before it reads the
+ * records), cuts the file to 4096 bytes from outside, and lets it go on. `handle SIGBUS
+ * nostop pass` gives a bus error to the program exactly as without a debugger; `quit
+ * $_exitcode` makes gdb's status the program's (a program killed by a signal has no exit code:
+ * gdb then fails with status 1). The program's own stderr goes to its own file.
+ */
+/* In a SAN=1 build the program checks for leaks at exit, and LeakSanitizer cannot work under
+ * a debugger (it fails with status 1): off for these runs only. The other tests still check. */
+#define LSAN_OFF "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" "
+
+static void run_cut_at(struct run *r, char *prog_err, size_t errlen, const char *bp,
+		       const char *program, const char *args, const char *file)
+{
+	struct hv_result which;
+	cmd_exec(&which, (const char *[]){ "sh", "-c", "command -v gdb", NULL });
+	cr_assert_eq(which.status, 0, "gdb is not installed (make deps installs it)");
+	char errfile[512], brk[256], run[2048], cut[1024];
+	snprintf(errfile, sizeof errfile, "%s", tmp_path("prog-stderr.txt"));
+	snprintf(brk, sizeof brk, "break %s", bp);
+	snprintf(run, sizeof run, "run %s >/dev/null 2>%s", args, errfile);
+	snprintf(cut, sizeof cut, "shell truncate -s 4096 %s", file);
+	run_to(r, tmp_path("gdb-out.txt"),
+	       (const char *[]){ "/bin/sh", "-c", LSAN_OFF "exec gdb \"$@\"", "gdb", "-q", "-nx",
+				 "-batch", "-ex", "handle SIGBUS nostop noprint pass", "-ex", brk,
+				 "-ex", run,
+				 "-ex", "delete", "-ex", cut, "-ex", "continue", "-ex",
+				 "quit $_exitcode", program, NULL });
+	FILE *f = fopen(errfile, "r");
+	size_t n = f ? fread(prog_err, 1, errlen - 1, f) : 0;
+	prog_err[n] = '\0';
+	if (f)
+		fclose(f);
+}
+
+/* A private copy of a checked-in trace (the test cuts it). */
+static const char *cut_copy(char *path, size_t len, size_t *size)
+{
+	static unsigned char buf[1 << 17];
+	FILE *f = fopen(TRACES "diskio-virtio.hvt", "rb");
+	cr_assert(f);
+	*size = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	cr_assert_gt(*size, 3 * 4096, "the trace must reach well past the cut");
+	snprintf(path, len, "%s", write_tmp("cut.hvt", buf, *size));
+	return path;
+}
+
+static void assert_one_line_status_2(const struct run *r, const char *err, const char *want)
+{
+	char gdb_out[4096] = "";
+	FILE *f = fopen(tmp_path("gdb-out.txt"), "r");
+	if (f) {
+		gdb_out[fread(gdb_out, 1, sizeof gdb_out - 1, f)] = '\0';
+		fclose(f);
+	}
+	cr_assert_eq(r->status, HV_EXIT_USAGE, "status %d (1: killed by a signal, see gdb):\n"
+		     "%s\n%s\nprogram: %s", r->status, gdb_out, r->err, err);
+	cr_assert_str_eq(err, want);
+}
+
+/* hv reads with pread (hv/trace_read.c): the cut is a short read, one line, status 2. */
+Test(tracecli, hv_trace_of_a_file_cut_while_it_is_read_is_one_line, .timeout = 60)
+{
+	char p[512], args[1024], want[1536], err[4096];
+	size_t size;
+	cut_copy(p, sizeof p, &size);
+	snprintf(args, sizeof args, "trace stats %s", p);
+	struct run r;
+	run_cut_at(&r, err, sizeof err, "trace_read_records", prog("HV", "build/hv"), args, p);
+	snprintf(want, sizeof want, "hv: trace '%s' was truncated while being read: it ends at "
+		 "byte 4096, not %zu (record it again)\n", p, size);
+	assert_one_line_status_2(&r, err, want);
+}
+
+/* hvviz maps the file (viz/model.c): the cut during the open scan is a SIGBUS, which
+ * viz/fileguard.c turns into one line and status 2. */
+Test(tracecli, hvviz_open_of_a_file_cut_while_it_is_read_is_one_line, .timeout = 60)
+{
+	char p[512], args[1024], want[1536], err[4096];
+	size_t size;
+	cut_copy(p, sizeof p, &size);
+	snprintf(args, sizeof args, "--screen 80x24 %s", p);
+	struct run r;
+	/* The first record is being checked: the scan has the file mapped and reads on. */
+	run_cut_at(&r, err, sizeof err, "trace_record_check", prog("HVVIZ", "build/hvviz"), args,
+		   p);
+	snprintf(want, sizeof want, "hvviz: '%s' was truncated while being read (record it "
+		 "again)\n", p);
+	assert_one_line_status_2(&r, err, want);
+}
+
+/* The same after the open: the file is cut once the model is built, and End makes the Path
+ * view read the last record, far past the cut. */
+Test(tracecli, hvviz_screen_of_a_file_cut_after_the_open_is_one_line, .timeout = 60)
+{
+	char p[512], args[1024], want[1536], err[4096];
+	size_t size;
+	cut_copy(p, sizeof p, &size);
+	snprintf(args, sizeof args, "--screen 80x24 --keys End %s", p);
+	struct run r;
+	run_cut_at(&r, err, sizeof err, "app_init", prog("HVVIZ", "build/hvviz"), args, p);
+	snprintf(want, sizeof want, "hvviz: '%s' was truncated while being read (record it "
+		 "again)\n", p);
+	assert_one_line_status_2(&r, err, want);
 }

@@ -19,11 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "layout.h"
+#include "fileguard.h"
 #include "model.h"
 #include "pvtrace.h"
 #include "trace_read.h"
@@ -631,6 +636,123 @@ Test(model, live_refresh_notices_a_file_that_got_shorter)
 	cr_assert_eq(model_refresh(&m, err, sizeof err), -1);
 	cr_assert(strstr(err, "got shorter") != NULL, "message: %s", err);
 	model_close(&m);
+}
+
+/* ---- a trace cut shorter while it is mapped (fileguard.h) ---- */
+
+/*
+ * The records past the new end of a truncated file are gone from the mapping: reading one
+ * raises SIGBUS. These tests do it for real in a child process (the child may die, the test
+ * must not): open a trace, cut it to one page, read the last record. With the guard the child
+ * comes back through its sigsetjmp point and exits with status 2, as hvviz's main does; the
+ * parent checks it was an exit and not a signal. Which reader touches the page does not
+ * matter: model_get (drawing a screen) and model_find (a search) are both tried.
+ */
+enum read_how { READ_GET, READ_FIND };
+
+static int never_matches(const struct hvt_record *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+	return 0;
+}
+
+/* In the child: open path, cut it, read through the model. Exit 2 if the guard jumped back
+ * and named the file, 3 if it named another, 0 if the read did not fault at all. */
+static void child_reads_cut_trace(const char *path, enum read_how how)
+{
+	static struct model m;
+	static struct model *mp[1] = { &m };
+	char err[512];
+	if (model_open(&m, path, 0, err, sizeof err) < 0)
+		_exit(4);
+	if (truncate(path, 4096) < 0)
+		_exit(5);
+	if (sigsetjmp(fileguard_jump, 1))
+		_exit(strcmp(fileguard_path(), path) == 0 ? 2 : 3);
+	fileguard_watch(mp, 1);
+	struct hvt_record r;
+	if (how == READ_GET)
+		model_get(&m, m.count - 1, &r);
+	else
+		model_find(&m, MODEL_NONE, +1, never_matches, NULL);
+	_exit(0);
+}
+
+/* Fork, run fn's reading in the child, return its wait status. No core file from a crash. */
+static int in_child(const char *path, enum read_how how)
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct rlimit no_core = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &no_core);
+		child_reads_cut_trace(path, how);
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static void assert_caught(int st)
+{
+	cr_assert(!WIFSIGNALED(st), "the child died of signal %d (%s)", WTERMSIG(st),
+		  strsignal(WTERMSIG(st)));
+	cr_assert(WIFEXITED(st));
+	cr_assert_neq(WEXITSTATUS(st), 0, "reading past the new end did not fault: the test "
+		      "proves nothing");
+	cr_assert_eq(WEXITSTATUS(st), 2, "child status %d (3: wrong file named, 4/5: setup)",
+		      WEXITSTATUS(st));
+}
+
+/* 20000 records = 1.25 MB: the last record is far past the 4096 bytes left. */
+Test(model, a_record_read_after_the_file_was_cut_is_caught_not_fatal)
+{
+	char p[256];
+	write_n(tmp_path(p, sizeof p, "cut.hvt"), 20000);
+	assert_caught(in_child(p, READ_GET));
+}
+
+Test(model, a_search_after_the_file_was_cut_is_caught_not_fatal)
+{
+	char p[256];
+	write_n(tmp_path(p, sizeof p, "cut.hvt"), 20000);
+	assert_caught(in_child(p, READ_FIND));
+}
+
+/*
+ * The guard catches only faults inside a watched trace's mapping. A bus error anywhere else
+ * is a bug, and swallowing it would hide the bug: the child must still die of SIGBUS. Here
+ * the fault is on a mapping of another file, cut the same way, while a trace is watched.
+ */
+Test(model, a_bus_error_outside_the_traces_is_still_fatal)
+{
+	char p[256], other[256];
+	write_n(tmp_path(p, sizeof p, "watched.hvt"), 10);
+	write_n(tmp_path(other, sizeof other, "other.bin"), 1000);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct rlimit no_core = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &no_core);
+		static struct model m;
+		static struct model *mp[1] = { &m };
+		char err[512];
+		int fd = open(other, O_RDONLY);
+		const volatile uint8_t *q = mmap(NULL, 65536, PROT_READ, MAP_SHARED, fd, 0);
+		if (model_open(&m, p, 0, err, sizeof err) < 0 || q == MAP_FAILED ||
+		    truncate(other, 0) < 0)
+			_exit(4);
+		if (sigsetjmp(fileguard_jump, 1))
+			_exit(2);
+		fileguard_watch(mp, 1);
+		_exit(q[40000] == 0x55 ? 0 : 1); /* faults: byte 40000 is past the new end */
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st), "the child must die of the signal, not exit (status %d)",
+		  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	cr_assert_eq(WTERMSIG(st), SIGBUS);
 }
 
 /* ---- memory: the scan does not keep the file resident ---- */

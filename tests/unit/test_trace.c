@@ -527,6 +527,66 @@ Test(trace, load_of_missing_file_says_so)
 	cr_assert_str_eq(err, want);
 }
 
+/* ---- a file cut shorter while it is read ---- */
+
+/*
+ * Another process truncates the trace after `hv trace` measured it (hv still writing it and
+ * stopped, a student's `truncate`). The reader reads with pread, not through a mapping, so this
+ * is a short read and an error, never SIGBUS. To make the race deterministic, the test opens
+ * the file and measures it (trace_open_file, as trace_load does), cuts it, and only then asks
+ * for the records with the stale size. 40000 records are more than one 1 MiB read (16384).
+ */
+Test(trace, file_cut_after_it_was_measured_is_an_error_not_a_signal)
+{
+	char p[256], label[300], want[600], err[600] = "";
+	trace_write_n(tmp_path(p, sizeof p, "cut.hvt"), 40000);
+	snprintf(label, sizeof label, "trace '%s'", p);
+	size_t size;
+	int fd = trace_open_file(p, label, &size, err, sizeof err);
+	cr_assert_geq(fd, 0, "%s", err);
+	cr_assert_eq(size, 128 + 40000 * 64);
+	/* Cut in the middle of the second 1 MiB piece (records 16384..32767), inside a record. */
+	size_t cut = 128 + 20000 * 64 + 10;
+	cr_assert_eq(truncate(p, (off_t)cut), 0);
+	struct trace_file tf;
+	cr_assert_eq(trace_read_records(fd, size, label, &tf, err, sizeof err), -1);
+	close(fd);
+	/* The second piece starts at byte 128 + 16384 * 64 and is 1 MiB long. */
+	snprintf(want, sizeof want, "trace '%s' was truncated while being read: it ends at byte "
+		 "%zu, not %zu (record it again)", p, cut, (size_t)128 + 2 * 16384 * 64);
+	cr_assert_str_eq(err, want);
+	/* Nothing half-valid comes back: not the 16384 records that were read before the cut. */
+	cr_assert_eq(tf.count, 0);
+	cr_assert_null(tf.records);
+}
+
+/* Cut to the header alone: even the first piece of records finds nothing (pread returns 0). */
+Test(trace, file_cut_to_its_header_after_it_was_measured_says_where_it_ends)
+{
+	char p[256], label[300], want[600], err[600] = "";
+	trace_write_n(tmp_path(p, sizeof p, "cut0.hvt"), 3);
+	snprintf(label, sizeof label, "trace '%s'", p);
+	size_t size;
+	int fd = trace_open_file(p, label, &size, err, sizeof err);
+	cr_assert_geq(fd, 0, "%s", err);
+	cr_assert_eq(truncate(p, 128), 0);
+	struct trace_file tf;
+	cr_assert_eq(trace_read_records(fd, size, label, &tf, err, sizeof err), -1);
+	close(fd);
+	snprintf(want, sizeof want, "trace '%s' was truncated while being read: it ends at byte "
+		 "128, not %d (record it again)", p, 128 + 3 * 64);
+	cr_assert_str_eq(err, want);
+}
+
+/* The same reader on a file nobody cuts: every record of several 1 MiB pieces comes back,
+ * including the ones on each side of a piece boundary. */
+Test(trace, records_across_read_pieces_load_exactly)
+{
+	char p[256];
+	trace_write_n(tmp_path(p, sizeof p, "pieces.hvt"), 2 * 16384 + 5);
+	trace_check_n(p, 2 * 16384 + 5);
+}
+
 /* ---- names ---- */
 
 Test(trace, names_match_the_spec_and_out_of_range_is_question_mark)
