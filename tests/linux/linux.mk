@@ -3,8 +3,10 @@
 #
 #   make linux            an interactive Linux shell on hv: the lab VM's Debian kernel, booted
 #                         with `hv run --kernel`, and the initramfs below (busybox, a scratch
-#                         ATA disk at /dev/sda). Linux needs interrupts through its IDT, so this
-#                         runs where ring-3 work runs (tests/labvm/onkvm.sh); on a PVM host or
+#                         ATA disk at /dev/sda); keys reach it through hv's console input
+#                         (hv/console_in.c), `exit` halts it. Linux needs interrupts through
+#                         its IDT, so this runs where ring-3 work runs (tests/labvm/onkvm.sh);
+#                         on a PVM host or
 #                         one without KVM: `make labvm`, then `make linux` in the lab VM.
 #   make linux-initramfs  build/linux/initramfs.cpio (tests/linux/mkinitramfs.sh)
 #
