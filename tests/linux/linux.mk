@@ -6,8 +6,8 @@
 #                         ATA disk at /dev/sda); keys reach it through hv's console input
 #                         (hv/console_in.c), `exit` halts it. Linux needs interrupts through
 #                         its IDT, so this runs where ring-3 work runs (tests/labvm/onkvm.sh);
-#                         on a PVM host or
-#                         one without KVM: `make labvm`, then `make linux` in the lab VM.
+#                         on a PVM host or one without KVM: `make labvm`, then `make linux` in
+#                         the lab VM.
 #   make linux-initramfs  build/linux/initramfs.cpio (tests/linux/mkinitramfs.sh)
 #
 # The kernel and the guest's modules come with the lab VM's (tests/labvm/fetch.sh): the same
