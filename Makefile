@@ -10,6 +10,7 @@
 #                   here, except those this host's KVM cannot run (none: all that need KVM;
 #                   PVM: ring 3), which run in the lab VM. Ends with `N passed, N failed, N skipped`
 #   make labvm      boot the nested lab VM (QEMU + a Debian kernel with kvm_amd): a shell
+#   make linux      an interactive Debian Linux shell on hv (tests/linux/linux.mk)
 #   make labvm-run CMD='...'   one command in the lab VM, on the shared repository
 #   make test-labvm run the tests that need KVM inside it
 #   make test SAN=1 the same with AddressSanitizer + UndefinedBehaviorSanitizer
@@ -119,10 +120,11 @@ integration: $(O)/tests/integration $(O)/hv $(O)/hvviz $(O)/bench/exitbench gues
 # Where each integration test runs (tests/run-tests.sh): KVM_TESTS start a guest and need KVM;
 # RING3_TESTS need ring 3 or interrupts through a protected-mode IDT (VT-x/AMD-V). A host whose
 # KVM cannot run them sends them to the nested lab VM (tests/labvm/); every other test runs here.
-KVM_TESTS   := @(clirun|guests|disk|os|ring3|vizlive|bench|gdb|gdbring3|hidden+([0-9]))/*
-RING3_TESTS := @(ring3/*|gdbring3/*|disk/legacy_interrupt*)
+KVM_TESTS   := @(clirun|guests|disk|os|ring3|vizlive|bench|gdb|gdbring3|linux|hidden+([0-9]))/*
+RING3_TESTS := @(ring3/*|gdbring3/*|disk/legacy_interrupt*|linux/*)
 # What the integration tests are told: the programs under test and the guests.
-INTEG_ENV   := HV=$(O)/hv HVVIZ=$(O)/hvviz GUESTDIR=build/guest EXITBENCH=$(O)/bench/exitbench
+INTEG_ENV   := HV=$(O)/hv HVVIZ=$(O)/hvviz GUESTDIR=build/guest EXITBENCH=$(O)/bench/exitbench \
+	       LINUX_KERNEL=build/labvm/kernel/vmlinuz LINUX_INITRD=build/linux/initramfs.cpio
 export KVM_TESTS RING3_TESTS INTEG_ENV
 
 # Unit tests here; integration tests here and, for those this host's KVM cannot run, in the lab
@@ -133,7 +135,7 @@ export KVM_TESTS RING3_TESTS INTEG_ENV
 # whatever the KVM. The last row is the labs' tools on every lab (make test-labs).
 test: deps
 	$(MAKE) --no-print-directory all $(O)/tests/unit $(O)/tests/integration $(O)/bench/exitbench \
-	  labvm-initramfs
+	  labvm-initramfs linux-initramfs
 	@bash tests/check-refs.sh
 	@bash tests/check-glossary.sh --self-test
 	@bash tests/check-glossary.sh
@@ -244,6 +246,7 @@ vcpu-threads: $(O)/hv guests
 
 # make labvm, make test-labvm: the nested lab VM where /dev/kvm is AMD-V (see that file)
 include tests/labvm/labvm.mk
+include tests/linux/linux.mk
 # make grade, lab-starter, lab-autograder, test-labs: the labs (labs/)
 include labs/labs.mk
 

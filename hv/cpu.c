@@ -163,9 +163,13 @@ small:
 
 /*
  * The PVH start-info block (xen/include/public/arch-x86/hvm/start_info.h, version 1) and
- * a memory map: RAM below 0x8000 holds hv's tables, so it is reported as reserved.
+ * a memory map: RAM below 0x8000 holds hv's tables, so it is reported as reserved. With an
+ * initrd (hv run --initrd on an ELF kernel with the PVH note) the block also lists one *module*:
+ * PVH's name for a file the loader put in memory for the kernel. Linux takes its first module
+ * as its initrd (textbook ch 11 "The boot protocol").
  */
-static int write_start_info(struct vm *vm, const char *cmdline, char *err, size_t errlen)
+int pvh_write_start_info(const struct guest_mem *gm, const struct boot_info *bi,
+			 const char *cmdline, char *err, size_t errlen)
 {
 	size_t n = cmdline ? strlen(cmdline) : 0;
 	if (n >= HV_CMDLINE_MAX) {
@@ -175,20 +179,25 @@ static int write_start_info(struct vm *vm, const char *cmdline, char *err, size_
 	char line[HV_CMDLINE_MAX] = { 0 };
 	if (n)
 		memcpy(line, cmdline, n);
-	uint64_t ram = vm->mem.slots[0].size;
+	uint64_t ram = gm->slots[0].size;
 	struct { uint64_t addr, size; uint32_t type, reserved; } memmap[2] = {
 		{ 0, HV_LOAD16_ADDR, 2, 0 },                  /* 2 = reserved */
 		{ HV_LOAD16_ADDR, ram - HV_LOAD16_ADDR, 1, 0 }, /* 1 = usable RAM */
 	};
+	/* struct hvm_modlist_entry: paddr, size, cmdline_paddr (0: none), reserved. */
+	uint64_t module[4] = { bi->initrd_addr, bi->initrd_size, 0, 0 };
 	uint32_t info[14] = { 0 };
 	info[0] = 0x336ec578;          /* magic: "xEn3" with the 0x80 bit of the 'E' set */
 	info[1] = 1;                   /* version */
+	info[3] = bi->initrd_size ? 1 : 0;             /* nr_modules */
+	info[4] = bi->initrd_size ? HV_START_INFO_ADDR + 0x80 : 0; /* modlist_paddr, low half */
 	info[6] = HV_CMDLINE_ADDR;     /* cmdline_paddr (64-bit field, low half) */
 	info[10] = HV_START_INFO_ADDR + 0x40; /* memmap_paddr */
 	info[12] = 2;                  /* memmap_entries */
-	if (gm_write(&vm->mem, HV_START_INFO_ADDR, info, sizeof(info)) < 0 ||
-	    gm_write(&vm->mem, HV_START_INFO_ADDR + 0x40, memmap, sizeof(memmap)) < 0 ||
-	    gm_write(&vm->mem, HV_CMDLINE_ADDR, line, n + 1) < 0) {
+	if (gm_write(gm, HV_START_INFO_ADDR, info, sizeof(info)) < 0 ||
+	    gm_write(gm, HV_START_INFO_ADDR + 0x40, memmap, sizeof(memmap)) < 0 ||
+	    (bi->initrd_size && gm_write(gm, HV_START_INFO_ADDR + 0x80, module, sizeof(module)) < 0) ||
+	    gm_write(gm, HV_CMDLINE_ADDR, line, n + 1) < 0) {
 		snprintf(err, errlen, "guest RAM too small for the start-info block");
 		return -1;
 	}
@@ -285,6 +294,37 @@ static void setup_long(struct kvm_sregs *s, struct kvm_regs *r, uint64_t entry)
 }
 LAB 2 END */
 
+/*
+ * A Linux bzImage's 64-bit entry (textbook ch 11 "The boot protocol"; Linux's boot.rst,
+ * "64-bit BOOT PROTOCOL"): long mode as above, but the protocol names the selectors, __BOOT_CS =
+ * 0x10 for flat 64-bit code and __BOOT_DS = 0x18 for flat data, which hv's own GDT uses the other
+ * way round. So a Linux guest gets a GDT of its own, and RSI points at boot_params.
+ */
+static int write_linux_gdt(struct vm *vm, char *err, size_t errlen)
+{
+	uint64_t gdt[4] = {
+		0, 0,                                /* 0x00 null; 0x08 unused */
+		gdt_entry(0, 0xFFFFF, 0x9B, 0xA),    /* 0x10 __BOOT_CS: 64-bit code */
+		gdt_entry(0, 0xFFFFF, 0x93, 0xC),    /* 0x18 __BOOT_DS: data */
+	};
+	if (gm_write(&vm->mem, HV_LINUX_GDT_ADDR, gdt, sizeof(gdt)) < 0) {
+		snprintf(err, errlen, "guest RAM too small for the GDT");
+		return -1;
+	}
+	return 0;
+}
+
+static void setup_linux(struct kvm_sregs *s, struct kvm_regs *r, const struct boot_info *bi)
+{
+	setup_long(s, r, bi->entry);
+	s->gdt.base = HV_LINUX_GDT_ADDR;
+	s->gdt.limit = 4 * 8 - 1;
+	s->cs = segment(0x10, 0xB, true);
+	s->ds = s->es = s->fs = s->gs = s->ss = segment(0x18, 0x3, false);
+	r->rbx = 0;
+	r->rsi = bi->boot_params;
+}
+
 int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 {
 	struct kvm_sregs sregs;
@@ -296,7 +336,7 @@ int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 		return -1;
 	}
 	/* Every mode gets the command line and start-info block; only 32/64-bit need tables. */
-	if (write_start_info(vm, cmdline, err, errlen) < 0)
+	if (pvh_write_start_info(&vm->mem, &vm->boot, cmdline, err, errlen) < 0)
 		return -1;
 	switch (vm->boot.mode) {
 	case BOOT_REAL:
@@ -310,7 +350,14 @@ int cpu_setup(struct vm *vm, const char *cmdline, char *err, size_t errlen)
 	default:
 		if (write_gdt(vm, err, errlen) < 0 || write_page_tables(vm, err, errlen) < 0)
 			return -1;
-		setup_long(&sregs, &regs, vm->boot.entry);
+		if (!vm->boot.boot_params) {
+			setup_long(&sregs, &regs, vm->boot.entry);
+			break;
+		}
+		/* A bzImage (linuxboot.c): the same tables, Linux's selectors. */
+		if (write_linux_gdt(vm, err, errlen) < 0)
+			return -1;
+		setup_linux(&sregs, &regs, &vm->boot);
 		break;
 	}
 	/*

@@ -14,12 +14,17 @@
  *   0x0000_0500  PVH start-info block (struct hvm_start_info) for 32/64-bit guests
  *   0x0000_0600  boot command line, NUL-terminated, at most HV_CMDLINE_MAX bytes
  *   0x0000_1000  GDT that hv builds for protected and long mode
+ *   0x0000_1100  GDT for a Linux bzImage (its selectors: 0x10 code, 0x18 data; hv/linuxboot.c)
  *   0x0000_2000  PML4  \
  *   0x0000_3000  PDPT   > identity page tables hv builds for long mode: 4 GiB in 2 MiB pages
  *   0x0000_4000  4 PDs /   (0x4000-0x7FFF, one page directory per GiB)
  *   0x0000_8000  raw real-mode binaries load and start here (CS:IP = 0000:8000, SP = 0x8000)
+ *   0x0000_9000  a Linux bzImage's boot_params, the "zero page" (hv/linuxboot.c)
+ *   0x0000_A000  ACPI tables describing the virtio-mmio disk to a Linux guest (hv/acpi.c)
  *   0x0008_0000  initial stack top for raw 32/64-bit binaries (guests usually set their own)
  *   0x0010_0000  raw 32/64-bit binaries load and start here (1 MiB, where PVH kernels live)
+ *   0x0100_0000  a Linux bzImage's protected-mode kernel (16 MiB, its pref_address); its initrd
+ *                at the top of RAM (textbook ch 11 "Booting Linux")
  *   0xD000_0000  MMIO window: devices live here, never RAM (RAM is capped below it)
  *   0xD000_0000    test device (one page)
  *   0xD000_1000    virtio-mmio transport of the virtio-blk disk (0x200 bytes, IRQ 5)
@@ -32,10 +37,13 @@
 #define HV_CMDLINE_ADDR    0x0600u
 #define HV_CMDLINE_MAX     1024u
 #define HV_GDT_ADDR        0x1000u
+#define HV_LINUX_GDT_ADDR  0x1100u
 #define HV_PML4_ADDR       0x2000u
 #define HV_PDPT_ADDR       0x3000u
 #define HV_PD_ADDR         0x4000u /* four pages: 0x4000, 0x5000, 0x6000, 0x7000 */
 #define HV_LOAD16_ADDR     0x8000u
+#define HV_ZEROPAGE_ADDR   0x9000u
+#define HV_ACPI_ADDR       0xA000u
 #define HV_STACK16_TOP     0x8000u
 #define HV_STACK_TOP       0x80000u
 #define HV_LOAD_ADDR       0x100000u
@@ -85,6 +93,8 @@
 #define HV_PORT_PIC_MASTER 0x20u  /* command 0x20, data (mask) 0x21 */
 #define HV_PORT_PIC_SLAVE  0xA0u  /* command 0xA0, data (mask) 0xA1 */
 #define HV_PORT_ELCR       0x4D0u /* edge/level control: 0x4D0 (IRQ 0-7), 0x4D1 (IRQ 8-15) */
+#define HV_PORT_ACPI_PM1   0x600u /* ACPI PM1 event (0x600) and control (0x604) registers, named by
+				     the FADT hv writes for Linux (hv/acpi.c, hv/dev/acpipm.c) */
 #define HV_IRQ_UART0       4u
 
 /* The 8254 timer (chapter 5 "A guest OS", section "The timer"): counters at 0x40-0x42, the

@@ -380,6 +380,29 @@ int loader_load(const struct guest_mem *gm, const uint8_t *img, size_t len, cons
 }
 
 /*
+ * A PVH kernel's initrd goes where a bzImage's does (linuxboot.c): as high in RAM as it fits,
+ * on a page boundary, so the kernel's own memory below stays free while it starts.
+ */
+int loader_add_initrd(const struct guest_mem *gm, struct boot_info *bi, const uint8_t *rd,
+		      size_t len, const char *name, char *err, size_t errlen)
+{
+	if (!bi->is_elf || !bi->has_pvh || bi->mode != BOOT_PROTECTED) {
+		snprintf(err, errlen, "--initrd needs a kernel that takes one: a bzImage (--kernel) or an "
+			 "ELF with the PVH note, started in protected mode");
+		return -1;
+	}
+	uint64_t ram = gm->slots[0].size;
+	if (len == 0 || ram < bi->highest || len > ((ram - bi->highest) & ~0xFFFull)) {
+		snprintf(err, errlen, "the initrd '%s' (%zu bytes) does not fit in guest RAM above "
+			 "the kernel (give more with --mem)", name, len);
+		return -1;
+	}
+	bi->initrd_addr = (ram - len) & ~0xFFFull;
+	bi->initrd_size = len;
+	return copy_to_guest(gm, bi->initrd_addr, rd, len, len, name, err, errlen);
+}
+
+/*
  * Why a path that exists is still no guest file, for the one-line error. st_mode's type bits
  * (stat(2), "The file type and mode").
  */

@@ -21,6 +21,10 @@ struct boot_info {
 	uint64_t entry;      /* first instruction (guest-physical; real mode: below 64 KiB) */
 	int is_elf;
 	int has_pvh;         /* the ELF carried XEN_ELFNOTE_PHYS32_ENTRY */
+	uint64_t boot_params; /* a Linux bzImage: where its boot_params are (RSI at entry), else 0 */
+	uint32_t cmdline_max; /* a Linux bzImage: the longest command line it reads */
+	uint64_t initrd_addr; /* --initrd on a PVH kernel: where it is (the PVH module list) */
+	uint64_t initrd_size;
 	uint64_t lowest;     /* lowest and highest+1 guest-physical byte written */
 	uint64_t highest;
 };
@@ -45,6 +49,12 @@ int loader_check(const uint8_t *img, size_t len, const char *name, enum boot_mod
 uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 
 const char *boot_mode_name(enum boot_mode mode);
+
+/* --initrd on an ELF kernel with the PVH note: put the file at the top of RAM, page-aligned,
+ * above the kernel, and note it in bi for the start-info block's module list. With a RAM map of
+ * sizes only it checks without copying. Returns 0, or -1 with a one-line reason in err. */
+int loader_add_initrd(const struct guest_mem *gm, struct boot_info *bi, const uint8_t *rd,
+		      size_t len, const char *name, char *err, size_t errlen);
 
 /* The address of symbol `name` in an ELF file's symbol table (.symtab): 0, or -1 if the file
  * is not an ELF, has no symbol table (stripped, or a .bin), or no such symbol. */

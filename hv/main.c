@@ -11,6 +11,8 @@
  *          [--cache writeback|writethrough|none|unsafe] [--ioeventfd] [--read-only]
  *          [--trace-limit MiB] [--quiet] [--step SYMBOL [--step-count N] [--step-seek]]
  *          [--viz[=step]] [--gdb [ADDR:]PORT [--gdb-nowait]] GUEST
+ *   hv run [options] --kernel BZIMAGE [--initrd FILE] [--cmdline STR]    a Linux kernel
+ *   hv run [options] [--initrd FILE] VMLINUX     an ELF kernel with the PVH note: a PVH module
  *   hv trace stats FILE          exits by reason, port/address, mode; KVM's counters
  *   hv trace dump [--json] FILE  one line per event
  *   hv doctor [--json|--class]   which KVM this host has and what works on it
@@ -46,6 +48,8 @@ static const char usage[] =
 	"              [--ioeventfd] [--read-only] [--trace-limit MiB] [--quiet]\n"
 	"              [--step SYMBOL|ADDRESS [--step-count N] [--step-seek]]\n"
 	"              [--viz[=step]] [--gdb [ADDR:]PORT [--gdb-nowait]] GUEST\n"
+	"       hv run [options] --kernel BZIMAGE [--initrd FILE] [--cmdline STR]\n"
+	"       hv run [options] [--initrd FILE] VMLINUX   (an ELF kernel with the PVH note)\n"
 	"       hv trace stats FILE\n"
 	"       hv trace dump [--json] FILE\n"
 	"       hv doctor [--json|--class]\n"
@@ -169,6 +173,10 @@ static int run_option_machine(int c, const char *arg, struct run_options *ro)
 		opt->trace_limit = (uint64_t)v << 20;
 		return 0;
 	case 'q': opt->quiet = true; return 0;
+	/* A Linux bzImage instead of GUEST, loaded by the Linux boot protocol (hv/linuxboot.c,
+	 * textbook ch 11 "Booting Linux"), and the initrd it unpacks as its first file system. */
+	case 'k': opt->guest_path = arg; opt->linux_kernel = true; return 0;
+	case 'i': opt->initrd_path = arg; return 0; /* with an ELF kernel: a PVH module */
 	/* Watch the run in hvviz (hv/vizlink.c): --viz runs freely, --viz=step waits for the user
 	 * before every entry. Only the "=" form: "--viz step" would make "step" the guest file. */
 	case 'V':
@@ -269,6 +277,7 @@ static int run_parse_args(int argc, char **argv, struct run_options *ro)
 		{ "step-seek", no_argument, 0, 'S' },
 		{ "viz", optional_argument, 0, 'V' },
 		{ "gdb", required_argument, 0, 'g' },   { "gdb-nowait", no_argument, 0, 'G' },
+		{ "kernel", required_argument, 0, 'k' }, { "initrd", required_argument, 0, 'i' },
 		{ 0, 0, 0, 0 },
 	};
 	*ro = (struct run_options){
@@ -298,6 +307,14 @@ static int run_parse_args(int argc, char **argv, struct run_options *ro)
 		if (status > 0)
 			return status;
 	}
+	/* --kernel names the guest itself: then no GUEST word may follow. */
+	if (ro->vm.linux_kernel && optind != argc) {
+		fprintf(stderr, "hv: --kernel names the guest; '%s' is one guest too many\n",
+			argv[optind]);
+		return HV_EXIT_USAGE;
+	}
+	if (ro->vm.linux_kernel)
+		return 0;
 	if (optind != argc - 1) {
 		fprintf(stderr, "hv: run needs exactly one GUEST file (e.g. hv run build/guest/hello16.bin)\n");
 		return HV_EXIT_USAGE;
@@ -316,6 +333,13 @@ static int run_check(struct run_options *ro)
 	if ((opt->step_count || opt->step_seek) && !opt->step_at) {
 		fprintf(stderr, "hv: --step-count and --step-seek need --step SYMBOL (where to start "
 			"stepping)\n");
+		return HV_EXIT_USAGE;
+	}
+	/* The boot protocol decides how a bzImage starts. (--initrd without --kernel: an ELF
+	 * kernel gets it as a PVH module, if it has the PVH note; vm.c checks.) */
+	if (opt->linux_kernel && opt->mode != BOOT_AUTO) {
+		fprintf(stderr, "hv: --mode cannot be combined with --kernel (the Linux boot protocol "
+			"enters a bzImage in long mode)\n");
 		return HV_EXIT_USAGE;
 	}
 	if (opt->step_at && !opt->step_count)

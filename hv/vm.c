@@ -42,6 +42,7 @@
 #include "irq.h"
 #include "kvmstats.h"
 #include "layout.h"
+#include "linuxboot.h"
 #include "regs.h"
 #include "step.h"
 #include "summary.h"
@@ -385,8 +386,15 @@ static int arm_step(struct vm *vm, const struct vm_options *opt, const struct vm
 static int load_guest(struct vm *vm, const struct vm_options *opt, const struct vm_inputs *in)
 {
 	char err[512];
-	if (loader_load(&vm->mem, in->img, in->len, opt->guest_path, opt->mode, &vm->boot, err,
-			sizeof(err)) < 0)
+	int rc = opt->linux_kernel
+		? linux_load(&vm->mem, in->img, in->len, opt->guest_path, in->initrd, in->initrd_len,
+			     vm->vblk != NULL, &vm->boot, err, sizeof(err))
+		: loader_load(&vm->mem, in->img, in->len, opt->guest_path, opt->mode, &vm->boot, err,
+			      sizeof(err));
+	if (rc == 0 && in->initrd && !opt->linux_kernel)
+		rc = loader_add_initrd(&vm->mem, &vm->boot, in->initrd, in->initrd_len,
+				       opt->initrd_path, err, sizeof(err));
+	if (rc < 0)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	if (opt->step_at && arm_step(vm, opt, in))
 		return HV_EXIT_USAGE; /* arm_step printed why */
@@ -435,14 +443,46 @@ static void connect_trace(struct vm *vm, struct vm_inputs *in)
 
 /* ---- step 0: the user's inputs, before KVM ---- */
 
+/*
+ * --kernel BZIMAGE [--initrd FILE]: the Linux boot protocol (linuxboot.c), checked against a
+ * RAM map of sizes only, as loader_check does for the other guests. The kernel reads at most
+ * cmdline_size bytes of its command line (the header says): a longer one is refused here.
+ */
+static int check_linux(struct vm_inputs *in, const struct vm_options *opt)
+{
+	char err[512];
+	uint64_t ram = (uint64_t)opt->mem_mib << 20;
+	struct guest_mem plan = { .slots = { { .size = ram } }, .nslots = 1 };
+	if (linux_load(&plan, in->img, in->len, opt->guest_path, in->initrd, in->initrd_len,
+		       opt->disk_path == DISK_PATH_VIRTIO, &in->boot, err, sizeof(err)) < 0)
+		return fail(HV_EXIT_USAGE, "%s", err);
+	size_t n = strlen(in->cmdline);
+	if (n > in->boot.cmdline_max)
+		return fail(HV_EXIT_USAGE, "the command line is %zu bytes; kernel '%s' reads at most %u "
+			    "(shorten --cmdline)", n, opt->guest_path, in->boot.cmdline_max);
+	return opt->step_at ? resolve_step(in, opt) : 0;
+}
+
 /* The guest file, read whole and checked against the RAM it will get (loader_check). */
 static int check_guest(struct vm_inputs *in, const struct vm_options *opt)
 {
 	char err[512];
 	uint64_t ram = (uint64_t)opt->mem_mib << 20;
 	in->img = loader_read_file(opt->guest_path, ram, &in->len, err, sizeof(err));
-	if (!in->img || loader_check(in->img, in->len, opt->guest_path, opt->mode, ram, &in->boot,
-				     err, sizeof(err)) < 0)
+	if (!in->img)
+		return fail(HV_EXIT_USAGE, "%s", err);
+	if (opt->initrd_path) {
+		in->initrd = loader_read_file(opt->initrd_path, ram, &in->initrd_len, err, sizeof(err));
+		if (!in->initrd)
+			return fail(HV_EXIT_USAGE, "--initrd: %s", err);
+	}
+	if (opt->linux_kernel)
+		return check_linux(in, opt);
+	struct guest_mem plan = { .slots = { { .size = ram } }, .nslots = 1 };
+	if (loader_check(in->img, in->len, opt->guest_path, opt->mode, ram, &in->boot, err,
+			 sizeof(err)) < 0 ||
+	    (in->initrd && loader_add_initrd(&plan, &in->boot, in->initrd, in->initrd_len,
+					     opt->initrd_path, err, sizeof(err)) < 0))
 		return fail(HV_EXIT_USAGE, "%s", err);
 	return opt->step_at ? resolve_step(in, opt) : 0;
 }
@@ -502,6 +542,8 @@ void vm_inputs_free(struct vm_inputs *in)
 {
 	free(in->img);
 	in->img = NULL;
+	free(in->initrd);
+	in->initrd = NULL;
 	if (in->have_disk)
 		disk_close(&in->disk);
 	in->have_disk = false;

@@ -42,12 +42,15 @@ enum disk_path { DISK_PATH_NONE = 0, DISK_PATH_LEGACY = 1, DISK_PATH_VIRTIO = 2 
 struct viz; /* hv run --viz (hv/vizlink.h) */
 struct rtc; /* hv/dev/rtc.h */
 struct i8042; /* hv/dev/i8042.h */
+struct acpipm; /* hv/dev/acpipm.h */
 struct gdb_server; /* hv run --gdb (hv/gdbhv.h) */
 
 struct vm_options {
 	uint32_t mem_mib;        /* guest RAM size */
 	enum boot_mode mode;     /* BOOT_AUTO: from the file */
 	const char *guest_path;
+	bool linux_kernel;       /* --kernel: guest_path is a bzImage (linuxboot.c) */
+	const char *initrd_path; /* --initrd FILE: the kernel's initial RAM disk (bzImage or PVH) */
 	const char *trace_path;  /* NULL: no trace */
 	uint64_t trace_limit;    /* bytes of trace file at most (--trace-limit MiB) */
 	const char *cmdline;     /* boot command line (may be NULL) */
@@ -82,6 +85,7 @@ struct vm {
 	struct testdev *testdev;
 	struct rtc *rtc;       /* the CMOS clock (dev/rtc.h) */
 	struct i8042 *i8042;   /* the keyboard controller and the reset line (dev/i8042.h) */
+	struct acpipm *acpipm; /* the ACPI PM1 registers the FADT names (dev/acpipm.h) */
 	struct vm_stop stop;   /* set by a device or the exit loop to end the run */
 
 	/* interrupts (irq.h): device lines -> PIC -> KVM_INTERRUPT */
@@ -139,6 +143,8 @@ struct vm_inputs {
 	char cmdline[HV_CMDLINE_MAX]; /* what the guest will get: --cmdline plus the device words */
 	uint8_t *img;            /* the guest file, read whole */
 	size_t len;
+	uint8_t *initrd;         /* --initrd: the file, read whole (NULL: none) */
+	size_t initrd_len;
 	struct boot_info boot;   /* where it goes and how it starts (loader_check's answer) */
 	uint64_t step_addr;      /* --step: the window's address, and where its byte is loaded */
 	uint64_t step_gpa;

@@ -30,6 +30,7 @@
 #include "dev/ata.h"     /* ATA_CMD_LEN, ATA_CTL_LEN */
 #include "dev/debugcon.h" /* DEBUGCON_LEN */
 #include "dev/exitdev.h"  /* EXITDEV_LEN */
+#include "dev/acpipm.h"  /* ACPIPM_LEN */
 #include "dev/i8042.h"   /* I8042_PORT_LEN */
 #include "dev/pic.h"     /* PIC_LEN, ELCR_LEN */
 #include "dev/pit.h"     /* PIT_LEN, PIT_PORT61_LEN */
@@ -75,6 +76,7 @@ static const struct {
 	{ HV_PORT_RTC, RTC_LEN, VIZ_DEV_RTC },
 	{ HV_PORT_I8042_DATA, I8042_PORT_LEN, VIZ_DEV_I8042 },
 	{ HV_PORT_I8042_CMD, I8042_PORT_LEN, VIZ_DEV_I8042 },
+	{ HV_PORT_ACPI_PM1, ACPIPM_LEN, VIZ_DEV_ACPIPM },
 	{ HV_PORT_EXIT, EXITDEV_LEN, VIZ_DEV_EXIT },
 	{ HV_PORT_DEBUGCON, DEBUGCON_LEN, VIZ_DEV_DEBUGCON },
 	{ HV_PORT_TESTDEV, TESTDEV_PIO_LEN, VIZ_DEV_TESTDEV },
@@ -136,7 +138,8 @@ const char *viz_device_name(enum viz_dev d)
 		[VIZ_DEV_EXIT] = "exit",         [VIZ_DEV_DEBUGCON] = "debugcon",
 		[VIZ_DEV_TESTDEV] = "testdev",   [VIZ_DEV_PVTRACE] = "pvtrace",
 		[VIZ_DEV_STEPTRAP] = "steptrap", [VIZ_DEV_RTC] = "rtc",
-		[VIZ_DEV_I8042] = "i8042",       [VIZ_DEV_UNCLAIMED] = "unclaimed",
+		[VIZ_DEV_I8042] = "i8042",       [VIZ_DEV_ACPIPM] = "acpi-pm1",
+		[VIZ_DEV_UNCLAIMED] = "unclaimed",
 	};
 	return (unsigned)d < VIZ_DEV_MAX ? names[d] : "?";
 }

@@ -40,6 +40,7 @@ enum viz_dev {
 	VIZ_DEV_STEPTRAP,   /* port 0x80 used by step mode */
 	VIZ_DEV_RTC,        /* 0x70-0x71: the CMOS clock */
 	VIZ_DEV_I8042,      /* 0x60 and 0x64: the keyboard controller */
+	VIZ_DEV_ACPIPM,     /* 0x600-0x605: the ACPI PM1 registers (Linux guests, chapter 11) */
 	VIZ_DEV_UNCLAIMED,  /* a port/address no device owns */
 	VIZ_DEV_MAX
 };

@@ -29,6 +29,7 @@
 
 #include "dev/ata.h"
 #include "dev/debugcon.h"
+#include "dev/acpipm.h"
 #include "dev/exitdev.h"
 #include "dev/i8042.h"
 #include "dev/pic.h"
@@ -72,12 +73,13 @@ static int create_chips(struct vm *vm, enum disk_path disk, char *err, size_t er
 	vm->exitdev = exitdev_create(&vm->stop); /* its OUT only *requests* the stop (vcpu.c) */
 	vm->i8042 = i8042_create(&vm->stop);     /* its reset line, too */
 	vm->testdev = testdev_create();
+	vm->acpipm = acpipm_create(); /* read only by an ACPI kernel: a Linux guest (hv/acpi.c) */
 	/* The CMOS clock shows the host's date; its CMOS bytes say how much RAM there is. */
 	vm->rtc = rtc_create(rtc_host_clock, ram_mib(vm));
 	/* The para-virtual trace page's port: a guest kernel registers its page here (chapter 5). */
 	tracepage_init(&vm->tracepage, &vm->mem, NULL);
 	if (!vm->irq.pit || !vm->uart || !vm->debugcon || !vm->exitdev || !vm->testdev || !vm->rtc ||
-	    !vm->i8042) {
+	    !vm->i8042 || !vm->acpipm) {
 		snprintf(err, errlen, "out of memory creating devices");
 		return -1;
 	}
@@ -132,6 +134,7 @@ static int map_devices(struct vm *vm)
 		{ BUS_PIO,  HV_PORT_ELCR,        ELCR_LEN,           &pic_elcr_ops,    vm->irq.pic },
 		{ BUS_PIO,  HV_PORT_TESTDEV,     TESTDEV_PIO_LEN,    &testdev_pio_ops, vm->testdev },
 		{ BUS_PIO,  HV_PORT_PVTRACE,     TRACEPAGE_LEN,      &tracepage_ops,   &vm->tracepage },
+		{ BUS_PIO,  HV_PORT_ACPI_PM1,    ACPIPM_LEN,         &acpipm_ops,      vm->acpipm },
 		{ BUS_MMIO, HV_MMIO_TESTDEV,     TESTDEV_MMIO_LEN,   &testdev_mmio_ops, vm->testdev },
 		{ BUS_MMIO, HV_MMIO_VIRTIO_BLK,  HV_VIRTIO_MMIO_LEN, &virtio_mmio_ops, vm->vblk },
 	};
@@ -197,6 +200,7 @@ void board_destroy(struct vm *vm)
 	testdev_destroy(vm->testdev);
 	rtc_destroy(vm->rtc);
 	i8042_destroy(vm->i8042);
+	acpipm_destroy(vm->acpipm);
 	ata_destroy(vm->ata);
 	virtio_blk_destroy(vm->vblk);
 	irq_teardown(vm); /* the interrupt lock, while vm->irq.pic still says it exists */

@@ -54,11 +54,11 @@ fuzz-trace-corpus: $(FUZZ_OUT)/gen_trace_corpus
 	@mkdir -p tests/fuzz/corpus/trace
 	$(FUZZ_OUT)/gen_trace_corpus tests/fuzz/corpus/trace
 
-# ---- the guest loader (raw binaries, ELF32/ELF64, PVH notes) ----
-FUZZ_LOADER_SRCS := tests/fuzz/fuzz_loader.c hv/loader.c hv/guestmem.c
+# ---- the guest loader (raw binaries, ELF32/ELF64, PVH notes, Linux bzImages) ----
+FUZZ_LOADER_SRCS := tests/fuzz/fuzz_loader.c hv/loader.c hv/guestmem.c hv/linuxboot.c hv/acpi.c
 
 .PHONY: fuzz-loader
-$(FUZZ_OUT)/fuzz_loader: $(FUZZ_LOADER_SRCS) hv/loader.h hv/guestmem.h
+$(FUZZ_OUT)/fuzz_loader: $(FUZZ_LOADER_SRCS) hv/loader.h hv/guestmem.h hv/linuxboot.h hv/acpi.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_LOADER_SRCS)
 

@@ -20,6 +20,7 @@
 #   DIR/kernel/modules/*.ko       kvm_amd and everything it needs, decompressed (busybox's
 #                                 insmod reads plain ELF only, not .ko.xz / .ko.zst)
 #   DIR/kernel/modules/order      their names, each after the modules it depends on
+#   DIR/kernel/guest/*.ko, order  the modules of the Linux guest on hv (GUEST below)
 #   DIR/busybox                   Debian's busybox-static: one static binary that is the
 #                                 VM's whole userland (sh, mount, insmod, poweroff, ...)
 #
@@ -47,6 +48,12 @@ WANT="irqbypass kvm kvm_amd 9p 9pnet_virtio"
 #               kernel. Without it the first read of /dev/urandom (Criterion reads it) waits
 #               while the kernel gathers entropy from timing jitter: 1 s under TCG.
 OPTIONAL="brd crc32c_generic ext4 virtio_pci virtio_rng"
+# The same kernel is also the guest kernel of chapter 11 "Booting Linux" (hv run --kernel); its
+# initramfs (tests/linux/mkinitramfs.sh) takes these modules, kept apart in DIR/kernel/guest/ so
+# the lab VM's own archive does not grow: virtio_mmio and virtio_blk drive hv's virtio disk,
+# pata_legacy (on libata, the SCSI layer and the sd disk driver) hv's ATA disk at 0x1F0, IRQ 14;
+# crct10dif_generic is the checksum sd_mod's crc_t10dif asks the crypto layer for.
+GUEST="virtio_mmio virtio_blk pata_legacy sd_mod crct10dif_generic"
 
 die() {
 	echo "labvm: $*" >&2
@@ -130,7 +137,8 @@ fetch_kernel() {
 		echo "$(echo "${b%%.ko*}" | tr - _) $f"
 	done >"$DL/index"
 
-	: >"$KDIR/modules/order"
+	MODDIR=$KDIR/modules
+	: >"$MODDIR/order"
 	for m in $WANT; do
 		add_module "$m" "$mroot"
 	done
@@ -141,7 +149,13 @@ fetch_kernel() {
 			echo "labvm: note: kernel $kver has no module $m (the VM will do without it)"
 		fi
 	done
-	echo "$KPKG: $WANT $OPTIONAL" >"$KDIR/wanted"
+	MODDIR=$KDIR/guest
+	mkdir -p "$MODDIR"
+	: >"$MODDIR/order"
+	for m in $GUEST; do
+		add_module "$m" "$mroot"
+	done
+	echo "$KPKG: $WANT $OPTIONAL; guest: $GUEST" >"$KDIR/wanted"
 	cp "$DL/root/boot/vmlinuz-$kver" "$KDIR/vmlinuz.tmp"
 	echo "$kver ($(dpkg-deb -f "$(deb_of "$pkg")" Version))" >"$KDIR/version"
 	# Written last: its presence means the kernel directory is complete.
@@ -152,8 +166,11 @@ fetch_kernel() {
 
 # Adds one module after its dependencies (a depth-first walk: the order file then lists each
 # module after everything it needs, which is the order insmod must load them in).
-add_module() { # name mroot
-	grep -qx "$1" "$KDIR/modules/order" && return 0
+add_module() { # name mroot; into $MODDIR
+	# Module names use _ (the index above is in those terms); a depends= field may spell a
+	# file name with - (sd_mod: "t10-pi").
+	set -- "$(echo "$1" | tr - _)" "$2"
+	grep -qx "$1" "$MODDIR/order" && return 0
 	path=$(awk -v n="$1" '$1 == n { print $2; exit }' "$DL/index")
 	if [ -z "$path" ]; then
 		# Built into the kernel image: nothing to load.
@@ -165,7 +182,7 @@ add_module() { # name mroot
 		*) die "kernel $(basename "$2") has no module $1 (needed for $WANT)" ;;
 		esac
 	fi
-	ko=$KDIR/modules/$1.ko
+	ko=$MODDIR/$1.ko
 	case $path in
 	*.ko.xz) xz -dc "$path" >"$ko" ;;
 	*.ko.zst) zstd -qdc "$path" >"$ko" ;;
@@ -179,7 +196,7 @@ add_module() { # name mroot
 	for d in $deps; do
 		add_module "$d" "$2"
 	done
-	echo "$1" >>"$KDIR/modules/order"
+	echo "$1" >>"$MODDIR/order"
 }
 
 # ---- busybox ----
@@ -196,7 +213,7 @@ fetch_busybox() {
 command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
 	die "apt-get and dpkg are needed to fetch the lab VM's kernel (a Debian or Ubuntu host)"
 # The cache is complete when the kernel is there with the module list of this script.
-if [ ! -f "$KDIR/vmlinuz" ] || [ "$(cat "$KDIR/wanted" 2>/dev/null)" != "$KPKG: $WANT $OPTIONAL" ]; then
+if [ ! -f "$KDIR/vmlinuz" ] || [ "$(cat "$KDIR/wanted" 2>/dev/null)" != "$KPKG: $WANT $OPTIONAL; guest: $GUEST" ]; then
 	fetch_kernel
 fi
 [ -x "$DIR/busybox" ] || fetch_busybox

@@ -1,6 +1,6 @@
 /*
  * test_devices.c - unit tests for the small devices and the console: exit port, debug
- * console, test device, and the bounded host output path.
+ * console, test device, the ACPI PM1 registers, and the bounded host output path.
  *
  * Every access goes through the bus at the port or address layout.h assigns, as a guest's
  * would. Textbook: chapter 3 "Exits", section "From exit to device"; appendix C rows S4, T1.
@@ -15,6 +15,7 @@
 
 #include "bus.h"
 #include "console.h"
+#include "dev/acpipm.h"
 #include "dev/debugcon.h"
 #include "dev/exitdev.h"
 #include "dev/testdev.h"
@@ -472,4 +473,43 @@ Test(console, write_error_drops_counts_and_notes_reason)
 			       "(2 bytes dropped)\n");
 	fclose(notes);
 	close(fd);
+}
+
+/* ---- the ACPI PM1 registers (hv/dev/acpipm.c, textbook ch 11) ---- */
+
+TestSuite(acpipm, .init = setup);
+
+/* What Linux's ACPI core does: disable a fixed event (clear its enable bit) and read it back. */
+Test(acpipm, enable_bits_read_back_status_is_zero_and_sci_en_is_set)
+{
+	struct acpipm *pm = acpipm_create();
+	cr_assert(pm);
+	cr_assert_eq(bus_register(&bus, BUS_PIO, HV_PORT_ACPI_PM1, ACPIPM_LEN, &acpipm_ops, pm), 0);
+	uint8_t d[2] = { 0x20, 0x05 };        /* PM1_EN = 0x0520: RTC, power button, global lock */
+	cr_assert_eq(bus_dispatch(&bus, BUS_PIO, HV_PORT_ACPI_PM1 + 2, d, 2, true), BUS_OK);
+	d[0] = 0x00, d[1] = 0x01;             /* clear RTC_EN (bit 10) */
+	cr_assert_eq(bus_dispatch(&bus, BUS_PIO, HV_PORT_ACPI_PM1 + 2, d, 2, true), BUS_OK);
+	uint8_t r[4] = { 0xAA, 0xAA, 0xAA, 0xAA };
+	cr_assert_eq(bus_dispatch(&bus, BUS_PIO, HV_PORT_ACPI_PM1, r, 4, false), BUS_OK);
+	cr_assert_eq(r[0] | r[1] << 8, 0, "PM1_STS: no event ever happened");
+	cr_assert_eq(r[2] | r[3] << 8, 0x0100, "PM1_EN reads back what was written");
+	cr_assert_eq(bus_dispatch(&bus, BUS_PIO, HV_PORT_ACPI_PM1 + 4, r, 2, false), BUS_OK);
+	cr_assert_eq(r[0] | r[1] << 8, 0x0001, "PM1_CNT: SCI_EN, the machine is in ACPI mode");
+	acpipm_destroy(pm);
+}
+
+/* Appendix C, row A1: a sleep request (SLP_TYP and SLP_EN) changes nothing, since hv offers no
+ * sleep state, and an access of any width at any offset stays inside the 6 registers. */
+Test(acpipm, a1_slp_en_is_ignored_and_odd_accesses_stay_in_range)
+{
+	struct acpipm *pm = acpipm_create();
+	cr_assert_eq(bus_register(&bus, BUS_PIO, HV_PORT_ACPI_PM1, ACPIPM_LEN, &acpipm_ops, pm), 0);
+	uint8_t d[2] = { 0x00, 0x3C };        /* PM1_CNT: SLP_TYP = 7 (bits 12:10), SLP_EN */
+	cr_assert_eq(bus_dispatch(&bus, BUS_PIO, HV_PORT_ACPI_PM1 + 4, d, 2, true), BUS_OK);
+	cr_assert_eq(pm->control & (1u << 13), 0, "SLP_EN is write-only: never stored");
+	uint8_t r[4];
+	cr_assert_eq(bus_dispatch(&bus, BUS_PIO, HV_PORT_ACPI_PM1 + 5, r, 1, false), BUS_OK);
+	cr_assert_eq(r[0], 0x1C, "the high byte alone: SLP_TYP kept, SLP_EN dropped");
+	cr_assert_eq(pm->writes, 1);
+	acpipm_destroy(pm);
 }

@@ -203,7 +203,7 @@ Test(filter, unknown_device_lists_the_devices)
 {
 	parse_fails("dev=floppy",
 		    "unknown device 'floppy' (uart, ata, virtio-blk, pic, pit, exit, debugcon, "
-		    "testdev, pvtrace, steptrap, rtc, i8042, unclaimed)");
+		    "testdev, pvtrace, steptrap, rtc, i8042, acpi-pm1, unclaimed)");
 }
 
 Test(filter, bad_vcpu_is_refused)

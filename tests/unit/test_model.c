@@ -906,11 +906,13 @@ Test(model, device_names_are_the_documented_words)
 	cr_assert_eq(viz_device_of(&r), VIZ_DEV_I8042);
 	r.addr = HV_PORT_RTC + 1;
 	cr_assert_eq(viz_device_of(&r), VIZ_DEV_RTC);
+	r.addr = HV_PORT_ACPI_PM1 + 5; /* the PM1 control register's high byte */
+	cr_assert_eq(viz_device_of(&r), VIZ_DEV_ACPIPM);
 	r.addr = 0x62; /* between the controller's two ports: nobody */
 	cr_assert_eq(viz_device_of(&r), VIZ_DEV_UNCLAIMED);
 	static const char *const want[VIZ_DEV_MAX] = {
 		"-", "uart", "ata", "virtio-blk", "pic", "pit", "exit", "debugcon", "testdev",
-		"pvtrace", "steptrap", "rtc", "i8042", "unclaimed",
+		"pvtrace", "steptrap", "rtc", "i8042", "acpi-pm1", "unclaimed",
 	};
 	for (int d = 0; d < VIZ_DEV_MAX; d++)
 		cr_assert_str_eq(viz_device_name((enum viz_dev)d), want[d], "device %d", d);
