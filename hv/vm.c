@@ -468,13 +468,15 @@ static int check_guest(struct vm_inputs *in, const struct vm_options *opt)
 {
 	char err[512];
 	uint64_t ram = (uint64_t)opt->mem_mib << 20;
-	in->img = loader_read_file(opt->guest_path, ram, &in->len, err, sizeof(err));
+	in->img = loader_read_as(opt->guest_path, opt->linux_kernel ? &LOADER_KERNEL : &LOADER_GUEST,
+				 ram, &in->len, err, sizeof(err));
 	if (!in->img)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	if (opt->initrd_path) {
-		in->initrd = loader_read_file(opt->initrd_path, ram, &in->initrd_len, err, sizeof(err));
+		in->initrd = loader_read_as(opt->initrd_path, &LOADER_INITRD, ram, &in->initrd_len, err,
+					    sizeof(err));
 		if (!in->initrd)
-			return fail(HV_EXIT_USAGE, "--initrd: %s", err);
+			return fail(HV_EXIT_USAGE, "%s", err);
 	}
 	if (opt->linux_kernel)
 		return check_linux(in, opt);

@@ -229,3 +229,27 @@ Test(linuxcli, initrd_for_a_non_pvh_guest_and_guest_after_kernel_are_refused)
 	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
 	cr_assert(strstr(r.err, "is one guest too many"), "%s", r.err);
 }
+
+/* A bad --initrd is named as the initrd, not as "guest": the reader is shared (loader.c). */
+Test(linuxcli, bad_initrd_file_is_named_as_the_initrd)
+{
+	struct hv_result r;
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--mem", "256", "--kernel", kernel(), "--initrd",
+					    "/nonexistent/initrd.cpio", NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
+	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "hv: cannot open initrd '/nonexistent/initrd.cpio': No such file"),
+		  "%s", r.err);
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--mem", "256", "--kernel", kernel(), "--initrd",
+					    "/tmp", NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
+	cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "hv: initrd '/tmp' is a directory, not a cpio archive (give a cpio "),
+		  "%s", r.err);
+	cr_assert_null(strstr(r.err, "guest"), "%s", r.err);
+	/* the kernel file is named as the kernel */
+	hv_exec_nokvm(&r, (const char *[]){ "run", "--kernel", "/tmp", NULL });
+	cr_assert_eq(r.status, HV_EXIT_USAGE, "%s", r.err);
+	cr_assert(strstr(r.err, "hv: kernel '/tmp' is a directory, not a kernel image (give a "
+			  "bzImage"), "%s", r.err);
+}
