@@ -311,6 +311,16 @@ static int add_devices(struct vm *vm, const struct vm_options *opt)
  * PCI would have), so hv announces it the way Linux expects on such machines, and says which
  * disk path the workload should use.
  */
+/* Does the command line hold a word that starts with `prefix` (e.g. "pci=")? */
+static bool cmdline_has_word(const char *line, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	for (const char *p = line; (p = strstr(p, prefix)) != NULL; p += len)
+		if (p == line || p[-1] == ' ')
+			return true;
+	return false;
+}
+
 static int build_cmdline(struct vm_inputs *in, const struct vm_options *opt)
 {
 	size_t cap = sizeof(in->cmdline);
@@ -320,6 +330,19 @@ static int build_cmdline(struct vm_inputs *in, const struct vm_options *opt)
 			      n ? " " : "", HV_VIRTIO_MMIO_LEN, HV_MMIO_VIRTIO_BLK, HV_IRQ_VIRTIO_BLK);
 	else if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_LEGACY)
 		n += snprintf(in->cmdline + n, cap - (size_t)n, "%shvlab.disk=legacy", n ? " " : "");
+	/*
+	 * A Linux kernel (--kernel) also hears that the machine has no PCI bus. Without `pci=off`,
+	 * a kernel that believes it runs on an old AMD CPU (family 0xF or 0x10, as the lab VM's
+	 * qemu64 is) looks for an AGP bridge twice at boot (early_gart_iommu_check and
+	 * gart_iommu_hole_init in Linux's arch/x86/kernel/aperture_64.c): every slot of every bus,
+	 * 256 x 32 reads of PCI configuration space, two exits each. An empty port answers all
+	 * ones, "no device in this slot", which ends the slot but not the scan, so no device hv
+	 * could put at 0xCF8 would make it shorter. `pci=off` is Linux's documented word for "do not
+	 * probe for the PCI bus" (Firecracker passes it too); a user's own `pci=` word wins.
+	 * Textbook: chapter 11, section "The PCI scan that was four exits in five".
+	 */
+	if (n >= 0 && (size_t)n < cap && opt->linux_kernel && !cmdline_has_word(in->cmdline, "pci="))
+		n += snprintf(in->cmdline + n, cap - (size_t)n, "%spci=off", n ? " " : "");
 	/* Where a guest kernel registers its trace page (pvtrace.h): any guest may, few do. */
 	if (n >= 0 && (size_t)n < cap)
 		n += snprintf(in->cmdline + n, cap - (size_t)n, "%shvlab.pvtrace=0x%x", n ? " " : "",
