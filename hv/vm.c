@@ -305,12 +305,6 @@ static int add_devices(struct vm *vm, const struct vm_options *opt)
 	return 0;
 }
 
-/*
- * The command line the guest gets: the user's words, then what hv must tell the guest about its
- * machine. A guest cannot discover an MMIO device by probing (there is no bus to enumerate, as
- * PCI would have), so hv announces it the way Linux expects on such machines, and says which
- * disk path the workload should use.
- */
 /* Does the command line hold a word that starts with `prefix` (e.g. "pci=")? */
 static bool cmdline_has_word(const char *line, const char *prefix)
 {
@@ -321,15 +315,20 @@ static bool cmdline_has_word(const char *line, const char *prefix)
 	return false;
 }
 
-static int build_cmdline(struct vm_inputs *in, const struct vm_options *opt)
+/*
+ * The command line the guest gets: the user's words, then what hv must tell the guest about its
+ * machine. A guest cannot discover an MMIO device by probing (there is no bus to enumerate, as
+ * PCI would have), so hv announces it the way Linux expects on such machines, and says which
+ * disk path the workload should use.
+ */
+int vm_build_cmdline(char *line, size_t cap, const struct vm_options *opt)
 {
-	size_t cap = sizeof(in->cmdline);
-	int n = snprintf(in->cmdline, cap, "%s", opt->cmdline ? opt->cmdline : "");
+	int n = snprintf(line, cap, "%s", opt->cmdline ? opt->cmdline : "");
 	if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_VIRTIO)
-		n += snprintf(in->cmdline + n, cap - (size_t)n, "%svirtio_mmio.device=%u@0x%x:%u hvlab.disk=virtio",
+		n += snprintf(line + n, cap - (size_t)n, "%svirtio_mmio.device=%u@0x%x:%u hvlab.disk=virtio",
 			      n ? " " : "", HV_VIRTIO_MMIO_LEN, HV_MMIO_VIRTIO_BLK, HV_IRQ_VIRTIO_BLK);
 	else if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_LEGACY)
-		n += snprintf(in->cmdline + n, cap - (size_t)n, "%shvlab.disk=legacy", n ? " " : "");
+		n += snprintf(line + n, cap - (size_t)n, "%shvlab.disk=legacy", n ? " " : "");
 	/*
 	 * A Linux kernel (--kernel) also hears that the machine has no PCI bus. Without `pci=off`,
 	 * a kernel that believes it runs on an old AMD CPU (family 0xF or 0x10, as the lab VM's
@@ -341,12 +340,19 @@ static int build_cmdline(struct vm_inputs *in, const struct vm_options *opt)
 	 * probe for the PCI bus" (Firecracker passes it too); a user's own `pci=` word wins.
 	 * Textbook: chapter 11, section "The PCI scan that was four exits in five".
 	 */
-	if (n >= 0 && (size_t)n < cap && opt->linux_kernel && !cmdline_has_word(in->cmdline, "pci="))
-		n += snprintf(in->cmdline + n, cap - (size_t)n, "%spci=off", n ? " " : "");
+	if (n >= 0 && (size_t)n < cap && opt->linux_kernel && !cmdline_has_word(line, "pci="))
+		n += snprintf(line + n, cap - (size_t)n, "%spci=off", n ? " " : "");
 	/* Where a guest kernel registers its trace page (pvtrace.h): any guest may, few do. */
 	if (n >= 0 && (size_t)n < cap)
-		n += snprintf(in->cmdline + n, cap - (size_t)n, "%shvlab.pvtrace=0x%x", n ? " " : "",
+		n += snprintf(line + n, cap - (size_t)n, "%shvlab.pvtrace=0x%x", n ? " " : "",
 			      HV_PORT_PVTRACE);
+	return n;
+}
+
+static int build_cmdline(struct vm_inputs *in, const struct vm_options *opt)
+{
+	size_t cap = sizeof(in->cmdline);
+	int n = vm_build_cmdline(in->cmdline, cap, opt);
 	if (n < 0 || (size_t)n >= cap)
 		return fail(HV_EXIT_USAGE, "the guest command line would be %d bytes; at most %zu fit "
 			    "(shorten --cmdline)", n, cap - 1);
