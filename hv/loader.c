@@ -436,6 +436,14 @@ static ssize_t read_full(int fd, uint8_t *buf, size_t len)
 	return (ssize_t)got;
 }
 
+/* What each kind of file is called in hv's messages, and what to give instead. */
+const struct loader_file_kind LOADER_GUEST = { "guest", "guest image",
+	"a .bin or .elf file, e.g. build/guest/hello16.bin" };
+const struct loader_file_kind LOADER_KERNEL = { "kernel", "kernel image",
+	"a bzImage such as /boot/vmlinuz-*" };
+const struct loader_file_kind LOADER_INITRD = { "initrd", "cpio archive",
+	"a cpio archive such as build/linux/initramfs.cpio from make linux-initramfs" };
+
 /*
  * The whole file is read into host memory first, then checked and copied. The size is checked
  * before anything is allocated: nothing bigger than guest RAM could be loaded anyway, so a huge
@@ -448,28 +456,30 @@ static ssize_t read_full(int fd, uint8_t *buf, size_t len)
  * (st_size is 0 for /dev/zero, and a pipe may never end). On a regular file O_NONBLOCK changes
  * nothing (POSIX, open(2)).
  */
-uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+uint8_t *loader_read_as(const char *path, const struct loader_file_kind *kind, size_t max,
+			size_t *len, char *err, size_t errlen)
 {
+	const char *what = kind->what;
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen, "cannot open guest '%s': %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot open %s '%s': %s", what, path, strerror(errno));
 		return NULL;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "cannot open guest '%s': %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot open %s '%s': %s", what, path, strerror(errno));
 		close(fd);
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "guest '%s' is %s, not a guest image (give a .bin or .elf file, "
-			 "e.g. build/guest/hello16.bin)", path, not_regular(st.st_mode));
+		snprintf(err, errlen, "%s '%s' is %s, not a %s (give %s)", what, path,
+			 not_regular(st.st_mode), kind->noun, kind->hint);
 		close(fd);
 		return NULL;
 	}
 	if ((uint64_t)st.st_size > max) {
-		snprintf(err, errlen, "guest '%s' is %lld bytes, bigger than guest RAM (use --mem)",
-			 path, (long long)st.st_size);
+		snprintf(err, errlen, "%s '%s' is %lld bytes, bigger than guest RAM (use --mem)",
+			 what, path, (long long)st.st_size);
 		close(fd);
 		return NULL;
 	}
@@ -481,7 +491,7 @@ uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, 
 	uint8_t *buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	ssize_t got = buf ? read_full(fd, buf, (size_t)st.st_size) : 0;
 	if (!buf || got != (ssize_t)st.st_size) {
-		snprintf(err, errlen, "cannot read guest '%s': %s", path,
+		snprintf(err, errlen, "cannot read %s '%s': %s", what, path,
 			 !buf ? "out of memory" : got < 0 ? strerror(errno) : "short read");
 		free(buf);
 		close(fd);
@@ -490,6 +500,12 @@ uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, 
 	close(fd);
 	*len = (size_t)got;
 	return buf;
+}
+
+/* A guest file (hv run FILE): the messages call it a guest. */
+uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
+{
+	return loader_read_as(path, &LOADER_GUEST, max, len, err, errlen);
 }
 
 int loader_check(const uint8_t *img, size_t len, const char *name, enum boot_mode want,

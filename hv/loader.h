@@ -45,8 +45,17 @@ int loader_check(const uint8_t *img, size_t len, const char *name, enum boot_mod
 		 uint64_t ram_size, struct boot_info *bi, char *err, size_t errlen);
 
 /* Read a whole regular file (at most max bytes; a FIFO, directory or device is refused without
- * blocking). Returns a malloc()ed buffer or NULL with err set. */
+ * blocking). Returns a malloc()ed buffer or NULL with err set. Its messages call the file a
+ * "guest"; loader_read_as names the kind of file (LOADER_KERNEL, LOADER_INITRD). */
+struct loader_file_kind {
+	const char *what; /* in messages: "cannot open initrd 'x'" */
+	const char *noun; /* "... is a directory, not a cpio archive" */
+	const char *hint; /* "(give ...)" */
+};
+extern const struct loader_file_kind LOADER_GUEST, LOADER_KERNEL, LOADER_INITRD;
 uint8_t *loader_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+uint8_t *loader_read_as(const char *path, const struct loader_file_kind *kind, size_t max,
+			size_t *len, char *err, size_t errlen);
 
 const char *boot_mode_name(enum boot_mode mode);
 

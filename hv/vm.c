@@ -305,25 +305,54 @@ static int add_devices(struct vm *vm, const struct vm_options *opt)
 	return 0;
 }
 
+/* Does the command line hold a word that starts with `prefix` (e.g. "pci=")? */
+static bool cmdline_has_word(const char *line, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	for (const char *p = line; (p = strstr(p, prefix)) != NULL; p += len)
+		if (p == line || p[-1] == ' ')
+			return true;
+	return false;
+}
+
 /*
  * The command line the guest gets: the user's words, then what hv must tell the guest about its
  * machine. A guest cannot discover an MMIO device by probing (there is no bus to enumerate, as
  * PCI would have), so hv announces it the way Linux expects on such machines, and says which
  * disk path the workload should use.
  */
+int vm_build_cmdline(char *line, size_t cap, const struct vm_options *opt)
+{
+	int n = snprintf(line, cap, "%s", opt->cmdline ? opt->cmdline : "");
+	if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_VIRTIO)
+		n += snprintf(line + n, cap - (size_t)n, "%svirtio_mmio.device=%u@0x%x:%u hvlab.disk=virtio",
+			      n ? " " : "", HV_VIRTIO_MMIO_LEN, HV_MMIO_VIRTIO_BLK, HV_IRQ_VIRTIO_BLK);
+	else if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_LEGACY)
+		n += snprintf(line + n, cap - (size_t)n, "%shvlab.disk=legacy", n ? " " : "");
+	/*
+	 * A Linux kernel (--kernel) also hears that the machine has no PCI bus. Without `pci=off`,
+	 * a kernel that believes it runs on an old AMD CPU (family 0xF or 0x10, as the lab VM's
+	 * qemu64 is) looks for an AGP bridge twice at boot (early_gart_iommu_check and
+	 * gart_iommu_hole_init in Linux's arch/x86/kernel/aperture_64.c): every slot of every bus,
+	 * 256 x 32 reads of PCI configuration space, two exits each. An empty port answers all
+	 * ones, "no device in this slot", which ends the slot but not the scan, so no device hv
+	 * could put at 0xCF8 would make it shorter. `pci=off` is Linux's documented word for "do not
+	 * probe for the PCI bus" (Firecracker passes it too); a user's own `pci=` word wins.
+	 * Textbook: chapter 11, section "The PCI scan that was four exits in five".
+	 */
+	if (n >= 0 && (size_t)n < cap && opt->linux_kernel && !cmdline_has_word(line, "pci="))
+		n += snprintf(line + n, cap - (size_t)n, "%spci=off", n ? " " : "");
+	/* Where a guest kernel registers its trace page (pvtrace.h): any guest may, few do. */
+	if (n >= 0 && (size_t)n < cap)
+		n += snprintf(line + n, cap - (size_t)n, "%shvlab.pvtrace=0x%x", n ? " " : "",
+			      HV_PORT_PVTRACE);
+	return n;
+}
+
 static int build_cmdline(struct vm_inputs *in, const struct vm_options *opt)
 {
 	size_t cap = sizeof(in->cmdline);
-	int n = snprintf(in->cmdline, cap, "%s", opt->cmdline ? opt->cmdline : "");
-	if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_VIRTIO)
-		n += snprintf(in->cmdline + n, cap - (size_t)n, "%svirtio_mmio.device=%u@0x%x:%u hvlab.disk=virtio",
-			      n ? " " : "", HV_VIRTIO_MMIO_LEN, HV_MMIO_VIRTIO_BLK, HV_IRQ_VIRTIO_BLK);
-	else if (n >= 0 && (size_t)n < cap && opt->disk_path == DISK_PATH_LEGACY)
-		n += snprintf(in->cmdline + n, cap - (size_t)n, "%shvlab.disk=legacy", n ? " " : "");
-	/* Where a guest kernel registers its trace page (pvtrace.h): any guest may, few do. */
-	if (n >= 0 && (size_t)n < cap)
-		n += snprintf(in->cmdline + n, cap - (size_t)n, "%shvlab.pvtrace=0x%x", n ? " " : "",
-			      HV_PORT_PVTRACE);
+	int n = vm_build_cmdline(in->cmdline, cap, opt);
 	if (n < 0 || (size_t)n >= cap)
 		return fail(HV_EXIT_USAGE, "the guest command line would be %d bytes; at most %zu fit "
 			    "(shorten --cmdline)", n, cap - 1);
@@ -468,13 +497,15 @@ static int check_guest(struct vm_inputs *in, const struct vm_options *opt)
 {
 	char err[512];
 	uint64_t ram = (uint64_t)opt->mem_mib << 20;
-	in->img = loader_read_file(opt->guest_path, ram, &in->len, err, sizeof(err));
+	in->img = loader_read_as(opt->guest_path, opt->linux_kernel ? &LOADER_KERNEL : &LOADER_GUEST,
+				 ram, &in->len, err, sizeof(err));
 	if (!in->img)
 		return fail(HV_EXIT_USAGE, "%s", err);
 	if (opt->initrd_path) {
-		in->initrd = loader_read_file(opt->initrd_path, ram, &in->initrd_len, err, sizeof(err));
+		in->initrd = loader_read_as(opt->initrd_path, &LOADER_INITRD, ram, &in->initrd_len, err,
+					    sizeof(err));
 		if (!in->initrd)
-			return fail(HV_EXIT_USAGE, "--initrd: %s", err);
+			return fail(HV_EXIT_USAGE, "%s", err);
 	}
 	if (opt->linux_kernel)
 		return check_linux(in, opt);

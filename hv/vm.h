@@ -157,6 +157,9 @@ struct vm_inputs {
 /* Step 0: check and open the inputs; no KVM. On failure prints the one-line reason, frees what
  * it opened and returns the exit status (HV_EXIT_USAGE). */
 int vm_prepare(struct vm_inputs *in, const struct vm_options *opt);
+/* The guest's command line (part of vm_prepare): --cmdline, then the words hv adds. Returns the
+ * length it needs, which is cap or more when it did not fit (as snprintf), or -1. */
+int vm_build_cmdline(char *line, size_t cap, const struct vm_options *opt);
 /* Steps 1-7: create the VM and its devices from prepared inputs, load the guest, set up the
  * CPU. It takes over the disk and the trace; vm_inputs_free releases the rest. On failure
  * prints the one-line reason and returns the exit status (HV_EXIT_USAGE or HV_EXIT_HOST). */

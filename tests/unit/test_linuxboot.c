@@ -14,6 +14,7 @@
 #include "guestmem.h"
 #include "layout.h"
 #include "linuxboot.h"
+#include "vm.h"
 
 #define RAM (128u << 20)  /* guest RAM: the kernel loads at 16 MiB */
 #define SETUP_SECTS 3     /* (3 + 1) * 512 = 2048 bytes of setup */
@@ -290,4 +291,34 @@ Test(linuxboot, initrd_for_a_guest_without_pvh_or_too_big_is_refused)
 				 .highest = RAM - 100 };
 	cr_assert_eq(loader_add_initrd(&gm, &pvh, rd, sizeof rd, "rd", err, sizeof err), -1);
 	cr_assert(strstr(err, "the initrd 'rd' (4096 bytes) does not fit"), "%s", err);
+}
+
+/*
+ * The words hv adds to a Linux kernel's command line (vm.c, vm_build_cmdline): `pci=off`, so
+ * that Linux does not scan PCI slots that hv does not have (textbook ch 11, "The PCI scan that
+ * was four exits in five"), unless the user gave a `pci=` word of their own. Other guests'
+ * command lines get no `pci=off`.
+ */
+static const char *cmdline_for(bool linux_kernel, const char *user, enum disk_path path)
+{
+	static char line[HV_CMDLINE_MAX];
+	struct vm_options opt = { .linux_kernel = linux_kernel, .cmdline = user, .disk_path = path };
+	int n = vm_build_cmdline(line, sizeof line, &opt);
+	cr_assert(n > 0 && (size_t)n < sizeof line, "%d", n);
+	return line;
+}
+
+Test(linuxboot, a_linux_command_line_gets_pci_off_unless_it_has_a_pci_word)
+{
+	cr_assert_str_eq(cmdline_for(true, "console=ttyS0 quiet", DISK_PATH_LEGACY),
+			 "console=ttyS0 quiet hvlab.disk=legacy pci=off hvlab.pvtrace=0x528");
+	cr_assert_str_eq(cmdline_for(true, NULL, DISK_PATH_NONE), "pci=off hvlab.pvtrace=0x528");
+	/* the user's own pci= word wins, at the start or after a space */
+	cr_assert_str_eq(cmdline_for(true, "pci=noearly quiet", DISK_PATH_NONE),
+			 "pci=noearly quiet hvlab.pvtrace=0x528");
+	cr_assert_null(strstr(cmdline_for(true, "quiet pci=conf1", DISK_PATH_VIRTIO), "pci=off"));
+	/* a word that only contains "pci=" is another option: hv still adds its own */
+	cr_assert(strstr(cmdline_for(true, "foo.pci=1", DISK_PATH_NONE), " pci=off "));
+	/* a guest that is no --kernel bzImage gets no pci=off */
+	cr_assert_null(strstr(cmdline_for(false, "quiet", DISK_PATH_LEGACY), "pci="));
 }
