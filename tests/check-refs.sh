@@ -24,7 +24,7 @@
 #   links      Markdown links [text](target) to a file in the repository must resolve.
 #
 # Prints one line per broken reference (file:line: what) and exits 1 if there is any, 0 if none.
-# Not run by make test: run it by hand or in CI.
+# Run by make test (the Makefile's test target), before the tests themselves.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -6,6 +6,7 @@
 #   tests/labvm/run.sh test  INITRD CMD     the same for a test program, showing everything the
 #                                           VM prints and one LABVM-RESULT line with the counts
 #   tests/labvm/run.sh shell INITRD         an interactive shell in the VM on this terminal
+#   tests/labvm/run.sh shell INITRD CMD     CMD instead of the shell, on this terminal (make linux)
 #
 # Usually started by `make labvm-run CMD=...`, `make labvm`, `make test`, `make demo` and
 # `make bench` (tests/labvm/labvm.mk, tests/labvm/onkvm.sh). Run it from the repository root.
@@ -127,6 +128,8 @@ if [ "$MODE" = shell ]; then
 	[ -t 0 ] || die 2 "make labvm needs a terminal (standard input is not one); for one command without one: make labvm-run CMD='...'"
 	size=$(stty size 2>/dev/null)
 	[ -n "$size" ] && APPEND="$APPEND hvlab.rows=${size% *} hvlab.cols=${size#* }"
+	# With a CMD, init gives the console to CMD instead of a shell (make linux).
+	[ -z "$CMD" ] || APPEND="$APPEND hvlab.cmd64=$(printf '%s' "$CMD" | base64 -w 0)"
 	echo "labvm: booting $(cat "${KERNEL%/*}/version" 2>/dev/null || echo the lab VM) in QEMU TCG (about 4 s); Ctrl-A X ends QEMU"
 	# One character device for the console and QEMU's monitor (Ctrl-A C switches); signal=off:
 	# Ctrl-C goes to the program in the VM instead of ending QEMU.
