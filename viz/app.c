@@ -63,6 +63,14 @@ void app_init(struct app *a, struct model **models, int n)
 	a->view = n == 2 ? VIEW_COMPARE : VIEW_PATH;
 }
 
+void app_free(struct app *a)
+{
+	free(a->compare.steps);
+	a->compare.steps = NULL;
+	a->compare.nsteps = 0;
+	a->compare.aligned[0] = a->compare.aligned[1] = 0;
+}
+
 /* The views never index m[] or cur[] themselves: these two are their only way to the shown
  * trace, so `w` changes what every view sees at once. */
 struct model *app_model(const struct app *a)

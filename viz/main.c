@@ -296,6 +296,7 @@ int main(int argc, char **argv)
 		live_init(&a, o.ctl_fd, o.step);
 	int rc = o.screen_cols ? run_headless(&a, &o) : run_terminal(&a);
 	fileguard_watch(NULL, 0); /* its jump point may be gone with run_terminal's frame */
+	app_free(&a);
 	for (int i = 0; i < o.nfiles; i++)
 		model_close(&models[i]);
 	return finish_output(rc);

@@ -66,6 +66,27 @@ const char *req_type_name(unsigned type)
 	}
 }
 
+const char *req_cmd_name(const struct request *q)
+{
+	if (q->path == HVT_DISK_VIRTIO) {
+		switch (q->cmd) {
+		case VBLK_T_IN: return "IN";
+		case VBLK_T_OUT: return "OUT";
+		case VBLK_T_FLUSH: return "FLUSH";
+		case VBLK_T_GET_ID: return "GET_ID";
+		default: return "unknown type";
+		}
+	}
+	switch (q->cmd) {
+	case ATA_CMD_READ_SECTORS: case ATA_CMD_READ_SECTORS_NR: return "READ SECTORS";
+	case ATA_CMD_WRITE_SECTORS: case ATA_CMD_WRITE_SECTORS_NR: return "WRITE SECTORS";
+	case ATA_CMD_FLUSH_CACHE: return "FLUSH CACHE";
+	case ATA_CMD_IDENTIFY: return "IDENTIFY";
+	case ATA_CMD_SET_FEATURES: return "SET FEATURES";
+	default: return "unknown command";
+	}
+}
+
 /* Room for one more request. The array doubles, so a trace of N requests costs log N
  * reallocations; the size computation is checked so a huge count cannot wrap around. */
 static int requests_reserve(struct requests *rq)
@@ -189,6 +210,7 @@ static void ata_command(struct requests *rq, const struct hvt_record *r)
 
 	rq->ata_pending_cmd = cmd;
 	q->path = HVT_DISK_ATA;
+	q->cmd = cmd;
 	switch (cmd) {
 	case ATA_CMD_READ_SECTORS:
 	case ATA_CMD_READ_SECTORS_NR:
@@ -245,6 +267,7 @@ static void vq_request(struct requests *rq, const struct hvt_record *r)
 	rq->doorbell_open = CAND_NONE;
 
 	q->path = HVT_DISK_VIRTIO;
+	q->cmd = r->arg > 0xFFu ? 0xFFu : (uint8_t)r->arg;
 	switch (r->arg) {
 	case VBLK_T_IN: q->type = REQ_READ; break;
 	case VBLK_T_OUT: q->type = REQ_WRITE; break;
@@ -331,4 +354,71 @@ void requests_finish(struct requests *rq, uint64_t count, uint64_t last_ns)
 	if (count > q->start)
 		q->end = count;
 	q->ns = ns_between(rq->open_ns, last_ns);
+}
+
+/* ---- pairing two traces' requests (requests.h) ---- */
+
+/*
+ * Same kind, same first sector, same length. "other" (SET FEATURES, a command the drive
+ * aborts, an unknown virtio type) pairs only with the same command of the same controller:
+ * two unknown things are not the same thing.
+ */
+int requests_same(const struct request *x, const struct request *y)
+{
+	if (x->type != y->type || x->sector != y->sector || x->sectors != y->sectors)
+		return 0;
+	return x->type != REQ_OTHER || (x->path == y->path && x->cmd == y->cmd);
+}
+
+static void step_put(struct req_step *out, size_t *n, size_t l, size_t r)
+{
+	out[*n].req[0] = l;
+	out[*n].req[1] = r;
+	(*n)++;
+}
+
+/*
+ * The nearest agreeing pair from (i, j) on: a[i+p] same as b[j+q] with p + q smallest (on a
+ * tie, the smaller p). Returns 0 when there is none within the window.
+ */
+static int align_nearest(const struct requests *a, const struct requests *b, size_t i, size_t j,
+			 size_t *p_out, size_t *q_out)
+{
+	size_t pmax = a->n - i < REQ_ALIGN_WINDOW ? a->n - i : REQ_ALIGN_WINDOW;
+	size_t qmax = b->n - j < REQ_ALIGN_WINDOW ? b->n - j : REQ_ALIGN_WINDOW;
+	for (size_t s = 0; s + 2 <= pmax + qmax; s++) {
+		for (size_t p = 0; p <= s && p < pmax; p++) {
+			size_t q = s - p;
+			if (q < qmax && requests_same(&a->v[i + p], &b->v[j + q])) {
+				*p_out = p;
+				*q_out = q;
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+size_t requests_align(const struct requests *a, const struct requests *b, struct req_step *out)
+{
+	size_t i = 0, j = 0, n = 0;
+	while (i < a->n && j < b->n) {
+		size_t p, q;
+		if (!align_nearest(a, b, i, j, &p, &q)) {
+			/* nothing agrees nearby: both requests stand alone, and the search goes on */
+			step_put(out, &n, i++, REQ_NONE);
+			step_put(out, &n, REQ_NONE, j++);
+			continue;
+		}
+		while (p--)
+			step_put(out, &n, i++, REQ_NONE);
+		while (q--)
+			step_put(out, &n, REQ_NONE, j++);
+		step_put(out, &n, i++, j++);
+	}
+	while (i < a->n)
+		step_put(out, &n, i++, REQ_NONE);
+	while (j < b->n)
+		step_put(out, &n, REQ_NONE, j++);
+	return n;
 }

@@ -30,6 +30,8 @@ struct request {
 				end of the trace) */
 	uint8_t type;        /* enum req_type */
 	uint8_t path;        /* enum hvt_disk_dev: HVT_DISK_ATA or HVT_DISK_VIRTIO */
+	uint8_t cmd;         /* what the driver asked, in its controller's words: the ATA
+				command byte, or the virtio-blk request type (req_cmd_name) */
 	uint32_t sectors;    /* sectors moved (0 for flush/id/unknown) */
 	uint64_t sector;     /* first sector */
 	/* Totals over [start, end): */
@@ -66,8 +68,31 @@ int requests_add(struct requests *rq, const struct hvt_record *r);
 /* Close the last request at the end of what was fed (callable again after more records). */
 void requests_finish(struct requests *rq, uint64_t count, uint64_t last_ns);
 void requests_free(struct requests *rq);
-const char *req_type_name(unsigned type);
+const char *req_type_name(unsigned type); /* "read", "write", "flush", "identify", "other" */
+/* The command as its controller names it: "IDENTIFY", "SET FEATURES", "GET_ID", "OUT"... */
+const char *req_cmd_name(const struct request *q);
 /* 1: r is an exit to the disk controller (ATA ports, virtio-blk window): a "device exit". */
-int requests_is_device_exit(const struct hvt_record *r); /* "read", "write", "flush", "identify", "other" */
+int requests_is_device_exit(const struct hvt_record *r);
+
+/*
+ * Pairing two traces' requests for the Compare view (textbook chapter 6, "Compare"). Two
+ * drivers of the same workload may ask for different things: Linux's ATA driver sends SET
+ * FEATURES that virtio has no use for, and its two drivers read the partition table in
+ * different pieces. So requests pair by what they do, the same kind of request (read, write,
+ * flush, identify) on the same sectors, in order; a request with no partner is a step of its
+ * own, present on one side only. Two identical sequences pair request N with request N.
+ */
+#define REQ_NONE SIZE_MAX /* a step's side that has no request */
+struct req_step {
+	size_t req[2]; /* the request index of each side, or REQ_NONE */
+};
+/* 1: the two requests do the same thing (same kind and sectors), so they pair. */
+int requests_same(const struct request *x, const struct request *y);
+/* Align a (left) with b (right) into out, which has room for a->n + b->n steps; returns how
+ * many steps it wrote. Greedy: where the two disagree, the nearest pair that agrees (fewest
+ * requests passed over on both sides, at most REQ_ALIGN_WINDOW each) is taken, and the
+ * requests passed over become one-sided steps, the left ones first. */
+#define REQ_ALIGN_WINDOW 32
+size_t requests_align(const struct requests *a, const struct requests *b, struct req_step *out);
 
 #endif

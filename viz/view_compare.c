@@ -12,6 +12,10 @@
  * virtio side it is one doorbell for a whole batch, and most requests cost no exit at all.
  * The bars at the bottom make that difference visible without colour ('#' for the left
  * trace, '=' for the right one).
+ * The view steps through pairs of requests that do the same thing (requests_align in
+ * viz/requests.c): for diskio that is request N with request N; Linux's two drivers ask for
+ * different things (chapter 11 "Watching Linux"), so a request with no partner is a step of
+ * its own, and the other side says it has no request like it.
  * Where a request starts and ends is decided in viz/requests.c (the model cuts the trace
  * while it checks it); this file only draws that index and a few records of each request.
  * Textbook: chapter 4 "Two I/O paths", section "Counting the difference"; chapter 6
@@ -23,6 +27,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "viz.h"
@@ -33,6 +38,8 @@
 #define TOP_ROWS    5 /* file, set-up, request, time, "events a-b of n" */
 #define BOTTOM_ROWS 9 /* separator, the table of exits (6 rows), two bars */
 #define LINE_MAX    512
+/* A side with no request at this step: side_this and side_range give nothing for it. */
+#define NO_REQ      (SIZE_MAX - 1)
 #define TABLE_LABEL 31 /* the table's first column: "so far = set-up + requests 1-34", 31 */
 
 /* ---- numbers for people ---- */
@@ -85,14 +92,80 @@ static const char *side_label(const struct app *a, int side)
 	return base_name(a->m[side]->path);
 }
 
-/* ---- what a side shows ---- */
+/* ---- pairing the two sides' requests ---- */
 
-/* How many requests both sides can step through together: the shorter list. */
-static size_t compare_steps(const struct app *a)
+/*
+ * The steps: the two traces' requests paired by what they do (requests_align). hvlab's diskio
+ * guest makes the same requests on both paths, so step N is request N of each side. Linux's two
+ * drivers do not: its ATA driver sends commands virtio has no use for, so some steps have a
+ * request on one side only. Paired again when a side has grown (a live trace).
+ */
+static void compare_align(struct app *a)
 {
-	size_t l = a->m[0]->requests.n, r = a->m[1]->requests.n;
-	return l < r ? l : r;
+	const struct requests *l = &a->m[0]->requests, *r = &a->m[1]->requests;
+	struct compare_state *c = &a->compare;
+	if (c->steps && c->aligned[0] == l->n && c->aligned[1] == r->n)
+		return;
+	size_t need = l->n + r->n; /* every request is in one step */
+	if (need > SIZE_MAX / sizeof *c->steps - 1) {
+		c->nsteps = 0;
+		return;
+	}
+	struct req_step *v = realloc(c->steps, (need + 1) * sizeof *v);
+	if (!v) {
+		c->nsteps = 0; /* the old pairing is for other counts: show nothing, not it */
+		app_message(a, "out of memory pairing the requests");
+		return;
+	}
+	c->steps = v;
+	c->nsteps = requests_align(l, r, v);
+	c->aligned[0] = l->n;
+	c->aligned[1] = r->n;
+	if (c->req != SIZE_MAX && c->req >= c->nsteps)
+		c->req = c->nsteps ? c->nsteps - 1 : SIZE_MAX;
 }
+
+/* How many steps the two sides go through together; none when a side has no request at all
+ * (a trace of another guest: there is nothing to compare with). */
+static size_t compare_steps(struct app *a)
+{
+	compare_align(a);
+	if (a->m[0]->requests.n == 0 || a->m[1]->requests.n == 0)
+		return 0;
+	return a->compare.nsteps;
+}
+
+/*
+ * Where one side is at a step. req: its request at this step, or SIZE_MAX for the set-up.
+ * none = 1: the other side's request has no partner here, and req is this side's last request
+ * before the step (what "so far" adds up to).
+ */
+struct side_pos {
+	size_t req;
+	int none;
+};
+
+static struct side_pos side_at(const struct app *a, size_t step, int side)
+{
+	struct side_pos p = { SIZE_MAX, 0 };
+	const struct compare_state *c = &a->compare;
+	if (step == SIZE_MAX || step >= c->nsteps)
+		return p;
+	p.req = c->steps[step].req[side];
+	if (p.req != REQ_NONE)
+		return p;
+	p.none = 1;
+	p.req = SIZE_MAX;
+	for (size_t i = step; i-- > 0;) {
+		if (c->steps[i].req[side] != REQ_NONE) {
+			p.req = c->steps[i].req[side];
+			break;
+		}
+	}
+	return p;
+}
+
+/* ---- what a side shows ---- */
 
 /*
  * The events of request k of one side, [*start, *end). k = SIZE_MAX is the set-up: the
@@ -112,6 +185,35 @@ static void side_range(const struct model *m, size_t k, uint64_t *start, uint64_
 		*end = m->count;
 	if (*start > *end)
 		*start = *end;
+}
+
+/* The events of one side at the current step; a side with no request there has none. */
+static void step_range(const struct app *a, int side, uint64_t *start, uint64_t *end)
+{
+	struct side_pos p = side_at(a, a->compare.req, side);
+	side_range(a->m[side], p.none ? NO_REQ : p.req, start, end);
+}
+
+/* Where a side's current event goes at this step: its request's first event. A side with no
+ * request here goes to the first event after its last one, where the missing one would be. */
+static uint64_t step_cursor(const struct app *a, int side)
+{
+	const struct model *m = a->m[side];
+	struct side_pos p = side_at(a, a->compare.req, side);
+	uint64_t start, end;
+	side_range(m, p.req, &start, &end);
+	if (!p.none)
+		return start;
+	return end < m->count ? end : (m->count ? m->count - 1 : 0);
+}
+
+/* The step that holds request k of one side (SIZE_MAX, the set-up, for SIZE_MAX). */
+static size_t step_of(const struct app *a, int side, size_t k)
+{
+	for (size_t i = 0; k != SIZE_MAX && i < a->compare.nsteps; i++)
+		if (a->compare.steps[i].req[side] == k)
+			return i;
+	return SIZE_MAX;
 }
 
 /* exits = all exits that reached hv; dev = of those, device exits (to the disk controller:
@@ -239,7 +341,8 @@ static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side
 	const struct model *m = a->m[side];
 	const struct requests *rq = &m->requests;
 	const int x = l->x[side], wd = l->width[side];
-	const size_t k = a->compare.req;
+	const struct side_pos pos = side_at(a, a->compare.req, side);
+	const size_t k = pos.req;
 	char c1[32], c2[32], c3[32], t[32];
 	struct totals th, sf;
 
@@ -252,36 +355,49 @@ static void draw_side(struct app *a, WINDOW *w, const struct layout *l, int side
 	if (rq->n == 0) {
 		ui_text(w, 2, x, wd, 1, ui_attr(a, UI_ERROR), "no disk requests in this trace");
 		ui_text(w, 3, x, wd, 1, A_NORMAL, "(is it a run of build/guest/diskio.bin?)");
+	} else if (pos.none) {
+		/* the other side's request has no partner: say where this side is instead */
+		ui_text(w, 2, x, wd, 1, ui_attr(a, UI_DIM), "  no request like it here (%zu/%zu done)",
+			k == SIZE_MAX ? 0 : k + 1, rq->n);
 	} else if (k == SIZE_MAX) {
 		ui_text(w, 2, x, wd, 1, ui_attr(a, UI_CURRENT), "> set-up, before request 1");
 	} else if (k < rq->n) {
 		const struct request *q = &rq->v[k];
+		/* a request with no partner says so, in its controller's own words */
+		const struct side_pos other = side_at(a, a->compare.req, !side);
+		char what[64];
+		if (other.none)
+			snprintf(what, sizeof what, " %s only: %s",
+				 q->path == HVT_DISK_ATA ? "legacy" : "virtio", req_cmd_name(q));
+		else
+			snprintf(what, sizeof what, ": %s%s", req_type_name(q->type),
+				 q->sectors ? " sector" : "");
 		if (q->sectors)
 			ui_text(w, 2, x, wd, 1, ui_attr(a, UI_CURRENT),
-				"> request %zu/%zu: %s sector %" PRIu64 " +%" PRIu32, k + 1, rq->n,
-				req_type_name(q->type), q->sector, q->sectors);
+				"> request %zu/%zu%s %" PRIu64 " +%" PRIu32, k + 1, rq->n, what,
+				q->sector, q->sectors);
 		else
-			ui_text(w, 2, x, wd, 1, ui_attr(a, UI_CURRENT), "> request %zu/%zu: %s",
-				k + 1, rq->n, req_type_name(q->type));
+			ui_text(w, 2, x, wd, 1, ui_attr(a, UI_CURRENT), "> request %zu/%zu%s",
+				k + 1, rq->n, what);
 	} else {
 		ui_text(w, 2, x, wd, 1, ui_attr(a, UI_DIM), "  request %zu: none (%zu here)", k + 1,
 			rq->n);
 	}
 
 	/* The time; the exits are in the table below the lists, both sides on one row. */
-	side_this(m, k, &th);
+	side_this(m, pos.none ? NO_REQ : k, &th);
 	side_so_far(m, k, &sf);
 	ui_time(t, sizeof t, th.ns);
 	ui_time(c3, sizeof c3, sf.ns);
 	/* In the set-up, "so far" is the set-up itself: one time, so the unit fits at 80 columns. */
-	if (k == SIZE_MAX)
+	if (k == SIZE_MAX && !pos.none)
 		ui_text(w, 3, x, wd, 1, A_NORMAL, "time: set-up %s", t);
 	else
 		ui_text(w, 3, x, wd, 1, A_NORMAL, "time: this %s, so far %s", t, c3);
 
 	/* The request's first events, from the scroll position on. */
 	uint64_t start, end;
-	side_range(m, k, &start, &end);
+	side_range(m, pos.none ? NO_REQ : k, &start, &end);
 	/* The scroll is shared; a side with fewer events than it shows its last page. */
 	uint64_t n = end - start, from = (uint64_t)a->compare.scroll;
 	if (from + (uint64_t)l->list_rows > n)
@@ -341,12 +457,15 @@ static void draw_table(struct app *a, WINDOW *w, const struct layout *l, int y, 
 	const char *n0 = side_label(a, 0), *n1 = side_label(a, 1);
 	struct totals t0, t1, s0, s1;
 	char head[64], r0[16], r1[16];
-	side_this(a->m[0], k, &t0);
-	side_this(a->m[1], k, &t1);
-	side_so_far(a->m[0], k, &s0);
-	side_so_far(a->m[1], k, &s1);
+	const struct side_pos p0 = side_at(a, k, 0), p1 = side_at(a, k, 1);
+	side_this(a->m[0], p0.none ? NO_REQ : p0.req, &t0);
+	side_this(a->m[1], p1.none ? NO_REQ : p1.req, &t1);
+	side_so_far(a->m[0], p0.req, &s0);
+	side_so_far(a->m[1], p1.req, &s1);
 	if (k == SIZE_MAX)
 		snprintf(head, sizeof head, "so far = the set-up");
+	else if (p0.none || p1.none || p0.req != k || p1.req != k)
+		snprintf(head, sizeof head, "so far = set-up + up to here");
 	else
 		snprintf(head, sizeof head, k ? "so far = set-up + requests 1-%zu" :
 			 "so far = set-up + request %zu", k + 1);
@@ -440,15 +559,16 @@ static void compare_follow(struct app *a, int list_rows)
 	if (cur == a->compare.seen)
 		return;
 	a->compare.seen = cur;
-	side_range(m, a->compare.req, &start, &end);
-	int here = cur >= start && cur < end;
+	step_range(a, s, &start, &end);
+	/* a side with no request at this step stays there while its event is where the step put it */
+	int here = (cur >= start && cur < end) ||
+		   (side_at(a, a->compare.req, s).none && cur == step_cursor(a, s));
 	if (!here) {
-		/* A request only this side has is fine: the other side says "none" (draw_side). */
-		size_t k = request_of(m, cur);
-		a->compare.req = k;
+		/* A request only this side has is fine: the other side says so (draw_side). */
+		a->compare.req = step_of(a, s, request_of(m, cur));
 		compare_sync(a);
 		a->cur[s] = cur; /* compare_sync put it at the start; the found event is the one */
-		side_range(m, k, &start, &end);
+		step_range(a, s, &start, &end);
 	}
 	if (cur < start)
 		return; /* a live trace not grown that far: nothing to scroll to */
@@ -471,6 +591,7 @@ static void compare_draw(struct app *a, WINDOW *w)
 		return;
 	}
 	compare_layout(w, &l);
+	compare_align(a);
 	compare_follow(a, l.list_rows);
 	draw_side(a, w, &l, 0);
 	draw_side(a, w, &l, 1);
@@ -492,11 +613,8 @@ static void compare_draw(struct app *a, WINDOW *w)
 /* The other views follow: each side's current event is its request's first event. */
 static void compare_sync(struct app *a)
 {
-	for (int i = 0; i < 2; i++) {
-		uint64_t start, end;
-		side_range(a->m[i], a->compare.req, &start, &end);
-		a->cur[i] = start;
-	}
+	for (int i = 0; i < 2; i++)
+		a->cur[i] = step_cursor(a, i);
 	a->compare.scroll = 0;
 	a->compare.seen = a->cur[a->shown];
 }
@@ -507,7 +625,7 @@ static uint64_t compare_list_len(const struct app *a)
 	uint64_t best = 0;
 	for (int i = 0; i < 2; i++) {
 		uint64_t start, end;
-		side_range(a->m[i], a->compare.req, &start, &end);
+		step_range(a, i, &start, &end);
 		if (end - start > best)
 			best = end - start;
 	}
@@ -530,7 +648,7 @@ static void compare_scroll(struct app *a, int64_t by, int list_rows)
 	a->compare.scroll = (int)s;
 }
 
-/* Next request of both sides; at the end, say why it stops. */
+/* The next step: the next request of both sides, or of one; at the end, say why it stops. */
 static void compare_next(struct app *a)
 {
 	size_t steps = compare_steps(a);
@@ -545,9 +663,9 @@ static void compare_next(struct app *a)
 		a->compare.req = 0;
 	} else if (a->compare.req + 1 < steps) {
 		a->compare.req++;
-	} else if (l->requests.n != r->requests.n) {
-		app_message(a, "stopped at request %zu: %s has %zu requests, %s has %zu", steps,
-			    base_name(l->path), l->requests.n, base_name(r->path), r->requests.n);
+	} else if (l->requests.n != steps || r->requests.n != steps) {
+		app_message(a, "this is the last step (%zu): %.20s has %zu requests, %.20s %zu",
+			    steps, side_label(a, 0), l->requests.n, side_label(a, 1), r->requests.n);
 		return;
 	} else {
 		app_message(a, "this is the last request (%zu)", steps);

@@ -93,7 +93,11 @@ struct virtq_state_ui {
 				  scrolled by hand (app_init sets 1) */
 };
 struct compare_state {
-	size_t req;            /* current request index (both traces), SIZE_MAX: before the first */
+	size_t req;            /* current step: an index into steps[] (requests paired by what
+				  they do, view_compare.c), SIZE_MAX: before the first */
+	struct req_step *steps; /* the two traces' requests paired (requests_align), nsteps of
+				  them, for aligned[0] and aligned[1] requests; app_free frees it */
+	size_t nsteps, aligned[2];
 	int scroll;
 	uint64_t seen;         /* the shown trace's current event when the view last showed it:
 				  when it differs, something else moved it (n, g, c) */
@@ -162,6 +166,8 @@ extern const struct view_ops view_path, view_timeline, view_virtq, view_compare,
 
 /* ---- app.c ---- */
 void app_init(struct app *a, struct model **models, int n);
+/* Free what the views allocated (the Compare view's pairing); the models stay open. */
+void app_free(struct app *a);
 /* The control keys a prompt edits with: Ctrl-U erases the line, Ctrl-W the last word. */
 #define PROMPT_CTRL_U 21
 #define PROMPT_CTRL_W 23

@@ -553,6 +553,7 @@ static void exercise_app(struct model **ms, int n, int live, uint64_t pick)
 				app_draw(&a);
 			}
 		}
+		app_free(&a);
 	}
 }
 

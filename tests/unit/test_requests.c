@@ -528,3 +528,123 @@ Test(requests, first_request_splits_device_and_other_exits)
 	model_close(&l);
 	model_close(&v);
 }
+
+/* ---- pairing two traces' requests (requests_align) ---- */
+
+/* One request as the pairing sees it: its path, command (ATA byte or virtio type), kind and
+ * sectors. The costs play no part in the pairing. */
+struct spec {
+	uint8_t path, cmd, type;
+	uint64_t sector;
+	uint32_t sectors;
+};
+
+#define ATA(cmd, type, sector, n) { HVT_DISK_ATA, cmd, type, sector, n }
+#define VIO(cmd, type, sector, n) { HVT_DISK_VIRTIO, cmd, type, sector, n }
+
+static void requests_of(struct requests *rq, const struct spec *s, size_t n)
+{
+	requests_init(rq);
+	rq->v = calloc(n ? n : 1, sizeof *rq->v);
+	cr_assert_not_null(rq->v);
+	rq->n = rq->cap = n;
+	for (size_t i = 0; i < n; i++) {
+		rq->v[i].path = s[i].path;
+		rq->v[i].cmd = s[i].cmd;
+		rq->v[i].type = s[i].type;
+		rq->v[i].sector = s[i].sector;
+		rq->v[i].sectors = s[i].sectors;
+	}
+}
+
+/* Align and compare with the expected steps, written as pairs of request numbers (-1: none). */
+static void assert_steps(const struct requests *l, const struct requests *r, const int (*want)[2],
+			 size_t nwant)
+{
+	struct req_step *out = calloc(l->n + r->n + 1, sizeof *out);
+	cr_assert_not_null(out);
+	size_t n = requests_align(l, r, out);
+	cr_assert_eq(n, nwant, "%zu steps, want %zu", n, nwant);
+	for (size_t i = 0; i < n; i++) {
+		for (int s = 0; s < 2; s++) {
+			size_t w = want[i][s] < 0 ? REQ_NONE : (size_t)want[i][s];
+			cr_assert_eq(out[i].req[s], w, "step %zu side %d: %zu, want %d", i, s,
+				     out[i].req[s], want[i][s]);
+		}
+	}
+	free(out);
+}
+
+/* hvlab's diskio guest: IDENTIFY pairs with GET_ID (both "identify"), then the same writes,
+ * flush and reads. Identical sequences keep the old pairing: request N with request N. */
+Test(requests, align_identical_sequences_pair_n_with_n)
+{
+	const struct spec ls[] = { ATA(0xEC, REQ_ID, 0, 0), ATA(0x30, REQ_WRITE, 0, 8),
+				   ATA(0x30, REQ_WRITE, 8, 8), ATA(0xE7, REQ_FLUSH, 0, 0),
+				   ATA(0x20, REQ_READ, 0, 8) };
+	const struct spec rs[] = { VIO(8, REQ_ID, 0, 0), VIO(1, REQ_WRITE, 0, 8),
+				   VIO(1, REQ_WRITE, 8, 8), VIO(4, REQ_FLUSH, 0, 0),
+				   VIO(0, REQ_READ, 0, 8) };
+	struct requests l, r;
+	requests_of(&l, ls, 5);
+	requests_of(&r, rs, 5);
+	const int want[][2] = { { 0, 0 }, { 1, 1 }, { 2, 2 }, { 3, 3 }, { 4, 4 } };
+	assert_steps(&l, &r, want, 5);
+	cr_assert_str_eq(req_cmd_name(&l.v[0]), "IDENTIFY");
+	cr_assert_str_eq(req_cmd_name(&r.v[0]), "GET_ID");
+	requests_free(&l);
+	requests_free(&r);
+}
+
+/* An extra request on one side is a step of its own; what follows still pairs. SET FEATURES
+ * ("other") pairs with nothing on the virtio side, and a read of other sectors is not the same
+ * read. */
+Test(requests, align_extra_request_stands_alone)
+{
+	const struct spec ls[] = { ATA(0xEC, REQ_ID, 0, 0), ATA(0xEF, REQ_OTHER, 0, 0),
+				   ATA(0x20, REQ_READ, 0, 8), ATA(0x30, REQ_WRITE, 8, 8) };
+	const struct spec rs[] = { VIO(0, REQ_READ, 0, 8), VIO(0, REQ_READ, 8, 8),
+				   VIO(1, REQ_WRITE, 8, 8), VIO(9, REQ_OTHER, 0, 0) };
+	struct requests l, r;
+	requests_of(&l, ls, 4);
+	requests_of(&r, rs, 4);
+	/* IDENTIFY and SET FEATURES first (legacy only), then read 0 paired, then read 8 (virtio
+	 * only), write 8 paired, and the unknown virtio type alone at the end */
+	const int want[][2] = { { 0, -1 }, { 1, -1 }, { 2, 0 }, { -1, 1 }, { 3, 2 }, { -1, 3 } };
+	assert_steps(&l, &r, want, 6);
+	cr_assert_str_eq(req_cmd_name(&l.v[1]), "SET FEATURES");
+	/* "other" pairs only with the same command of the same controller */
+	cr_assert(!requests_same(&l.v[1], &r.v[3]));
+	cr_assert(requests_same(&l.v[1], &l.v[1]));
+	requests_free(&l);
+	requests_free(&r);
+}
+
+/* Two requests in the other order: the nearest agreeing pair wins, and the one passed over on
+ * each side stands alone. Nothing pairs requests that differ. */
+Test(requests, align_different_order_pairs_what_agrees)
+{
+	const struct spec ls[] = { ATA(0x30, REQ_WRITE, 8, 8), ATA(0x20, REQ_READ, 0, 8),
+				   ATA(0xE7, REQ_FLUSH, 0, 0) };
+	const struct spec rs[] = { VIO(0, REQ_READ, 0, 8), VIO(1, REQ_WRITE, 8, 8),
+				   VIO(4, REQ_FLUSH, 0, 0) };
+	struct requests l, r;
+	requests_of(&l, ls, 3);
+	requests_of(&r, rs, 3);
+	/* passing over one request either way costs the same: the left side keeps its request
+	 * (write 8 pairs), the right one's read 0 stands alone before it, the left's after it */
+	const int want[][2] = { { -1, 0 }, { 0, 1 }, { 1, -1 }, { 2, 2 } };
+	assert_steps(&l, &r, want, 4);
+	requests_free(&l);
+	requests_free(&r);
+
+	/* nothing in common: every request alone, left and right taking turns */
+	const struct spec a[] = { ATA(0x20, REQ_READ, 0, 8), ATA(0x20, REQ_READ, 8, 8) };
+	const struct spec b[] = { VIO(0, REQ_READ, 16, 8) };
+	requests_of(&l, a, 2);
+	requests_of(&r, b, 1);
+	const int alone[][2] = { { 0, -1 }, { -1, 0 }, { 1, -1 } };
+	assert_steps(&l, &r, alone, 3);
+	requests_free(&l);
+	requests_free(&r);
+}
