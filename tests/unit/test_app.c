@@ -6,8 +6,9 @@
  * `hv trace dump` prints (decimal, or hex with 0x; never octal); the bottom line always keeps
  * "? help  q quit" at 80 columns, and in live step mode says that space runs the guest
  * exactly when it does; the help says which of its lines are shown; Compare with one trace
- * does not move the other views' event behind the student's back.
- * Textbook: chapter 6 "Watching it happen", section "Keys".
+ * does not move the other views' event behind the student's back, and with two traces whose
+ * drivers ask for different things it shows a request with no partner on its side only.
+ * Textbook: chapter 6 "Watching it happen", sections "Keys" and "Compare".
  */
 #include <criterion/criterion.h>
 
@@ -336,4 +337,70 @@ Test(app, filter_prompt_replaces_the_old_filter_and_edits_like_a_shell)
 	cr_assert(!a.input_selected);
 	app_key(&a, 27);
 	cr_assert_str_eq(a.timeline.filter.text, "vcpu=0", "Esc keeps the filter in force");
+}
+
+/*
+ * Compare with two drivers that ask for different things (textbook ch 11, "Watching Linux"):
+ * the legacy driver identifies the drive and sets a transfer mode (SET FEATURES) before its
+ * write, the virtio one only writes. Each of the first two is a step on the legacy side only;
+ * the writes, request 3 of 3 and request 1 of 1, are one step.
+ */
+static void write_disk_trace(const char *path, const struct hvt_record *recs, size_t n)
+{
+	char err[256];
+	struct trace_writer *t = trace_create(path, HVT_HOST_UNKNOWN, "x.bin", err, sizeof err);
+	cr_assert_not_null(t, "%s", err);
+	for (size_t i = 0; i < n; i++) {
+		struct hvt_record r = recs[i];
+		r.time_ns = 1000u * (uint64_t)i;
+		r.count = 1;
+		trace_emit(t, &r);
+	}
+	cr_assert_eq(trace_close(t, err, sizeof err), 0, "%s", err);
+}
+
+#define ATA_OUT(port, v) { .kind = HVT_EXIT, .reason = HVT_R_IO, .size = 1, .addr = (port), \
+			   .data = (v), .flags = HVT_F_WRITE }
+
+Test(app, compare_shows_a_request_with_no_partner_on_one_side)
+{
+	const struct hvt_record legacy[] = { ATA_OUT(0x1F7, 0xEC), ATA_OUT(0x1F7, 0xEF),
+					     ATA_OUT(0x1F2, 8), ATA_OUT(0x1F3, 8),
+					     ATA_OUT(0x1F7, 0x30) };
+	const struct hvt_record virtio[] = {
+		{ .kind = HVT_VQ, .reason = HVT_VQ_REQUEST, .addr = 8, .data = 4096, .arg = 1 },
+	};
+	char path2[64];
+	struct model m2;
+	char err[256];
+	snprintf(trace_path, sizeof trace_path, "/tmp/hv-app-%d.hvt", (int)getpid());
+	snprintf(path2, sizeof path2, "/tmp/hv-app-%d-2.hvt", (int)getpid());
+	write_disk_trace(trace_path, legacy, sizeof legacy / sizeof legacy[0]);
+	write_disk_trace(path2, virtio, 1);
+	cr_assert_eq(model_open(&m, trace_path, 0, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(model_open(&m2, path2, 0, err, sizeof err), 0, "%s", err);
+	struct model *ms[2] = { &m, &m2 };
+	app_init(&a, ms, 2);
+	app_draw(&a);
+	press(" ");
+	cr_assert_str_eq(row(3), "> request 1/3 legacy only: IDENTIFY    |  no request like it here "
+				 "(0/1 done)");
+	press(" ");
+	cr_assert_str_eq(row(3), "> request 2/3 legacy only: SET FEATURES|  no request like it here "
+				 "(0/1 done)");
+	/* the side with no request keeps its event where its next request starts */
+	cr_assert_eq(a.cur[1], 0u);
+	press(" ");
+	cr_assert_str_eq(row(3), "> request 3/3: write sector 8 +8       |> request 1/1: write sector "
+				 "8 +8");
+	cr_assert_eq(a.cur[0], 4u);
+	cr_assert_eq(a.cur[1], 0u);
+	press(" ");
+	cr_assert_str_eq(row(23), "this is the last step (3): legacy has 3 requests, virtio 1");
+	/* back one step: the legacy side's SET FEATURES again, the event moved with it */
+	press("h");
+	cr_assert_eq(a.cur[0], 1u);
+	app_free(&a);
+	model_close(&m2);
+	unlink(path2);
 }
