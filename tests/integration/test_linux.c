@@ -5,7 +5,8 @@
  * initramfs tests/linux/mkinitramfs.sh's (busybox, the disk drivers, tests/linux/init). Linux
  * needs interrupts through its IDT, so on a PVM host or one without KVM suite linux runs in the
  * lab VM (RING3_TESTS in the Makefile), where one boot takes about 10 s; the suite keeps to one
- * boot per disk path and one for the console shell of `make linux`. Suite linuxcli checks what
+ * boot per disk path, one for the console shell of `make linux`, and one pair for hvviz's
+ * Compare of the two paths (each test records its own traces). Suite linuxcli checks what
  * hv refuses before it asks KVM for anything: it runs anywhere.
  * Textbook: chapter 11 "Booting Linux".
  */
@@ -158,6 +159,53 @@ Test(linux, legacy_disk_boot_write_read_halt, .timeout = 900)
 Test(linux, virtio_disk_boot_write_read_halt, .timeout = 900)
 {
 	boot_write_read_halt("virtio", "/dev/vda");
+}
+
+/* Line 4 of hvviz's Compare screen (80x24, the two traces of this suite) after `keys`: the
+ * current request of each side. It names requests, not costs, so it does not depend on timing. */
+static const char *compare_line(const char *keys)
+{
+	static char line[256];
+	struct hv_result v;
+	cmd_exec(&v, (const char *[]){ env_or("HVVIZ", "build/hvviz"), "--screen", "80x24", "--keys",
+				       keys, "--compare", tmp_path("linux-legacy.hvt"),
+				       tmp_path("linux-virtio.hvt"), NULL });
+	cr_assert_eq(v.status, 0, "%s", v.err);
+	const char *p = v.out;
+	for (int i = 0; i < 3 && p; i++) {
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	cr_assert_not_null(p, "%s", v.out);
+	snprintf(line, sizeof line, "%.*s", (int)strcspn(p, "\n"), p);
+	return line;
+}
+
+/*
+ * Linux's two drivers make different requests (textbook ch 11, "Watching Linux"): pata_legacy
+ * identifies the drive first and flushes once more at the end, virtio_blk does neither. hvviz's
+ * Compare pairs requests by what they do, so the first step is the IDENTIFY alone and the
+ * write is one step, the sixth: request 6 of 9 with request 5 of 7. The chapter shows both
+ * lines as hvviz draws them.
+ */
+Test(linux, compare_pairs_the_two_drivers_write, .timeout = 1800)
+{
+	boot_write_read_halt("legacy", "/dev/sda");
+	boot_write_read_halt("virtio", "/dev/vda");
+	FILE *f = fopen("textbook/ch11-booting-linux.md", "r");
+	cr_assert_not_null(f, "run from the repository's root");
+	static char chapter[131072];
+	size_t n = fread(chapter, 1, sizeof chapter - 1, f);
+	fclose(f);
+	chapter[n] = '\0';
+	const char *first = compare_line("Space");
+	cr_assert_str_eq(first, "> request 1/9 legacy only: IDENTIFY    |  no request like it here "
+			 "(0/7 done)");
+	cr_assert(strstr(chapter, first), "the chapter shows: %s", first);
+	const char *write = compare_line("Space Space Space Space Space Space");
+	cr_assert_str_eq(write, "> request 6/9: write sector 8 +8       |> request 5/7: write "
+			 "sector 8 +8");
+	cr_assert(strstr(chapter, write), "the chapter shows: %s", write);
 }
 
 /*
