@@ -76,9 +76,9 @@ int requests_is_device_exit(const struct hvt_record *r);
 
 /*
  * Pairing two traces' requests for the Compare view (textbook chapter 6, "Compare"). Two
- * drivers of the same workload may ask for different things: Linux's ATA driver sends SET
- * FEATURES that virtio has no use for, and its two drivers read the partition table in
- * different pieces. So requests pair by what they do, the same kind of request (read, write,
+ * drivers of the same workload may ask for different things: Linux's pata_legacy identifies
+ * the drive and flushes once more at the end, its virtio_blk does neither (chapter 11,
+ * "Watching Linux"). So requests pair by what they do, the same kind of request (read, write,
  * flush, identify) on the same sectors, in order; a request with no partner is a step of its
  * own, present on one side only. Two identical sequences pair request N with request N.
  */
