@@ -128,8 +128,10 @@ if [ "$MODE" = shell ]; then
 	[ -t 0 ] || die 2 "make labvm needs a terminal (standard input is not one); for one command without one: make labvm-run CMD='...'"
 	size=$(stty size 2>/dev/null)
 	[ -n "$size" ] && APPEND="$APPEND hvlab.rows=${size% *} hvlab.cols=${size#* }"
-	# With a CMD, init gives the console to CMD instead of a shell (make linux).
-	[ -z "$CMD" ] || APPEND="$APPEND hvlab.cmd64=$(printf '%s' "$CMD" | base64 -w 0)"
+	# With a CMD, init gives the console to CMD instead of a shell (make linux). loglevel=3
+	# keeps the lab VM kernel's own error lines (its firmware has no ACPI tables; its KVM
+	# reports MSRs a guest writes that it does not model) out of that program's console.
+	[ -z "$CMD" ] || APPEND="$APPEND loglevel=3 hvlab.cmd64=$(printf '%s' "$CMD" | base64 -w 0)"
 	echo "labvm: booting $(cat "${KERNEL%/*}/version" 2>/dev/null || echo the lab VM) in QEMU TCG (about 4 s); Ctrl-A X ends QEMU"
 	# One character device for the console and QEMU's monitor (Ctrl-A C switches); signal=off:
 	# Ctrl-C goes to the program in the VM instead of ending QEMU.
