@@ -1075,6 +1075,20 @@ void gdb_after_exit(struct vm *vm, const struct hvt_record *r)
 
 /* ---- the watcher thread: input from gdb while the guest runs ---- */
 
+/*
+ * While the guest runs, gdb sends only Ctrl-C (0x03), or an ack ('+') of a packet the stub
+ * sent before the guest resumed, which can arrive late on a busy host. An ack is taken here
+ * and is not a reason to stop the guest: a stop for it would reach gdb as a SIGINT the user
+ * never typed. Anything else (0x03, a packet, the end of the connection) stops the guest.
+ */
+static bool take_late_ack(int fd)
+{
+	char b;
+	if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != 1 || b != '+')
+		return false;
+	return recv(fd, &b, 1, MSG_DONTWAIT) == 1;
+}
+
 static void *watcher_main(void *arg)
 {
 	struct gdb_server *g = arg;
@@ -1089,6 +1103,8 @@ static void *watcher_main(void *arg)
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		int n = fd >= 0 ? poll(&p, 1, 100) : 0;
 		pthread_mutex_lock(&g->lock);
+		if (n > 0 && g->fd >= 0 && g->guest_running && !g->quit && take_late_ack(fd))
+			continue;
 		if (n > 0 && g->guest_running && !g->quit) {
 			/* A connect (--gdb-nowait) or a byte from gdb (Ctrl-C, or the end of the
 			 * connection): the vCPU thread must stop and read it. */
